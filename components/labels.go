@@ -1,0 +1,54 @@
+package components
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Label keys follow https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+)
+
+// Labels is the one place app.kubernetes.io/* labels are made. partOf is the
+// application (the stack's namespace), name the object's workload, component
+// its role ("web", "config", "ingress", ...).
+func Labels(partOf, name, component string) map[string]string {
+	l := SelectorLabels(partOf, name)
+	l[LabelComponent] = component
+	l[LabelManagedBy] = "pulumi"
+	return l
+}
+
+// SelectorLabels are the immutable subset of Labels used in selectors; they
+// must never change for a running Deployment.
+func SelectorLabels(partOf, name string) map[string]string {
+	return map[string]string{LabelName: name, LabelInstance: partOf + "-" + name, LabelPartOf: partOf}
+}
+
+// stringMap turns a plain map into a pulumi.StringMap.
+func stringMap(m map[string]string) pulumi.StringMap {
+	out := make(pulumi.StringMap, len(m))
+	for k, v := range m {
+		out[k] = pulumi.String(v)
+	}
+	return out
+}
+
+// merged returns a new map with b's entries over a's.
+func merged(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, b)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

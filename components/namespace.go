@@ -1,0 +1,91 @@
+package components
+
+import (
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// PodSecurityLevel is a Pod Security Standards level.
+type PodSecurityLevel string
+
+// The Pod Security Standards levels.
+const (
+	PodSecurityRestricted PodSecurityLevel = "restricted"
+	PodSecurityBaseline   PodSecurityLevel = "baseline"
+	PodSecurityPrivileged PodSecurityLevel = "privileged"
+)
+
+// NamespaceArgs configures a Namespace.
+type NamespaceArgs struct {
+	// Name of the namespace. Required; it is explicit because every DNS name in it depends on it.
+	Name string
+	// PodSecurity is the enforced Pod Security Standards level; audit and warn
+	// are always "restricted", so a relaxed namespace still reports violations.
+	// Default "restricted".
+	PodSecurity PodSecurityLevel
+	// Labels added to the namespace.
+	Labels map[string]string
+}
+
+// Namespace is a Kubernetes namespace with Pod Security Standards labels.
+type Namespace struct {
+	pulumi.ResourceState
+
+	// Name is the namespace's name, resolved once it exists (use it as an
+	// input so children wait for the namespace).
+	Name pulumi.StringOutput `pulumi:"name"`
+}
+
+func (a NamespaceArgs) withDefaults() NamespaceArgs {
+	if a.PodSecurity == "" {
+		a.PodSecurity = PodSecurityRestricted
+	}
+	return a
+}
+
+// Validate reports every problem with the args, with field paths under path.
+func (a NamespaceArgs) Validate(path string) error {
+	var errs validate.Errors
+	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, 63)
+	validate.OneOf(&errs, validate.Join(path, "podSecurity"), a.PodSecurity, PodSecurityRestricted, PodSecurityBaseline, PodSecurityPrivileged)
+	return errs.Err()
+}
+
+// namespaceLabels are the Pod Security admission labels plus the caller's.
+func namespaceLabels(a NamespaceArgs) map[string]string {
+	return merged(a.Labels, map[string]string{
+		"pod-security.kubernetes.io/enforce": string(a.PodSecurity),
+		"pod-security.kubernetes.io/audit":   string(PodSecurityRestricted),
+		"pod-security.kubernetes.io/warn":    string(PodSecurityRestricted),
+		LabelName:                            a.Name,
+		LabelManagedBy:                       "pulumi",
+	})
+}
+
+// NewNamespace registers a Namespace component.
+func NewNamespace(ctx *pulumi.Context, name string, args NamespaceArgs, opts ...pulumi.ResourceOption) (*Namespace, error) {
+	args = args.withDefaults()
+	if err := args.Validate("namespace"); err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	comp := &Namespace{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:Namespace", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register namespace %s: %w", name, err)
+	}
+	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Labels: stringMap(namespaceLabels(args))},
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	comp.Name = ns.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"name": comp.Name}); err != nil {
+		return nil, fmt.Errorf("namespace %s outputs: %w", name, err)
+	}
+	return comp, nil
+}
