@@ -1,0 +1,272 @@
+package components
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// AlbScheme is where the load balancer is reachable from.
+type AlbScheme string
+
+// The AWS Load Balancer Controller's schemes.
+const (
+	AlbInternetFacing AlbScheme = "internet-facing"
+	AlbInternal       AlbScheme = "internal"
+)
+
+// PathType is an Ingress path match type.
+type PathType string
+
+// The Ingress path types the ALB controller supports.
+const (
+	PathPrefix PathType = "Prefix"
+	PathExact  PathType = "Exact"
+)
+
+// IngressRoute sends one path to one Service.
+type IngressRoute struct {
+	// Path, e.g. "/api". Required, absolute.
+	Path string `json:"path"`
+	// PathType is "Prefix" or "Exact". Default "Prefix".
+	PathType PathType `json:"pathType,omitempty"`
+	// Service is the name of the stack service that receives the traffic. Required.
+	Service string `json:"service"`
+}
+
+// AlbIngressArgs configures an Ingress for the AWS Load Balancer Controller.
+type AlbIngressArgs struct {
+	// Name of the Ingress. Required.
+	Name string
+	// Namespace to create it in. Required.
+	Namespace pulumi.StringInput
+	// PartOf is the application label value. Required.
+	PartOf string
+	// Scheme of the load balancer. Default "internet-facing".
+	Scheme AlbScheme
+	// CertificateARN of the ACM certificate. When set the ALB listens on 80
+	// and 443 and redirects HTTP to HTTPS; when empty it listens on 80 only.
+	CertificateARN string
+	// GroupName shares one ALB between several Ingresses. Default: none.
+	GroupName string
+	// WAFv2ACLARN attaches a WAF web ACL. Default: none.
+	WAFv2ACLARN string
+	// HealthCheckPath is the target group health check path. Services carry
+	// their own, which wins. Default "/health".
+	HealthCheckPath string
+	// SSLPolicy for the HTTPS listener. Default "ELBSecurityPolicy-TLS13-1-2-2021-06".
+	SSLPolicy string
+	// Hosts the rules match; empty matches any host.
+	Hosts []string
+	// Routes, matched longest path first (the ALB evaluates rules in order, so
+	// "/api" must come before "/"). Required.
+	Routes []IngressRoute
+	// Backends maps each route's Service to its Service name and port.
+	Backends map[string]IngressBackend
+	// ExtraAnnotations are added last and win, for controller features not
+	// modelled here.
+	ExtraAnnotations map[string]string
+}
+
+// IngressBackend is a Service the Ingress can route to.
+type IngressBackend struct {
+	ServiceName pulumi.StringInput
+	Port        int32
+}
+
+// AlbIngress is an ALB-backed Ingress.
+type AlbIngress struct {
+	pulumi.ResourceState
+
+	// Hostname is the ALB's DNS name once the controller has provisioned it.
+	Hostname pulumi.StringOutput `pulumi:"hostname"`
+}
+
+var (
+	acmARN   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+	wafARN   = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[A-Za-z0-9-]+$`)
+	hostname = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$`)
+)
+
+func (a AlbIngressArgs) withDefaults() AlbIngressArgs {
+	if a.Scheme == "" {
+		a.Scheme = AlbInternetFacing
+	}
+	if a.HealthCheckPath == "" {
+		a.HealthCheckPath = "/health"
+	}
+	if a.SSLPolicy == "" {
+		a.SSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+	}
+	a.Routes = slices.Clone(a.Routes)
+	for i := range a.Routes {
+		if a.Routes[i].PathType == "" {
+			a.Routes[i].PathType = PathPrefix
+		}
+	}
+	return a
+}
+
+// Validate reports every problem with the (defaulted) args, with field paths
+// under path; services are the names routes may point at.
+func (a AlbIngressArgs) Validate(path string, services []string) error {
+	var errs validate.Errors
+	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, 63)
+	validate.OneOf(&errs, validate.Join(path, "scheme"), a.Scheme, AlbInternetFacing, AlbInternal)
+	if a.CertificateARN != "" && !acmARN.MatchString(a.CertificateARN) {
+		errs.Add(validate.Join(path, "certificateArn"), a.CertificateARN, "is not an ACM certificate ARN", `use "arn:aws:acm:<region>:<12-digit account>:certificate/<id>"`)
+	}
+	if a.WAFv2ACLARN != "" && !wafARN.MatchString(a.WAFv2ACLARN) {
+		errs.Add(validate.Join(path, "wafAclArn"), a.WAFv2ACLARN, "is not a regional WAFv2 web ACL ARN", `use "arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>"`)
+	}
+	if a.GroupName != "" && !regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`).MatchString(a.GroupName) {
+		errs.Add(validate.Join(path, "groupName"), a.GroupName, "must be lower-case alphanumerics, '-' or '.', at most 63 characters", "")
+	}
+	if !strings.HasPrefix(a.HealthCheckPath, "/") {
+		errs.Add(validate.Join(path, "healthCheckPath"), a.HealthCheckPath, "must be an absolute HTTP path", `use e.g. "/health"`)
+	}
+	for i, h := range a.Hosts {
+		if !hostname.MatchString(h) {
+			errs.Add(validate.Index(validate.Join(path, "hosts"), i), h, "is not a lower-case DNS host name", `use e.g. "api.cirkelline.com"`)
+		}
+	}
+	if len(a.Routes) == 0 {
+		errs.Add(validate.Join(path, "routes"), nil, "must route at least one path", `add e.g. {path: "/", service: "`+firstOr(services, "cirkelline-backend")+`"}, or disable the ingress`)
+	}
+	seen := map[string]int{}
+	for i, r := range a.Routes {
+		rp := validate.Index(validate.Join(path, "routes"), i)
+		if !strings.HasPrefix(r.Path, "/") {
+			errs.Add(validate.Join(rp, "path"), r.Path, "must be an absolute path", `use e.g. "/" or "/api"`)
+		}
+		validate.OneOf(&errs, validate.Join(rp, "pathType"), r.PathType, PathPrefix, PathExact)
+		if !slices.Contains(services, r.Service) {
+			errs.Add(validate.Join(rp, "service"), r.Service, "is not a service of this stack", "use one of: "+strings.Join(services, ", "))
+		}
+		key := string(r.PathType) + " " + r.Path
+		if j, dup := seen[key]; dup {
+			errs.Addf(validate.Join(rp, "path"), r.Path, "remove one of the two routes", "is routed twice (also routes[%d])", j)
+		}
+		seen[key] = i
+	}
+	return errs.Err()
+}
+
+func firstOr(s []string, d string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return d
+}
+
+// AlbAnnotations builds the AWS Load Balancer Controller annotations.
+func AlbAnnotations(a AlbIngressArgs) map[string]string {
+	const p = "alb.ingress.kubernetes.io/"
+	ann := map[string]string{
+		p + "scheme":                       string(a.Scheme),
+		p + "target-type":                  "ip",
+		p + "healthcheck-path":             a.HealthCheckPath,
+		p + "healthcheck-protocol":         "HTTP",
+		p + "success-codes":                "200-399",
+		p + "load-balancer-attributes":     "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true",
+		p + "target-group-attributes":      "deregistration_delay.timeout_seconds=30",
+		p + "backend-protocol":             "HTTP",
+		p + "healthcheck-interval-seconds": "15",
+	}
+	listen := []map[string]int{{"HTTP": 80}}
+	if a.CertificateARN != "" {
+		listen = append(listen, map[string]int{"HTTPS": 443})
+		ann[p+"certificate-arn"] = a.CertificateARN
+		ann[p+"ssl-redirect"] = "443"
+		ann[p+"ssl-policy"] = a.SSLPolicy
+	}
+	lp, _ := json.Marshal(listen) // a slice of int maps always marshals
+	ann[p+"listen-ports"] = string(lp)
+	if a.GroupName != "" {
+		ann[p+"group.name"] = a.GroupName
+	}
+	if a.WAFv2ACLARN != "" {
+		ann[p+"wafv2-acl-arn"] = a.WAFv2ACLARN
+	}
+	return merged(ann, a.ExtraAnnotations)
+}
+
+// SortedRoutes orders routes longest path first, Exact before Prefix on a
+// tie, so the ALB's first-match evaluation picks the most specific rule.
+func SortedRoutes(routes []IngressRoute) []IngressRoute {
+	out := slices.Clone(routes)
+	slices.SortStableFunc(out, func(a, b IngressRoute) int {
+		if len(a.Path) != len(b.Path) {
+			return len(b.Path) - len(a.Path)
+		}
+		return strings.Compare(string(a.PathType), string(b.PathType))
+	})
+	return out
+}
+
+// NewAlbIngress registers an AlbIngress component.
+func NewAlbIngress(ctx *pulumi.Context, name string, args AlbIngressArgs, opts ...pulumi.ResourceOption) (*AlbIngress, error) {
+	args = args.withDefaults()
+	if err := args.Validate("ingress", sortedKeys(args.Backends)); err != nil {
+		return nil, fmt.Errorf("ingress %s: %w", name, err)
+	}
+	comp := &AlbIngress{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:AlbIngress", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register ingress %s: %w", name, err)
+	}
+	var paths networkingv1.HTTPIngressPathArray
+	for _, r := range SortedRoutes(args.Routes) {
+		b := args.Backends[r.Service]
+		paths = append(paths, networkingv1.HTTPIngressPathArgs{
+			Path:     pulumi.String(r.Path),
+			PathType: pulumi.String(string(r.PathType)),
+			Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+				Name: b.ServiceName,
+				Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(int(b.Port))},
+			}},
+		})
+	}
+	rule := func(host string) networkingv1.IngressRuleArgs {
+		r := networkingv1.IngressRuleArgs{Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: paths}}
+		if host != "" {
+			r.Host = pulumi.String(host)
+		}
+		return r
+	}
+	var rules networkingv1.IngressRuleArray
+	for _, h := range args.Hosts {
+		rules = append(rules, rule(h))
+	}
+	if len(rules) == 0 {
+		rules = append(rules, rule(""))
+	}
+	ing, err := networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(args.Name), Namespace: args.Namespace,
+			Labels:      stringMap(Labels(args.PartOf, args.Name, "ingress")),
+			Annotations: stringMap(AlbAnnotations(args)),
+		},
+		Spec: &networkingv1.IngressSpecArgs{IngressClassName: pulumi.String("alb"), Rules: rules},
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, fmt.Errorf("ingress %s: %w", name, err)
+	}
+	comp.Hostname = ing.Status.ApplyT(func(s *networkingv1.IngressStatus) string {
+		if s == nil || s.LoadBalancer == nil || len(s.LoadBalancer.Ingress) == 0 || s.LoadBalancer.Ingress[0].Hostname == nil {
+			return ""
+		}
+		return *s.LoadBalancer.Ingress[0].Hostname
+	}).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"hostname": comp.Hostname}); err != nil {
+		return nil, fmt.Errorf("ingress %s outputs: %w", name, err)
+	}
+	return comp, nil
+}

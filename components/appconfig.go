@@ -1,0 +1,120 @@
+package components
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// Pod template annotations that change whenever the config or secret data
+// changes, so that a config change rolls the pods.
+const (
+	ConfigChecksumAnnotation = "checksum/config"
+	SecretChecksumAnnotation = "checksum/secret"
+)
+
+// AppConfigArgs configures the environment shared by a stack's services.
+type AppConfigArgs struct {
+	// ConfigMapName and SecretName are the objects' names. Required; explicit
+	// because RBAC resourceNames and envFrom refer to them.
+	ConfigMapName string
+	SecretName    string
+	// Namespace to create them in. Required.
+	Namespace pulumi.StringInput
+	// PartOf is the application label value. Required.
+	PartOf string
+	// Settings become the ConfigMap's data (non-secret environment variables).
+	Settings map[string]string
+	// Secrets become the Secret's data; values come from Pulumi secret config
+	// and stay secret in state and in rendered output.
+	Secrets map[string]pulumi.StringInput
+}
+
+// AppConfig is a ConfigMap of settings and a Secret of secret config.
+type AppConfig struct {
+	pulumi.ResourceState
+
+	ConfigMapName pulumi.StringOutput `pulumi:"configMapName"`
+	SecretName    pulumi.StringOutput `pulumi:"secretName"`
+	// PodAnnotations are checksum annotations for a pod template: a change of
+	// either object's data changes them and so rolls the pods. Only the secret
+	// checksum is itself secret, so reviewers still see the config checksum move.
+	PodAnnotations pulumi.StringMap
+}
+
+// Validate reports every problem with the args, with field paths under path.
+func (a AppConfigArgs) Validate(path string) error {
+	var errs validate.Errors
+	validate.DNSLabel(&errs, validate.Join(path, "configMapName"), a.ConfigMapName, 253)
+	validate.DNSLabel(&errs, validate.Join(path, "secretName"), a.SecretName, 253)
+	for _, k := range sortedKeys(a.Settings) {
+		validate.EnvName(&errs, validate.Key(validate.Join(path, "settings"), k), k)
+	}
+	for _, k := range sortedKeys(a.Secrets) {
+		validate.EnvName(&errs, validate.Key(validate.Join(path, "secretEnv"), k), k)
+		if _, dup := a.Settings[k]; dup {
+			errs.Add(validate.Key(validate.Join(path, "secretEnv"), k), nil, "is also a plain setting", "keep the variable in one place: settings or secretEnv")
+		}
+	}
+	return errs.Err()
+}
+
+// Checksum is a stable digest of a string map, independent of key order.
+func Checksum(data map[string]string) string {
+	h := sha256.New()
+	for _, k := range sortedKeys(data) {
+		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(k), k, len(data[k]), data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NewAppConfig registers an AppConfig component.
+func NewAppConfig(ctx *pulumi.Context, name string, args AppConfigArgs, opts ...pulumi.ResourceOption) (*AppConfig, error) {
+	if err := args.Validate("app"); err != nil {
+		return nil, fmt.Errorf("app config %s: %w", name, err)
+	}
+	comp := &AppConfig{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:AppConfig", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register app config %s: %w", name, err)
+	}
+	labels := stringMap(Labels(args.PartOf, name, "config"))
+	cm, err := corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.ConfigMapName), Namespace: args.Namespace, Labels: labels},
+		Data:     stringMap(args.Settings),
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, fmt.Errorf("app config %s: config map: %w", name, err)
+	}
+	secretData := pulumi.StringMap{}
+	for k, v := range args.Secrets {
+		secretData[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
+	}
+	secret, err := corev1.NewSecret(ctx, name, &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(args.SecretName), Namespace: args.Namespace, Labels: labels},
+		Type:       pulumi.String("Opaque"),
+		StringData: secretData,
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, fmt.Errorf("app config %s: secret: %w", name, err)
+	}
+	// Hashing a value is not creating a resource: ApplyT is the right tool here.
+	secretSum := secretData.ToStringMapOutput().ApplyT(func(m map[string]string) string { return Checksum(m) }).(pulumi.StringOutput)
+	comp.ConfigMapName = cm.Metadata.Name().Elem()
+	comp.SecretName = secret.Metadata.Name().Elem()
+	comp.PodAnnotations = pulumi.StringMap{
+		ConfigChecksumAnnotation: pulumi.String(Checksum(args.Settings)),
+		SecretChecksumAnnotation: pulumi.ToSecret(secretSum).(pulumi.StringOutput),
+	}
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"configMapName": comp.ConfigMapName, "secretName": comp.SecretName,
+	}); err != nil {
+		return nil, fmt.Errorf("app config %s outputs: %w", name, err)
+	}
+	return comp, nil
+}

@@ -1,0 +1,374 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// AlbHealthCheckPathAnnotation on a Service tells the AWS Load Balancer
+// Controller which path its target group health check uses for that service.
+const AlbHealthCheckPathAnnotation = "alb.ingress.kubernetes.io/healthcheck-path"
+
+// Names a web service's objects get; explicit and stable because DNS names,
+// selectors and kubectl commands depend on them.
+const (
+	HeadlessSuffix = "-headless"
+	HPASuffix      = "-hpa"
+	PDBSuffix      = "-pdb"
+	// MaxServiceNameLength leaves room for the longest suffix in a 63-character label.
+	MaxServiceNameLength = 63 - len(HeadlessSuffix)
+)
+
+// WebServiceArgs configures one HTTP service: Deployment, ClusterIP and
+// headless Services, HorizontalPodAutoscaler and PodDisruptionBudget.
+type WebServiceArgs struct {
+	// Name of every object of the service. Required, at most 54 characters.
+	Name string
+	// Namespace to create the objects in. Required.
+	Namespace pulumi.StringInput
+	// PartOf is the application label value. Required.
+	PartOf string
+	// Image reference with a tag or digest, e.g. "ghcr.io/cirkelline/cirkelline-backend:1.4.2". Required.
+	Image string
+	// Port the container listens on and the Services expose. Default 8000.
+	Port int32
+	// Env adds plain environment variables to the container.
+	Env map[string]string
+	// ConfigMapName and SecretName, when set, are loaded whole into the
+	// container's environment (envFrom).
+	ConfigMapName pulumi.StringInput
+	SecretName    pulumi.StringInput
+	// PodAnnotations are added to the pod template (e.g. AppConfig checksums).
+	PodAnnotations pulumi.StringMap
+	// ServiceAccountName the pods run as. Required.
+	ServiceAccountName pulumi.StringInput
+	// Resources of the container. Defaults: DefaultResources.
+	Resources ResourcesSpec
+	// HPA shape. Defaults: DefaultHPA (2–20 pods, CPU 70 %, memory 80 %).
+	HPA HPASpec
+	// PDB shape. Default: maxUnavailable 1.
+	PDB PDBSpec
+	// Probe is the HTTP health endpoint. Default path "/health".
+	Probe ProbeSpec
+	// RunAsUser is the non-root UID the container runs as. Default 10001.
+	RunAsUser int64
+	// WritableRootFilesystem turns off the read-only root filesystem. Default
+	// false: the root filesystem is read-only and /tmp is an emptyDir.
+	WritableRootFilesystem bool
+	// ZoneSpread spreads pods over topology.kubernetes.io/zone (and hosts)
+	// with maxSkew 1, ScheduleAnyway, so a single-zone cluster still schedules.
+	// Default true; set DisableZoneSpread to turn it off.
+	DisableZoneSpread bool
+	// RequirePinnedImage refuses the "latest" tag (production sets it).
+	RequirePinnedImage bool
+	// TerminationGracePeriodSeconds lets in-flight requests finish. Default 30.
+	TerminationGracePeriodSeconds int64
+}
+
+// WebService is one autoscaled HTTP service.
+type WebService struct {
+	pulumi.ResourceState
+
+	// ServiceName is the ClusterIP Service's name (the ingress backend).
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// DNSName is the in-cluster DNS name of the ClusterIP Service.
+	DNSName pulumi.StringOutput `pulumi:"dnsName"`
+	// Port is the Service port.
+	Port pulumi.IntOutput `pulumi:"port"`
+}
+
+func (a WebServiceArgs) withDefaults() WebServiceArgs {
+	if a.Port == 0 {
+		a.Port = 8000
+	}
+	a.Resources = a.Resources.WithDefaults()
+	a.HPA = a.HPA.WithDefaults()
+	a.PDB = a.PDB.WithDefaults()
+	a.Probe = a.Probe.WithDefaults()
+	if a.RunAsUser == 0 {
+		a.RunAsUser = 10001
+	}
+	if a.TerminationGracePeriodSeconds == 0 {
+		a.TerminationGracePeriodSeconds = 30
+	}
+	return a
+}
+
+// Validate reports every problem with the (defaulted) args, with field paths under path.
+func (a WebServiceArgs) Validate(path string) error {
+	var errs validate.Errors
+	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, MaxServiceNameLength)
+	ValidateImage(&errs, validate.Join(path, "image"), a.Image, a.RequirePinnedImage)
+	if a.Port < 1 || a.Port > 65535 {
+		errs.Add(validate.Join(path, "port"), a.Port, "must be a TCP port between 1 and 65535", "use the port the container listens on, e.g. 8000")
+	}
+	for _, k := range sortedKeys(a.Env) {
+		validate.EnvName(&errs, validate.Key(validate.Join(path, "env"), k), k)
+	}
+	if a.RunAsUser < 1 {
+		errs.Add(validate.Join(path, "runAsUser"), a.RunAsUser, "must be a non-root UID (1 or more)", "use e.g. 10001")
+	}
+	errs.Merge(a.Resources.Validate(validate.Join(path, "resources")))
+	errs.Merge(a.HPA.Validate(validate.Join(path, "hpa")))
+	errs.Merge(a.PDB.Validate(validate.Join(path, "pdb"), a.HPA.MinReplicas))
+	errs.Merge(a.Probe.Validate(validate.Join(path, "probe")))
+	return errs.Err()
+}
+
+// ValidateImage checks an image reference names a tag or digest; in
+// production the tag must be pinned (not "latest").
+func ValidateImage(errs *validate.Errors, path, image string, production bool) {
+	if image == "" {
+		errs.Add(path, nil, "is required", `set an image such as "ghcr.io/cirkelline/cirkelline-backend:1.4.2"`)
+		return
+	}
+	if strings.ContainsAny(image, " \t") {
+		errs.Add(path, image, "must not contain white space", "")
+		return
+	}
+	if strings.Contains(image, "@sha256:") {
+		return
+	}
+	tag := ""
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		tag = image[i+1:]
+	}
+	switch {
+	case tag == "":
+		errs.Add(path, image, "has no tag (Kubernetes would pull \"latest\")", "append a version tag, e.g. \""+image+":1.4.2\", or a digest")
+	case production && tag == "latest":
+		errs.Add(path, image, "uses the \"latest\" tag in production, so a rollout is not reproducible", "pin a version tag or an @sha256 digest")
+	}
+}
+
+// NewWebService registers a WebService component.
+func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts ...pulumi.ResourceOption) (*WebService, error) {
+	args = args.withDefaults()
+	if err := args.Validate("service"); err != nil {
+		return nil, fmt.Errorf("web service %s: %w", name, err)
+	}
+	comp := &WebService{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:WebService", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register web service %s: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	labels := stringMap(Labels(args.PartOf, args.Name, "web"))
+	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
+	meta := func(objName string, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: args.Namespace, Labels: labels, Annotations: annotations}
+	}
+
+	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta(args.Name, nil),
+		Spec:     deploymentSpec(args, labels, selector),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("web service %s: deployment: %w", name, err)
+	}
+
+	ports := corev1.ServicePortArray{corev1.ServicePortArgs{
+		Name: pulumi.String("http"), Port: pulumi.Int(int(args.Port)), TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
+	}}
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta(args.Name, pulumi.StringMap{AlbHealthCheckPathAnnotation: pulumi.String(args.Probe.ReadinessPath)}),
+		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector, Ports: ports},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("web service %s: service: %w", name, err)
+	}
+	// The headless Service gives every pod a DNS record (peer discovery,
+	// client-side balancing); unready pods stay out of it.
+	if _, err := corev1.NewService(ctx, name+HeadlessSuffix, &corev1.ServiceArgs{
+		Metadata: meta(args.Name+HeadlessSuffix, nil),
+		Spec:     &corev1.ServiceSpecArgs{ClusterIP: pulumi.String("None"), Selector: selector, Ports: ports},
+	}, parent); err != nil {
+		return nil, fmt.Errorf("web service %s: headless service: %w", name, err)
+	}
+
+	if !args.HPA.Disabled {
+		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: meta(args.Name+HPASuffix, nil),
+			Spec:     hpaSpec(args.HPA, deployment.Metadata.Name().Elem()),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("web service %s: hpa: %w", name, err)
+		}
+	}
+	if !args.PDB.Disabled {
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+			Metadata: meta(args.Name+PDBSuffix, nil),
+			Spec:     pdbSpec(args.PDB, selector),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("web service %s: pdb: %w", name, err)
+		}
+	}
+
+	comp.ServiceName = svc.Metadata.Name().Elem()
+	comp.DNSName = pulumi.Sprintf("%s.%s.svc.cluster.local", comp.ServiceName, args.Namespace)
+	comp.Port = pulumi.Int(int(args.Port)).ToIntOutput()
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"serviceName": comp.ServiceName, "dnsName": comp.DNSName, "port": comp.Port,
+	}); err != nil {
+		return nil, fmt.Errorf("web service %s outputs: %w", name, err)
+	}
+	return comp, nil
+}
+
+// deploymentSpec builds the Deployment spec. When an HPA manages the
+// Deployment, replicas is left unset: under server-side apply a replicas
+// field owned by Pulumi fights the HPA on every update.
+func deploymentSpec(a WebServiceArgs, labels, selector pulumi.StringMap) *appsv1.DeploymentSpecArgs {
+	spec := &appsv1.DeploymentSpecArgs{
+		Selector:             &metav1.LabelSelectorArgs{MatchLabels: selector},
+		RevisionHistoryLimit: pulumi.Int(5),
+		Strategy: &appsv1.DeploymentStrategyArgs{
+			Type: pulumi.String("RollingUpdate"),
+			// Never drop below the current capacity while rolling.
+			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.String("25%")},
+		},
+		Template: &corev1.PodTemplateSpecArgs{
+			Metadata: &metav1.ObjectMetaArgs{Labels: labels, Annotations: a.PodAnnotations},
+			Spec:     podSpec(a, selector),
+		},
+	}
+	if a.HPA.Disabled {
+		spec.Replicas = pulumi.Int(int(a.HPA.MinReplicas))
+	}
+	return spec
+}
+
+func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
+	spec := &corev1.PodSpecArgs{
+		ServiceAccountName:            a.ServiceAccountName,
+		TerminationGracePeriodSeconds: pulumi.Int(int(a.TerminationGracePeriodSeconds)),
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			RunAsNonRoot:   pulumi.Bool(true),
+			RunAsUser:      pulumi.Int(int(a.RunAsUser)),
+			RunAsGroup:     pulumi.Int(int(a.RunAsUser)),
+			FsGroup:        pulumi.Int(int(a.RunAsUser)),
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+		Containers: corev1.ContainerArray{container(a)},
+		Volumes: corev1.VolumeArray{corev1.VolumeArgs{
+			Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")},
+		}},
+	}
+	if !a.DisableZoneSpread {
+		spread := func(key string) corev1.TopologySpreadConstraintArgs {
+			return corev1.TopologySpreadConstraintArgs{
+				MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String(key),
+				WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
+				LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: selector},
+			}
+		}
+		spec.TopologySpreadConstraints = corev1.TopologySpreadConstraintArray{
+			spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname"),
+		}
+	}
+	return spec
+}
+
+func container(a WebServiceArgs) corev1.ContainerArgs {
+	var env corev1.EnvVarArray
+	for _, k := range sortedKeys(a.Env) {
+		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
+	}
+	var envFrom corev1.EnvFromSourceArray
+	if a.ConfigMapName != nil {
+		envFrom = append(envFrom, corev1.EnvFromSourceArgs{ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: a.ConfigMapName}})
+	}
+	if a.SecretName != nil {
+		envFrom = append(envFrom, corev1.EnvFromSourceArgs{SecretRef: &corev1.SecretEnvSourceArgs{Name: a.SecretName}})
+	}
+	probe := func(path string, failures int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String("http")},
+			PeriodSeconds:    pulumi.Int(int(a.Probe.PeriodSeconds)),
+			TimeoutSeconds:   pulumi.Int(int(a.Probe.TimeoutSeconds)),
+			FailureThreshold: pulumi.Int(failures),
+		}
+	}
+	// The startup probe holds off liveness for up to StartupSeconds, so a slow
+	// start is not mistaken for a hang; after it, liveness restarts a pod that
+	// fails for three periods, and readiness takes it out of the Service.
+	startupFailures := int((a.Probe.StartupSeconds + a.Probe.PeriodSeconds - 1) / a.Probe.PeriodSeconds)
+	return corev1.ContainerArgs{
+		Name:            pulumi.String("app"),
+		Image:           pulumi.String(a.Image),
+		ImagePullPolicy: pulumi.String("IfNotPresent"),
+		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(int(a.Port)), Protocol: pulumi.String("TCP")}},
+		Env:             env,
+		EnvFrom:         envFrom,
+		Resources: &corev1.ResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
+		},
+		StartupProbe:   probe(a.Probe.Path, startupFailures),
+		LivenessProbe:  probe(a.Probe.Path, 3),
+		ReadinessProbe: probe(a.Probe.ReadinessPath, 3),
+		SecurityContext: &corev1.SecurityContextArgs{
+			AllowPrivilegeEscalation: pulumi.Bool(false),
+			ReadOnlyRootFilesystem:   pulumi.Bool(!a.WritableRootFilesystem),
+			RunAsNonRoot:             pulumi.Bool(true),
+			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+		},
+		VolumeMounts: corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}},
+	}
+}
+
+func hpaSpec(h HPASpec, deploymentName pulumi.StringInput) *autoscalingv2.HorizontalPodAutoscalerSpecArgs {
+	utilization := func(resource string, percent int32) autoscalingv2.MetricSpecArgs {
+		return autoscalingv2.MetricSpecArgs{
+			Type: pulumi.String("Resource"),
+			Resource: &autoscalingv2.ResourceMetricSourceArgs{
+				Name:   pulumi.String(resource),
+				Target: autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(int(percent))},
+			},
+		}
+	}
+	rules := func(r ScalingRules, selectPolicy string) *autoscalingv2.HPAScalingRulesArgs {
+		return &autoscalingv2.HPAScalingRulesArgs{
+			StabilizationWindowSeconds: pulumi.Int(int(*r.StabilizationSeconds)),
+			SelectPolicy:               pulumi.String(selectPolicy),
+			Policies: autoscalingv2.HPAScalingPolicyArray{
+				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Percent"), Value: pulumi.Int(int(r.Percent)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
+				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Pods"), Value: pulumi.Int(int(r.Pods)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
+			},
+		}
+	}
+	return &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+		ScaleTargetRef: autoscalingv2.CrossVersionObjectReferenceArgs{
+			ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: deploymentName,
+		},
+		MinReplicas: pulumi.Int(int(h.MinReplicas)),
+		MaxReplicas: pulumi.Int(int(h.MaxReplicas)),
+		Metrics:     autoscalingv2.MetricSpecArray{utilization("cpu", h.CPUUtilization), utilization("memory", h.MemoryUtilization)},
+		Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
+			// Up: the faster policy wins; down: the gentler one.
+			ScaleUp:   rules(h.ScaleUp, "Max"),
+			ScaleDown: rules(h.ScaleDown, "Min"),
+		},
+	}
+}
+
+func pdbSpec(p PDBSpec, selector pulumi.StringMap) *policyv1.PodDisruptionBudgetSpecArgs {
+	spec := &policyv1.PodDisruptionBudgetSpecArgs{
+		Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+		// Evict pods that are not ready yet, so a broken rollout cannot block drains.
+		UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
+	}
+	if p.MinAvailable != nil {
+		spec.MinAvailable = pulumi.Int(int(*p.MinAvailable))
+	} else {
+		spec.MaxUnavailable = pulumi.Int(int(*p.MaxUnavailable))
+	}
+	return spec
+}

@@ -1,0 +1,150 @@
+// Package render runs a Pulumi program in-process against mocks and turns
+// what it registers into manifests a reviewer can read: one YAML file per
+// Kubernetes object, and cloud resources as their type and inputs. Nothing
+// talks to a cluster or a cloud, and secrets are never decrypted.
+package render
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Placeholders for values the render cannot or must not show.
+const (
+	SecretPlaceholder  = "[secret]"
+	UnknownPlaceholder = "[unknown]"
+)
+
+// Resource is one registered resource, as the engine would see it.
+type Resource struct {
+	// Type token, e.g. "kubernetes:apps/v1:Deployment".
+	Type string
+	// Name is the logical (Pulumi) name.
+	Name string
+	// Parent is the parent's URN ("" for the stack itself).
+	Parent string
+	// Custom is false for ComponentResources.
+	Custom bool
+	// Protect is true when the resource is protected from deletion.
+	Protect bool
+	// Inputs with secrets as SecretPlaceholder and unknowns as UnknownPlaceholder.
+	Inputs map[string]any
+}
+
+// ParentName is the logical name of the resource's parent.
+func (r Resource) ParentName() string { return resource.URN(r.Parent).Name() }
+
+// ParentType is the type token of the resource's parent.
+func (r Resource) ParentType() string { return string(resource.URN(r.Parent).Type()) }
+
+// recorder is a pulumi.MockResourceMonitor that records every resource and
+// echoes its inputs back as its outputs (what a preview would show).
+type recorder struct {
+	mu        sync.Mutex
+	resources []Resource
+}
+
+func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	res := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: plainMap(args.Inputs)}
+	if rpc := args.RegisterRPC; rpc != nil {
+		res.Parent = rpc.GetParent()
+		res.Protect = rpc.GetProtect()
+	}
+	r.mu.Lock()
+	r.resources = append(r.resources, res)
+	r.mu.Unlock()
+	return args.Name + "-id", args.Inputs, nil
+}
+
+func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+// Capture runs fn as a Pulumi program for project and stack with the given
+// config (fully qualified keys, objects as JSON) against mocks, as a preview,
+// and returns every resource it registered, in a stable order.
+func Capture(project, stack string, config map[string]string, secretKeys []string, fn pulumi.RunFunc) ([]Resource, error) {
+	rec := &recorder{}
+	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
+		Project: project, Stack: stack, Config: config, ConfigSecretKeys: secretKeys,
+		Mocks: rec, DryRun: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start mock engine: %w", err)
+	}
+	runErr := pulumi.RunWithContext(ctx, fn)
+	if err := ctx.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+	res := rec.resources
+	slices.SortFunc(res, func(a, b Resource) int {
+		return strings.Compare(a.Type+"\x00"+a.Name, b.Type+"\x00"+b.Name)
+	})
+	return res, nil
+}
+
+func plainMap(m resource.PropertyMap) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if pv, ok := plainValue(v); ok {
+			out[string(k)] = pv
+		}
+	}
+	return out
+}
+
+// plainValue turns a property value into YAML-friendly Go values. Nulls are
+// dropped (ok == false), as the provider does.
+func plainValue(v resource.PropertyValue) (any, bool) {
+	switch {
+	case v.IsNull():
+		return nil, false
+	case v.IsSecret():
+		return SecretPlaceholder, true
+	case v.IsComputed():
+		return UnknownPlaceholder, true
+	case v.IsOutput():
+		o := v.OutputValue()
+		if o.Secret {
+			return SecretPlaceholder, true
+		}
+		if !o.Known {
+			return UnknownPlaceholder, true
+		}
+		return plainValue(o.Element)
+	case v.IsBool():
+		return v.BoolValue(), true
+	case v.IsNumber():
+		n := v.NumberValue()
+		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+			return int64(n), true
+		}
+		return n, true
+	case v.IsString():
+		return v.StringValue(), true
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, 0, len(arr))
+		for _, e := range arr {
+			if pe, ok := plainValue(e); ok {
+				out = append(out, pe)
+			}
+		}
+		return out, true
+	case v.IsObject():
+		return plainMap(v.ObjectValue()), true
+	case v.IsResourceReference():
+		return v.ResourceReferenceValue().URN, true
+	}
+	return fmt.Sprint(v), true
+}

@@ -1,0 +1,145 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/stacks"
+)
+
+// Program builds the Pulumi program for a config source; main.go's program
+// is passed in, so render runs exactly what `pulumi up` runs.
+type Program func(src stacks.Source, opts ...stacks.LoadOption) pulumi.RunFunc
+
+// Options configure one render.
+type Options struct {
+	// Dir holds Pulumi.yaml and the stack files. Default ".".
+	Dir string
+	// Stack to render. Required.
+	Stack string
+	// Out is the output directory, or "-" for one YAML stream on Stdout.
+	// Default "rendered/<stack>".
+	Out string
+	// RequireSecrets fails, as `pulumi up` would, when a required secret is
+	// not set in the stack file. By default it is rendered as [secret] and
+	// listed in the summary.
+	RequireSecrets bool
+	Stdout, Stderr io.Writer
+}
+
+// Result is what one render produced.
+type Result struct {
+	Config         *StackConfig
+	Objects        []Object
+	MissingSecrets []string
+}
+
+// Stack renders one stack in memory; nothing is written.
+func Stack(opts Options, program Program) (*Result, error) {
+	if opts.Dir == "" {
+		opts.Dir = "."
+	}
+	sc, err := LoadStackConfig(opts.Dir, opts.Stack)
+	if err != nil {
+		return nil, err
+	}
+	src := stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}
+	var missing []string
+	var loadOpts []stacks.LoadOption
+	if !opts.RequireSecrets {
+		loadOpts = append(loadOpts, stacks.PlaceholderMissingSecrets(&missing))
+	}
+	resources, err := Capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, program(src, loadOpts...))
+	if err != nil {
+		return nil, err
+	}
+	objs, err := Objects(resources)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Config: sc, Objects: objs, MissingSecrets: missing}, nil
+}
+
+// Run renders a stack and writes it to opts.Out, then prints a summary.
+// On any error nothing is written.
+func Run(opts Options, program Program) error {
+	res, err := Stack(opts, program)
+	if err != nil {
+		return err
+	}
+	if opts.Out == "-" {
+		for i, o := range res.Objects {
+			if i > 0 {
+				fmt.Fprintln(opts.Stdout, "---")
+			}
+			fmt.Fprintf(opts.Stdout, "# %s\n", o.File)
+			if _, err := opts.Stdout.Write(o.Body); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	out := opts.Out
+	if out == "" {
+		out = filepath.Join(opts.Dir, "rendered", opts.Stack)
+	}
+	if err := Write(out, res.Objects); err != nil {
+		return err
+	}
+	Summary(opts.Stdout, out, res)
+	return nil
+}
+
+// Write replaces the rendered files in dir with objs. Only *.yaml files in
+// dir and dir/cloud are removed, so a mistaken --out cannot wipe a tree.
+func Write(dir string, objs []Object) error {
+	for _, d := range []string{dir, filepath.Join(dir, "cloud")} {
+		stale, err := filepath.Glob(filepath.Join(d, "*.yaml"))
+		if err != nil {
+			return err
+		}
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				return fmt.Errorf("remove stale %s: %w", f, err)
+			}
+		}
+	}
+	for _, o := range objs {
+		path := filepath.Join(dir, filepath.FromSlash(o.File))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, o.Body, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// Summary prints one line per object and what still needs doing.
+func Summary(w io.Writer, dir string, res *Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tNAMESPACE\tNAME\tFILE")
+	for _, o := range res.Objects {
+		ns := o.Namespace
+		if ns == "" {
+			ns = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Kind, ns, o.Name, o.File)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nrendered %d objects of stack %s to %s\n", len(res.Objects), res.Config.Stack, dir)
+	if len(res.MissingSecrets) > 0 {
+		fmt.Fprintf(w, "\nsecrets not set in Pulumi.%s.yaml (shown as [secret]; `pulumi up` will refuse until they are):\n", res.Config.Stack)
+		for _, k := range res.MissingSecrets {
+			key := strings.TrimPrefix(k, res.Config.Project+":")
+			fmt.Fprintf(w, "  pulumi config set --secret %s <value> --stack %s\n", key, res.Config.Stack)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+// Package stacks is the whole stack configuration as one typed Go value:
+// where it is read from (Pulumi config), its defaults (the seed's base
+// values), and its validation. Staging and production differ only by what
+// their Pulumi.<stack>.yaml files set on top of Defaults.
+package stacks
+
+import (
+	"github.com/cirkelline/infra/components"
+)
+
+// Environment is the kind of stack; production turns on stricter checks.
+type Environment string
+
+// The environments a stack can be.
+const (
+	Development Environment = "development"
+	Staging     Environment = "staging"
+	Production  Environment = "production"
+)
+
+// Config is everything a stack file can set, under the project's namespace
+// ("cirkelline:<key>"), one Pulumi config key per top-level field. The json
+// tags are the config keys.
+type Config struct {
+	// Environment is "development", "staging" or "production". Default "development".
+	Environment Environment `json:"environment"`
+	// Namespace holds every object of the stack. Default "cirkelline".
+	Namespace string `json:"namespace"`
+	// PodSecurity is the enforced Pod Security Standards level. Default "restricted".
+	PodSecurity components.PodSecurityLevel `json:"podSecurity"`
+	// ServiceAccount the services run as.
+	ServiceAccount ServiceAccountConfig `json:"serviceAccount"`
+	// App is the environment shared by all services (ConfigMap and Secret).
+	App AppConfig `json:"app"`
+	// Services are the stack's web services. Default: the cirkelline backend.
+	Services []ServiceConfig `json:"services"`
+	// Ingress is the ALB in front of the services.
+	Ingress IngressConfig `json:"ingress"`
+	// NetworkPolicy restricts the namespace's traffic.
+	NetworkPolicy NetworkPolicyConfig `json:"networkPolicy"`
+
+	// Project and Stack name the Pulumi project and stack; not config keys.
+	Project string `json:"-"`
+	Stack   string `json:"-"`
+	// Secrets holds the values of App.SecretEnv, by environment variable name,
+	// read from Pulumi secret config; not a config key.
+	Secrets map[string]Secret `json:"-"`
+}
+
+// ServiceAccountConfig is the pods' identity.
+type ServiceAccountConfig struct {
+	// Name of the ServiceAccount. Default: the namespace's name.
+	Name string `json:"name,omitempty"`
+	// IAMRoleARN for IRSA (eks.amazonaws.com/role-arn). Default: none.
+	IAMRoleARN string `json:"iamRoleArn,omitempty"`
+	// AutomountToken mounts an API token into pods. Default false.
+	AutomountToken bool `json:"automountToken,omitempty"`
+}
+
+// AppConfig is the shared environment of the services.
+type AppConfig struct {
+	// LogLevel is written as LOG_LEVEL. Default "INFO".
+	LogLevel string `json:"logLevel"`
+	// Settings are extra non-secret environment variables (ConfigMap data).
+	// ENVIRONMENT and LOG_LEVEL are always set from the fields above.
+	Settings map[string]string `json:"settings,omitempty"`
+	// SecretEnv maps each secret environment variable to the Pulumi secret
+	// config key that holds its value, set with
+	// `pulumi config set --secret <key> <value>`. Defaults:
+	// DATABASE_URL from "databaseUrl" and JWT_SECRET_KEY from "jwtSecret"
+	// (the seed's secrets.yaml). Map a variable to "" to drop a default.
+	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+	// ConfigMapName and SecretName. Defaults "<namespace>-config" and "<namespace>-secrets".
+	ConfigMapName string `json:"configMapName,omitempty"`
+	SecretName    string `json:"secretName,omitempty"`
+}
+
+// ServiceConfig is one web service. Every field but Name and Image has a
+// default; see DefaultService.
+type ServiceConfig struct {
+	// Name of the service's objects. Required.
+	Name string `json:"name"`
+	// Image with a pinned tag or digest. Required (production refuses "latest").
+	Image string `json:"image"`
+	// Port the container listens on. Default 8000.
+	Port int32 `json:"port"`
+	// Env adds plain environment variables to this service only.
+	Env map[string]string `json:"env,omitempty"`
+	// AppConfig loads the shared ConfigMap and Secret into the service's
+	// environment. Default true; a static web client sets false.
+	AppConfig bool `json:"appConfig"`
+	// Resources: requests and limits. Default 250m–1000m CPU, 512Mi–2Gi memory.
+	Resources components.ResourcesSpec `json:"resources"`
+	// HPA: autoscaling. Default 2–20 pods, CPU 70 %, memory 80 %.
+	HPA components.HPASpec `json:"hpa"`
+	// PDB: disruption budget. Default maxUnavailable 1.
+	PDB components.PDBSpec `json:"pdb"`
+	// Probe: health endpoint. Default "/health".
+	Probe components.ProbeSpec `json:"probe"`
+	// RunAsUser is the non-root UID. Default 10001.
+	RunAsUser int64 `json:"runAsUser"`
+	// WritableRootFilesystem turns off the read-only root filesystem. Default false.
+	WritableRootFilesystem bool `json:"writableRootFilesystem,omitempty"`
+}
+
+// IngressConfig is the ALB Ingress.
+type IngressConfig struct {
+	// Enabled creates the Ingress. Default true.
+	Enabled bool `json:"enabled"`
+	// Name of the Ingress. Default "<namespace>".
+	Name string `json:"name,omitempty"`
+	// Scheme: "internet-facing" or "internal". Default "internet-facing".
+	Scheme components.AlbScheme `json:"scheme"`
+	// CertificateARN of the ACM certificate; required in production.
+	CertificateARN string `json:"certificateArn,omitempty"`
+	// GroupName shares an ALB between Ingresses. Default: none.
+	GroupName string `json:"groupName,omitempty"`
+	// WAFACLARN attaches a WAFv2 web ACL. Default: none.
+	WAFACLARN string `json:"wafAclArn,omitempty"`
+	// HealthCheckPath for the target groups. Default "/health".
+	HealthCheckPath string `json:"healthCheckPath"`
+	// SSLPolicy of the HTTPS listener. Default "ELBSecurityPolicy-TLS13-1-2-2021-06".
+	SSLPolicy string `json:"sslPolicy"`
+	// Hosts to match; empty matches any host.
+	Hosts []string `json:"hosts,omitempty"`
+	// Routes from paths to services. Default: "/" to cirkelline-backend.
+	Routes []components.IngressRoute `json:"routes"`
+	// Annotations are extra annotations; they win over generated ones.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// NetworkPolicyConfig restricts traffic in the namespace.
+type NetworkPolicyConfig struct {
+	// Enabled creates the policies. Default true.
+	Enabled bool `json:"enabled"`
+	// IngressCIDRs may reach the services. Default: anywhere.
+	IngressCIDRs []string `json:"ingressCidrs,omitempty"`
+	// HTTPSEgressCIDRs the services may reach on 443. Default ["0.0.0.0/0"].
+	HTTPSEgressCIDRs []string `json:"httpsEgressCidrs"`
+	// RedisCIDRs the services may reach on the Redis port. Default ["0.0.0.0/0"].
+	RedisCIDRs []string `json:"redisCidrs"`
+	// ExtraEgress adds rules, e.g. the database. Default: none.
+	ExtraEgress []components.EgressRule `json:"extraEgress,omitempty"`
+}

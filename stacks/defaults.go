@@ -1,0 +1,80 @@
+package stacks
+
+import "github.com/cirkelline/infra/components"
+
+// The seed's names and the default image.
+const (
+	DefaultNamespace   = "cirkelline"
+	DefaultServiceName = "cirkelline-backend"
+	DefaultImage       = "ghcr.io/cirkelline/cirkelline-backend:latest"
+)
+
+// Defaults is the seed's base stack (k8s/base): the cirkelline backend with
+// HPA 2–20 at CPU 70 % and memory 80 %, behind an internet-facing ALB.
+// A stack file changes only what differs from it.
+func Defaults() Config {
+	backend := DefaultService()
+	backend.Name = DefaultServiceName
+	backend.Image = DefaultImage
+	return Config{
+		Environment: Development,
+		Namespace:   DefaultNamespace,
+		PodSecurity: components.PodSecurityRestricted,
+		App: AppConfig{
+			LogLevel:  "INFO",
+			SecretEnv: map[string]string{"DATABASE_URL": "databaseUrl", "JWT_SECRET_KEY": "jwtSecret"},
+		},
+		Services: []ServiceConfig{backend},
+		Ingress: IngressConfig{
+			Enabled:         true,
+			Scheme:          components.AlbInternetFacing,
+			HealthCheckPath: "/health",
+			SSLPolicy:       "ELBSecurityPolicy-TLS13-1-2-2021-06",
+			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
+		},
+		NetworkPolicy: NetworkPolicyConfig{
+			Enabled:          true,
+			HTTPSEgressCIDRs: []string{"0.0.0.0/0"},
+			RedisCIDRs:       []string{"0.0.0.0/0"},
+		},
+	}
+}
+
+// DefaultService is what every entry of services starts from, before the
+// stack file's fields are applied: everything but Name and Image. The PDB is
+// left unset here and defaulted after decoding, so that a stack file can pick
+// minAvailable without also clearing maxUnavailable.
+func DefaultService() ServiceConfig {
+	probe := components.ProbeSpec{}.WithDefaults()
+	probe.ReadinessPath = "" // follows Path unless set; see resolveNames
+	return ServiceConfig{
+		Port:      8000,
+		AppConfig: true,
+		Resources: components.DefaultResources(),
+		HPA:       components.DefaultHPA(),
+		Probe:     probe,
+		RunAsUser: 10001,
+	}
+}
+
+// resolveNames fills names derived from other fields.
+func (c *Config) resolveNames() {
+	if c.ServiceAccount.Name == "" {
+		c.ServiceAccount.Name = c.Namespace
+	}
+	if c.App.ConfigMapName == "" {
+		c.App.ConfigMapName = c.Namespace + "-config"
+	}
+	if c.App.SecretName == "" {
+		c.App.SecretName = c.Namespace + "-secrets"
+	}
+	if c.Ingress.Name == "" {
+		c.Ingress.Name = c.Namespace
+	}
+	for i := range c.Services {
+		c.Services[i].PDB = c.Services[i].PDB.WithDefaults()
+		if c.Services[i].Probe.ReadinessPath == "" {
+			c.Services[i].Probe.ReadinessPath = c.Services[i].Probe.Path
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package stacks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// ErrInvalidConfig is wrapped by every error Load returns for bad config.
+var ErrInvalidConfig = validate.ErrInvalid
+
+// LoadOption changes how Load treats its source.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	placeholderSecrets *[]string
+}
+
+// PlaceholderMissingSecrets makes Load accept required secrets that are not
+// set, using "[secret]" in their place, and appends their keys to missing.
+// Offline render uses it so reviewers without the stack's secrets can still
+// read the manifests; `pulumi up` never does.
+func PlaceholderMissingSecrets(missing *[]string) LoadOption {
+	return func(o *loadOptions) { o.placeholderSecrets = missing }
+}
+
+// Load reads the stack's config from src, applies Defaults, and validates
+// it. Every problem is reported at once, each with its field path, value
+// and fix; nothing is returned unless all of it is valid.
+func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg := Defaults()
+	cfg.Project, cfg.Stack = project, stack
+	var errs validate.Errors
+	decodeKeys(&errs, src, &cfg)
+	if errs.Len() > 0 {
+		return nil, fmt.Errorf("stack %s config: %w", stack, errs.Err())
+	}
+	cfg.resolveNames()
+	cfg.Secrets = readSecrets(&errs, src, &cfg, o)
+	errs.Merge(cfg.Validate())
+	if errs.Len() > 0 {
+		return nil, fmt.Errorf("stack %s config: %w", stack, errs.Err())
+	}
+	return &cfg, nil
+}
+
+// topLevelFields maps each config key (the json tag) to its field index.
+func topLevelFields() map[string]int {
+	t := reflect.TypeFor[Config]()
+	fields := map[string]int{}
+	for i := range t.NumField() {
+		if name := jsonName(t.Field(i)); name != "" {
+			fields[name] = i
+		}
+	}
+	return fields
+}
+
+// decodeKeys decodes each "<project>:<key>" onto the defaults in cfg,
+// rejecting keys that are not config fields or secrets named by app.secretEnv.
+func decodeKeys(errs *validate.Errors, src Source, cfg *Config) {
+	prefix := cfg.Project + ":"
+	fields := topLevelFields()
+	secretKeys := map[string]bool{}
+	// app.secretEnv may change which secret keys exist, so decode it first.
+	if raw, ok := src.Get(prefix + "app"); ok {
+		decodeField(errs, "app", raw, reflect.ValueOf(cfg).Elem().Field(fields["app"]))
+	}
+	for _, key := range cfg.App.SecretEnv {
+		secretKeys[key] = true
+	}
+	for _, full := range src.Keys() {
+		key, ok := strings.CutPrefix(full, prefix)
+		if !ok || key == "app" || secretKeys[key] {
+			continue
+		}
+		i, known := fields[key]
+		if !known {
+			valid := append(slices.Sorted(mapKeys(fields)), slices.Sorted(mapKeys(secretKeys))...)
+			errs.Add(full, nil, "is not a config key of this project", suggest(key, valid)+
+				" (check Pulumi.<stack>.yaml; secret keys must first be named in app.secretEnv)")
+			continue
+		}
+		raw, _ := src.Get(full)
+		decodeField(errs, key, raw, reflect.ValueOf(cfg).Elem().Field(i))
+	}
+}
+
+// decodeField decodes one config value onto dst (which holds the default).
+// Scalars arrive as plain text, objects and arrays as JSON.
+func decodeField(errs *validate.Errors, path, raw string, dst reflect.Value) {
+	if dst.Kind() == reflect.String {
+		dst.SetString(raw)
+		return
+	}
+	var generic any
+	if err := json.Unmarshal([]byte(raw), &generic); err != nil {
+		errs.Add(path, raw, "is not valid structured config ("+err.Error()+")", "write it as a YAML mapping or list in the stack file")
+		return
+	}
+	n := errs.Len()
+	checkKeys(errs, path, generic, dst.Type())
+	if errs.Len() > n {
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst.Addr().Interface()); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := path
+			if te.Field != "" {
+				field = validate.Join(path, te.Field)
+			}
+			errs.Addf(field, te.Value, "write a "+kindName(te.Type), "has the wrong type: want %s", kindName(te.Type))
+			return
+		}
+		errs.Add(path, nil, err.Error(), "")
+	}
+}
+
+// UnmarshalJSON starts each services entry from DefaultService.
+func (s *ServiceConfig) UnmarshalJSON(b []byte) error {
+	type plain ServiceConfig // without this method, to avoid recursion
+	p := plain(DefaultService())
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	*s = ServiceConfig(p)
+	return nil
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "whole number"
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.String:
+		return "string"
+	case reflect.Slice:
+		return "list"
+	case reflect.Map, reflect.Struct:
+		return "mapping"
+	case reflect.Pointer:
+		return kindName(t.Elem())
+	}
+	return t.String()
+}
+
+// checkKeys walks a decoded JSON value beside the Go type it will decode
+// into and reports every key the type does not have, with its full path and
+// the nearest valid key.
+func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return // a type error; json reports it
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			if name := jsonName(t.Field(i)); name != "" {
+				fields[name] = t.Field(i).Type
+			}
+		}
+		for _, k := range slices.Sorted(mapKeys(obj)) {
+			ft, ok := fields[k]
+			if !ok {
+				errs.Add(validate.Join(path, k), nil, "is not a known field", suggest(k, slices.Sorted(mapKeys(fields))))
+				continue
+			}
+			checkKeys(errs, validate.Join(path, k), obj[k], ft)
+		}
+	case reflect.Slice:
+		if list, ok := v.([]any); ok {
+			for i, e := range list {
+				checkKeys(errs, validate.Index(path, i), e, t.Elem())
+			}
+		}
+	case reflect.Map:
+		if obj, ok := v.(map[string]any); ok {
+			for _, k := range slices.Sorted(mapKeys(obj)) {
+				checkKeys(errs, validate.Key(path, k), obj[k], t.Elem())
+			}
+		}
+	}
+}
+
+func jsonName(f reflect.StructField) string {
+	tag := f.Tag.Get("json")
+	name, _, _ := strings.Cut(tag, ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// suggest names the closest valid key, or lists them all.
+func suggest(key string, valid []string) string {
+	best, bestDist := "", 3
+	for _, v := range valid {
+		if d := levenshtein(strings.ToLower(key), strings.ToLower(v)); d < bestDist {
+			best, bestDist = v, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return "valid keys: " + strings.Join(valid, ", ")
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// readSecrets resolves app.secretEnv from secret config. A key that is
+// missing, or set without --secret, is an error that gives the command to run.
+func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) map[string]Secret {
+	secrets := map[string]Secret{}
+	for _, env := range slices.Sorted(mapKeys(cfg.App.SecretEnv)) {
+		key := cfg.App.SecretEnv[env]
+		if key == "" {
+			continue // dropped default
+		}
+		path := validate.Key("app.secretEnv", env)
+		full := cfg.Project + ":" + key
+		fix := fmt.Sprintf("run: pulumi config set --secret %s <value> --stack %s", key, cfg.Stack)
+		v, ok := src.Get(full)
+		switch {
+		case !ok && o.placeholderSecrets != nil:
+			*o.placeholderSecrets = append(*o.placeholderSecrets, full)
+			secrets[env] = NewSecret(Redacted)
+		case !ok:
+			errs.Add(path, nil, fmt.Sprintf("secret config %q is not set", full), fix)
+		case !src.IsSecret(full):
+			errs.Add(path, nil, fmt.Sprintf("%q is stored in plain text in Pulumi.%s.yaml", full, cfg.Stack),
+				fix+" (it replaces the plain value with an encrypted one; rotate the value, it was in plain text)")
+		case v == "":
+			errs.Add(path, nil, fmt.Sprintf("secret config %q is empty", full), fix)
+		default:
+			secrets[env] = NewSecret(v)
+		}
+	}
+	return secrets
+}

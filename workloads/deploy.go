@@ -1,0 +1,108 @@
+package workloads
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/stacks"
+)
+
+// Outputs are what a stack exports.
+type Outputs struct {
+	Namespace pulumi.StringOutput
+	// ServiceDNSNames maps each service to its in-cluster DNS name.
+	ServiceDNSNames pulumi.StringMap
+	// IngressHost is the ALB's DNS name (empty until provisioned, or without ingress).
+	IngressHost pulumi.StringOutput
+	// Hosts are the configured public host names.
+	Hosts []string
+}
+
+// Deploy builds every Kubernetes object of the stack. cfg must come from
+// stacks.Load, so it is already defaulted and valid.
+func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
+	ns, err := components.NewNamespace(ctx, cfg.Namespace, components.NamespaceArgs{Name: cfg.Namespace, PodSecurity: cfg.PodSecurity})
+	if err != nil {
+		return nil, err
+	}
+	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
+
+	identityArgs := cfg.ServiceIdentityArgs()
+	identityArgs.Namespace = ns.Name
+	identity, err := components.NewServiceIdentity(ctx, cfg.Namespace, identityArgs, inNamespace)
+	if err != nil {
+		return nil, err
+	}
+
+	appArgs := cfg.AppConfigArgs()
+	appArgs.Namespace = ns.Name
+	app, err := components.NewAppConfig(ctx, cfg.Namespace, appArgs, inNamespace)
+	if err != nil {
+		return nil, err
+	}
+
+	out := &Outputs{Namespace: ns.Name, ServiceDNSNames: pulumi.StringMap{}, IngressHost: pulumi.String("").ToStringOutput(), Hosts: cfg.Ingress.Hosts}
+	backends := map[string]components.IngressBackend{}
+	for _, s := range cfg.Services {
+		args := cfg.WebServiceArgs(s)
+		args.Namespace = ns.Name
+		args.ServiceAccountName = identity.ServiceAccountName
+		if s.AppConfig {
+			args.ConfigMapName = app.ConfigMapName
+			args.SecretName = app.SecretName
+			args.PodAnnotations = app.PodAnnotations
+		}
+		svc, err := components.NewWebService(ctx, s.Name, args, inNamespace)
+		if err != nil {
+			return nil, err
+		}
+		out.ServiceDNSNames[s.Name] = svc.DNSName
+		backends[s.Name] = components.IngressBackend{ServiceName: svc.ServiceName, Port: s.Port}
+	}
+
+	if cfg.Ingress.Enabled {
+		args := cfg.AlbIngressArgs()
+		args.Namespace = ns.Name
+		args.Backends = backends
+		ing, err := components.NewAlbIngress(ctx, cfg.Ingress.Name, args, inNamespace)
+		if err != nil {
+			return nil, err
+		}
+		out.IngressHost = ing.Hostname
+	}
+	if cfg.NetworkPolicy.Enabled {
+		args := cfg.NetworkPoliciesArgs()
+		args.Namespace = ns.Name
+		if _, err := components.NewNetworkPolicies(ctx, cfg.Namespace, args, inNamespace); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Export writes the stack outputs, including the kubectl commands of the
+// seed's deployment checklist.
+func (o *Outputs) Export(ctx *pulumi.Context, cfg *stacks.Config) {
+	ctx.Export("namespace", o.Namespace)
+	ctx.Export("serviceDnsNames", o.ServiceDNSNames)
+	ctx.Export("ingressHost", o.IngressHost)
+	ctx.Export("hosts", pulumi.ToStringArray(o.Hosts))
+	ctx.Export("kubectl", pulumi.ToStringMap(KubectlCommands(cfg)))
+}
+
+// KubectlCommands are the commands to watch the stack's autoscaling.
+func KubectlCommands(cfg *stacks.Config) map[string]string {
+	cmds := map[string]string{
+		"pods":    fmt.Sprintf("kubectl get pods -n %s -w", cfg.Namespace),
+		"hpa":     fmt.Sprintf("kubectl get hpa -n %s -w", cfg.Namespace),
+		"topPods": fmt.Sprintf("kubectl top pods -n %s", cfg.Namespace),
+		"allInNs": fmt.Sprintf("kubectl get all -n %s", cfg.Namespace),
+	}
+	for _, s := range cfg.Services {
+		cmds["describeHpa:"+s.Name] = fmt.Sprintf("kubectl describe hpa %s%s -n %s", s.Name, components.HPASuffix, cfg.Namespace)
+		cmds["logs:"+s.Name] = fmt.Sprintf("kubectl logs -f deployment/%s -n %s", s.Name, cfg.Namespace)
+	}
+	return cmds
+}
