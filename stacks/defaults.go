@@ -71,6 +71,11 @@ func (c *Config) resolveNames() {
 	if c.Ingress.Name == "" {
 		c.Ingress.Name = c.Namespace
 	}
+	for i := range c.Ingress.Routes {
+		if c.Ingress.Routes[i].PathType == "" {
+			c.Ingress.Routes[i].PathType = components.PathPrefix
+		}
+	}
 	for i := range c.Services {
 		c.Services[i].PDB = c.Services[i].PDB.WithDefaults()
 		if c.Services[i].Probe.ReadinessPath == "" {

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,29 @@ import (
 
 // ErrInvalidConfig is wrapped by every error Load returns for bad config.
 var ErrInvalidConfig = validate.ErrInvalid
+
+// ConfigError is every problem Load found in one stack's config.
+type ConfigError struct {
+	Stack    string
+	Problems []error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stack %s: %d problem(s) in config, nothing was deployed:", e.Stack, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap exposes each problem to errors.Is and errors.As.
+func (e *ConfigError) Unwrap() []error { return e.Problems }
+
+func configError(stack string, errs *validate.Errors) error {
+	return &ConfigError{Stack: stack, Problems: errs.List()}
+}
 
 // LoadOption changes how Load treats its source.
 type LoadOption func(*loadOptions)
@@ -41,15 +63,16 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 	cfg := Defaults()
 	cfg.Project, cfg.Stack = project, stack
 	var errs validate.Errors
-	decodeKeys(&errs, src, &cfg)
-	if errs.Len() > 0 {
-		return nil, fmt.Errorf("stack %s config: %w", stack, errs.Err())
+	// Unknown keys are reported and skipped; a value of the wrong type stops
+	// here, since checking the rest against defaults would only confuse.
+	if !decodeKeys(&errs, src, &cfg) {
+		return nil, configError(stack, &errs)
 	}
 	cfg.resolveNames()
 	cfg.Secrets = readSecrets(&errs, src, &cfg, o)
 	errs.Merge(cfg.Validate())
 	if errs.Len() > 0 {
-		return nil, fmt.Errorf("stack %s config: %w", stack, errs.Err())
+		return nil, configError(stack, &errs)
 	}
 	return &cfg, nil
 }
@@ -68,13 +91,14 @@ func topLevelFields() map[string]int {
 
 // decodeKeys decodes each "<project>:<key>" onto the defaults in cfg,
 // rejecting keys that are not config fields or secrets named by app.secretEnv.
-func decodeKeys(errs *validate.Errors, src Source, cfg *Config) {
+func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
+	decoded = true
 	prefix := cfg.Project + ":"
 	fields := topLevelFields()
 	secretKeys := map[string]bool{}
 	// app.secretEnv may change which secret keys exist, so decode it first.
 	if raw, ok := src.Get(prefix + "app"); ok {
-		decodeField(errs, "app", raw, reflect.ValueOf(cfg).Elem().Field(fields["app"]))
+		decoded = decodeField(errs, "app", raw, reflect.ValueOf(cfg).Elem().Field(fields["app"])) && decoded
 	}
 	for _, key := range cfg.App.SecretEnv {
 		secretKeys[key] = true
@@ -92,30 +116,27 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) {
 			continue
 		}
 		raw, _ := src.Get(full)
-		decodeField(errs, key, raw, reflect.ValueOf(cfg).Elem().Field(i))
+		decoded = decodeField(errs, key, raw, reflect.ValueOf(cfg).Elem().Field(i)) && decoded
 	}
+	return decoded
 }
 
 // decodeField decodes one config value onto dst (which holds the default).
-// Scalars arrive as plain text, objects and arrays as JSON.
-func decodeField(errs *validate.Errors, path, raw string, dst reflect.Value) {
+// Scalars arrive as plain text, objects and arrays as JSON. Unknown keys are
+// reported (with their path and the nearest valid key) and skipped; it
+// returns false when the value could not be decoded at all.
+func decodeField(errs *validate.Errors, path, raw string, dst reflect.Value) bool {
 	if dst.Kind() == reflect.String {
 		dst.SetString(raw)
-		return
+		return true
 	}
 	var generic any
 	if err := json.Unmarshal([]byte(raw), &generic); err != nil {
 		errs.Add(path, raw, "is not valid structured config ("+err.Error()+")", "write it as a YAML mapping or list in the stack file")
-		return
+		return false
 	}
-	n := errs.Len()
 	checkKeys(errs, path, generic, dst.Type())
-	if errs.Len() > n {
-		return
-	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst.Addr().Interface()); err != nil {
+	if err := json.Unmarshal([]byte(raw), dst.Addr().Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			field := path
@@ -123,19 +144,20 @@ func decodeField(errs *validate.Errors, path, raw string, dst reflect.Value) {
 				field = validate.Join(path, te.Field)
 			}
 			errs.Addf(field, te.Value, "write a "+kindName(te.Type), "has the wrong type: want %s", kindName(te.Type))
-			return
+			return false
 		}
 		errs.Add(path, nil, err.Error(), "")
+		return false
 	}
+	return true
 }
 
-// UnmarshalJSON starts each services entry from DefaultService.
+// UnmarshalJSON starts each services entry from DefaultService. Unknown
+// keys are checked by Load (checkKeys), which reports them with their path.
 func (s *ServiceConfig) UnmarshalJSON(b []byte) error {
 	type plain ServiceConfig // without this method, to avoid recursion
 	p := plain(DefaultService())
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
 	*s = ServiceConfig(p)

@@ -60,11 +60,13 @@ func firstHost(hosts []string) string {
 	return hosts[0]
 }
 
-// ServiceNames lists the services in stack order.
+// ServiceNames lists the distinct service names in stack order.
 func (c *Config) ServiceNames() []string {
-	names := make([]string, len(c.Services))
-	for i, s := range c.Services {
-		names[i] = s.Name
+	var names []string
+	for _, s := range c.Services {
+		if !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
 	}
 	return names
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/stacks"
 )
 
 const usage = `usage:
@@ -23,6 +24,11 @@ func Main(args []string, program render.Program, stdout, stderr io.Writer) int {
 	if err := run(args, program, stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		// The engine wraps program errors; show a config error as Load wrote it.
+		var cfgErr *stacks.ConfigError
+		if errors.As(err, &cfgErr) {
+			err = cfgErr
 		}
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1

@@ -103,6 +103,30 @@ func plainMap(m resource.PropertyMap) map[string]any {
 	return out
 }
 
+// redacted keeps a secret's shape (object keys, list lengths) so reviewers
+// see which keys a Secret holds, and hides every scalar.
+func redacted(v resource.PropertyValue) any {
+	switch {
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = redacted(e)
+		}
+		return out
+	case v.IsArray():
+		var out []any
+		for _, e := range v.ArrayValue() {
+			out = append(out, redacted(e))
+		}
+		return out
+	case v.IsSecret():
+		return redacted(v.SecretValue().Element)
+	case v.IsOutput() && v.OutputValue().Known:
+		return redacted(v.OutputValue().Element)
+	}
+	return SecretPlaceholder
+}
+
 // plainValue turns a property value into YAML-friendly Go values. Nulls are
 // dropped (ok == false), as the provider does.
 func plainValue(v resource.PropertyValue) (any, bool) {
@@ -110,13 +134,13 @@ func plainValue(v resource.PropertyValue) (any, bool) {
 	case v.IsNull():
 		return nil, false
 	case v.IsSecret():
-		return SecretPlaceholder, true
+		return redacted(v.SecretValue().Element), true
 	case v.IsComputed():
 		return UnknownPlaceholder, true
 	case v.IsOutput():
 		o := v.OutputValue()
 		if o.Secret {
-			return SecretPlaceholder, true
+			return redacted(o.Element), true
 		}
 		if !o.Known {
 			return UnknownPlaceholder, true

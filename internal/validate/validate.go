@@ -82,6 +82,9 @@ func (e *Errors) Merge(err error) {
 // Len reports how many problems were recorded.
 func (e *Errors) Len() int { return len(e.errs) }
 
+// List returns the recorded problems.
+func (e *Errors) List() []error { return e.errs }
+
 // Err returns every recorded problem joined, or nil.
 func (e *Errors) Err() error { return errors.Join(e.errs...) }
 
