@@ -77,6 +77,19 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 	return &cfg, nil
 }
 
+// Keys lists the project's config keys (without the project prefix), in
+// declaration order; secret keys come from app.secretEnv instead.
+func Keys() []string {
+	t := reflect.TypeFor[Config]()
+	var keys []string
+	for i := range t.NumField() {
+		if name := jsonName(t.Field(i)); name != "" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
 // topLevelFields maps each config key (the json tag) to its field index.
 func topLevelFields() map[string]int {
 	t := reflect.TypeFor[Config]()
@@ -183,11 +196,18 @@ func kindName(t reflect.Type) string {
 }
 
 // checkKeys walks a decoded JSON value beside the Go type it will decode
-// into and reports every key the type does not have, with its full path and
-// the nearest valid key.
+// into and reports every key the type does not have (with its full path and
+// the nearest valid key) and every value of the wrong type.
 func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if v == nil {
+		return // null: the default
+	}
+	if !jsonKindFits(v, t) {
+		errs.Addf(path, v, "write a "+kindName(t), "has the wrong type: want %s", kindName(t))
+		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -222,6 +242,28 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 			}
 		}
 	}
+}
+
+// jsonKindFits reports whether a decoded JSON value can decode into t.
+func jsonKindFits(v any, t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := v.(float64)
+		return ok && n == float64(int64(n))
+	case reflect.Bool:
+		_, ok := v.(bool)
+		return ok
+	case reflect.String:
+		_, ok := v.(string)
+		return ok
+	case reflect.Slice:
+		_, ok := v.([]any)
+		return ok
+	case reflect.Map, reflect.Struct:
+		_, ok := v.(map[string]any)
+		return ok
+	}
+	return true
 }
 
 func jsonName(f reflect.StructField) string {

@@ -70,24 +70,47 @@ func LoadStackConfig(dir, stack string) (*StackConfig, error) {
 		sc.SecretKeys = append(sc.SecretKeys, k.String())
 	}
 	slices.Sort(sc.SecretKeys)
-	for key, decl := range project.Config {
-		full := key
-		if !strings.Contains(key, ":") {
-			full = sc.Project + ":" + key
-		}
-		if _, set := sc.Values[full]; set || decl.Default == nil {
-			continue
-		}
-		switch d := decl.Default.(type) {
-		case string:
-			sc.Values[full] = d
-		default:
-			b, err := json.Marshal(d)
-			if err != nil {
-				return nil, fmt.Errorf("Pulumi.yaml: default of %s: %w", key, err)
-			}
-			sc.Values[full] = string(b)
+	defaults, err := projectDefaults(project)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range defaults {
+		if _, set := sc.Values[k]; !set {
+			sc.Values[k] = v
 		}
 	}
 	return sc, nil
+}
+
+// ProjectDefaults returns the defaults Pulumi.yaml in dir declares, by fully
+// qualified key, as the engine would pass them (objects as JSON).
+func ProjectDefaults(dir string) (map[string]string, error) {
+	project, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("read Pulumi.yaml: %w", err)
+	}
+	return projectDefaults(project)
+}
+
+func projectDefaults(project *workspace.Project) (map[string]string, error) {
+	out := map[string]string{}
+	for key, decl := range project.Config {
+		if decl.Default == nil {
+			continue
+		}
+		full := key
+		if !strings.Contains(key, ":") {
+			full = project.Name.String() + ":" + key
+		}
+		if d, ok := decl.Default.(string); ok {
+			out[full] = d
+			continue
+		}
+		b, err := json.Marshal(decl.Default)
+		if err != nil {
+			return nil, fmt.Errorf("Pulumi.yaml: default of %s: %w", key, err)
+		}
+		out[full] = string(b)
+	}
+	return out, nil
 }

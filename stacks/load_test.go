@@ -1,0 +1,223 @@
+package stacks_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/stacks"
+)
+
+const project = "cirkelline"
+
+// baseSource is a valid production stack; each bad case mutates one thing.
+func baseSource() stacks.MapSource {
+	return stacks.MapSource{
+		Values: map[string]string{
+			"cirkelline:environment": "production",
+			"cirkelline:services":    `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50}}]`,
+			"cirkelline:ingress":     `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123"}`,
+			"cirkelline:databaseUrl": "postgres://u:p@db:5432/cirkelline",
+			"cirkelline:jwtSecret":   "s3cr3t-s3cr3t-s3cr3t",
+			"kubernetes:context":     "prod",
+		},
+		Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"},
+	}
+}
+
+func TestLoadBase(t *testing.T) {
+	cfg, err := stacks.Load(baseSource(), project, "production")
+	if err != nil {
+		t.Fatalf("base config must load: %v", err)
+	}
+	s := cfg.Services[0]
+	if s.HPA.MinReplicas != 3 || s.HPA.MaxReplicas != 50 || s.HPA.CPUUtilization != 70 || s.HPA.MemoryUtilization != 80 {
+		t.Errorf("hpa = %+v, want 3-50 with the default 70/80 targets", s.HPA)
+	}
+	if s.Resources != components.DefaultResources() || s.Port != 8000 || !s.AppConfig {
+		t.Errorf("service defaults not applied: %+v", s)
+	}
+	if *s.PDB.MaxUnavailable != 1 || s.Probe.ReadinessPath != "/health" {
+		t.Errorf("derived defaults not applied: pdb %+v probe %+v", s.PDB, s.Probe)
+	}
+	if got := fmt.Sprint(cfg.Secrets["DATABASE_URL"]); got != "[secret]" {
+		t.Errorf("a secret must print as [secret], printed %q", got)
+	}
+	if cfg.ServiceAccount.Name != "cirkelline" || cfg.App.SecretName != "cirkelline-secrets" {
+		t.Errorf("names not derived from the namespace: %+v %+v", cfg.ServiceAccount, cfg.App)
+	}
+}
+
+// TestLoadBadConfig: every bad input fails before any resource exists, with
+// a message that names the field (and for most, the value and the fix).
+func TestLoadBadConfig(t *testing.T) {
+	set := func(key, value string) func(*stacks.MapSource) {
+		return func(s *stacks.MapSource) { s.Values["cirkelline:"+key] = value }
+	}
+	service := func(fields string) func(*stacks.MapSource) {
+		return set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0",`+fields+`}]`)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []string
+	}{
+		{"typo in a top-level key", set("servics", `[]`), []string{`cirkelline:servics: is not a config key`, `did you mean "services"?`}},
+		{"typo in a nested key", service(`"hpa":{"maxReplica":5}`), []string{`services[0].hpa.maxReplica: is not a known field`, `did you mean "maxReplicas"?`}},
+		{"min above max replicas", service(`"hpa":{"minReplicas":5,"maxReplicas":2}`), []string{`services[0].hpa.maxReplicas (2): must be >= minReplicas (5)`}},
+		{"cpu utilisation 0", service(`"hpa":{"cpuUtilization":0}`), []string{`services[0].hpa.cpuUtilization (0): must be a percentage between 1 and 100`}},
+		{"memory utilisation 120", service(`"hpa":{"memoryUtilization":120}`), []string{`services[0].hpa.memoryUtilization (120)`}},
+		{"zero min replicas", service(`"hpa":{"minReplicas":0}`), []string{`services[0].hpa.minReplicas (0): must be at least 1`}},
+		{"missing certificate in production", set("ingress", `{"hosts":["api.cirkelline.com"]}`), []string{`ingress.certificateArn: is required in production`}},
+		{"malformed certificate ARN", set("ingress", `{"certificateArn":"arn:aws:acm:cert"}`), []string{`ingress.certificateArn ("arn:aws:acm:cert"): is not an ACM certificate ARN`}},
+		{"latest tag in production", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:latest"}]`), []string{`services[0].image ("ghcr.io/cirkelline/cirkelline-backend:latest"): uses the "latest" tag in production`}},
+		{"image without a tag", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend"}]`), []string{`services[0].image`, `has no tag`}},
+		{"malformed quantity", service(`"resources":{"memoryRequest":"500mi"}`), []string{`services[0].resources.memoryRequest ("500mi"): is not a Kubernetes quantity`}},
+		{"request above limit", service(`"resources":{"cpuRequest":"3","cpuLimit":"1"}`), []string{`services[0].resources.cpuRequest ("3"): cpu request must not exceed its limit`}},
+		{"duplicate service names", set("services", `[{"name":"api","image":"a:1"},{"name":"api","image":"b:1"}]`), []string{`services[1].name ("api"): is used twice (also services[0])`}},
+		{"route to an unknown service", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","routes":[{"path":"/","service":"web"}]}`), []string{`ingress.routes[0].service ("web"): is not a service of this stack`, `use one of: cirkelline-backend`}},
+		{"missing secret", func(s *stacks.MapSource) { delete(s.Values, "cirkelline:jwtSecret") }, []string{`app.secretEnv.JWT_SECRET_KEY: secret config "cirkelline:jwtSecret" is not set`, `pulumi config set --secret jwtSecret <value> --stack production`}},
+		{"secret in plain text", func(s *stacks.MapSource) { s.Secrets = []string{"cirkelline:jwtSecret"} }, []string{`app.secretEnv.DATABASE_URL: "cirkelline:databaseUrl" is stored in plain text in Pulumi.production.yaml`, `pulumi config set --secret databaseUrl`}},
+		{"unknown environment", set("environment", "prod"), []string{`environment ("prod"): is not a valid choice`, `"production"`}},
+		{"namespace not a DNS label", set("namespace", "Cirkelline_NS"), []string{`namespace ("Cirkelline_NS"): must be a lower-case RFC 1123 label`}},
+		{"PDB that blocks drains", service(`"hpa":{"minReplicas":1},"pdb":{"minAvailable":1}`), []string{`services[0].pdb.minAvailable (1): must be below the minimum replica count (1)`}},
+		{"PDB with both fields", service(`"pdb":{"minAvailable":1,"maxUnavailable":1}`), []string{`services[0].pdb: sets both maxUnavailable and minAvailable`}},
+		{"wrong type", service(`"port":"eighty"`), []string{`services[0].port ("eighty"): has the wrong type: want whole number`}},
+		{"no services", set("services", `[]`), []string{`services: must list at least one service`}},
+		{"bad CIDR", set("networkPolicy", `{"extraEgress":[{"name":"postgres","cidrs":["10.0.0.0/33"],"ports":[5432]}]}`), []string{`networkPolicy.extraEgress[0].cidrs[0] ("10.0.0.0/33"): is not a CIDR`}},
+		{"bad log level", set("app", `{"logLevel":"verbose"}`), []string{`app.logLevel ("verbose"): is not a valid choice`}},
+		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
+		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
+		{"structured value that is not JSON", set("ingress", `{hosts`), []string{`ingress`, `is not valid structured config`}},
+	}
+	if len(tests) < 15 {
+		t.Fatalf("the issue asks for at least 15 bad configs, have %d", len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := baseSource()
+			src.Values = maps.Clone(src.Values)
+			tt.mutate(&src)
+			cfg, err := stacks.Load(src, project, "production")
+			if err == nil {
+				t.Fatalf("want an error, got config %+v", cfg)
+			}
+			if !errors.Is(err, stacks.ErrInvalidConfig) {
+				t.Errorf("error must wrap ErrInvalidConfig: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadReportsEveryProblem: several problems come back together, each as
+// its own FieldError.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	src := baseSource()
+	src.Values["cirkelline:environment"] = "production"
+	src.Values["cirkelline:services"] = `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
+	delete(src.Values, "cirkelline:jwtSecret")
+	_, err := stacks.Load(src, project, "production")
+	var cfgErr *stacks.ConfigError
+	if !errors.As(err, &cfgErr) {
+		t.Fatalf("want a *ConfigError, got %v", err)
+	}
+	var paths []string
+	for _, p := range cfgErr.Problems {
+		var fe *validate.FieldError
+		if !errors.As(p, &fe) {
+			t.Fatalf("problem %v is not a FieldError", p)
+		}
+		paths = append(paths, fe.Path)
+	}
+	want := []string{"app.secretEnv.JWT_SECRET_KEY", "services[0].image", "services[0].hpa.maxReplicas", "services[0].hpa.cpuUtilization", "ingress.routes[0].service"}
+	for _, w := range want {
+		if !strings.Contains(strings.Join(paths, " "), w) {
+			t.Errorf("missing problem at %s; got %v", w, paths)
+		}
+	}
+}
+
+func TestPlaceholderMissingSecrets(t *testing.T) {
+	src := baseSource()
+	delete(src.Values, "cirkelline:jwtSecret")
+	var missing []string
+	cfg, err := stacks.Load(src, project, "production", stacks.PlaceholderMissingSecrets(&missing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(missing, []string{"cirkelline:jwtSecret"}) {
+		t.Errorf("missing = %v", missing)
+	}
+	if _, ok := cfg.Secrets["JWT_SECRET_KEY"]; !ok {
+		t.Error("a placeholder must stand in for the missing secret")
+	}
+}
+
+func TestSecretEnvCanBeRenamedAndDropped(t *testing.T) {
+	src := baseSource()
+	src.Values["cirkelline:app"] = `{"secretEnv":{"JWT_SECRET_KEY":"","OPENAI_API_KEY":"openaiKey"}}`
+	src.Values["cirkelline:openaiKey"] = "sk-test"
+	src.Secrets = append(src.Secrets, "cirkelline:openaiKey")
+	cfg, err := stacks.Load(src, project, "production")
+	if err == nil {
+		t.Fatal("jwtSecret is no longer named in app.secretEnv, so it must be rejected as an unknown key")
+	}
+	delete(src.Values, "cirkelline:jwtSecret")
+	if cfg, err = stacks.Load(src, project, "production"); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Secrets) != 2 || cfg.Secrets["OPENAI_API_KEY"] == (stacks.Secret{}) {
+		t.Errorf("secrets = %v", cfg.Secrets)
+	}
+}
+
+// TestProjectDefaultsMatchGo keeps Pulumi.yaml's declared defaults and the
+// Go defaults in step: a stack that sets nothing gets stacks.Defaults().
+func TestProjectDefaultsMatchGo(t *testing.T) {
+	sc, err := render.LoadStackConfig("..", "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep only what Pulumi.yaml supplies: drop every key the stack file sets.
+	onlyDefaults := stacks.MapSource{Values: map[string]string{
+		"cirkelline:databaseUrl": "x", "cirkelline:jwtSecret": "y",
+	}, Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"}}
+	fromProject, err := render.ProjectDefaults("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(onlyDefaults.Values, fromProject)
+	got, err := stacks.Load(onlyDefaults, sc.Project, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := stacks.Load(stacks.MapSource{Values: map[string]string{
+		"cirkelline:databaseUrl": "x", "cirkelline:jwtSecret": "y",
+	}, Secrets: onlyDefaults.Secrets}, sc.Project, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Pulumi.yaml defaults and stacks.Defaults differ:\n yaml %+v\n go   %+v", got, want)
+	}
+	declared := map[string]bool{}
+	for k := range fromProject {
+		declared[strings.TrimPrefix(k, "cirkelline:")] = true
+	}
+	for _, key := range stacks.Keys() {
+		if !declared[key] {
+			t.Errorf("config key %q is not declared with a default in Pulumi.yaml", key)
+		}
+	}
+}
