@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/internal/cli"
 	"github.com/cirkelline/infra/internal/render"
 )
 
@@ -203,5 +204,129 @@ func mustDecode(t *testing.T, o render.Object, into any) {
 	t.Helper()
 	if err := yaml.UnmarshalStrict(o.Body, into); err != nil {
 		t.Fatalf("%s: %v", o.File, err)
+	}
+}
+
+// TestPartyPicIsOnlyStackConfig: a server with HPA 2–25 and a static client
+// with HPA 1–3 behind one ALB (/api to the server, / to the client), from
+// Pulumi.partypic.yaml alone.
+func TestPartyPicIsOnlyStackConfig(t *testing.T) {
+	res := renderStack(t, "partypic")
+	byFile := map[string]render.Object{}
+	for _, o := range res.Objects {
+		byFile[o.File] = o
+	}
+	for svc, want := range map[string][2]int32{"partypic-server": {2, 25}, "partypic-client": {1, 3}} {
+		var h autoscalingv2.HorizontalPodAutoscaler
+		mustDecode(t, byFile["horizontalpodautoscaler-party-pic-"+svc+"-hpa.yaml"], &h)
+		if *h.Spec.MinReplicas != want[0] || h.Spec.MaxReplicas != want[1] {
+			t.Errorf("%s HPA %d-%d, want %d-%d", svc, *h.Spec.MinReplicas, h.Spec.MaxReplicas, want[0], want[1])
+		}
+	}
+	var ing networkingv1.Ingress
+	mustDecode(t, byFile["ingress-party-pic-party-pic.yaml"], &ing)
+	var routes []string
+	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+		routes = append(routes, p.Path+"->"+p.Backend.Service.Name)
+	}
+	if got := strings.Join(routes, " "); got != "/api->partypic-server /->partypic-client" {
+		t.Errorf("routes %s", got)
+	}
+	var client appsv1.Deployment
+	mustDecode(t, byFile["deployment-party-pic-partypic-client.yaml"], &client)
+	if len(client.Spec.Template.Spec.Containers[0].EnvFrom) != 0 {
+		t.Error("the static client must not receive the app's secrets")
+	}
+	var secret corev1.Secret
+	mustDecode(t, byFile["secret-party-pic-party-pic-secrets.yaml"], &secret)
+	if _, ok := secret.StringData["JWT_SECRET"]; !ok || len(secret.StringData) != 2 {
+		t.Errorf("secret keys %v, want DATABASE_URL and JWT_SECRET", secret.StringData)
+	}
+}
+
+func TestRenderCommand(t *testing.T) {
+	t.Run("writes one file per object and a summary", func(t *testing.T) {
+		out := t.TempDir()
+		// A stale file from an earlier render must go.
+		if err := os.WriteFile(filepath.Join(out, "deployment-old-gone.yaml"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := cliMain([]string{"render", "--stack", "production", "--out", out}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*.yaml"))
+		if len(files) != 14 {
+			t.Errorf("wrote %d files, want 14", len(files))
+		}
+		if _, err := os.Stat(filepath.Join(out, "deployment-old-gone.yaml")); err == nil {
+			t.Error("stale file not removed")
+		}
+		for _, want := range []string{"HorizontalPodAutoscaler  cirkelline  cirkelline-backend-hpa", "rendered 14 objects", "pulumi config set --secret jwtSecret <value> --stack production"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+			}
+		}
+	})
+	t.Run("stream to stdout", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code := cliMain([]string{"render", "--stack", "staging", "--out", "-"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		if n := strings.Count(stdout.String(), "\n---\n"); n != 13 {
+			t.Errorf("%d document separators, want 13", n)
+		}
+	})
+	t.Run("invalid config writes nothing and lists every problem", func(t *testing.T) {
+		dir := t.TempDir()
+		copyFile(t, "Pulumi.yaml", filepath.Join(dir, "Pulumi.yaml"))
+		bad := "config:\n  cirkelline:environment: production\n  cirkelline:services:\n    - name: api\n      image: api:latest\n      hpa: {minReplicas: 4, maxReplicas: 2}\n"
+		if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "out")
+		var stdout, stderr bytes.Buffer
+		code := cliMain([]string{"render", "--dir", dir, "--stack", "bad", "--out", out}, &stdout, &stderr)
+		if code == 0 {
+			t.Fatal("want a non-zero exit")
+		}
+		for _, want := range []string{"services[0].image", "services[0].hpa.maxReplicas (2)", "ingress.routes[0].service", "ingress.certificateArn"} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+			}
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Error("nothing may be written for an invalid config")
+		}
+	})
+	t.Run("require secrets", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code := cliMain([]string{"render", "--stack", "staging", "--out", t.TempDir(), "--require-secrets"}, &stdout, &stderr); code == 0 {
+			t.Fatal("want a non-zero exit: the shipped stack files hold no secrets")
+		}
+		if !strings.Contains(stderr.String(), "pulumi config set --secret databaseUrl <value> --stack staging") {
+			t.Errorf("stderr lacks the command to run:\n%s", stderr.String())
+		}
+	})
+	t.Run("unknown stack", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code := cliMain([]string{"render", "--stack", "qa"}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "stacks here: partypic, production, staging") {
+			t.Errorf("exit %d: %s", code, stderr.String())
+		}
+	})
+}
+
+func cliMain(args []string, stdout, stderr *bytes.Buffer) int {
+	return cli.Main(args, program, stdout, stderr)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
