@@ -34,6 +34,10 @@ type AppConfigArgs struct {
 	// Secrets become the Secret's data; values come from Pulumi secret config
 	// and stay secret in state and in rendered output.
 	Secrets map[string]pulumi.StringInput
+	// ChecksumName distinguishes the checksum annotations when a pod loads
+	// several AppConfigs: "redis" gives checksum/redis-config and
+	// checksum/redis-secret. Default: checksum/config and checksum/secret.
+	ChecksumName string
 }
 
 // AppConfig is a ConfigMap of settings and a Secret of secret config.
@@ -53,6 +57,9 @@ func (a AppConfigArgs) Validate(path string) error {
 	var errs validate.Errors
 	validate.DNSLabel(&errs, validate.Join(path, "configMapName"), a.ConfigMapName, 253)
 	validate.DNSLabel(&errs, validate.Join(path, "secretName"), a.SecretName, 253)
+	if a.ChecksumName != "" {
+		validate.DNSLabel(&errs, validate.Join(path, "checksumName"), a.ChecksumName, 40)
+	}
 	for _, k := range sortedKeys(a.Settings) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "settings"), k), k)
 	}
@@ -107,9 +114,13 @@ func NewAppConfig(ctx *pulumi.Context, name string, args AppConfigArgs, opts ...
 	secretSum := secretData.ToStringMapOutput().ApplyT(func(m map[string]string) string { return Checksum(m) }).(pulumi.StringOutput)
 	comp.ConfigMapName = cm.Metadata.Name().Elem()
 	comp.SecretName = secret.Metadata.Name().Elem()
+	configKey, secretKey := ConfigChecksumAnnotation, SecretChecksumAnnotation
+	if args.ChecksumName != "" {
+		configKey, secretKey = "checksum/"+args.ChecksumName+"-config", "checksum/"+args.ChecksumName+"-secret"
+	}
 	comp.PodAnnotations = pulumi.StringMap{
-		ConfigChecksumAnnotation: pulumi.String(Checksum(args.Settings)),
-		SecretChecksumAnnotation: pulumi.ToSecret(secretSum).(pulumi.StringOutput),
+		configKey: pulumi.String(Checksum(args.Settings)),
+		secretKey: pulumi.ToSecret(secretSum).(pulumi.StringOutput),
 	}
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"configMapName": comp.ConfigMapName, "secretName": comp.SecretName,

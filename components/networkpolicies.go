@@ -49,6 +49,9 @@ type NetworkPoliciesArgs struct {
 	// Default "0.0.0.0/0" and 6379 (ElastiCache lives outside the cluster).
 	RedisCIDRs []string
 	RedisPort  int32
+	// RedisPodSelector, when set, allows Redis egress to those pods (an
+	// in-cluster Redis) instead of RedisCIDRs.
+	RedisPodSelector map[string]string
 	// ExtraEgress adds egress rules, e.g. to the database.
 	ExtraEgress []EgressRule
 }
@@ -136,7 +139,13 @@ func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.Net
 		networkingv1.NetworkPolicyEgressRuleArgs{To: peers(a.HTTPSEgressCIDRs), Ports: tcpPorts(443)},
 	}
 	if s.UsesRedis {
-		egress = append(egress, networkingv1.NetworkPolicyEgressRuleArgs{To: peers(a.RedisCIDRs), Ports: tcpPorts(a.RedisPort)})
+		to := peers(a.RedisCIDRs)
+		if a.RedisPodSelector != nil {
+			to = networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(a.RedisPodSelector)},
+			}}
+		}
+		egress = append(egress, networkingv1.NetworkPolicyEgressRuleArgs{To: to, Ports: tcpPorts(a.RedisPort)})
 	}
 	for _, r := range a.ExtraEgress {
 		egress = append(egress, networkingv1.NetworkPolicyEgressRuleArgs{To: peers(r.CIDRs), Ports: tcpPorts(r.Ports...)})

@@ -198,7 +198,7 @@ func TestAlbIngress(t *testing.T) {
 			want := map[string]string{
 				p + "listen-ports": `[{"HTTP":80},{"HTTPS":443}]`, p + "ssl-redirect": "443",
 				p + "certificate-arn": "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
-				p + "group.name": "shared", p + "wafv2-acl-arn": "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1",
+				p + "group.name":      "shared", p + "wafv2-acl-arn": "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1",
 				p + "scheme": "internal", p + "success-codes": "200",
 			}
 			for k, v := range want {

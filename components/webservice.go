@@ -43,10 +43,10 @@ type WebServiceArgs struct {
 	Port int32
 	// Env adds plain environment variables to the container.
 	Env map[string]string
-	// ConfigMapName and SecretName, when set, are loaded whole into the
-	// container's environment (envFrom).
-	ConfigMapName pulumi.StringInput
-	SecretName    pulumi.StringInput
+	// ConfigMaps and Secrets are loaded whole into the container's
+	// environment (envFrom), in order; later ones win on a name clash.
+	ConfigMaps []pulumi.StringInput
+	Secrets    []pulumi.StringInput
 	// PodAnnotations are added to the pod template (e.g. AppConfig checksums).
 	PodAnnotations pulumi.StringMap
 	// ServiceAccountName the pods run as. Required.
@@ -282,11 +282,11 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
 	}
 	var envFrom corev1.EnvFromSourceArray
-	if a.ConfigMapName != nil {
-		envFrom = append(envFrom, corev1.EnvFromSourceArgs{ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: a.ConfigMapName}})
+	for _, name := range a.ConfigMaps {
+		envFrom = append(envFrom, corev1.EnvFromSourceArgs{ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: name}})
 	}
-	if a.SecretName != nil {
-		envFrom = append(envFrom, corev1.EnvFromSourceArgs{SecretRef: &corev1.SecretEnvSourceArgs{Name: a.SecretName}})
+	for _, name := range a.Secrets {
+		envFrom = append(envFrom, corev1.EnvFromSourceArgs{SecretRef: &corev1.SecretEnvSourceArgs{Name: name}})
 	}
 	probe := func(path string, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{

@@ -32,10 +32,10 @@ func baseWebService() components.WebServiceArgs {
 
 // webObjects is everything a WebService renders, decoded.
 type webObjects struct {
-	deployment       appsv1.Deployment
+	deployment        appsv1.Deployment
 	service, headless corev1.Service
-	hpa              *autoscalingv2.HorizontalPodAutoscaler
-	pdb              *policyv1.PodDisruptionBudget
+	hpa               *autoscalingv2.HorizontalPodAutoscaler
+	pdb               *policyv1.PodDisruptionBudget
 }
 
 func renderWebService(t *testing.T, args components.WebServiceArgs) (webObjects, captured) {
@@ -140,7 +140,7 @@ func TestWebService(t *testing.T) {
 		}},
 		{"env and config", func(a *components.WebServiceArgs) {
 			a.Env = map[string]string{"B": "2", "A": "1"}
-			a.ConfigMapName, a.SecretName = pulumi.String("cfg"), pulumi.String("sec")
+			a.ConfigMaps, a.Secrets = []pulumi.StringInput{pulumi.String("cfg")}, []pulumi.StringInput{pulumi.String("sec")}
 			a.PodAnnotations = pulumi.StringMap{"checksum/config": pulumi.String("abc")}
 		}, func(t *testing.T, o webObjects) {
 			c := o.deployment.Spec.Template.Spec.Containers[0]
@@ -157,7 +157,11 @@ func TestWebService(t *testing.T) {
 				t.Error("overrides not applied")
 			}
 		}},
-		{"port and probe", func(a *components.WebServiceArgs) { a.Port = 3000; a.Probe.Path = "/healthz"; a.Probe.ReadinessPath = "/ready" }, func(t *testing.T, o webObjects) {
+		{"port and probe", func(a *components.WebServiceArgs) {
+			a.Port = 3000
+			a.Probe.Path = "/healthz"
+			a.Probe.ReadinessPath = "/ready"
+		}, func(t *testing.T, o webObjects) {
 			c := o.deployment.Spec.Template.Spec.Containers[0]
 			if c.Ports[0].ContainerPort != 3000 || o.service.Spec.Ports[0].Port != 3000 || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/ready" {
 				t.Errorf("ports %+v probes %+v %+v", c.Ports, c.LivenessProbe, c.ReadinessProbe)

@@ -38,6 +38,8 @@ type Config struct {
 	Ingress IngressConfig `json:"ingress"`
 	// NetworkPolicy restricts the namespace's traffic.
 	NetworkPolicy NetworkPolicyConfig `json:"networkPolicy"`
+	// Redis is the stack's cache: ElastiCache, in-cluster, or none.
+	Redis RedisConfig `json:"redis"`
 
 	// Project and Stack name the Pulumi project and stack; not config keys.
 	Project string `json:"-"`
@@ -101,6 +103,9 @@ type ServiceConfig struct {
 	RunAsUser int64 `json:"runAsUser"`
 	// WritableRootFilesystem turns off the read-only root filesystem. Default false.
 	WritableRootFilesystem bool `json:"writableRootFilesystem,omitempty"`
+	// Redis hands the stack's Redis to this service (REDIS_URL, REDIS_DB,
+	// REDIS_MAX_CONNECTIONS, REDIS_TLS) and opens egress to it. Default false.
+	Redis bool `json:"redis,omitempty"`
 }
 
 // IngressConfig is the ALB Ingress.

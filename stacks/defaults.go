@@ -32,6 +32,7 @@ func Defaults() Config {
 			SSLPolicy:       "ELBSecurityPolicy-TLS13-1-2-2021-06",
 			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
 		},
+		Redis: defaultRedis(),
 		NetworkPolicy: NetworkPolicyConfig{
 			Enabled:          true,
 			HTTPSEgressCIDRs: []string{"0.0.0.0/0"},
@@ -71,6 +72,7 @@ func (c *Config) resolveNames() {
 	if c.Ingress.Name == "" {
 		c.Ingress.Name = c.Namespace
 	}
+	c.resolveRedis()
 	for i := range c.Ingress.Routes {
 		if c.Ingress.Routes[i].PathType == "" {
 			c.Ingress.Routes[i].PathType = components.PathPrefix

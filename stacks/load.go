@@ -41,15 +41,15 @@ func configError(stack string, errs *validate.Errors) error {
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
-	placeholderSecrets *[]string
+	offlineSecrets *[]string
 }
 
-// PlaceholderMissingSecrets makes Load accept required secrets that are not
-// set, using "[secret]" in their place, and appends their keys to missing.
-// Offline render uses it so reviewers without the stack's secrets can still
-// read the manifests; `pulumi up` never does.
-func PlaceholderMissingSecrets(missing *[]string) LoadOption {
-	return func(o *loadOptions) { o.placeholderSecrets = missing }
+// OfflineSecrets is for rendering without the stack's secrets: secret values
+// are not available (render shows them as "[secret]"), so their content is
+// not checked, and a required secret that is not set at all is replaced by
+// "[secret]" and its key appended to missing. `pulumi up` never uses it.
+func OfflineSecrets(missing *[]string) LoadOption {
+	return func(o *loadOptions) { o.offlineSecrets = missing }
 }
 
 // Load reads the stack's config from src, applies Defaults, and validates
@@ -70,7 +70,8 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 	}
 	cfg.resolveNames()
 	cfg.Secrets = readSecrets(&errs, src, &cfg, o)
-	errs.Merge(cfg.Validate())
+	readRedisToken(&errs, src, &cfg, o)
+	errs.Merge(cfg.validate(o.offlineSecrets == nil))
 	if errs.Len() > 0 {
 		return nil, configError(stack, &errs)
 	}
@@ -336,8 +337,8 @@ func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) 
 		fix := fmt.Sprintf("run: pulumi config set --secret %s <value> --stack %s", key, cfg.Stack)
 		v, ok := src.Get(full)
 		switch {
-		case !ok && o.placeholderSecrets != nil:
-			*o.placeholderSecrets = append(*o.placeholderSecrets, full)
+		case !ok && o.offlineSecrets != nil:
+			*o.offlineSecrets = append(*o.offlineSecrets, full)
 			secrets[env] = NewSecret(Redacted)
 		case !ok:
 			errs.Add(path, nil, fmt.Sprintf("secret config %q is not set", full), fix)
@@ -351,4 +352,18 @@ func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) 
 		}
 	}
 	return secrets
+}
+
+// readRedisToken checks that redis.authToken, when set, came from secret
+// config, and stands in for it offline when it is missing.
+func readRedisToken(errs *validate.Errors, src Source, cfg *Config, o loadOptions) {
+	full := cfg.Project + ":redis"
+	switch {
+	case !cfg.Redis.AuthToken.IsZero() && !src.IsSecret(full):
+		errs.Add("redis.authToken", nil, fmt.Sprintf("is stored in plain text in Pulumi.%s.yaml", cfg.Stack),
+			fmt.Sprintf("run: pulumi config set --secret --path redis.authToken <token> --stack %s (it encrypts the value; rotate it, it was in plain text)", cfg.Stack))
+	case cfg.Redis.AuthToken.IsZero() && cfg.Redis.Mode != RedisNone && o.offlineSecrets != nil:
+		*o.offlineSecrets = append(*o.offlineSecrets, full+".authToken")
+		cfg.Redis.AuthToken = NewSecret(Redacted)
+	}
 }

@@ -148,11 +148,11 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
-func TestPlaceholderMissingSecrets(t *testing.T) {
+func TestOfflineSecrets(t *testing.T) {
 	src := baseSource()
 	delete(src.Values, "cirkelline:jwtSecret")
 	var missing []string
-	cfg, err := stacks.Load(src, project, "production", stacks.PlaceholderMissingSecrets(&missing))
+	cfg, err := stacks.Load(src, project, "production", stacks.OfflineSecrets(&missing))
 	if err != nil {
 		t.Fatal(err)
 	}

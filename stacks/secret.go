@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"encoding/json"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -22,6 +24,16 @@ func (s Secret) GoString() string { return Redacted }
 
 // MarshalJSON writes "[secret]".
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
+
+// UnmarshalJSON reads a secret from structured config (set with
+// `pulumi config set --secret --path`).
+func (s *Secret) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &s.value) }
+
+// IsZero reports whether the secret is unset.
+func (s Secret) IsZero() bool { return s.value == "" }
+
+// Reveal returns the value, for the checks that must read it.
+func (s Secret) Reveal() string { return s.value }
 
 // Input is the value as a Pulumi secret input: it stays encrypted in state
 // and shows as [secret] in previews.

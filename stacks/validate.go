@@ -13,7 +13,10 @@ import (
 var logLevels = []string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 // Validate checks the whole config and returns every problem, joined.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+// validate checks everything; secret contents only when secretsKnown.
+func (c *Config) validate(secretsKnown bool) error {
 	var errs validate.Errors
 	validate.OneOf(&errs, "environment", c.Environment, Development, Staging, Production)
 	validate.DNSLabel(&errs, "namespace", c.Namespace, 63)
@@ -50,6 +53,7 @@ func (c *Config) Validate() error {
 	if c.NetworkPolicy.Enabled {
 		errs.Merge(c.NetworkPoliciesArgs().Validate("networkPolicy"))
 	}
+	c.validateRedis(&errs, secretsKnown)
 	return errs.Err()
 }
 
@@ -142,10 +146,15 @@ func (c *Config) NetworkPoliciesArgs() components.NetworkPoliciesArgs {
 	n := c.NetworkPolicy
 	args := components.NetworkPoliciesArgs{
 		PartOf: c.Namespace, IngressCIDRs: n.IngressCIDRs, HTTPSEgressCIDRs: n.HTTPSEgressCIDRs,
-		RedisCIDRs: n.RedisCIDRs, ExtraEgress: n.ExtraEgress,
+		RedisCIDRs: n.RedisCIDRs, RedisPort: int32(c.Redis.ElastiCache.Port), ExtraEgress: n.ExtraEgress,
+	}
+	if c.Redis.Mode == RedisInCluster {
+		// ipBlock rules need not match pod IPs; select the Redis pod instead.
+		args.RedisPort = components.RedisPort
+		args.RedisPodSelector = components.SelectorLabels(c.Namespace, c.RedisName())
 	}
 	for _, s := range c.Services {
-		args.Services = append(args.Services, components.PolicyService{Name: s.Name, Port: s.Port})
+		args.Services = append(args.Services, components.PolicyService{Name: s.Name, Port: s.Port, UsesRedis: s.Redis})
 	}
 	return args
 }

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -18,6 +19,11 @@ type Outputs struct {
 	IngressHost pulumi.StringOutput
 	// Hosts are the configured public host names.
 	Hosts []string
+	// RedisEndpoint and RedisPort locate the stack's Redis (nil without one);
+	// RedisAuthToken is exported only as a secret.
+	RedisEndpoint  pulumi.StringOutput
+	RedisPort      pulumi.IntOutput
+	RedisAuthToken pulumi.StringInput
 }
 
 // Deploy builds every Kubernetes object of the stack. cfg must come from
@@ -29,7 +35,16 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 	}
 	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
 
+	redis, err := deployRedis(ctx, cfg, ns.Name, inNamespace)
+	if err != nil {
+		return nil, err
+	}
+
 	identityArgs := cfg.ServiceIdentityArgs()
+	if redis != nil {
+		identityArgs.ReadableConfigMaps = append(identityArgs.ReadableConfigMaps, RedisEnvName(cfg))
+		identityArgs.ReadableSecrets = append(identityArgs.ReadableSecrets, RedisEnvName(cfg))
+	}
 	identityArgs.Namespace = ns.Name
 	identity, err := components.NewServiceIdentity(ctx, cfg.Namespace, identityArgs, inNamespace)
 	if err != nil {
@@ -44,15 +59,28 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 	}
 
 	out := &Outputs{Namespace: ns.Name, ServiceDNSNames: pulumi.StringMap{}, IngressHost: pulumi.String("").ToStringOutput(), Hosts: cfg.Ingress.Hosts}
+	if redis != nil {
+		out.RedisEndpoint, out.RedisPort = redis.endpoint, redis.port
+		out.RedisAuthToken = cfg.Redis.AuthToken.Input()
+	}
 	backends := map[string]components.IngressBackend{}
 	for _, s := range cfg.Services {
 		args := cfg.WebServiceArgs(s)
 		args.Namespace = ns.Name
 		args.ServiceAccountName = identity.ServiceAccountName
+		args.PodAnnotations = pulumi.StringMap{}
 		if s.AppConfig {
-			args.ConfigMapName = app.ConfigMapName
-			args.SecretName = app.SecretName
-			args.PodAnnotations = app.PodAnnotations
+			args.ConfigMaps = append(args.ConfigMaps, app.ConfigMapName)
+			args.Secrets = append(args.Secrets, app.SecretName)
+			maps.Copy(args.PodAnnotations, app.PodAnnotations)
+		}
+		if s.Redis {
+			args.ConfigMaps = append(args.ConfigMaps, redis.env.ConfigMapName)
+			args.Secrets = append(args.Secrets, redis.env.SecretName)
+			maps.Copy(args.PodAnnotations, redis.env.PodAnnotations)
+		}
+		if len(args.PodAnnotations) == 0 {
+			args.PodAnnotations = nil
 		}
 		svc, err := components.NewWebService(ctx, s.Name, args, inNamespace)
 		if err != nil {
@@ -90,6 +118,11 @@ func (o *Outputs) Export(ctx *pulumi.Context, cfg *stacks.Config) {
 	ctx.Export("ingressHost", o.IngressHost)
 	ctx.Export("hosts", pulumi.ToStringArray(o.Hosts))
 	ctx.Export("kubectl", pulumi.ToStringMap(KubectlCommands(cfg)))
+	if o.RedisAuthToken != nil {
+		ctx.Export("redisEndpoint", o.RedisEndpoint)
+		ctx.Export("redisPort", o.RedisPort)
+		ctx.Export("redisAuthToken", pulumi.ToSecret(o.RedisAuthToken))
+	}
 }
 
 // KubectlCommands are the commands to watch the stack's autoscaling.

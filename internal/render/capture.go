@@ -49,6 +49,8 @@ func (r Resource) ParentType() string { return string(resource.URN(r.Parent).Typ
 type recorder struct {
 	mu        sync.Mutex
 	resources []Resource
+	// stackOutputs are stand-in outputs of other stacks, by stack name.
+	stackOutputs map[string]resource.PropertyMap
 }
 
 func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -60,7 +62,26 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.mu.Lock()
 	r.resources = append(r.resources, res)
 	r.mu.Unlock()
-	return args.Name + "-id", args.Inputs, nil
+	state := args.Inputs.Copy()
+	switch args.TypeToken {
+	case "pulumi:pulumi:StackReference":
+		// Another stack's outputs cannot be read offline; stand-ins name them.
+		outputs := r.stackOutputs[args.Inputs["name"].StringValue()]
+		if outputs == nil {
+			outputs = resource.PropertyMap{}
+		}
+		state["outputs"] = resource.NewObjectProperty(outputs)
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		// Provider-computed outputs that flow into secrets must be known:
+		// Pulumi's mocks cannot carry a secret whose value is unknown. The
+		// placeholder only ever appears inside a [secret].
+		id := args.Inputs["replicationGroupId"].StringValue()
+		state["primaryEndpointAddress"] = resource.NewStringProperty("master." + id + ".cache.amazonaws.com")
+	}
+	// The ID a provider would assign is unknown offline. The mocks drop
+	// unknown values altogether, so a readable stand-in names it instead.
+	typeName := args.TypeToken[strings.LastIndex(args.TypeToken, ":")+1:]
+	return fmt.Sprintf("[id of %s %s]", typeName, args.Name), state, nil
 }
 
 func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
@@ -71,7 +92,11 @@ func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 // config (fully qualified keys, objects as JSON) against mocks, as a preview,
 // and returns every resource it registered, in a stable order.
 func Capture(project, stack string, config map[string]string, secretKeys []string, fn pulumi.RunFunc) ([]Resource, error) {
-	rec := &recorder{}
+	return capture(project, stack, config, secretKeys, nil, fn)
+}
+
+func capture(project, stack string, config map[string]string, secretKeys []string, stackOutputs map[string]resource.PropertyMap, fn pulumi.RunFunc) ([]Resource, error) {
+	rec := &recorder{stackOutputs: stackOutputs}
 	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
 		Project: project, Stack: stack, Config: config, ConfigSecretKeys: secretKeys,
 		Mocks: rec, DryRun: true,

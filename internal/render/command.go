@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/stacks"
@@ -53,9 +54,13 @@ func Stack(opts Options, program Program) (*Result, error) {
 	var missing []string
 	var loadOpts []stacks.LoadOption
 	if !opts.RequireSecrets {
-		loadOpts = append(loadOpts, stacks.PlaceholderMissingSecrets(&missing))
+		loadOpts = append(loadOpts, stacks.OfflineSecrets(&missing))
 	}
-	resources, err := Capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, program(src, loadOpts...))
+	refs, err := stackReferenceStandIns(src, sc)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, refs, program(src, loadOpts...))
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +69,29 @@ func Stack(opts Options, program Program) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Config: sc, Objects: objs, MissingSecrets: missing}, nil
+}
+
+// stackReferenceStandIns names the outputs the stack reads from other
+// stacks, e.g. "[vpcId of cirkelline/eks-cluster/staging]", since their real
+// values cannot be read offline.
+func stackReferenceStandIns(src stacks.Source, sc *StackConfig) (map[string]resource.PropertyMap, error) {
+	var ignored []string
+	cfg, err := stacks.Load(src, sc.Project, sc.Stack, stacks.OfflineSecrets(&ignored))
+	if err != nil {
+		return nil, err
+	}
+	e := cfg.Redis.ElastiCache
+	if cfg.Redis.Mode != stacks.RedisElastiCache || e.StackReference == "" {
+		return nil, nil
+	}
+	standIn := func(key string) resource.PropertyValue {
+		return resource.NewStringProperty(fmt.Sprintf("[%s of %s]", key, e.StackReference))
+	}
+	return map[string]resource.PropertyMap{e.StackReference: {
+		resource.PropertyKey(e.StackOutputs.VpcID):                  standIn(e.StackOutputs.VpcID),
+		resource.PropertyKey(e.StackOutputs.PrivateSubnetIDs):       resource.NewArrayProperty([]resource.PropertyValue{standIn(e.StackOutputs.PrivateSubnetIDs)}),
+		resource.PropertyKey(e.StackOutputs.ClusterSecurityGroupID): standIn(e.StackOutputs.ClusterSecurityGroupID),
+	}}, nil
 }
 
 // Run renders a stack and writes it to opts.Out, then prints a summary.
@@ -139,7 +167,11 @@ func Summary(w io.Writer, dir string, res *Result) {
 		fmt.Fprintf(w, "\nsecrets not set in Pulumi.%s.yaml (shown as [secret]; `pulumi up` will refuse until they are):\n", res.Config.Stack)
 		for _, k := range res.MissingSecrets {
 			key := strings.TrimPrefix(k, res.Config.Project+":")
-			fmt.Fprintf(w, "  pulumi config set --secret %s <value> --stack %s\n", key, res.Config.Stack)
+			path := ""
+			if strings.Contains(key, ".") {
+				path = "--path "
+			}
+			fmt.Fprintf(w, "  pulumi config set --secret %s%s <value> --stack %s\n", path, key, res.Config.Stack)
 		}
 	}
 }

@@ -1,0 +1,261 @@
+package components
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// RedisPort is Redis's and ElastiCache's default port.
+const RedisPort = 6379
+
+// ElastiCacheRedisArgs configures a Redis replication group in ElastiCache
+// with its subnet group and security group.
+//
+// Changing AtRestEncryption (or KMSKeyARN) on an existing group replaces it:
+// ElastiCache cannot encrypt or decrypt a running group, so Pulumi creates a
+// new one and the cached data is lost.
+type ElastiCacheRedisArgs struct {
+	// Name of the replication group (its ID) and prefix of the other resources. Required, at most 40 characters.
+	Name string
+	// NodeType, e.g. "cache.t4g.small". Required; must start with "cache.".
+	NodeType string
+	// EngineVersion of Redis. Default "7.1".
+	EngineVersion string
+	// ParameterGroupName. Default "default.redis7".
+	ParameterGroupName string
+	// Port. Default 6379.
+	Port int
+	// NumCacheClusters is the primary plus replicas. Default 1.
+	NumCacheClusters int
+	// AutomaticFailover promotes a replica when the primary fails; needs at least two clusters.
+	AutomaticFailover bool
+	// MultiAZ places replicas in other zones; needs AutomaticFailover.
+	MultiAZ bool
+	// TransitEncryption (TLS). Required when an AuthToken is set.
+	TransitEncryption bool
+	// AtRestEncryption of data and snapshots (see the note on replacement above).
+	AtRestEncryption bool
+	// KMSKeyARN for at-rest encryption. Default: the AWS-managed key.
+	KMSKeyARN string
+	// AuthToken is the Redis AUTH password (check it with ValidateAuthToken).
+	// It is always stored as a secret.
+	AuthToken pulumi.StringInput
+	// MaintenanceWindow, e.g. "sun:03:00-sun:04:00" (UTC). Default "sun:03:00-sun:04:00".
+	MaintenanceWindow string
+	// SnapshotWindow, e.g. "01:00-02:00" (UTC). Default "01:00-02:00".
+	SnapshotWindow string
+	// SnapshotRetentionDays; 0 disables snapshots.
+	SnapshotRetentionDays int
+	// SubnetIDs are the private subnets the nodes live in. Required.
+	SubnetIDs pulumi.StringArrayInput
+	// VpcID for the security group this component creates. Required unless SecurityGroupIDs is set.
+	VpcID pulumi.StringInput
+	// ClientSecurityGroupIDs may connect on Port (the cluster's node or pod
+	// security groups); one ingress rule each. Required unless SecurityGroupIDs is set.
+	ClientSecurityGroupIDs []pulumi.StringInput
+	// SecurityGroupIDs, when set, are used as they are and no security group is created.
+	SecurityGroupIDs pulumi.StringArrayInput
+	// Tags on every resource.
+	Tags map[string]string
+	// Protect the replication group (the data) from deletion.
+	Protect bool
+}
+
+// ElastiCacheRedis is a Redis replication group.
+type ElastiCacheRedis struct {
+	pulumi.ResourceState
+
+	// PrimaryEndpoint is the primary's DNS name.
+	PrimaryEndpoint pulumi.StringOutput `pulumi:"primaryEndpoint"`
+	// Port the group listens on.
+	Port pulumi.IntOutput `pulumi:"port"`
+}
+
+var (
+	nodeType         = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	maintenanceWin   = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$`)
+	snapshotWin      = regexp.MustCompile(`^\d\d:\d\d-\d\d:\d\d$`)
+	kmsKeyARN        = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$`)
+	replicationGroup = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+)
+
+func (a ElastiCacheRedisArgs) withDefaults() ElastiCacheRedisArgs {
+	a.EngineVersion = orString(a.EngineVersion, "7.1")
+	a.ParameterGroupName = orString(a.ParameterGroupName, "default.redis7")
+	a.Port = orInt(a.Port, RedisPort)
+	a.NumCacheClusters = orInt(a.NumCacheClusters, 1)
+	a.MaintenanceWindow = orString(a.MaintenanceWindow, "sun:03:00-sun:04:00")
+	a.SnapshotWindow = orString(a.SnapshotWindow, "01:00-02:00")
+	return a
+}
+
+// Validate reports every problem with the (defaulted) args, with field paths under path.
+func (a ElastiCacheRedisArgs) Validate(path string) error {
+	var errs validate.Errors
+	if !replicationGroup.MatchString(a.Name) || strings.HasSuffix(a.Name, "-") || strings.Contains(a.Name, "--") {
+		errs.Add(validate.Join(path, "name"), a.Name, "must be 1–40 lower-case letters, digits or single hyphens, starting with a letter", `use e.g. "cirkelline-production"`)
+	}
+	if !nodeType.MatchString(a.NodeType) {
+		errs.Add(validate.Join(path, "nodeType"), a.NodeType, `does not look like an ElastiCache node type ("cache.<family>.<size>")`, `use e.g. "cache.t4g.small" or "cache.r7g.large"`)
+	}
+	if a.Port < 1 || a.Port > 65535 {
+		errs.Add(validate.Join(path, "port"), a.Port, "must be between 1 and 65535", "use 6379")
+	}
+	if a.NumCacheClusters < 1 || a.NumCacheClusters > 6 {
+		errs.Add(validate.Join(path, "numCacheClusters"), a.NumCacheClusters, "must be between 1 and 6 (primary plus up to 5 replicas)", "")
+	}
+	if a.AutomaticFailover && a.NumCacheClusters < 2 {
+		errs.Addf(validate.Join(path, "automaticFailover"), a.AutomaticFailover, "set numCacheClusters to 2 or more, or turn automaticFailover off",
+			"needs at least two cache clusters (numCacheClusters is %d)", a.NumCacheClusters)
+	}
+	if a.MultiAZ && !a.AutomaticFailover {
+		errs.Add(validate.Join(path, "multiAz"), a.MultiAZ, "requires automaticFailover", "turn automaticFailover on (with numCacheClusters >= 2), or multiAz off")
+	}
+	if a.AuthToken != nil && !a.TransitEncryption {
+		errs.Add(validate.Join(path, "transitEncryption"), a.TransitEncryption, "must be on when an AUTH token is set (ElastiCache only accepts AUTH over TLS)", "set transitEncryption: true")
+	}
+	if a.KMSKeyARN != "" {
+		if !kmsKeyARN.MatchString(a.KMSKeyARN) {
+			errs.Add(validate.Join(path, "kmsKeyArn"), a.KMSKeyARN, "is not a KMS key ARN", `use "arn:aws:kms:<region>:<account>:key/<id>"`)
+		}
+		if !a.AtRestEncryption {
+			errs.Add(validate.Join(path, "kmsKeyArn"), a.KMSKeyARN, "is only used with at-rest encryption", "set atRestEncryption: true or remove kmsKeyArn")
+		}
+	}
+	if !maintenanceWin.MatchString(a.MaintenanceWindow) {
+		errs.Add(validate.Join(path, "maintenanceWindow"), a.MaintenanceWindow, "must look like ddd:hh:mm-ddd:hh:mm (UTC)", `use e.g. "sun:03:00-sun:04:00"`)
+	}
+	if !snapshotWin.MatchString(a.SnapshotWindow) {
+		errs.Add(validate.Join(path, "snapshotWindow"), a.SnapshotWindow, "must look like hh:mm-hh:mm (UTC)", `use e.g. "01:00-02:00"`)
+	}
+	if a.SnapshotRetentionDays < 0 || a.SnapshotRetentionDays > 35 {
+		errs.Add(validate.Join(path, "snapshotRetentionDays"), a.SnapshotRetentionDays, "must be between 0 and 35", "")
+	}
+	if a.SubnetIDs == nil {
+		errs.Add(validate.Join(path, "subnetIds"), nil, "is required", "list the private subnets, or name a stack reference that exports them")
+	}
+	if a.SecurityGroupIDs == nil && (a.VpcID == nil || len(a.ClientSecurityGroupIDs) == 0) {
+		errs.Add(validate.Join(path, "clusterSecurityGroupIds"), nil, "vpcId and at least one cluster security group are required unless securityGroupIds is set",
+			"set vpcId and clusterSecurityGroupIds (or a stack reference), or existing securityGroupIds")
+	}
+	return errs.Err()
+}
+
+// ValidateAuthToken checks an AUTH token as ElastiCache does: 16–128
+// printable ASCII characters without '/', '"' or '@'.
+func ValidateAuthToken(errs *validate.Errors, path, token string) {
+	const fix = "generate one, e.g. openssl rand -hex 32"
+	if n := len(token); n < 16 || n > 128 {
+		errs.Addf(path, nil, fix, "must be 16 to 128 characters long (it has %d)", n)
+		return
+	}
+	for _, r := range token {
+		if r < 0x21 || r > 0x7e || r == '/' || r == '"' || r == '@' {
+			errs.Add(path, nil, `must be printable ASCII without spaces, '/', '"' or '@'`, fix)
+			return
+		}
+	}
+}
+
+// NewElastiCacheRedis registers an ElastiCacheRedis component.
+func NewElastiCacheRedis(ctx *pulumi.Context, name string, args ElastiCacheRedisArgs, opts ...pulumi.ResourceOption) (*ElastiCacheRedis, error) {
+	args = args.withDefaults()
+	if err := args.Validate("redis.elasticache"); err != nil {
+		return nil, fmt.Errorf("elasticache %s: %w", name, err)
+	}
+	comp := &ElastiCacheRedis{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:ElastiCacheRedis", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register elasticache %s: %w", name, err)
+	}
+	tags := stringMap(merged(args.Tags, map[string]string{"managed-by": "pulumi", "redis-group": args.Name}))
+	// Children inherit protect from the component's options.
+	parent := pulumi.Parent(comp)
+
+	subnets, err := elasticache.NewSubnetGroup(ctx, name, &elasticache.SubnetGroupArgs{
+		Name:        pulumi.String(args.Name),
+		Description: pulumi.String("Private subnets of Redis " + args.Name),
+		SubnetIds:   args.SubnetIDs,
+		Tags:        tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("elasticache %s: subnet group: %w", name, err)
+	}
+
+	securityGroups := args.SecurityGroupIDs
+	if securityGroups == nil {
+		sg, err := newSecurityGroup(ctx, name, securityGroupArgs{
+			Description:         pulumi.String(fmt.Sprintf("Redis %s: port %d from the cluster only", args.Name, args.Port)),
+			VpcID:               args.VpcID,
+			RevokeRulesOnDelete: pulumi.Bool(true),
+			Tags:                tags,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("elasticache %s: security group: %w", name, err)
+		}
+		for i, client := range args.ClientSecurityGroupIDs {
+			if _, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-from-cluster-%d", name, i), &vpc.SecurityGroupIngressRuleArgs{
+				SecurityGroupId:           sg.ID().ToStringOutput(),
+				ReferencedSecurityGroupId: client,
+				IpProtocol:                pulumi.String("tcp"),
+				FromPort:                  pulumi.Int(args.Port),
+				ToPort:                    pulumi.Int(args.Port),
+				Description:               pulumi.String("Redis from the Kubernetes cluster"),
+				Tags:                      tags,
+			}, parent); err != nil {
+				return nil, fmt.Errorf("elasticache %s: ingress rule %d: %w", name, i, err)
+			}
+		}
+		securityGroups = pulumi.StringArray{sg.ID().ToStringOutput()}
+	}
+
+	rgArgs := &elasticache.ReplicationGroupArgs{
+		ReplicationGroupId:       pulumi.String(args.Name),
+		Description:              pulumi.String("Redis cache " + args.Name),
+		Engine:                   pulumi.String("redis"),
+		EngineVersion:            pulumi.String(args.EngineVersion),
+		NodeType:                 pulumi.String(args.NodeType),
+		Port:                     pulumi.Int(args.Port),
+		ParameterGroupName:       pulumi.String(args.ParameterGroupName),
+		NumCacheClusters:         pulumi.Int(args.NumCacheClusters),
+		AutomaticFailoverEnabled: pulumi.Bool(args.AutomaticFailover),
+		MultiAzEnabled:           pulumi.Bool(args.MultiAZ),
+		TransitEncryptionEnabled: pulumi.Bool(args.TransitEncryption),
+		AtRestEncryptionEnabled:  pulumi.Bool(args.AtRestEncryption),
+		SubnetGroupName:          subnets.Name,
+		SecurityGroupIds:         securityGroups,
+		MaintenanceWindow:        pulumi.String(args.MaintenanceWindow),
+		SnapshotWindow:           pulumi.String(args.SnapshotWindow),
+		SnapshotRetentionLimit:   pulumi.Int(args.SnapshotRetentionDays),
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		Tags:                     tags,
+	}
+	if args.KMSKeyARN != "" {
+		rgArgs.KmsKeyId = pulumi.String(args.KMSKeyARN)
+	}
+	if args.AuthToken != nil {
+		rgArgs.AuthToken = pulumi.ToSecret(args.AuthToken).(pulumi.StringOutput)
+	}
+	rg, err := elasticache.NewReplicationGroup(ctx, name, rgArgs, parent, pulumi.Protect(args.Protect),
+		pulumi.AdditionalSecretOutputs([]string{"authToken"}))
+	if err != nil {
+		return nil, fmt.Errorf("elasticache %s: replication group: %w", name, err)
+	}
+	comp.PrimaryEndpoint = rg.PrimaryEndpointAddress
+	comp.Port = rg.Port.ApplyT(func(p *int) int {
+		if p == nil {
+			return args.Port
+		}
+		return *p
+	}).(pulumi.IntOutput)
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"primaryEndpoint": comp.PrimaryEndpoint, "port": comp.Port}); err != nil {
+		return nil, fmt.Errorf("elasticache %s outputs: %w", name, err)
+	}
+	return comp, nil
+}

@@ -1,0 +1,194 @@
+package components
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// InClusterRedisArgs configures a single-replica Redis inside the cluster,
+// for stacks with no AWS account behind them. It is a cache: nothing is
+// persisted, and a restart empties it (the cache library falls back to
+// memory meanwhile).
+type InClusterRedisArgs struct {
+	// Name of the Deployment and Service (the DNS name clients use). Required.
+	Name string
+	// Namespace to create it in. Required.
+	Namespace pulumi.StringInput
+	// PartOf is the application label value. Required.
+	PartOf string
+	// Image. Default "redis:7.4-alpine".
+	Image string
+	// Password is the requirepass secret. Required.
+	Password pulumi.StringInput
+	// Resources of the container. Default 100m–500m CPU, 128Mi–256Mi memory;
+	// Redis's maxmemory is set to 75 % of the memory limit (allkeys-lru).
+	Resources ResourcesSpec
+	// Clients are the service names whose pods may connect. Required.
+	Clients []string
+}
+
+// InClusterRedis is a Redis Deployment, Service, password Secret and NetworkPolicy.
+type InClusterRedis struct {
+	pulumi.ResourceState
+
+	// Host is the Service's in-cluster DNS name.
+	Host pulumi.StringOutput `pulumi:"host"`
+	// Port is always 6379.
+	Port pulumi.IntOutput `pulumi:"port"`
+}
+
+func (a InClusterRedisArgs) withDefaults() InClusterRedisArgs {
+	a.Image = orString(a.Image, "redis:7.4-alpine")
+	d := ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}
+	a.Resources.CPURequest = orString(a.Resources.CPURequest, d.CPURequest)
+	a.Resources.CPULimit = orString(a.Resources.CPULimit, d.CPULimit)
+	a.Resources.MemoryRequest = orString(a.Resources.MemoryRequest, d.MemoryRequest)
+	a.Resources.MemoryLimit = orString(a.Resources.MemoryLimit, d.MemoryLimit)
+	return a
+}
+
+// Validate reports every problem with the (defaulted) args, with field paths under path.
+func (a InClusterRedisArgs) Validate(path string) error {
+	var errs validate.Errors
+	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, 63)
+	ValidateImage(&errs, validate.Join(path, "image"), a.Image, false)
+	errs.Merge(a.Resources.Validate(validate.Join(path, "resources")))
+	if a.Password == nil {
+		errs.Add(validate.Join(path, "password"), nil, "is required", "set redis.authToken with pulumi config set --secret --path")
+	}
+	if len(a.Clients) == 0 {
+		errs.Add(validate.Join(path, "clients"), nil, "must name at least one service", `set "redis: true" on the services that use it`)
+	}
+	return errs.Err()
+}
+
+// maxMemoryBytes leaves a quarter of the limit for Redis's own overhead.
+func maxMemoryBytes(limit string) int64 {
+	q := resource.MustParse(limit)
+	return q.Value() * 3 / 4
+}
+
+// NewInClusterRedis registers an InClusterRedis component.
+func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs, opts ...pulumi.ResourceOption) (*InClusterRedis, error) {
+	args = args.withDefaults()
+	if err := args.Validate("redis.inCluster"); err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: %w", name, err)
+	}
+	comp := &InClusterRedis{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:InClusterRedis", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register in-cluster redis %s: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	labels := stringMap(Labels(args.PartOf, args.Name, "cache"))
+	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
+	meta := func(objName string) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: args.Namespace, Labels: labels}
+	}
+
+	secret, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
+		Metadata:   meta(args.Name + "-auth"),
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{"REDIS_PASSWORD": pulumi.ToSecret(args.Password).(pulumi.StringOutput)},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: secret: %w", name, err)
+	}
+	const uid = 999 // the redis user of the official image
+	probe := &corev1.ProbeArgs{TcpSocket: &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}, PeriodSeconds: pulumi.Int(10)}
+	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta(args.Name),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(1),
+			// One pod at a time: two would be two separate caches.
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					SecurityContext: &corev1.PodSecurityContextArgs{
+						RunAsNonRoot: pulumi.Bool(true), RunAsUser: pulumi.Int(uid), RunAsGroup: pulumi.Int(uid), FsGroup: pulumi.Int(uid),
+						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+					},
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:    pulumi.String("redis"),
+						Image:   pulumi.String(args.Image),
+						Command: pulumi.StringArray{pulumi.String("redis-server")},
+						// $(REDIS_PASSWORD) is expanded by the kubelet from the Secret.
+						Args: pulumi.ToStringArray([]string{
+							"--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no",
+							"--maxmemory", fmt.Sprint(maxMemoryBytes(args.Resources.MemoryLimit)), "--maxmemory-policy", "allkeys-lru",
+						}),
+						Env: corev1.EnvVarArray{corev1.EnvVarArgs{
+							Name: pulumi.String("REDIS_PASSWORD"),
+							ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+								Name: secret.Metadata.Name().Elem(), Key: pulumi.String("REDIS_PASSWORD"),
+							}},
+						}},
+						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
+						Resources: &corev1.ResourceRequirementsArgs{
+							Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.CPURequest), "memory": pulumi.String(args.Resources.MemoryRequest)},
+							Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.CPULimit), "memory": pulumi.String(args.Resources.MemoryLimit)},
+						},
+						ReadinessProbe: probe,
+						LivenessProbe:  probe,
+						SecurityContext: &corev1.SecurityContextArgs{
+							AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true), RunAsNonRoot: pulumi.Bool(true),
+							Capabilities: &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+						},
+						VolumeMounts: corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
+					}},
+					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}},
+				},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: deployment: %w", name, err)
+	}
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta(args.Name),
+		Spec: &corev1.ServiceSpecArgs{
+			Selector: selector,
+			Ports:    corev1.ServicePortArray{corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(RedisPort), TargetPort: pulumi.String("redis"), Protocol: pulumi.String("TCP")}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: service: %w", name, err)
+	}
+	clientNames := pulumi.ToStringArray(args.Clients)
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: meta(args.Name + "-allow"),
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: metav1.LabelSelectorArgs{MatchLabels: selector},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+				From: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+					PodSelector: &metav1.LabelSelectorArgs{
+						MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(args.PartOf)},
+						MatchExpressions: metav1.LabelSelectorRequirementArray{metav1.LabelSelectorRequirementArgs{
+							Key: pulumi.String(LabelName), Operator: pulumi.String("In"), Values: clientNames,
+						}},
+					},
+				}},
+				Ports: tcpPorts(RedisPort),
+			}},
+		},
+	}, parent); err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: network policy: %w", name, err)
+	}
+	comp.Host = pulumi.Sprintf("%s.%s.svc.cluster.local", svc.Metadata.Name().Elem(), args.Namespace)
+	comp.Port = pulumi.Int(RedisPort).ToIntOutput()
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"host": comp.Host, "port": comp.Port}); err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s outputs: %w", name, err)
+	}
+	return comp, nil
+}

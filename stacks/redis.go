@@ -1,0 +1,271 @@
+package stacks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/validate"
+)
+
+// RedisMode is where a stack's Redis runs.
+type RedisMode string
+
+// The Redis modes.
+const (
+	// RedisNone: no Redis; services' caches stay in memory.
+	RedisNone RedisMode = "none"
+	// RedisElastiCache: an ElastiCache replication group beside the cluster.
+	RedisElastiCache RedisMode = "elasticache"
+	// RedisInCluster: a single Redis pod in the namespace, for stacks without AWS.
+	RedisInCluster RedisMode = "in-cluster"
+)
+
+// RedisConfig is the stack's Redis and the env contract it hands to the
+// services that set `redis: true`.
+type RedisConfig struct {
+	// Mode: "none", "elasticache" or "in-cluster". Default "none".
+	Mode RedisMode `json:"mode"`
+	// AuthToken is the AUTH password (ElastiCache) or requirepass (in-cluster):
+	// 16–128 printable characters without '/', '"' or '@'. Secret; set with
+	// `pulumi config set --secret --path redis.authToken <token>`.
+	AuthToken Secret `json:"authToken,omitzero"`
+	// DB is the logical database the services use (REDIS_DB). Default 0.
+	DB int `json:"db"`
+	// MaxConnections is each service's pool size (REDIS_MAX_CONNECTIONS). Default 50 (seed).
+	MaxConnections int `json:"maxConnections"`
+	// ElastiCache settings, for mode "elasticache".
+	ElastiCache ElastiCacheConfig `json:"elasticache"`
+	// InCluster settings, for mode "in-cluster".
+	InCluster InClusterRedisConfig `json:"inCluster"`
+}
+
+// ElastiCacheConfig is the replication group. Fields marked "production
+// default" default differently when environment is production.
+type ElastiCacheConfig struct {
+	// Name of the replication group. Default "<project>-<stack>".
+	Name string `json:"name,omitempty"`
+	// NodeType. Default "cache.t4g.small" (production default "cache.r7g.large").
+	NodeType string `json:"nodeType,omitempty"`
+	// EngineVersion. Default "7.1".
+	EngineVersion string `json:"engineVersion,omitempty"`
+	// ParameterGroupName. Default "default.redis7".
+	ParameterGroupName string `json:"parameterGroupName,omitempty"`
+	// Port. Default 6379.
+	Port int `json:"port,omitempty"`
+	// NumCacheClusters (primary plus replicas). Default 1 (production default 2).
+	NumCacheClusters *int `json:"numCacheClusters,omitempty"`
+	// AutomaticFailover. Default false (production default true).
+	AutomaticFailover *bool `json:"automaticFailover,omitempty"`
+	// MultiAZ. Default false (production default true).
+	MultiAZ *bool `json:"multiAz,omitempty"`
+	// TransitEncryption (TLS, rediss://). Default true.
+	TransitEncryption bool `json:"transitEncryption"`
+	// AtRestEncryption. Default true. Changing it replaces the group (data is lost).
+	AtRestEncryption bool `json:"atRestEncryption"`
+	// KMSKeyARN for at-rest encryption. Default: AWS-managed key. Changing it replaces the group.
+	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
+	// MaintenanceWindow (UTC). Default "sun:03:00-sun:04:00".
+	MaintenanceWindow string `json:"maintenanceWindow,omitempty"`
+	// SnapshotWindow (UTC). Default "01:00-02:00".
+	SnapshotWindow string `json:"snapshotWindow,omitempty"`
+	// SnapshotRetentionDays. Default 0 (production default 7).
+	SnapshotRetentionDays *int `json:"snapshotRetentionDays,omitempty"`
+	// Protect the group from `pulumi destroy`. Default false (production default true).
+	Protect *bool `json:"protect,omitempty"`
+	// Tags on every AWS resource.
+	Tags map[string]string `json:"tags,omitempty"`
+	// VpcID, SubnetIDs and ClusterSecurityGroupIDs place the group; or name a
+	// StackReference that exports them. SecurityGroupIDs, when set, are used
+	// instead of creating a security group.
+	VpcID                   string   `json:"vpcId,omitempty"`
+	SubnetIDs               []string `json:"subnetIds,omitempty"`
+	ClusterSecurityGroupIDs []string `json:"clusterSecurityGroupIds,omitempty"`
+	SecurityGroupIDs        []string `json:"securityGroupIds,omitempty"`
+	// StackReference to the cluster's stack ("org/project/stack"), read
+	// instead of the fields above.
+	StackReference string `json:"stackReference,omitempty"`
+	// StackOutputs names the outputs read from StackReference.
+	StackOutputs StackOutputNames `json:"stackOutputs"`
+}
+
+// StackOutputNames are the cluster stack's output names.
+type StackOutputNames struct {
+	// VpcID output (a string). Default "vpcId".
+	VpcID string `json:"vpcId"`
+	// PrivateSubnetIDs output (a list of strings). Default "privateSubnetIds".
+	PrivateSubnetIDs string `json:"privateSubnetIds"`
+	// ClusterSecurityGroupID output (a string). Default "clusterSecurityGroupId".
+	ClusterSecurityGroupID string `json:"clusterSecurityGroupId"`
+}
+
+// InClusterRedisConfig is the in-cluster Redis pod.
+type InClusterRedisConfig struct {
+	// Image. Default "redis:7.4-alpine".
+	Image string `json:"image"`
+	// Resources. Default 100m–500m CPU, 128Mi–256Mi memory.
+	Resources components.ResourcesSpec `json:"resources"`
+}
+
+func defaultRedis() RedisConfig {
+	return RedisConfig{
+		Mode: RedisNone, MaxConnections: 50,
+		ElastiCache: ElastiCacheConfig{
+			EngineVersion: "7.1", ParameterGroupName: "default.redis7", Port: components.RedisPort,
+			TransitEncryption: true, AtRestEncryption: true,
+			MaintenanceWindow: "sun:03:00-sun:04:00", SnapshotWindow: "01:00-02:00",
+			StackOutputs: StackOutputNames{VpcID: "vpcId", PrivateSubnetIDs: "privateSubnetIds", ClusterSecurityGroupID: "clusterSecurityGroupId"},
+		},
+		InCluster: InClusterRedisConfig{
+			Image:     "redis:7.4-alpine",
+			Resources: components.ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"},
+		},
+	}
+}
+
+// resolveRedis fills the environment-dependent defaults.
+func (c *Config) resolveRedis() {
+	e := &c.Redis.ElastiCache
+	prod := c.Environment == Production
+	if e.Name == "" {
+		e.Name = c.Project + "-" + c.Stack
+	}
+	if e.NodeType == "" {
+		e.NodeType = map[bool]string{true: "cache.r7g.large", false: "cache.t4g.small"}[prod]
+	}
+	if e.NumCacheClusters == nil {
+		e.NumCacheClusters = ptr(map[bool]int{true: 2, false: 1}[prod])
+	}
+	if e.AutomaticFailover == nil {
+		e.AutomaticFailover = ptr(prod)
+	}
+	if e.MultiAZ == nil {
+		e.MultiAZ = ptr(prod)
+	}
+	if e.SnapshotRetentionDays == nil {
+		e.SnapshotRetentionDays = ptr(map[bool]int{true: 7, false: 0}[prod])
+	}
+	if e.Protect == nil {
+		e.Protect = ptr(prod)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// RedisTLS reports whether clients must use TLS (rediss://).
+func (c *Config) RedisTLS() bool {
+	return c.Redis.Mode == RedisElastiCache && c.Redis.ElastiCache.TransitEncryption
+}
+
+// RedisClients are the services that set `redis: true`.
+func (c *Config) RedisClients() []string {
+	var names []string
+	for _, s := range c.Services {
+		if s.Redis {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// RedisName is the in-cluster Redis's name (and host), or the prefix of the
+// env objects: "<namespace>-redis".
+func (c *Config) RedisName() string { return c.Namespace + "-redis" }
+
+// ElastiCacheArgs maps the ElastiCache config onto the component's plain
+// args; workloads/ adds the network inputs and the token.
+func (c *Config) ElastiCacheArgs() components.ElastiCacheRedisArgs {
+	e := c.Redis.ElastiCache
+	return components.ElastiCacheRedisArgs{
+		Name: e.Name, NodeType: e.NodeType, EngineVersion: e.EngineVersion, ParameterGroupName: e.ParameterGroupName,
+		Port: e.Port, NumCacheClusters: *e.NumCacheClusters, AutomaticFailover: *e.AutomaticFailover, MultiAZ: *e.MultiAZ,
+		TransitEncryption: e.TransitEncryption, AtRestEncryption: e.AtRestEncryption, KMSKeyARN: e.KMSKeyARN,
+		MaintenanceWindow: e.MaintenanceWindow, SnapshotWindow: e.SnapshotWindow, SnapshotRetentionDays: *e.SnapshotRetentionDays,
+		Tags: merged(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags),
+	}
+}
+
+func merged(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// validateRedis checks the Redis config; auth token content only when its
+// value is available (not offline).
+func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
+	r := c.Redis
+	validate.OneOf(errs, "redis.mode", r.Mode, RedisNone, RedisElastiCache, RedisInCluster)
+	if r.DB < 0 || r.DB > 15 {
+		errs.Add("redis.db", r.DB, "must be between 0 and 15", "")
+	}
+	if r.MaxConnections < 1 || r.MaxConnections > 10000 {
+		errs.Add("redis.maxConnections", r.MaxConnections, "must be between 1 and 10000", "the seed uses 50")
+	}
+	clients := c.RedisClients()
+	if r.Mode == RedisNone {
+		for i, s := range c.Services {
+			if s.Redis {
+				errs.Add(validate.Join(validate.Index("services", i), "redis"), true, `asks for Redis but redis.mode is "none"`, `set redis.mode to "elasticache" or "in-cluster", or remove redis: true`)
+			}
+		}
+		return
+	}
+	if len(clients) == 0 {
+		errs.Add("redis.mode", string(r.Mode), "provisions a Redis that no service uses", "set redis: true on the services that use it")
+	}
+	needsToken := r.Mode == RedisInCluster || r.ElastiCache.TransitEncryption
+	switch {
+	case r.AuthToken.IsZero() && needsToken:
+		errs.Add("redis.authToken", nil, "is not set", fmt.Sprintf("run: pulumi config set --secret --path redis.authToken \"$(openssl rand -hex 32)\" --stack %s", c.Stack))
+	case !r.AuthToken.IsZero() && tokenKnown:
+		components.ValidateAuthToken(errs, "redis.authToken", r.AuthToken.Reveal())
+	}
+	switch r.Mode {
+	case RedisElastiCache:
+		args := c.ElastiCacheArgs()
+		e := r.ElastiCache
+		if !r.AuthToken.IsZero() && !e.TransitEncryption {
+			errs.Add("redis.elasticache.transitEncryption", false, "must be on when an AUTH token is set (ElastiCache only accepts AUTH over TLS)", "set transitEncryption: true")
+		}
+		c.validateElastiCacheNetwork(errs)
+		// The network is checked above, in config terms; stand-ins keep the
+		// component from repeating those messages while it checks the rest.
+		args.SecurityGroupIDs, args.SubnetIDs = pulumi.StringArray{}, pulumi.StringArray{}
+		errs.Merge(args.Validate("redis.elasticache"))
+	case RedisInCluster:
+		errs.Merge(components.InClusterRedisArgs{
+			Name: c.RedisName(), PartOf: c.Namespace, Image: r.InCluster.Image, Resources: r.InCluster.Resources,
+			Password: pulumi.String(""), Clients: clients, // the token is checked above
+		}.Validate("redis.inCluster"))
+	}
+}
+
+func (c *Config) validateElastiCacheNetwork(errs *validate.Errors) {
+	e := c.Redis.ElastiCache
+	explicit := e.VpcID != "" || len(e.SubnetIDs) > 0 || len(e.ClusterSecurityGroupIDs) > 0
+	switch {
+	case e.StackReference != "" && explicit:
+		errs.Add("redis.elasticache.stackReference", e.StackReference, "is set together with vpcId/subnetIds/clusterSecurityGroupIds", "name the network in one place: the stack reference or the explicit IDs")
+	case e.StackReference != "":
+		if parts := strings.Split(e.StackReference, "/"); len(parts) != 3 || slices.Contains(parts, "") {
+			errs.Add("redis.elasticache.stackReference", e.StackReference, `must be "<org>/<project>/<stack>"`, `use e.g. "acme/eks-cluster/production"`)
+		}
+	default:
+		if len(e.SubnetIDs) == 0 {
+			errs.Add("redis.elasticache.subnetIds", nil, "is required (or a stackReference)", "list the cluster's private subnet IDs")
+		}
+		if len(e.SecurityGroupIDs) == 0 && (e.VpcID == "" || len(e.ClusterSecurityGroupIDs) == 0) {
+			errs.Add("redis.elasticache.clusterSecurityGroupIds", nil, "vpcId and clusterSecurityGroupIds are required unless securityGroupIds is set (or a stackReference)",
+				"set vpcId and the cluster's security group IDs, so only the cluster may connect")
+		}
+	}
+}

@@ -1,0 +1,15 @@
+// Package cache is the Redis cache services deployed by this project use:
+// get/set with TTL and JSON values under a key prefix, typed caches with the
+// seed's TTLs (sessions 1 h, users 30 min, generic 5 min), get-or-load with
+// singleflight (Cached), and fixed-window rate limiting with net/http
+// middleware.
+//
+// When Redis is unreachable every call goes to an in-process LRU (1000
+// items by default) instead; the caller never sees the error. A circuit
+// breaker keeps an outage from costing a dial timeout per call, a
+// background probe returns to Redis when it answers again, and each
+// transition is logged once as a warning.
+//
+// Configuration comes from the env contract the infrastructure program
+// injects (see EnvURL); FromEnv reads it.
+package cache

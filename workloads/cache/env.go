@@ -1,0 +1,140 @@
+package cache
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// The env contract between the infrastructure program and this library.
+// The program (workloads/redis.go) writes exactly these variables into the
+// pods of every service that sets `redis: true`, and FromEnv reads them:
+//
+//	REDIS_URL              redis://[:password@]host:port[/db], or rediss:// for TLS.
+//	                       The password travels only inside the URL (a Kubernetes Secret).
+//	                       Required; without it FromEnv returns ErrNoRedis and the cache
+//	                       runs on its in-memory fallback alone.
+//	REDIS_DB               logical database, 0–15; overrides the URL's /db. Default 0.
+//	REDIS_MAX_CONNECTIONS  connection pool size, 1–10000. Default 50 (the seed's).
+//	REDIS_TLS              "true" or "false". Default: true for rediss://, else false;
+//	                       "false" with rediss:// is an error, "true" upgrades redis://.
+const (
+	EnvURL            = "REDIS_URL"
+	EnvDB             = "REDIS_DB"
+	EnvMaxConnections = "REDIS_MAX_CONNECTIONS"
+	EnvTLS            = "REDIS_TLS"
+)
+
+// Env is the contract's variables as typed values, so the program can write
+// them and the library read them from one definition.
+type Env struct {
+	// URL is REDIS_URL.
+	URL string
+	// DB is REDIS_DB.
+	DB int
+	// MaxConnections is REDIS_MAX_CONNECTIONS.
+	MaxConnections int
+	// TLS is REDIS_TLS.
+	TLS bool
+}
+
+// Vars returns the env as the program writes it: REDIS_URL (secret) and the
+// three plain variables.
+func (e Env) Vars() (secret, plain map[string]string) {
+	return map[string]string{EnvURL: e.URL}, map[string]string{
+		EnvDB: strconv.Itoa(e.DB), EnvMaxConnections: strconv.Itoa(e.MaxConnections), EnvTLS: strconv.FormatBool(e.TLS),
+	}
+}
+
+// URL builds a REDIS_URL; the password is escaped into the userinfo.
+func URL(tls bool, host string, port int, password string, db int) string {
+	u := url.URL{Scheme: "redis", Host: fmt.Sprintf("%s:%d", host, port), Path: "/" + strconv.Itoa(db)}
+	if tls {
+		u.Scheme = "rediss"
+	}
+	if password != "" {
+		u.User = url.UserPassword("", password)
+	}
+	return u.String()
+}
+
+// ErrNoRedis is returned by FromEnv when REDIS_URL is not set.
+var ErrNoRedis = errors.New("cache: " + EnvURL + " is not set")
+
+// FromEnv reads the env contract from the process environment.
+func FromEnv() (Options, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup reads the env contract through lookup (os.LookupEnv, or a map
+// in tests) into Options with every other field at its default.
+func FromLookup(lookup func(string) (string, bool)) (Options, error) {
+	opts := Options{}
+	raw, ok := lookup(EnvURL)
+	if !ok || strings.TrimSpace(raw) == "" {
+		return opts, ErrNoRedis
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" || u.Port() == "" {
+		return opts, fmt.Errorf("cache: %s: want redis://[:password@]host:port[/db] or rediss://..., got %q", EnvURL, redactURL(raw))
+	}
+	opts.Addr = u.Host
+	if u.User != nil {
+		opts.Username = u.User.Username()
+		opts.Password, _ = u.User.Password()
+	}
+	useTLS := u.Scheme == "rediss"
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		if opts.DB, err = parseRange(EnvURL+" path", p, 0, 15); err != nil {
+			return opts, err
+		}
+	}
+	if v, ok := lookup(EnvDB); ok && v != "" {
+		if opts.DB, err = parseRange(EnvDB, v, 0, 15); err != nil {
+			return opts, err
+		}
+	}
+	if v, ok := lookup(EnvMaxConnections); ok && v != "" {
+		if opts.PoolSize, err = parseRange(EnvMaxConnections, v, 1, 10000); err != nil {
+			return opts, err
+		}
+	}
+	if v, ok := lookup(EnvTLS); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return opts, fmt.Errorf("cache: %s: want true or false, got %q", EnvTLS, v)
+		}
+		if !b && useTLS {
+			return opts, fmt.Errorf("cache: %s is false but %s uses rediss:// (TLS); make them agree", EnvTLS, EnvURL)
+		}
+		useTLS = useTLS || b
+	}
+	if useTLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+	}
+	return opts, nil
+}
+
+func parseRange(name, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("cache: %s: want a whole number, got %q", name, v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("cache: %s: %d is out of range %d–%d", name, n, lo, hi)
+	}
+	return n, nil
+}
+
+// redactURL hides a password in an error message.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return raw
+}

@@ -1,0 +1,66 @@
+package cache
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+)
+
+// Options configure a Cache. The zero value of every field means its default.
+type Options struct {
+	// Addr is Redis's host:port. Empty: no Redis, memory only.
+	Addr string
+	// Username and Password for AUTH (ElastiCache's AUTH token is the password).
+	Username, Password string
+	// DB is the logical database. Default 0.
+	DB int
+	// TLSConfig turns on TLS (rediss://, ElastiCache in-transit encryption). Default: none.
+	TLSConfig *tls.Config
+	// PoolSize is the connection pool size (REDIS_MAX_CONNECTIONS). Default 50.
+	PoolSize int
+	// DialTimeout for a new connection. Default 2 s.
+	DialTimeout time.Duration
+	// ReadTimeout and WriteTimeout per command. Default 500 ms each.
+	ReadTimeout, WriteTimeout time.Duration
+	// Prefix is prepended to every key. Default "cirkelline:".
+	Prefix string
+	// DefaultTTL applies when a call passes ttl 0. Default 5 minutes.
+	DefaultTTL time.Duration
+	// LocalSize is how many items the in-memory fallback holds. Default 1000.
+	LocalSize int
+	// ProbeInterval is how often an open circuit pings Redis to return to
+	// it; a recovered Redis is used again within one interval. Default 5 s.
+	ProbeInterval time.Duration
+	// Logger receives the outage and recovery warnings. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) init() {
+	if o.PoolSize == 0 {
+		o.PoolSize = 50
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 2 * time.Second
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 500 * time.Millisecond
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 500 * time.Millisecond
+	}
+	if o.Prefix == "" {
+		o.Prefix = "cirkelline:"
+	}
+	if o.DefaultTTL == 0 {
+		o.DefaultTTL = 5 * time.Minute
+	}
+	if o.LocalSize == 0 {
+		o.LocalSize = 1000
+	}
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
