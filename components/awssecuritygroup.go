@@ -48,3 +48,14 @@ func newSecurityGroup(ctx *pulumi.Context, name string, args securityGroupArgs, 
 	}
 	return &sg, nil
 }
+
+// SecurityGroupInputNames lists the provider input names this project sets
+// on a security group (for the schema check in the tests).
+func SecurityGroupInputNames() []string {
+	t := reflect.TypeFor[securityGroupArgs]()
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = t.Field(i).Tag.Get("pulumi")
+	}
+	return names
+}

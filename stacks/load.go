@@ -112,7 +112,7 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 	secretKeys := map[string]bool{}
 	// app.secretEnv may change which secret keys exist, so decode it first.
 	if raw, ok := src.Get(prefix + "app"); ok {
-		decoded = decodeField(errs, "app", raw, reflect.ValueOf(cfg).Elem().Field(fields["app"])) && decoded
+		decoded = decodeField(errs, "app", raw, src.IsSecret(prefix+"app"), reflect.ValueOf(cfg).Elem().Field(fields["app"])) && decoded
 	}
 	for _, key := range cfg.App.SecretEnv {
 		secretKeys[key] = true
@@ -130,7 +130,7 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 			continue
 		}
 		raw, _ := src.Get(full)
-		decoded = decodeField(errs, key, raw, reflect.ValueOf(cfg).Elem().Field(i)) && decoded
+		decoded = decodeField(errs, key, raw, src.IsSecret(full), reflect.ValueOf(cfg).Elem().Field(i)) && decoded
 	}
 	return decoded
 }
@@ -139,14 +139,18 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 // Scalars arrive as plain text, objects and arrays as JSON. Unknown keys are
 // reported (with their path and the nearest valid key) and skipped; it
 // returns false when the value could not be decoded at all.
-func decodeField(errs *validate.Errors, path, raw string, dst reflect.Value) bool {
+func decodeField(errs *validate.Errors, path, raw string, secret bool, dst reflect.Value) bool {
 	if dst.Kind() == reflect.String {
 		dst.SetString(raw)
 		return true
 	}
 	var generic any
 	if err := json.Unmarshal([]byte(raw), &generic); err != nil {
-		errs.Add(path, raw, "is not valid structured config ("+err.Error()+")", "write it as a YAML mapping or list in the stack file")
+		var shown any = raw
+		if secret {
+			shown = nil // never echo secret config
+		}
+		errs.Add(path, shown, "is not valid structured config ("+err.Error()+")", "write it as a YAML mapping or list in the stack file")
 		return false
 	}
 	checkKeys(errs, path, generic, dst.Type())
@@ -205,6 +209,12 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 	}
 	if v == nil {
 		return // null: the default
+	}
+	if t == reflect.TypeFor[Secret]() {
+		if _, ok := v.(string); !ok {
+			errs.Add(path, nil, "has the wrong type: want a string", "set it with pulumi config set --secret --path "+path+" <value>")
+		}
+		return // never echo a secret's value
 	}
 	if !jsonKindFits(v, t) {
 		errs.Addf(path, v, "write a "+kindName(t), "has the wrong type: want %s", kindName(t))

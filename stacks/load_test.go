@@ -96,6 +96,40 @@ func TestLoadBadConfig(t *testing.T) {
 		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
 		{"structured value that is not JSON", set("ingress", `{hosts`), []string{`ingress`, `is not valid structured config`}},
 	}
+	redis := func(redisJSON string) func(*stacks.MapSource) {
+		return func(s *stacks.MapSource) {
+			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
+			s.Values["cirkelline:redis"] = redisJSON
+			s.Secrets = append(s.Secrets, "cirkelline:redis")
+		}
+	}
+	const net = `"vpcId":"vpc-1","subnetIds":["subnet-1"],"clusterSecurityGroupIds":["sg-1"]`
+	const tok = `"authToken":"0123456789abcdef0123"`
+	tests = append(tests, []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []string
+	}{
+		{"auth token too short", redis(`{"mode":"in-cluster","authToken":"short"}`), []string{`redis.authToken: must be 16 to 128 characters long (it has 5)`, `openssl rand -hex 32`}},
+		{"auth token with @", redis(`{"mode":"in-cluster","authToken":"0123456789abcdef@0123"}`), []string{`redis.authToken: must be printable ASCII without spaces, '/', '"' or '@'`}},
+		{"auth token without TLS", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"transitEncryption":false}}`), []string{`redis.elasticache.transitEncryption (false): must be on when an AUTH token is set`}},
+		{"failover with one cluster", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"numCacheClusters":1}}`), []string{`redis.elasticache.automaticFailover (true): needs at least two cache clusters (numCacheClusters is 1)`}},
+		{"multi-AZ without failover", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"automaticFailover":false}}`), []string{`redis.elasticache.multiAz (true): requires automaticFailover`}},
+		{"node type", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"nodeType":"t3.micro"}}`), []string{`redis.elasticache.nodeType ("t3.micro"): does not look like an ElastiCache node type`}},
+		{"missing auth token", redis(`{"mode":"elasticache","elasticache":{` + net + `}}`), []string{`redis.authToken: is not set`, `pulumi config set --secret --path redis.authToken`}},
+		{"auth token in plain text", func(s *stacks.MapSource) {
+			redis(`{"mode":"in-cluster",` + tok + `}`)(s)
+			s.Secrets = []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"}
+		}, []string{`redis.authToken: is stored in plain text in Pulumi.production.yaml`}},
+		{"service wants redis but mode none", service(`"redis":true`), []string{`services[0].redis (true): asks for Redis but redis.mode is "none"`}},
+		{"malformed stack reference", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{"stackReference":"eks/prod"}}`), []string{`redis.elasticache.stackReference ("eks/prod"): must be "<org>/<project>/<stack>"`}},
+		{"stack reference and explicit network", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{"stackReference":"acme/eks/prod",` + net + `}}`), []string{`redis.elasticache.stackReference ("acme/eks/prod"): is set together with vpcId`}},
+		{"no network", redis(`{"mode":"elasticache",` + tok + `}`), []string{`redis.elasticache.subnetIds: is required`, `redis.elasticache.clusterSecurityGroupIds`}},
+		{"bad KMS key", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"kmsKeyArn":"alias/redis"}}`), []string{`redis.elasticache.kmsKeyArn ("alias/redis"): is not a KMS key ARN`}},
+		{"unknown redis mode", redis(`{"mode":"memcached"}`), []string{`redis.mode ("memcached"): is not a valid choice`, `"in-cluster"`}},
+		{"redis db out of range", redis(`{"mode":"in-cluster",` + tok + `,"db":16}`), []string{`redis.db (16): must be between 0 and 15`}},
+		{"secret of the wrong type", redis(`{"mode":"in-cluster","authToken":12345678901234567}`), []string{`redis.authToken: has the wrong type: want a string`}},
+	}...)
 	if len(tests) < 15 {
 		t.Fatalf("the issue asks for at least 15 bad configs, have %d", len(tests))
 	}
@@ -218,6 +252,39 @@ func TestProjectDefaultsMatchGo(t *testing.T) {
 	for _, key := range stacks.Keys() {
 		if !declared[key] {
 			t.Errorf("config key %q is not declared with a default in Pulumi.yaml", key)
+		}
+	}
+}
+
+func TestElastiCacheEnvironmentDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		env                        string
+		clusters, snapshots        int
+		failover, multiAZ, protect bool
+		nodeType                   string
+	}{
+		{"production", 2, 7, true, true, true, "cache.r7g.large"},
+		{"staging", 1, 0, false, false, false, "cache.t4g.small"},
+	} {
+		src := baseSource()
+		src.Values["cirkelline:environment"] = tt.env
+		src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
+		src.Values["cirkelline:redis"] = `{"mode":"elasticache","authToken":"0123456789abcdef0123","elasticache":{"stackReference":"acme/eks/` + tt.env + `"}}`
+		src.Secrets = append(src.Secrets, "cirkelline:redis")
+		cfg, err := stacks.Load(src, project, tt.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := cfg.ElastiCacheArgs()
+		if a.NumCacheClusters != tt.clusters || a.AutomaticFailover != tt.failover || a.MultiAZ != tt.multiAZ ||
+			a.SnapshotRetentionDays != tt.snapshots || *cfg.Redis.ElastiCache.Protect != tt.protect || a.NodeType != tt.nodeType {
+			t.Errorf("%s: %+v protect %v", tt.env, a, *cfg.Redis.ElastiCache.Protect)
+		}
+		if !a.TransitEncryption || !a.AtRestEncryption || a.Name != "cirkelline-"+tt.env || !cfg.RedisTLS() {
+			t.Errorf("%s: TLS and at-rest encryption are on by default, name from the stack: %+v", tt.env, a)
+		}
+		if strings.Contains(fmt.Sprintf("%v %+v", cfg.Redis, cfg.Redis), "0123456789abcdef0123") {
+			t.Error("the auth token must never print")
 		}
 	}
 }
