@@ -1,0 +1,216 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// ErrCacheMiss is returned by Get when the key is not cached.
+var ErrCacheMiss = errors.New("cache: miss")
+
+// Client is the part of a go-redis client the cache uses, so a
+// *redis.Client, a *redis.ClusterClient or a test double all fit.
+type Client interface {
+	redis.Scripter
+	Get(ctx context.Context, key string) *redis.StringCmd
+	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Ping(ctx context.Context) *redis.StatusCmd
+}
+
+var (
+	_ Client = (*redis.Client)(nil)
+	_ Client = (*redis.ClusterClient)(nil)
+)
+
+// Cache is a Redis cache with an in-memory fallback. It is safe for
+// concurrent use; create one per process and Close it on shutdown.
+type Cache struct {
+	opts   Options
+	client Client // nil: memory only
+	owned  bool   // client was created by New and is closed by Close
+	local  *lru
+	limits *localLimiter
+	flight singleflight.Group
+
+	down      atomic.Bool // circuit open: Redis is skipped
+	probeOnce sync.Mutex
+	stop      chan struct{}
+	closed    sync.Once
+	probes    sync.WaitGroup
+}
+
+// New connects to the Redis of opts.Addr (memory only when it is empty).
+// It does not fail when Redis is down: the cache starts on its fallback and
+// the probe moves it to Redis when Redis answers.
+func New(opts Options) *Cache {
+	opts.init()
+	var client Client
+	if opts.Addr != "" {
+		client = redis.NewClient(&redis.Options{
+			Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB,
+			TLSConfig: opts.TLSConfig, PoolSize: opts.PoolSize,
+			DialTimeout: opts.DialTimeout, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
+			// The circuit breaker handles failures; retries would multiply timeouts.
+			MaxRetries: -1,
+		})
+	}
+	c := newCache(client, opts)
+	c.owned = client != nil
+	return c
+}
+
+// NewWithClient uses an existing client (a cluster client, say); Close
+// leaves it open.
+func NewWithClient(client Client, opts Options) *Cache {
+	opts.init()
+	return newCache(client, opts)
+}
+
+func newCache(client Client, opts Options) *Cache {
+	return &Cache{
+		opts: opts, client: client, local: newLRU(opts.LocalSize),
+		limits: newLocalLimiter(), stop: make(chan struct{}),
+	}
+}
+
+// Close stops the background probe and closes a client New created.
+func (c *Cache) Close() error {
+	var err error
+	c.closed.Do(func() {
+		close(c.stop)
+		c.probes.Wait()
+		if closer, ok := c.client.(interface{ Close() error }); ok && c.owned {
+			err = closer.Close()
+		}
+	})
+	return err
+}
+
+// UsingRedis reports whether calls currently go to Redis (false when there
+// is no Redis or the circuit is open).
+func (c *Cache) UsingRedis() bool { return c.client != nil && !c.down.Load() }
+
+func (c *Cache) key(k string) string { return c.opts.Prefix + k }
+
+func (c *Cache) ttl(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return c.opts.DefaultTTL
+	}
+	return ttl
+}
+
+// Get decodes the JSON value of key into dst. It returns ErrCacheMiss when
+// the key is not cached; Redis failures never reach the caller.
+func (c *Cache) Get(ctx context.Context, key string, dst any) error {
+	raw, err := c.getRaw(ctx, c.key(key))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("cache: decode %q: %w", key, err)
+	}
+	return nil
+}
+
+func (c *Cache) getRaw(ctx context.Context, key string) ([]byte, error) {
+	if c.UsingRedis() {
+		raw, err := c.client.Get(ctx, key).Bytes()
+		switch {
+		case err == nil:
+			return raw, nil
+		case errors.Is(err, redis.Nil):
+			return nil, ErrCacheMiss
+		case !c.failed(ctx, err):
+			return nil, err // the caller's context ended
+		}
+	}
+	if raw, ok := c.local.get(key); ok {
+		return raw, nil
+	}
+	return nil, ErrCacheMiss
+}
+
+// Set stores value as JSON under key for ttl (DefaultTTL when ttl is 0).
+// The value is also kept in memory, so it is still served during an outage.
+func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("cache: encode %q: %w", key, err)
+	}
+	k, ttl := c.key(key), c.ttl(ttl)
+	c.local.set(k, raw, ttl)
+	if c.UsingRedis() {
+		if err := c.client.Set(ctx, k, raw, ttl).Err(); err != nil && !c.failed(ctx, err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes key.
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	k := c.key(key)
+	c.local.delete(k)
+	if c.UsingRedis() {
+		if err := c.client.Del(ctx, k).Err(); err != nil && !c.failed(ctx, err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// failed records a Redis failure and reports whether the call should fall
+// back to memory (true), or return err because the caller gave up (false).
+func (c *Cache) failed(ctx context.Context, err error) bool {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return false
+	}
+	if c.down.CompareAndSwap(false, true) {
+		c.opts.Logger.Warn("cache: Redis unreachable, serving from memory until it answers again",
+			"addr", c.opts.Addr, "error", err, "probe_interval", c.opts.ProbeInterval)
+		c.startProbe()
+	}
+	return true
+}
+
+// startProbe pings Redis every ProbeInterval until it answers, then closes
+// the circuit.
+func (c *Cache) startProbe() {
+	c.probeOnce.Lock()
+	defer c.probeOnce.Unlock()
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	c.probes.Add(1)
+	go func() {
+		defer c.probes.Done()
+		tick := time.NewTicker(c.opts.ProbeInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), c.opts.DialTimeout+c.opts.ReadTimeout)
+				err := c.client.Ping(ctx).Err()
+				cancel()
+				if err == nil {
+					c.down.Store(false)
+					c.opts.Logger.Warn("cache: Redis reachable again, back from memory", "addr", c.opts.Addr)
+					return
+				}
+			}
+		}
+	}()
+}

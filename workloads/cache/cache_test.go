@@ -1,0 +1,336 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cirkelline/infra/workloads/cache"
+)
+
+// backend is one way to run the cache; the behaviour suite runs on each.
+type backend struct {
+	name string
+	// open returns a cache and, for Redis backends, a raw client to inspect it.
+	open func(t *testing.T) (*cache.Cache, *redis.Client)
+}
+
+func backends() []backend {
+	redisBackend := func(tlsAuth bool) func(t *testing.T) (*cache.Cache, *redis.Client) {
+		return func(t *testing.T) (*cache.Cache, *redis.Client) {
+			var srv *redisServer
+			if tlsAuth {
+				srv = startTLSRedis(t, "elasticache-style-token-0123")
+			} else {
+				srv = startRedis(t)
+			}
+			opts := cache.Options{Addr: srv.Addr(), Password: srv.Password, TLSConfig: srv.TLS}
+			c := cache.New(opts)
+			t.Cleanup(func() { c.Close() })
+			raw := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: srv.Password, TLSConfig: srv.TLS})
+			t.Cleanup(func() { raw.Close() })
+			return c, raw
+		}
+	}
+	return []backend{
+		{"memory", func(t *testing.T) (*cache.Cache, *redis.Client) {
+			c := cache.New(cache.Options{})
+			t.Cleanup(func() { c.Close() })
+			return c, nil
+		}},
+		{"redis", redisBackend(false)},
+		{"redis-tls-auth", redisBackend(true)},
+	}
+}
+
+type profile struct {
+	Name  string   `json:"name"`
+	Roles []string `json:"roles"`
+}
+
+func TestBehaviour(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Run("set get delete", func(t *testing.T) {
+				c, raw := b.open(t)
+				want := profile{Name: "Ada", Roles: []string{"admin"}}
+				if err := c.Set(ctx, "p:1", want, 0); err != nil {
+					t.Fatal(err)
+				}
+				var got profile
+				if err := c.Get(ctx, "p:1", &got); err != nil || got.Name != "Ada" || got.Roles[0] != "admin" {
+					t.Fatalf("get = %+v, %v", got, err)
+				}
+				if raw != nil {
+					if v, err := raw.Get(ctx, "cirkelline:p:1").Result(); err != nil || v != `{"name":"Ada","roles":["admin"]}` {
+						t.Errorf("raw value under the prefixed key = %q, %v", v, err)
+					}
+					if ttl := raw.TTL(ctx, "cirkelline:p:1").Val(); ttl <= 4*time.Minute || ttl > 5*time.Minute {
+						t.Errorf("default TTL %s, want 5 minutes", ttl)
+					}
+				}
+				if err := c.Delete(ctx, "p:1"); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Get(ctx, "p:1", &got); !errors.Is(err, cache.ErrCacheMiss) {
+					t.Errorf("after delete: %v, want ErrCacheMiss", err)
+				}
+			})
+			t.Run("miss and expiry", func(t *testing.T) {
+				c, _ := b.open(t)
+				var v string
+				if err := c.Get(ctx, "nope", &v); !errors.Is(err, cache.ErrCacheMiss) {
+					t.Errorf("want ErrCacheMiss, got %v", err)
+				}
+				if err := c.Set(ctx, "short", "x", 100*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+				eventually(t, 3*time.Second, func() bool { return errors.Is(c.Get(ctx, "short", &v), cache.ErrCacheMiss) })
+			})
+			t.Run("typed caches use the seed's TTLs", func(t *testing.T) {
+				c, raw := b.open(t)
+				sessions, users := cache.Sessions[profile](c), cache.Users[profile](c)
+				if err := sessions.Set(ctx, "s1", profile{Name: "s"}); err != nil {
+					t.Fatal(err)
+				}
+				if err := users.Set(ctx, "u1", profile{Name: "u"}); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := sessions.Get(ctx, "s1"); err != nil || got.Name != "s" {
+					t.Errorf("session = %+v, %v", got, err)
+				}
+				if _, err := users.Get(ctx, "s1"); !errors.Is(err, cache.ErrCacheMiss) {
+					t.Errorf("typed caches must not share keys: %v", err)
+				}
+				if raw != nil {
+					for key, want := range map[string]time.Duration{"cirkelline:session:s1": time.Hour, "cirkelline:user:u1": 30 * time.Minute} {
+						if ttl := raw.TTL(ctx, key).Val(); ttl <= want-time.Minute || ttl > want {
+							t.Errorf("%s TTL %s, want %s", key, ttl, want)
+						}
+					}
+				}
+			})
+			t.Run("cached loads once per burst", func(t *testing.T) {
+				c, _ := b.open(t)
+				var loads atomic.Int32
+				release := make(chan struct{})
+				load := func(context.Context) (profile, error) {
+					loads.Add(1)
+					<-release
+					return profile{Name: "loaded"}, nil
+				}
+				var wg sync.WaitGroup
+				results := make(chan string, 50)
+				for range 50 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						p, err := cache.Cached(ctx, c, "expensive", time.Minute, load)
+						if err != nil {
+							t.Error(err)
+						}
+						results <- p.Name
+					}()
+				}
+				time.Sleep(50 * time.Millisecond) // let the burst pile up on the one load
+				close(release)
+				wg.Wait()
+				close(results)
+				for r := range results {
+					if r != "loaded" {
+						t.Errorf("got %q", r)
+					}
+				}
+				if n := loads.Load(); n != 1 {
+					t.Errorf("load ran %d times for one burst, want 1", n)
+				}
+				if _, err := cache.Cached(ctx, c, "expensive", time.Minute, load); err != nil || loads.Load() != 1 {
+					t.Errorf("a cached value must not load again (loads %d, %v)", loads.Load(), err)
+				}
+			})
+			t.Run("cached does not cache errors", func(t *testing.T) {
+				c, _ := b.open(t)
+				fail := errors.New("db down")
+				calls := 0
+				load := func(context.Context) (int, error) {
+					calls++
+					if calls == 1 {
+						return 0, fail
+					}
+					return 42, nil
+				}
+				if _, err := cache.Cached(ctx, c, "flaky", time.Minute, load); !errors.Is(err, fail) {
+					t.Errorf("want the load error, got %v", err)
+				}
+				if v, err := cache.Cached(ctx, c, "flaky", time.Minute, load); err != nil || v != 42 {
+					t.Errorf("second call = %d, %v", v, err)
+				}
+			})
+			t.Run("fixed window rate limit", func(t *testing.T) {
+				c, _ := b.open(t)
+				for i := int64(1); i <= 3; i++ {
+					n, reset, err := c.IncrRateLimit(ctx, "user:1", 300*time.Millisecond)
+					if err != nil || n != i || reset <= 0 || reset > 300*time.Millisecond {
+						t.Fatalf("hit %d: count %d reset %s err %v", i, n, reset, err)
+					}
+				}
+				res, err := c.Allow(ctx, "user:2", cache.PerSecond(1))
+				if err != nil || !res.Allowed || res.Remaining != 0 {
+					t.Errorf("first = %+v, %v", res, err)
+				}
+				if res, _ = c.Allow(ctx, "user:2", cache.PerSecond(1)); res.Allowed {
+					t.Errorf("second within the window must be denied: %+v", res)
+				}
+				eventually(t, 3*time.Second, func() bool {
+					n, _, err := c.IncrRateLimit(ctx, "user:1", 300*time.Millisecond)
+					return err == nil && n == 1
+				})
+			})
+		})
+	}
+}
+
+func TestMemoryFallbackIsBounded(t *testing.T) {
+	ctx := context.Background()
+	c := cache.New(cache.Options{LocalSize: 2})
+	defer c.Close()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := c.Set(ctx, k, k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v string
+	if err := c.Get(ctx, "a", &v); !errors.Is(err, cache.ErrCacheMiss) {
+		t.Errorf("the least recently used item must be evicted, got %q %v", v, err)
+	}
+	if err := c.Get(ctx, "c", &v); err != nil || v != "c" {
+		t.Errorf("newest item: %q %v", v, err)
+	}
+}
+
+// countingHandler counts slog records by level.
+type countingHandler struct {
+	mu       sync.Mutex
+	warnings []string
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.Level == slog.LevelWarn {
+		h.warnings = append(h.warnings, r.Message)
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+func (h *countingHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.warnings)
+}
+
+// TestOutageAndRecovery stops Redis in the middle of a run: no call fails,
+// values are served from memory, one warning is logged; when Redis is back
+// the cache returns to it within the probe interval.
+func TestOutageAndRecovery(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedis(t)
+	logs := &countingHandler{}
+	c := cache.New(cache.Options{Addr: srv.Addr(), ProbeInterval: 100 * time.Millisecond, DialTimeout: 200 * time.Millisecond, Logger: slog.New(logs)})
+	defer c.Close()
+	if err := c.Set(ctx, "before", "kept", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if !c.UsingRedis() {
+		t.Fatal("should start on Redis")
+	}
+
+	srv.Stop()
+	for i := range 200 {
+		var v string
+		if err := c.Get(ctx, "before", &v); err != nil || v != "kept" {
+			t.Fatalf("call %d during the outage: %q, %v; values must keep being served", i, v, err)
+		}
+		if err := c.Set(ctx, "during", i, time.Minute); err != nil {
+			t.Fatalf("set during the outage: %v", err)
+		}
+		if _, _, err := c.IncrRateLimit(ctx, "ip", time.Minute); err != nil {
+			t.Fatalf("rate limit during the outage: %v", err)
+		}
+	}
+	var during int
+	if err := c.Get(ctx, "during", &during); err != nil || during != 199 {
+		t.Errorf("during = %d, %v", during, err)
+	}
+	if n := logs.count(); n != 1 || c.UsingRedis() {
+		t.Errorf("%d warnings (want exactly 1 for the outage), using Redis %v", n, c.UsingRedis())
+	}
+
+	srv.Start()
+	eventually(t, 5*time.Second, c.UsingRedis)
+	if n := logs.count(); n != 2 {
+		t.Errorf("%d warnings, want 2: the outage and the recovery", n)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer raw.Close()
+	if err := c.Set(ctx, "after", "back", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := raw.Get(ctx, "cirkelline:after").Result(); err != nil || v != `"back"` {
+		t.Errorf("writes must reach Redis again: %q %v", v, err)
+	}
+}
+
+func TestStartsWhileRedisIsDown(t *testing.T) {
+	var buf bytes.Buffer
+	c := cache.New(cache.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := c.Get(ctx, "k", &v); err != nil || v != 1 {
+		t.Errorf("get = %d, %v", v, err)
+	}
+	if !strings.Contains(buf.String(), "Redis unreachable") {
+		t.Errorf("want the outage warning, log: %s", buf.String())
+	}
+}
+
+func TestCanceledContextIsNotAnOutage(t *testing.T) {
+	srv := startRedis(t)
+	c := cache.New(cache.Options{Addr: srv.Addr()})
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var v string
+	if err := c.Get(ctx, "k", &v); !errors.Is(err, context.Canceled) {
+		t.Errorf("want context.Canceled, got %v", err)
+	}
+	if !c.UsingRedis() {
+		t.Error("a caller's canceled context must not open the circuit")
+	}
+}
+
+func eventually(t *testing.T, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

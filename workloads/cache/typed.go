@@ -1,0 +1,83 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// The seed's TTLs.
+const (
+	SessionTTL = time.Hour
+	UserTTL    = 30 * time.Minute
+	GenericTTL = 5 * time.Minute
+)
+
+// Typed is a cache of one value type under one key prefix and TTL.
+type Typed[T any] struct {
+	cache  *Cache
+	prefix string
+	ttl    time.Duration
+}
+
+// NewTyped returns a typed view of c: keys get prefix, values live for ttl.
+func NewTyped[T any](c *Cache, prefix string, ttl time.Duration) Typed[T] {
+	return Typed[T]{cache: c, prefix: prefix, ttl: ttl}
+}
+
+// Sessions caches session data for an hour under "session:".
+func Sessions[T any](c *Cache) Typed[T] { return NewTyped[T](c, "session:", SessionTTL) }
+
+// Users caches user data for 30 minutes under "user:".
+func Users[T any](c *Cache) Typed[T] { return NewTyped[T](c, "user:", UserTTL) }
+
+// Generic caches values for 5 minutes under "generic:".
+func Generic[T any](c *Cache) Typed[T] { return NewTyped[T](c, "generic:", GenericTTL) }
+
+// Get returns the value of id, or ErrCacheMiss.
+func (t Typed[T]) Get(ctx context.Context, id string) (T, error) {
+	var v T
+	err := t.cache.Get(ctx, t.prefix+id, &v)
+	return v, err
+}
+
+// Set stores the value of id for the view's TTL.
+func (t Typed[T]) Set(ctx context.Context, id string, v T) error {
+	return t.cache.Set(ctx, t.prefix+id, v, t.ttl)
+}
+
+// Delete removes id.
+func (t Typed[T]) Delete(ctx context.Context, id string) error {
+	return t.cache.Delete(ctx, t.prefix+id)
+}
+
+// Cached returns the cached value of key, or calls load, caches its result
+// for ttl and returns it: the seed's cache_response decorator. Concurrent
+// misses for one key share a single load. Errors from load are returned and
+// not cached.
+func Cached[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	var v T
+	if err := c.Get(ctx, key, &v); err == nil {
+		return v, nil
+	} else if err != ErrCacheMiss {
+		return v, err
+	}
+	res, err, _ := c.flight.Do(key, func() (any, error) {
+		// Another caller may have filled it while this one waited.
+		var again T
+		if err := c.Get(ctx, key, &again); err == nil {
+			return again, nil
+		}
+		loaded, err := load(ctx)
+		if err != nil {
+			return loaded, err
+		}
+		if err := c.Set(ctx, key, loaded, ttl); err != nil {
+			return loaded, err
+		}
+		return loaded, nil
+	})
+	if err != nil {
+		return v, err
+	}
+	return res.(T), nil
+}
