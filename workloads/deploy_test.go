@@ -159,4 +159,3 @@ func TestRedisEnvIsTheCacheContract(t *testing.T) {
 		})
 	}
 }
-

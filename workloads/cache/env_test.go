@@ -1,0 +1,83 @@
+package cache_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cirkelline/infra/workloads/cache"
+)
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestFromLookup(t *testing.T) {
+	base := func() map[string]string {
+		return map[string]string{
+			cache.EnvURL: "rediss://:s3cr3t%40x@master.redis.cache.amazonaws.com:6379/0",
+			cache.EnvDB:  "2", cache.EnvMaxConnections: "20", cache.EnvTLS: "true",
+		}
+	}
+	opts, err := cache.FromLookup(lookup(base()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Addr != "master.redis.cache.amazonaws.com:6379" || opts.Password != "s3cr3t@x" || opts.DB != 2 || opts.PoolSize != 20 ||
+		opts.TLSConfig == nil || opts.TLSConfig.ServerName != "master.redis.cache.amazonaws.com" {
+		t.Errorf("options %+v", opts)
+	}
+
+	plain := map[string]string{cache.EnvURL: "redis://cirkelline-redis:6379"}
+	if opts, err := cache.FromLookup(lookup(plain)); err != nil || opts.TLSConfig != nil || opts.DB != 0 || opts.PoolSize != 0 {
+		t.Errorf("plain url: %+v %v (pool size 0 means the default 50)", opts, err)
+	}
+	if _, err := cache.FromLookup(lookup(map[string]string{})); err != cache.ErrNoRedis {
+		t.Errorf("no REDIS_URL: %v, want ErrNoRedis", err)
+	}
+
+	bad := []struct {
+		name  string
+		set   map[string]string
+		wants []string
+	}{
+		{"malformed url", map[string]string{cache.EnvURL: "http://:pw@host"}, []string{"REDIS_URL", "rediss://", "xxxxx"}},
+		{"url without port", map[string]string{cache.EnvURL: "redis://host"}, []string{"REDIS_URL"}},
+		{"db out of range", map[string]string{cache.EnvDB: "16"}, []string{"REDIS_DB", "16 is out of range 0–15"}},
+		{"db not a number", map[string]string{cache.EnvDB: "zero"}, []string{"REDIS_DB", `"zero"`}},
+		{"pool size not a number", map[string]string{cache.EnvMaxConnections: "fifty"}, []string{"REDIS_MAX_CONNECTIONS", `"fifty"`}},
+		{"pool size zero", map[string]string{cache.EnvMaxConnections: "0"}, []string{"REDIS_MAX_CONNECTIONS", "out of range"}},
+		{"tls not a bool", map[string]string{cache.EnvTLS: "yes please"}, []string{"REDIS_TLS"}},
+		{"tls off with rediss", map[string]string{cache.EnvTLS: "false"}, []string{"REDIS_TLS is false but REDIS_URL uses rediss://"}},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			env := base()
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			_, err := cache.FromLookup(lookup(env))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), ":pw@") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestURLRoundTrip(t *testing.T) {
+	raw := cache.URL(true, "redis.internal", 6380, `p@ss/w:rd`, 4)
+	opts, err := cache.FromLookup(lookup(map[string]string{cache.EnvURL: raw}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Addr != "redis.internal:6380" || opts.Password != `p@ss/w:rd` || opts.DB != 4 || opts.TLSConfig == nil {
+		t.Errorf("%s -> %+v", raw, opts)
+	}
+}
