@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -257,16 +258,24 @@ func TestRenderCommand(t *testing.T) {
 		if code := cliMain([]string{"render", "--stack", "production", "--out", out}, &stdout, &stderr); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
+		want := renderStack(t, "production").Objects
 		files, _ := filepath.Glob(filepath.Join(out, "*.yaml"))
-		if len(files) != 14 {
-			t.Errorf("wrote %d files, want 14", len(files))
+		cloud, _ := filepath.Glob(filepath.Join(out, "cloud", "*.yaml"))
+		if len(files)+len(cloud) != len(want) || len(cloud) != 4 {
+			t.Errorf("wrote %d files and %d cloud files, want %d in all, 4 of them cloud (ElastiCache)", len(files), len(cloud), len(want))
 		}
 		if _, err := os.Stat(filepath.Join(out, "deployment-old-gone.yaml")); err == nil {
 			t.Error("stale file not removed")
 		}
-		for _, want := range []string{"HorizontalPodAutoscaler  cirkelline  cirkelline-backend-hpa", "rendered 14 objects", "pulumi config set --secret jwtSecret <value> --stack production"} {
-			if !strings.Contains(stdout.String(), want) {
-				t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+		for _, want := range []string{
+			`HorizontalPodAutoscaler\s+cirkelline\s+cirkelline-backend-hpa\s+horizontalpodautoscaler-cirkelline-cirkelline-backend-hpa.yaml`,
+			`aws:elasticache/replicationGroup:ReplicationGroup\s+-\s+cirkelline-redis\s+cloud/aws-elasticache-replicationgroup-cirkelline-redis.yaml`,
+			fmt.Sprintf(`rendered %d objects`, len(want)),
+			`pulumi config set --secret jwtSecret <value> --stack production`,
+			`pulumi config set --secret --path redis.authToken <value> --stack production`,
+		} {
+			if !regexp.MustCompile(want).MatchString(stdout.String()) {
+				t.Errorf("summary does not match %q:\n%s", want, stdout.String())
 			}
 		}
 	})
@@ -275,8 +284,8 @@ func TestRenderCommand(t *testing.T) {
 		if code := cliMain([]string{"render", "--stack", "staging", "--out", "-"}, &stdout, &stderr); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
-		if n := strings.Count(stdout.String(), "\n---\n"); n != 13 {
-			t.Errorf("%d document separators, want 13", n)
+		if n, want := strings.Count(stdout.String(), "\n---\n"), len(renderStack(t, "staging").Objects)-1; n != want {
+			t.Errorf("%d document separators, want %d", n, want)
 		}
 	})
 	t.Run("invalid config writes nothing and lists every problem", func(t *testing.T) {
