@@ -1,0 +1,36 @@
+package loadtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// OptionsFile is the options document's file name.
+const OptionsFile = "options.json"
+
+// Export writes the flow's script and the generated options to dir, so the
+// same test runs with a local k6: k6 run --config DIR/options.json DIR/<flow>.js
+func Export(dir string, c Config, tags map[string]string) ([]string, error) {
+	shape, thresholds := c.Resolved()
+	opts, err := BuildOptions(shape, thresholds, tags).JSON()
+	if err != nil {
+		return nil, err
+	}
+	script, err := c.Flow.Script()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var written []string
+	for name, body := range map[string][]byte{OptionsFile: opts, c.Flow.FileName(): script} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			return nil, fmt.Errorf("export %s: %w", path, err)
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}

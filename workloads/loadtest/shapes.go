@@ -1,0 +1,140 @@
+// Package loadtest holds the k6 side of the load tests: the request flows
+// (k6 scripts embedded in the binary), the scenario shapes of the seeds as
+// typed values, the k6 options generated from them, how the work is split
+// over runner pods, and the capacity arithmetic that says whether the
+// autoscaling can carry the peak. It is pure Go: components/loadtest.go
+// turns it into a Kubernetes Job.
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Duration is a k6 duration: it marshals as "30s", "2m", "1m30s".
+type Duration time.Duration
+
+// MarshalJSON writes the k6 form.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads "30s", "2m", "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"30s\" or \"2m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\" or \"2m\", got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String is the k6 form: "2m", "30s", "1m30s".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	s = strings.Replace(s, "m0s", "m", 1)
+	s = strings.Replace(s, "h0m", "h", 1)
+	return s
+}
+
+// Stage ramps to Target VUs over Duration.
+type Stage struct {
+	Duration Duration `json:"duration"`
+	Target   int      `json:"target"`
+}
+
+// ShapeName names a built-in scenario shape.
+type ShapeName string
+
+// The seeds' shapes.
+const (
+	Smoke        ShapeName = "smoke"
+	Load         ShapeName = "load"
+	Stress       ShapeName = "stress"
+	Spike        ShapeName = "spike"
+	MillionUsers ShapeName = "million-users"
+	NormalEvent  ShapeName = "normal-event"
+	PeakEvent    ShapeName = "peak-event"
+)
+
+// Shape is a ramping-vus scenario.
+type Shape struct {
+	Name ShapeName
+	// Purpose, from the seed's table.
+	Purpose string
+	// StartVUs run from the first second (smoke runs 1 VU for its whole minute).
+	StartVUs int
+	Stages   []Stage
+}
+
+func m(n int) Duration { return Duration(time.Duration(n) * time.Minute) }
+func s(n int) Duration { return Duration(time.Duration(n) * time.Second) }
+
+// Shapes are the seeds' scenarios: cirkelline's P2.2 table (smoke, load,
+// stress, spike, million-users) and PartyPic's two stage tables
+// (normal-event, peak-event).
+var Shapes = map[ShapeName]Shape{
+	Smoke: {Name: Smoke, Purpose: "Verification", StartVUs: 1, Stages: []Stage{{m(1), 1}}},
+	Load: {Name: Load, Purpose: "Normal traffic", Stages: []Stage{
+		{m(2), 50}, {m(5), 50}, {m(2), 100}, {m(5), 100}, {m(2), 0},
+	}},
+	Stress: {Name: Stress, Purpose: "Find limits", Stages: []Stage{
+		{m(2), 100}, {m(5), 100}, {m(2), 200}, {m(5), 200}, {m(2), 300}, {m(5), 300}, {m(5), 0},
+	}},
+	Spike: {Name: Spike, Purpose: "Sudden bursts", Stages: []Stage{
+		{s(10), 100}, {m(1), 100}, {s(10), 500}, {m(3), 500}, {s(10), 100}, {m(3), 100}, {s(10), 0},
+	}},
+	MillionUsers: {Name: MillionUsers, Purpose: "Scale test (1M users, 10K concurrent)", Stages: []Stage{
+		{m(5), 1000}, {m(10), 5000}, {m(5), 10000}, {m(15), 10000}, {m(10), 0},
+	}},
+	NormalEvent: {Name: NormalEvent, Purpose: "A wedding day: no scaling expected, 2 server pods", Stages: []Stage{
+		{m(1), 5}, {m(2), 15}, {m(3), 20}, {m(2), 10}, {m(2), 0},
+	}},
+	PeakEvent: {Name: PeakEvent, Purpose: "A viral moment: HPA 2 → 10 → 25 and new nodes", Stages: []Stage{
+		{s(30), 50}, {m(1), 150}, {m(2), 300}, {m(3), 400}, {m(2), 200}, {m(1), 50}, {s(30), 0},
+	}},
+}
+
+// ShapeNames lists the built-in shapes in a stable order.
+func ShapeNames() []ShapeName {
+	names := make([]ShapeName, 0, len(Shapes))
+	for n := range Shapes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// MaxVUs is the most VUs the shape runs at once.
+func (s Shape) MaxVUs() int {
+	peak := s.StartVUs
+	for _, st := range s.Stages {
+		peak = max(peak, st.Target)
+	}
+	return peak
+}
+
+// MinPeakVUs is the lowest plateau target above zero (the seed's "50–100").
+func (s Shape) MinPeakVUs() int {
+	low := 0
+	for _, st := range s.Stages {
+		if st.Target > 0 && (low == 0 || st.Target < low) {
+			low = st.Target
+		}
+	}
+	return max(low, s.StartVUs)
+}
+
+// TotalDuration is the sum of the stages.
+func (s Shape) TotalDuration() time.Duration {
+	var d time.Duration
+	for _, st := range s.Stages {
+		d += time.Duration(st.Duration)
+	}
+	return d
+}
