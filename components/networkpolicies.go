@@ -54,6 +54,9 @@ type NetworkPoliciesArgs struct {
 	RedisPodSelector map[string]string
 	// ExtraEgress adds egress rules, e.g. to the database.
 	ExtraEgress []EgressRule
+	// AllowFromPods, when set, also admits pods with these labels (the
+	// load-test runners) when IngressCIDRs restricts ingress.
+	AllowFromPods map[string]string
 }
 
 // NetworkPolicies is a default-deny policy plus one allow policy per service.
@@ -152,7 +155,13 @@ func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.Net
 	}
 	ingress := networkingv1.NetworkPolicyIngressRuleArgs{Ports: tcpPorts(s.Port)}
 	if len(a.IngressCIDRs) > 0 {
-		ingress.From = peers(a.IngressCIDRs)
+		from := peers(a.IngressCIDRs)
+		if a.AllowFromPods != nil {
+			from = append(from, networkingv1.NetworkPolicyPeerArgs{
+				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(a.AllowFromPods)},
+			})
+		}
+		ingress.From = from
 	}
 	return &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(SelectorLabels(a.PartOf, s.Name))},

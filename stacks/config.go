@@ -40,6 +40,8 @@ type Config struct {
 	NetworkPolicy NetworkPolicyConfig `json:"networkPolicy"`
 	// Redis is the stack's cache: ElastiCache, in-cluster, or none.
 	Redis RedisConfig `json:"redis"`
+	// LoadTest is the stack's k6 load test.
+	LoadTest LoadTestConfig `json:"loadtest"`
 
 	// Project and Stack name the Pulumi project and stack; not config keys.
 	Project string `json:"-"`
@@ -47,6 +49,8 @@ type Config struct {
 	// Secrets holds the values of App.SecretEnv, by environment variable name,
 	// read from Pulumi secret config; not a config key.
 	Secrets map[string]Secret `json:"-"`
+	// LoadTestSecrets holds the values of LoadTest.SecretEnv; not a config key.
+	LoadTestSecrets map[string]Secret `json:"-"`
 }
 
 // ServiceAccountConfig is the pods' identity.

@@ -32,7 +32,8 @@ func Defaults() Config {
 			SSLPolicy:       "ELBSecurityPolicy-TLS13-1-2-2021-06",
 			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
 		},
-		Redis: defaultRedis(),
+		Redis:    defaultRedis(),
+		LoadTest: defaultLoadTest(),
 		NetworkPolicy: NetworkPolicyConfig{
 			Enabled:          true,
 			HTTPSEgressCIDRs: []string{"0.0.0.0/0"},
@@ -73,6 +74,7 @@ func (c *Config) resolveNames() {
 		c.Ingress.Name = c.Namespace
 	}
 	c.resolveRedis()
+	c.resolveLoadTest()
 	for i := range c.Ingress.Routes {
 		if c.Ingress.Routes[i].PathType == "" {
 			c.Ingress.Routes[i].PathType = components.PathPrefix

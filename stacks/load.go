@@ -69,7 +69,7 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 		return nil, configError(stack, &errs)
 	}
 	cfg.resolveNames()
-	cfg.Secrets = readSecrets(&errs, src, &cfg, o)
+	readSecrets(&errs, src, &cfg, o)
 	readRedisToken(&errs, src, &cfg, o)
 	errs.Merge(cfg.validate(o.offlineSecrets == nil))
 	if errs.Len() > 0 {
@@ -109,17 +109,22 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 	decoded = true
 	prefix := cfg.Project + ":"
 	fields := topLevelFields()
-	secretKeys := map[string]bool{}
-	// app.secretEnv may change which secret keys exist, so decode it first.
-	if raw, ok := src.Get(prefix + "app"); ok {
-		decoded = decodeField(errs, "app", raw, src.IsSecret(prefix+"app"), reflect.ValueOf(cfg).Elem().Field(fields["app"])) && decoded
+	// app and loadtest name the secret keys that may exist, so decode them first.
+	namesSecrets := []string{"app", "loadtest"}
+	for _, key := range namesSecrets {
+		if raw, ok := src.Get(prefix + key); ok {
+			decoded = decodeField(errs, key, raw, src.IsSecret(prefix+key), reflect.ValueOf(cfg).Elem().Field(fields[key])) && decoded
+		}
 	}
-	for _, key := range cfg.App.SecretEnv {
-		secretKeys[key] = true
+	secretKeys := map[string]bool{}
+	for _, env := range cfg.secretEnvs() {
+		for _, key := range env.keys {
+			secretKeys[key] = true
+		}
 	}
 	for _, full := range src.Keys() {
 		key, ok := strings.CutPrefix(full, prefix)
-		if !ok || key == "app" || secretKeys[key] {
+		if !ok || slices.Contains(namesSecrets, key) || secretKeys[key] {
 			continue
 		}
 		i, known := fields[key]
@@ -216,6 +221,14 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 		}
 		return // never echo a secret's value
 	}
+	if t.Kind() != reflect.Struct && reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		// A value with its own format (a duration): let it judge, at this path.
+		raw, _ := json.Marshal(v)
+		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
+			errs.Add(path, v, err.Error(), "")
+		}
+		return
+	}
 	if !jsonKindFits(v, t) {
 		errs.Addf(path, v, "write a "+kindName(t), "has the wrong type: want %s", kindName(t))
 		return
@@ -227,11 +240,7 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 			return // a type error; json reports it
 		}
 		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			if name := jsonName(t.Field(i)); name != "" {
-				fields[name] = t.Field(i).Type
-			}
-		}
+		collectFields(t, fields)
 		for _, k := range slices.Sorted(mapKeys(obj)) {
 			ft, ok := fields[k]
 			if !ok {
@@ -251,6 +260,21 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 			for _, k := range slices.Sorted(mapKeys(obj)) {
 				checkKeys(errs, validate.Key(path, k), obj[k], t.Elem())
 			}
+		}
+	}
+}
+
+// collectFields maps json names to field types, flattening embedded structs
+// as encoding/json does.
+func collectFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			collectFields(f.Type, fields)
+			continue
+		}
+		if name := jsonName(f); name != "" {
+			fields[name] = f.Type
 		}
 	}
 }
@@ -335,21 +359,44 @@ func levenshtein(a, b string) int {
 
 // readSecrets resolves app.secretEnv from secret config. A key that is
 // missing, or set without --secret, is an error that gives the command to run.
-func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) map[string]Secret {
+// secretEnv is one map of environment variables to secret config keys.
+type secretEnv struct {
+	path string
+	keys map[string]string
+	into *map[string]Secret
+}
+
+// secretEnvs are the maps that name secret config keys: the app's, and the
+// load test's when it is enabled.
+func (c *Config) secretEnvs() []secretEnv {
+	envs := []secretEnv{{"app.secretEnv", c.App.SecretEnv, &c.Secrets}}
+	if c.LoadTest.Enabled {
+		envs = append(envs, secretEnv{"loadtest.secretEnv", c.LoadTest.SecretEnv, &c.LoadTestSecrets})
+	}
+	return envs
+}
+
+func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) {
+	for _, env := range cfg.secretEnvs() {
+		*env.into = readSecretEnv(errs, src, cfg, o, env)
+	}
+}
+
+func readSecretEnv(errs *validate.Errors, src Source, cfg *Config, o loadOptions, env secretEnv) map[string]Secret {
 	secrets := map[string]Secret{}
-	for _, env := range slices.Sorted(mapKeys(cfg.App.SecretEnv)) {
-		key := cfg.App.SecretEnv[env]
+	for _, name := range slices.Sorted(mapKeys(env.keys)) {
+		key := env.keys[name]
 		if key == "" {
 			continue // dropped default
 		}
-		path := validate.Key("app.secretEnv", env)
+		path := validate.Key(env.path, name)
 		full := cfg.Project + ":" + key
 		fix := fmt.Sprintf("run: pulumi config set --secret %s <value> --stack %s", key, cfg.Stack)
 		v, ok := src.Get(full)
 		switch {
 		case !ok && o.offlineSecrets != nil:
 			*o.offlineSecrets = append(*o.offlineSecrets, full)
-			secrets[env] = NewSecret(Redacted)
+			secrets[name] = NewSecret(Redacted)
 		case !ok:
 			errs.Add(path, nil, fmt.Sprintf("secret config %q is not set", full), fix)
 		case !src.IsSecret(full):
@@ -358,7 +405,7 @@ func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) 
 		case v == "":
 			errs.Add(path, nil, fmt.Sprintf("secret config %q is empty", full), fix)
 		default:
-			secrets[env] = NewSecret(v)
+			secrets[name] = NewSecret(v)
 		}
 	}
 	return secrets

@@ -130,6 +130,35 @@ func TestLoadBadConfig(t *testing.T) {
 		{"redis db out of range", redis(`{"mode":"in-cluster",` + tok + `,"db":16}`), []string{`redis.db (16): must be between 0 and 15`}},
 		{"secret of the wrong type", redis(`{"mode":"in-cluster","authToken":12345678901234567}`), []string{`redis.authToken: has the wrong type: want a string`}},
 	}...)
+	loadTest := func(js string) func(*stacks.MapSource) {
+		return func(s *stacks.MapSource) {
+			s.Values["cirkelline:loadtest"] = js
+			s.Values["cirkelline:loadtestEmail"] = "test@example.com"
+			s.Values["cirkelline:loadtestPassword"] = "password"
+			s.Secrets = append(s.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
+		}
+	}
+	tests = append(tests, []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []string
+	}{
+		{"load test against production", loadTest(`{"enabled":true}`), []string{`loadtest.enabled (true): would load-test a production stack`, "allowProduction: true"}},
+		{"million users beyond the HPA", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true,"shape":"million-users"}`)(s)
+			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":10}}]`
+		}, []string{`loadtest.capacity: peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 10`, "allowCapacityOverride"}},
+		{"negative stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"1m","target":10},{"duration":"-30s","target":0}]}`), []string{`loadtest.stages[1].duration ("-30s"): must be positive`}},
+		{"unparsable stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"two minutes","target":10}]}`), []string{`loadtest.stages[0].duration ("two minutes"): want a duration such as "30s" or "2m"`}},
+		{"threshold on an unknown metric", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"chat_latency":["p(95)<100"]}}`), []string{`loadtest.thresholds.chat_latency: is not a metric the cirkelline flow reports`}},
+		{"malformed threshold", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"http_req_duration":["95th < 2s"]}}`), []string{`loadtest.thresholds.http_req_duration[0] ("95th < 2s"): is not a k6 threshold expression`}},
+		{"zero VUs per runner", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":0}`), []string{`loadtest.vusPerRunner (0): must be at least 1`}},
+		{"unknown target service", loadTest(`{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`), []string{`loadtest.target.service ("web"): is not a service of this stack`}},
+		{"missing test credentials", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
+			delete(s.Values, "cirkelline:loadtestPassword")
+		}, []string{`loadtest.secretEnv.TEST_PASSWORD: secret config "cirkelline:loadtestPassword" is not set`, "pulumi config set --secret loadtestPassword"}},
+	}...)
 	if len(tests) < 15 {
 		t.Fatalf("the issue asks for at least 15 bad configs, have %d", len(tests))
 	}

@@ -54,6 +54,7 @@ func (c *Config) validate(secretsKnown bool) error {
 		errs.Merge(c.NetworkPoliciesArgs().Validate("networkPolicy"))
 	}
 	c.validateRedis(&errs, secretsKnown)
+	c.validateLoadTest(&errs)
 	return errs.Err()
 }
 
@@ -155,6 +156,10 @@ func (c *Config) NetworkPoliciesArgs() components.NetworkPoliciesArgs {
 	}
 	for _, s := range c.Services {
 		args.Services = append(args.Services, components.PolicyService{Name: s.Name, Port: s.Port, UsesRedis: s.Redis})
+	}
+	if c.LoadTest.Enabled {
+		// The runners must reach the services even when ingressCidrs narrows who else may.
+		args.AllowFromPods = components.SelectorLabels(c.Namespace, components.LoadTestName)
 	}
 	return args
 }

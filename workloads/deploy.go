@@ -24,6 +24,8 @@ type Outputs struct {
 	RedisEndpoint  pulumi.StringOutput
 	RedisPort      pulumi.IntOutput
 	RedisAuthToken pulumi.StringInput
+	// LoadTestJob is the k6 Job's name (nil without a load test).
+	LoadTestJob pulumi.StringOutput
 }
 
 // Deploy builds every Kubernetes object of the stack. cfg must come from
@@ -100,6 +102,13 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 		}
 		out.IngressHost = ing.Hostname
 	}
+	if cfg.LoadTest.Enabled {
+		lt, err := deployLoadTest(ctx, cfg, ns.Name, inNamespace)
+		if err != nil {
+			return nil, err
+		}
+		out.LoadTestJob = lt.JobName
+	}
 	if cfg.NetworkPolicy.Enabled {
 		args := cfg.NetworkPoliciesArgs()
 		args.Namespace = ns.Name
@@ -118,6 +127,9 @@ func (o *Outputs) Export(ctx *pulumi.Context, cfg *stacks.Config) {
 	ctx.Export("ingressHost", o.IngressHost)
 	ctx.Export("hosts", pulumi.ToStringArray(o.Hosts))
 	ctx.Export("kubectl", pulumi.ToStringMap(KubectlCommands(cfg)))
+	if cfg.LoadTest.Enabled {
+		ctx.Export("loadTestJob", o.LoadTestJob)
+	}
 	if o.RedisAuthToken != nil {
 		ctx.Export("redisEndpoint", o.RedisEndpoint)
 		ctx.Export("redisPort", o.RedisPort)
@@ -136,6 +148,11 @@ func KubectlCommands(cfg *stacks.Config) map[string]string {
 	for _, s := range cfg.Services {
 		cmds["describeHpa:"+s.Name] = fmt.Sprintf("kubectl describe hpa %s%s -n %s", s.Name, components.HPASuffix, cfg.Namespace)
 		cmds["logs:"+s.Name] = fmt.Sprintf("kubectl logs -f deployment/%s -n %s", s.Name, cfg.Namespace)
+	}
+	if cfg.LoadTest.Enabled {
+		job := cfg.LoadTestJobName()
+		cmds["loadtest:status"] = fmt.Sprintf("kubectl get job %s -n %s -w", job, cfg.Namespace)
+		cmds["loadtest:results"] = fmt.Sprintf("kubectl logs -l job-name=%s -n %s --tail=-1 --prefix", job, cfg.Namespace)
 	}
 	return cmds
 }

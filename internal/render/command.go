@@ -39,6 +39,8 @@ type Result struct {
 	Config         *StackConfig
 	Objects        []Object
 	MissingSecrets []string
+	// Notes are printed after the summary (the load test's capacity table).
+	Notes string
 }
 
 // Stack renders one stack in memory; nothing is written.
@@ -56,10 +58,12 @@ func Stack(opts Options, program Program) (*Result, error) {
 	if !opts.RequireSecrets {
 		loadOpts = append(loadOpts, stacks.OfflineSecrets(&missing))
 	}
-	refs, err := stackReferenceStandIns(src, sc)
+	var ignored []string
+	cfg, err := stacks.Load(src, sc.Project, sc.Stack, stacks.OfflineSecrets(&ignored))
 	if err != nil {
 		return nil, err
 	}
+	refs := stackReferenceStandIns(cfg)
 	resources, err := capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, refs, program(src, loadOpts...))
 	if err != nil {
 		return nil, err
@@ -68,21 +72,20 @@ func Stack(opts Options, program Program) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Config: sc, Objects: objs, MissingSecrets: missing}, nil
+	res := &Result{Config: sc, Objects: objs, MissingSecrets: missing}
+	if report := cfg.CapacityReport(); report != "" {
+		res.Notes = "load test capacity (" + string(cfg.LoadTest.Shape) + ", " + fmt.Sprint(cfg.LoadTest.Flow) + "):\n" + report
+	}
+	return res, nil
 }
 
 // stackReferenceStandIns names the outputs the stack reads from other
 // stacks, e.g. "[vpcId of cirkelline/eks-cluster/staging]", since their real
 // values cannot be read offline.
-func stackReferenceStandIns(src stacks.Source, sc *StackConfig) (map[string]resource.PropertyMap, error) {
-	var ignored []string
-	cfg, err := stacks.Load(src, sc.Project, sc.Stack, stacks.OfflineSecrets(&ignored))
-	if err != nil {
-		return nil, err
-	}
+func stackReferenceStandIns(cfg *stacks.Config) map[string]resource.PropertyMap {
 	e := cfg.Redis.ElastiCache
 	if cfg.Redis.Mode != stacks.RedisElastiCache || e.StackReference == "" {
-		return nil, nil
+		return nil
 	}
 	standIn := func(key string) resource.PropertyValue {
 		return resource.NewStringProperty(fmt.Sprintf("[%s of %s]", key, e.StackReference))
@@ -91,7 +94,7 @@ func stackReferenceStandIns(src stacks.Source, sc *StackConfig) (map[string]reso
 		resource.PropertyKey(e.StackOutputs.VpcID):                  standIn(e.StackOutputs.VpcID),
 		resource.PropertyKey(e.StackOutputs.PrivateSubnetIDs):       resource.NewArrayProperty([]resource.PropertyValue{standIn(e.StackOutputs.PrivateSubnetIDs)}),
 		resource.PropertyKey(e.StackOutputs.ClusterSecurityGroupID): standIn(e.StackOutputs.ClusterSecurityGroupID),
-	}}, nil
+	}}
 }
 
 // Run renders a stack and writes it to opts.Out, then prints a summary.
@@ -163,6 +166,9 @@ func Summary(w io.Writer, dir string, res *Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nrendered %d objects of stack %s to %s\n", len(res.Objects), res.Config.Stack, dir)
+	if res.Notes != "" {
+		fmt.Fprintf(w, "\n%s", res.Notes)
+	}
 	if len(res.MissingSecrets) > 0 {
 		fmt.Fprintf(w, "\nsecrets not set in Pulumi.%s.yaml (shown as [secret]; `pulumi up` will refuse until they are):\n", res.Config.Stack)
 		for _, k := range res.MissingSecrets {

@@ -1,0 +1,162 @@
+package stacks
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/workloads/loadtest"
+)
+
+// LoadTestConfig is the stack's k6 load test (config key "loadtest"): the
+// k6 side (shape, flow, thresholds, capacity; see loadtest.Config, whose
+// fields sit at this level) and how it runs in the cluster.
+type LoadTestConfig struct {
+	loadtest.Config
+	// Enabled creates the Job. Default false: no load test.
+	Enabled bool `json:"enabled"`
+	// AllowProduction is required to load-test a production stack. Default false.
+	AllowProduction bool `json:"allowProduction,omitempty"`
+	// RunID is part of the Job's name: change it to start a new run. Default "1".
+	RunID string `json:"runId"`
+	// Image of k6. Default "grafana/k6:1.3.0".
+	Image string `json:"image"`
+	// Target of the test: a service of the stack (default: the first), the
+	// ingress, or an explicit URL.
+	Target LoadTestTarget `json:"target"`
+	// Env adds plain variables to the runners (e.g. SESSIONS: "5" for peak-event).
+	Env map[string]string `json:"env,omitempty"`
+	// SecretEnv maps runner variables to secret config keys. Default for the
+	// cirkelline flow: TEST_EMAIL from loadtestEmail, TEST_PASSWORD from loadtestPassword.
+	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+	// RunnerResources per runner pod. Default 1–2 CPU, 1Gi–2Gi memory.
+	RunnerResources components.ResourcesSpec `json:"runnerResources"`
+	// SpreadRunners prefers one runner per node. Default true.
+	SpreadRunners bool `json:"spreadRunners"`
+	// Await makes `pulumi up` wait for the test and fail when it fails. Default true.
+	Await bool `json:"await"`
+	// PrometheusRemoteWriteURL streams metrics to Prometheus. Default: none.
+	PrometheusRemoteWriteURL string `json:"prometheusRemoteWriteUrl,omitempty"`
+}
+
+// LoadTestTarget is what the runners send traffic to; at most one field.
+type LoadTestTarget struct {
+	// Service of this stack, reached by its in-cluster DNS name.
+	Service string `json:"service,omitempty"`
+	// Ingress: the first ingress host, through the ALB.
+	Ingress bool `json:"ingress,omitempty"`
+	// URL, explicit.
+	URL string `json:"url,omitempty"`
+}
+
+func defaultLoadTest() LoadTestConfig {
+	return LoadTestConfig{
+		Config: loadtest.DefaultConfig(), RunID: "1", Image: "grafana/k6:1.3.0",
+		RunnerResources: components.ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
+		SpreadRunners:   true, Await: true,
+	}
+}
+
+// resolveLoadTest fills defaults that depend on other fields.
+func (c *Config) resolveLoadTest() {
+	lt := &c.LoadTest
+	if lt.SecretEnv == nil && lt.Flow == loadtest.Cirkelline {
+		lt.SecretEnv = map[string]string{"TEST_EMAIL": "loadtestEmail", "TEST_PASSWORD": "loadtestPassword"}
+	}
+	if lt.Target == (LoadTestTarget{}) && len(c.Services) > 0 {
+		lt.Target.Service = c.Services[0].Name
+	}
+}
+
+// LoadTestJobName is the Job's name: a new run ID is a new Job.
+func (c *Config) LoadTestJobName() string { return "loadtest-" + c.LoadTest.RunID }
+
+// LoadTestTargetService is the service whose HPA the test exercises: the
+// target service, or the first one behind the ingress route "/".
+func (c *Config) LoadTestTargetService() (ServiceConfig, int, bool) {
+	name := c.LoadTest.Target.Service
+	if name == "" && len(c.Services) > 0 {
+		name = c.Services[0].Name
+	}
+	i := slices.IndexFunc(c.Services, func(s ServiceConfig) bool { return s.Name == name })
+	if i < 0 {
+		return ServiceConfig{}, -1, false
+	}
+	return c.Services[i], i, true
+}
+
+func (c *Config) validateLoadTest(errs *validate.Errors) {
+	lt := c.LoadTest
+	if !lt.Enabled {
+		return
+	}
+	if c.Environment == Production && !lt.AllowProduction {
+		errs.Add("loadtest.enabled", true, "would load-test a production stack",
+			"set loadtest.allowProduction: true if that is really meant (and tell the on-call)")
+	}
+	errs.Merge(lt.Config.Validate("loadtest"))
+	if lt.RunID == "" || len(lt.RunID) > 40 {
+		errs.Add("loadtest.runId", lt.RunID, "must be 1–40 characters", `use e.g. "1", "2025-12-14a"`)
+	}
+	validate.DNSLabel(errs, "loadtest.runId", c.LoadTestJobName(), 63)
+	components.ValidateImage(errs, "loadtest.image", lt.Image, false)
+	errs.Merge(lt.RunnerResources.Validate("loadtest.runnerResources"))
+	targets := 0
+	for _, set := range []bool{lt.Target.Service != "", lt.Target.Ingress, lt.Target.URL != ""} {
+		if set {
+			targets++
+		}
+	}
+	if targets > 1 {
+		errs.Add("loadtest.target", nil, "names more than one target", "set only one of service, ingress, url")
+	}
+	if lt.Target.Service != "" && !slices.Contains(c.ServiceNames(), lt.Target.Service) {
+		errs.Add("loadtest.target.service", lt.Target.Service, "is not a service of this stack", "use one of: "+joinStrings(c.ServiceNames()))
+	}
+	if lt.Target.Ingress && (!c.Ingress.Enabled || len(c.Ingress.Hosts) == 0) {
+		errs.Add("loadtest.target.ingress", true, "needs an enabled ingress with at least one host", "set ingress.hosts, or target a service")
+	}
+	if svc, i, ok := c.LoadTestTargetService(); ok && lt.Shape == loadtest.MillionUsers && !lt.AllowCapacityOverride {
+		maxPath := fmt.Sprintf("services[%d].hpa.maxReplicas", i)
+		lt.Capacity.Check(errs, "loadtest.capacity", svc.Name, maxPath, int(svc.HPA.MaxReplicas))
+	}
+}
+
+// LoadTestTargetURL is BASE_URL for a service or URL target; the ingress
+// target is https://<first host> (http without a certificate).
+func (c *Config) LoadTestTargetURL() string {
+	t := c.LoadTest.Target
+	switch {
+	case t.URL != "":
+		return t.URL
+	case t.Ingress:
+		scheme := "https"
+		if c.Ingress.CertificateARN == "" {
+			scheme = "http"
+		}
+		return scheme + "://" + c.Ingress.Hosts[0]
+	}
+	svc, _, _ := c.LoadTestTargetService()
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", svc.Name, c.Namespace, svc.Port)
+}
+
+// CapacityReport is the capacity table render prints for a stack with a load test.
+func (c *Config) CapacityReport() string {
+	svc, _, ok := c.LoadTestTargetService()
+	if !c.LoadTest.Enabled || !ok {
+		return ""
+	}
+	return c.LoadTest.Capacity.Table(svc.Name, int(svc.HPA.MaxReplicas))
+}
+
+func joinStrings(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += v
+	}
+	return out
+}
