@@ -341,3 +341,50 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestLoadtestExport(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := cliMain([]string{"loadtest", "export", "--stack", "partypic", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, f := range []string{"options.json", "partypic.js"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	want := "SESSIONS=5 BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 k6 run --config " + filepath.Join(out, "options.json")
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, stdout.String())
+	}
+	stderr.Reset()
+	if code := cliMain([]string{"loadtest", "export", "--stack", "partypic"}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "--out are required") {
+		t.Errorf("missing --out: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestLoadTestJobs: every stack with a load test renders one Indexed Job
+// whose parallelism covers the shape's VUs.
+func TestLoadTestJobs(t *testing.T) {
+	want := map[string]int32{"staging": 1, "partypic": 1, "local": 1}
+	for _, stack := range shippedStacks(t) {
+		var jobs []batchv1.Job
+		for _, o := range renderStack(t, stack).Objects {
+			if o.Kind == "Job" {
+				var j batchv1.Job
+				mustDecode(t, o, &j)
+				jobs = append(jobs, j)
+			}
+		}
+		n, wantJob := want[stack]
+		if !wantJob {
+			if len(jobs) != 0 {
+				t.Errorf("%s: no load test configured, got %d Jobs", stack, len(jobs))
+			}
+			continue
+		}
+		if len(jobs) != 1 || *jobs[0].Spec.Parallelism != n || *jobs[0].Spec.BackoffLimit != 0 {
+			t.Errorf("%s: jobs %+v", stack, jobs)
+		}
+	}
+}

@@ -7,9 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"path/filepath"
+	"slices"
 
 	"github.com/cirkelline/infra/internal/render"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/workloads/loadtest"
 )
 
 const usage = `usage:
@@ -17,6 +21,9 @@ const usage = `usage:
       Render every manifest the stack would apply, offline (no cloud account,
       no Pulumi CLI): one YAML file per object in DIR (default rendered/NAME),
       cloud resources under DIR/cloud. Secure config shows as [secret].
+  go run . loadtest export --stack NAME --out DIR
+      Write the stack's k6 script and generated options.json to DIR, to run
+      the same test with a local k6: k6 run --config DIR/options.json DIR/<flow>.js
 `
 
 // Main runs a subcommand and returns the process exit code.
@@ -58,6 +65,12 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 			return fmt.Errorf("render: unexpected arguments %v", fs.Args())
 		}
 		return render.Run(opts, program)
+	case "loadtest":
+		if len(args) < 2 || args[1] != "export" {
+			fmt.Fprint(stderr, usage)
+			return fmt.Errorf("loadtest: want the subcommand export")
+		}
+		return loadtestExport(args[2:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -65,4 +78,47 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+func loadtestExport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stack := fs.String("stack", "", "stack whose load test to export")
+	out := fs.String("out", "", "directory to write the script and options.json to")
+	dir := fs.String("dir", ".", "project directory (holds Pulumi.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *stack == "" || *out == "" {
+		return fmt.Errorf("loadtest export: --stack and --out are required")
+	}
+	sc, err := render.LoadStackConfig(*dir, *stack)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	cfg, err := stacks.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+	if err != nil {
+		return err
+	}
+	lt := cfg.LoadTest
+	files, err := loadtest.Export(*out, lt.Config, map[string]string{"stack": cfg.Stack, "run": lt.RunID})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintln(stdout, "wrote", f)
+	}
+	shape, _ := lt.Resolved()
+	fmt.Fprintf(stdout, "\n%s shape, %s flow, %d VUs at most, %s. Run it against a URL you own:\n", lt.Shape, lt.Flow, shape.MaxVUs(), shape.TotalDuration())
+	env := ""
+	for _, k := range slices.Sorted(maps.Keys(lt.Env)) {
+		env += k + "=" + lt.Env[k] + " "
+	}
+	fmt.Fprintf(stdout, "  %sBASE_URL=%s k6 run --config %s %s\n", env, cfg.LoadTestTargetURL(),
+		filepath.Join(*out, loadtest.OptionsFile), filepath.Join(*out, lt.Flow.FileName()))
+	if !lt.Enabled {
+		fmt.Fprintf(stdout, "(loadtest.enabled is false in Pulumi.%s.yaml: no Job runs in the cluster)\n", cfg.Stack)
+	}
+	return nil
 }

@@ -25,7 +25,11 @@ func Export(dir string, c Config, tags map[string]string) ([]string, error) {
 		return nil, err
 	}
 	var written []string
-	for name, body := range map[string][]byte{OptionsFile: opts, c.Flow.FileName(): script} {
+	for _, f := range []struct {
+		name string
+		body []byte
+	}{{OptionsFile, opts}, {c.Flow.FileName(), script}} {
+		name, body := f.name, f.body
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, body, 0o644); err != nil {
 			return nil, fmt.Errorf("export %s: %w", path, err)
