@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -387,4 +388,93 @@ func TestLoadTestJobs(t *testing.T) {
 			t.Errorf("%s: jobs %+v", stack, jobs)
 		}
 	}
+}
+
+// TestRenderDiff: on two commits of a fixture copy of this project, an
+// unchanged stack prints nothing and a changed replica range prints exactly
+// the HPA hunk. The ref is rendered by its own code (built from git archive).
+func TestRenderDiff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program at the base ref")
+	}
+	repo := fixtureRepo(t)
+	diff := func() string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := cliMain([]string{"render", "--dir", repo, "--stack", "staging", "--diff", "HEAD"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		return stdout.String()
+	}
+	if d := diff(); d != "" {
+		t.Fatalf("an unchanged stack must print nothing, got:\n%s", d)
+	}
+	stackFile := filepath.Join(repo, "Pulumi.staging.yaml")
+	b, err := os.ReadFile(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(b), "maxReplicas: 5", "maxReplicas: 8", 1)
+	if changed == string(b) {
+		t.Fatal("fixture: no maxReplicas: 5 in Pulumi.staging.yaml")
+	}
+	if err := os.WriteFile(stackFile, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := diff()
+	if n := strings.Count(d, "diff --git "); n != 1 || !strings.Contains(d, "horizontalpodautoscaler-cirkelline-staging-cirkelline-backend-hpa.yaml") {
+		t.Fatalf("want exactly the HPA file, got:\n%s", d)
+	}
+	var changes []string
+	hunks := 0
+	for _, line := range strings.Split(d, "\n") {
+		if strings.HasPrefix(line, "@@ ") {
+			hunks++
+		}
+		if (strings.HasPrefix(line, "-") || strings.HasPrefix(line, "+")) && !strings.HasPrefix(line, "---") && !strings.HasPrefix(line, "+++") {
+			changes = append(changes, line)
+		}
+	}
+	if strings.Join(changes, "\n") != "-  maxReplicas: 5\n+  maxReplicas: 8" || hunks != 1 {
+		t.Errorf("want exactly the maxReplicas hunk, got:\n%s", d)
+	}
+}
+
+// fixtureRepo copies the files of this project (tracked, and new ones not
+// ignored) as they are in the working tree into a new git
+// repository with one commit.
+func fixtureRepo(t *testing.T) string {
+	t.Helper()
+	files, err := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	repo := t.TempDir()
+	for _, f := range strings.Fields(string(files)) {
+		if strings.HasPrefix(f, "testdata/") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(repo, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"init", "-q"}, {"add", "-A"},
+		{"-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "fixture"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return repo
 }

@@ -21,6 +21,9 @@ const usage = `usage:
       Render every manifest the stack would apply, offline (no cloud account,
       no Pulumi CLI): one YAML file per object in DIR (default rendered/NAME),
       cloud resources under DIR/cloud. Secure config shows as [secret].
+  go run . render --stack NAME --diff REF
+      Print the unified diff of the stack's manifests between git REF
+      (rendered by REF's own code) and the working tree; nothing if none.
   go run . loadtest export --stack NAME --out DIR
       Write the stack's k6 script and generated options.json to DIR, to run
       the same test with a local k6: k6 run --config DIR/options.json DIR/<flow>.js
@@ -54,6 +57,7 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 		fs.StringVar(&opts.Out, "out", "", "output directory, or - for stdout (default rendered/<stack>)")
 		fs.StringVar(&opts.Dir, "dir", ".", "project directory (holds Pulumi.yaml)")
 		fs.BoolVar(&opts.RequireSecrets, "require-secrets", false, "fail like `pulumi up` when a required secret is not set")
+		diffRef := fs.String("diff", "", "print the manifest diff against this git ref instead of writing files")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -63,6 +67,14 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 		}
 		if fs.NArg() > 0 {
 			return fmt.Errorf("render: unexpected arguments %v", fs.Args())
+		}
+		if *diffRef != "" {
+			diff, err := render.Diff(opts, program, *diffRef)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(stdout, diff)
+			return err
 		}
 		return render.Run(opts, program)
 	case "loadtest":
