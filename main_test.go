@@ -285,8 +285,17 @@ func TestRenderCommand(t *testing.T) {
 		if code := cliMain([]string{"render", "--stack", "staging", "--out", "-"}, &stdout, &stderr); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
 		}
-		if n, want := strings.Count(stdout.String(), "\n---\n"), len(renderStack(t, "staging").Objects)-1; n != want {
-			t.Errorf("%d document separators, want %d", n, want)
+		kube := 0
+		for _, o := range renderStack(t, "staging").Objects {
+			if !o.Cloud {
+				kube++
+			}
+		}
+		if n := strings.Count(stdout.String(), "\n---\n"); n != kube-1 {
+			t.Errorf("%d document separators, want %d (Kubernetes objects only)", n, kube-1)
+		}
+		if strings.Contains(stdout.String(), "aws:elasticache") || !strings.HasPrefix(stdout.String(), "# namespace-") {
+			t.Errorf("the stream must hold only Kubernetes objects, Namespace first:\n%.300s", stdout.String())
 		}
 	})
 	t.Run("invalid config writes nothing and lists every problem", func(t *testing.T) {

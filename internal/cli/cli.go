@@ -21,6 +21,7 @@ const usage = `usage:
       Render every manifest the stack would apply, offline (no cloud account,
       no Pulumi CLI): one YAML file per object in DIR (default rendered/NAME),
       cloud resources under DIR/cloud. Secure config shows as [secret].
+      --out - streams the Kubernetes objects, in apply order, to stdout.
   go run . render --stack NAME --diff REF
       Print the unified diff of the stack's manifests between git REF
       (rendered by REF's own code) and the working tree; nothing if none.

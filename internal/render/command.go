@@ -105,10 +105,17 @@ func Run(opts Options, program Program) error {
 		return err
 	}
 	if opts.Out == "-" {
-		for i, o := range res.Objects {
-			if i > 0 {
+		// Only Kubernetes objects, in apply order, so the stream can be piped
+		// to kubectl; cloud resources are listed in the files output.
+		first := true
+		for _, o := range res.Objects {
+			if o.Cloud {
+				continue
+			}
+			if !first {
 				fmt.Fprintln(opts.Stdout, "---")
 			}
+			first = false
 			fmt.Fprintf(opts.Stdout, "# %s\n", o.File)
 			if _, err := opts.Stdout.Write(o.Body); err != nil {
 				return err
