@@ -1,0 +1,240 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// shippedStacks are the Pulumi.<stack>.yaml files of the repository.
+func shippedStacks(t *testing.T) []string {
+	files, _ := filepath.Glob(filepath.Join(repoRoot(), "Pulumi.*.yaml"))
+	var stacks []string
+	for _, f := range files {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+	}
+	sort.Strings(stacks)
+	if len(stacks) < 3 {
+		t.Fatalf("want the shipped stacks, found %v", stacks)
+	}
+	return stacks
+}
+
+// renderStream renders a stack's Kubernetes objects (cloud resources such
+// as ElastiCache are left out: they need AWS) as one stream in apply order.
+func renderStream(t *testing.T, stack string) string {
+	t.Helper()
+	cmd := exec.Command("go", "run", ".", "render", "--stack", stack, "--out", "-")
+	cmd.Dir = repoRoot()
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("render %s: %v", stack, err)
+	}
+	return string(out)
+}
+
+type object struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	raw []byte
+}
+
+func documents(t *testing.T, stream string) []object {
+	var objs []object
+	for _, doc := range strings.Split(stream, "\n---\n") {
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatal(err)
+		}
+		o.raw = []byte(doc)
+		objs = append(objs, o)
+	}
+	return objs
+}
+
+// TestStacksOnARealControlPlane applies every shipped stack with
+// server-side apply and strict validation, then checks what the API server
+// stored and what the controllers did with it.
+func TestStacksOnARealControlPlane(t *testing.T) {
+	for _, stack := range shippedStacks(t) {
+		t.Run(stack, func(t *testing.T) {
+			stream := renderStream(t, stack)
+			objs := documents(t, stream)
+			if out, err := cp.kubectlIn(stream, "apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", "-"); err != nil {
+				t.Fatalf("the API server rejected the %s stack:\n%v\n%s", stack, err, out)
+			}
+			for _, o := range objs {
+				ns := o.Metadata.Namespace
+				switch o.Kind {
+				case "Deployment":
+					if _, err := cp.kubectl("rollout", "status", "deployment/"+o.Metadata.Name, "-n", ns, "--timeout=120s"); err != nil {
+						t.Errorf("deployment %s/%s did not roll out on the fake node: %v", ns, o.Metadata.Name, err)
+					}
+				case "Service":
+					waitFor(t, 60*time.Second, "endpoints of service "+ns+"/"+o.Metadata.Name, func() bool {
+						out, err := cp.kubectl("get", "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name="+o.Metadata.Name,
+							"-o", "jsonpath={.items[*].endpoints[*].addresses[*]}")
+						return err == nil && strings.TrimSpace(out) != ""
+					})
+				case "HorizontalPodAutoscaler":
+					var want, got autoscalingv2.HorizontalPodAutoscaler
+					stored(t, o, &want, &got)
+					if *got.Spec.MinReplicas != *want.Spec.MinReplicas || got.Spec.MaxReplicas != want.Spec.MaxReplicas || len(got.Spec.Metrics) != len(want.Spec.Metrics) ||
+						*got.Spec.Metrics[0].Resource.Target.AverageUtilization != *want.Spec.Metrics[0].Resource.Target.AverageUtilization {
+						t.Errorf("HPA %s stored as %+v, rendered %+v", o.Metadata.Name, got.Spec, want.Spec)
+					}
+				case "PodDisruptionBudget":
+					var want, got policyv1.PodDisruptionBudget
+					stored(t, o, &want, &got)
+					if got.Spec.MaxUnavailable.String() != want.Spec.MaxUnavailable.String() {
+						t.Errorf("PDB %s stored as %+v, rendered %+v", o.Metadata.Name, got.Spec, want.Spec)
+					}
+				case "Job":
+					var want, got batchv1.Job
+					stored(t, o, &want, &got)
+					if *got.Spec.Parallelism != *want.Spec.Parallelism || *got.Spec.CompletionMode != batchv1.IndexedCompletion {
+						t.Errorf("Job %s stored with parallelism %d, rendered %d", o.Metadata.Name, *got.Spec.Parallelism, *want.Spec.Parallelism)
+					}
+					waitFor(t, 60*time.Second, "runner pods of job "+o.Metadata.Name, func() bool {
+						out, _ := cp.kubectl("get", "pods", "-n", ns, "-l", "job-name="+o.Metadata.Name, "-o", "name")
+						return len(strings.Fields(out)) == int(*want.Spec.Parallelism)
+					})
+				}
+			}
+			// A Deployment managed by an HPA must leave replicas to it.
+			for _, o := range objs {
+				if o.Kind != "Deployment" {
+					continue
+				}
+				var d appsv1.Deployment
+				if err := yaml.Unmarshal(o.raw, &d); err != nil {
+					t.Fatal(err)
+				}
+				if d.Spec.Replicas != nil && d.Labels["app.kubernetes.io/component"] == "web" {
+					t.Errorf("%s sets replicas although its HPA owns them", d.Name)
+				}
+			}
+		})
+	}
+}
+
+// stored decodes the rendered object into want and the API server's copy into got.
+func stored(t *testing.T, o object, want, got any) {
+	t.Helper()
+	if err := yaml.Unmarshal(o.raw, want); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cp.kubectl("get", strings.ToLower(o.Kind), o.Metadata.Name, "-n", o.Metadata.Namespace, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), got); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("%s: not within %s", what, within)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestBrokenManifestsAreRejected: what strict server-side apply refuses,
+// with the server's own message.
+func TestBrokenManifestsAreRejected(t *testing.T) {
+	if _, err := cp.kubectlIn("apiVersion: v1\nkind: Namespace\nmetadata: {name: broken}\n", "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, manifest, want string
+	}{
+		{"unknown field", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: typo, namespace: broken}
+spec:
+  replicass: 2
+  selector: {matchLabels: {app: typo}}
+  template:
+    metadata: {labels: {app: typo}}
+    spec: {containers: [{name: app, image: nginx:1.27}]}
+`, `unknown field "spec.replicass"`},
+		{"HPA max below min", `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: inverted, namespace: broken}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  minReplicas: 5
+  maxReplicas: 2
+`, "maxReplicas"},
+		{"PDB with both fields", `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: both, namespace: broken}
+spec: {minAvailable: 1, maxUnavailable: 1, selector: {matchLabels: {app: api}}}
+`, "minAvailable and maxUnavailable cannot be both set"},
+		{"Ingress path type", `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: badpath, namespace: broken}
+spec:
+  ingressClassName: alb
+  rules: [{http: {paths: [{path: /, pathType: Glob, backend: {service: {name: api, port: {number: 80}}}}]}}]
+`, "pathType"},
+		{"Job that restarts forever", `apiVersion: batch/v1
+kind: Job
+metadata: {name: always, namespace: broken}
+spec:
+  template:
+    spec:
+      restartPolicy: Always
+      containers: [{name: k6, image: grafana/k6:1.3.0}]
+`, "restartPolicy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := cp.kubectlIn(tt.manifest, "apply", "--server-side", "--validate=strict", "-f", "-")
+			if err == nil {
+				t.Fatal("the API server accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error does not mention %q:\n%v", tt.want, err)
+			}
+		})
+	}
+}
+
+// TestDrainRespectsTheBudget runs last (zz): with the only node cordoned,
+// evicting PartyPic's second server pod would leave fewer than its budget
+// allows, and the API server refuses.
+func TestZZDrainRespectsTheBudget(t *testing.T) {
+	defer cp.kubectl("uncordon", "kwok-node-0")
+	out, err := cp.kubectl("drain", "kwok-node-0", "--ignore-daemonsets", "--delete-emptydir-data", "--force",
+		"--pod-selector=app.kubernetes.io/name=partypic-server", "--timeout=20s")
+	if err == nil {
+		t.Fatalf("the drain evicted every server pod although the PDB allows one disruption:\n%s", out)
+	}
+	if !strings.Contains(err.Error()+out, "disruption budget") {
+		t.Errorf("want the PDB refusal, got:\n%v\n%s", err, out)
+	}
+}
