@@ -45,13 +45,14 @@ type InClusterRedis struct {
 	Port pulumi.IntOutput `pulumi:"port"`
 }
 
+// DefaultRedisResources is the in-cluster Redis pod's size.
+func DefaultRedisResources() ResourcesSpec {
+	return ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}
+}
+
 func (a InClusterRedisArgs) withDefaults() InClusterRedisArgs {
 	a.Image = orString(a.Image, "redis:7.4-alpine")
-	d := ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}
-	a.Resources.CPURequest = orString(a.Resources.CPURequest, d.CPURequest)
-	a.Resources.CPULimit = orString(a.Resources.CPULimit, d.CPULimit)
-	a.Resources.MemoryRequest = orString(a.Resources.MemoryRequest, d.MemoryRequest)
-	a.Resources.MemoryLimit = orString(a.Resources.MemoryLimit, d.MemoryLimit)
+	a.Resources = a.Resources.Or(DefaultRedisResources())
 	return a
 }
 
@@ -133,18 +134,12 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 								Name: secret.Metadata.Name().Elem(), Key: pulumi.String("REDIS_PASSWORD"),
 							}},
 						}},
-						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
-						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.CPURequest), "memory": pulumi.String(args.Resources.MemoryRequest)},
-							Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.CPULimit), "memory": pulumi.String(args.Resources.MemoryLimit)},
-						},
-						ReadinessProbe: probe,
-						LivenessProbe:  probe,
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true), RunAsNonRoot: pulumi.Bool(true),
-							Capabilities: &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-						},
-						VolumeMounts: corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
+						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
+						Resources:       args.Resources.requirements(),
+						ReadinessProbe:  probe,
+						LivenessProbe:   probe,
+						SecurityContext: restrictedContainer(false),
+						VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
 					}},
 					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}},
 				},

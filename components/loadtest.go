@@ -68,13 +68,17 @@ type LoadTest struct {
 	Runners pulumi.IntOutput `pulumi:"runners"`
 }
 
+// DefaultRunnerResources is one k6 runner pod's size.
+func DefaultRunnerResources() ResourcesSpec {
+	return ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"}
+}
+
+// DefaultK6Image is the k6 image the runners use.
+const DefaultK6Image = "grafana/k6:1.3.0"
+
 func (a LoadTestArgs) withDefaults() LoadTestArgs {
-	a.Image = orString(a.Image, "grafana/k6:1.3.0")
-	d := ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"}
-	a.Resources.CPURequest = orString(a.Resources.CPURequest, d.CPURequest)
-	a.Resources.CPULimit = orString(a.Resources.CPULimit, d.CPULimit)
-	a.Resources.MemoryRequest = orString(a.Resources.MemoryRequest, d.MemoryRequest)
-	a.Resources.MemoryLimit = orString(a.Resources.MemoryLimit, d.MemoryLimit)
+	a.Image = orString(a.Image, DefaultK6Image)
+	a.Resources = a.Resources.Or(DefaultRunnerResources())
 	if a.Test.VUsPerRunner == 0 {
 		a.Test.VUsPerRunner = loadtest.DefaultVUsPerRunner
 	}
@@ -203,16 +207,10 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 			Command: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c")},
 			Args: pulumi.StringArray{pulumi.String(loadtest.RunnerScript(
 				"/scripts/"+args.Test.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, extraArgs))},
-			Env:     env,
-			EnvFrom: envFrom,
-			Resources: &corev1.ResourceRequirementsArgs{
-				Requests: pulumi.StringMap{"cpu": pulumi.String(args.Resources.CPURequest), "memory": pulumi.String(args.Resources.MemoryRequest)},
-				Limits:   pulumi.StringMap{"cpu": pulumi.String(args.Resources.CPULimit), "memory": pulumi.String(args.Resources.MemoryLimit)},
-			},
-			SecurityContext: &corev1.SecurityContextArgs{
-				AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true), RunAsNonRoot: pulumi.Bool(true),
-				Capabilities: &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-			},
+			Env:             env,
+			EnvFrom:         envFrom,
+			Resources:       args.Resources.requirements(),
+			SecurityContext: restrictedContainer(false),
 			VolumeMounts: corev1.VolumeMountArray{
 				corev1.VolumeMountArgs{Name: pulumi.String("scripts"), MountPath: pulumi.String("/scripts"), ReadOnly: pulumi.Bool(true)},
 				corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
@@ -268,16 +266,7 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 	}
 
 	egress := networkingv1.NetworkPolicyEgressRuleArray{
-		networkingv1.NetworkPolicyEgressRuleArgs{ // DNS
-			To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
-				PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
-			}},
-			Ports: networkingv1.NetworkPolicyPortArray{
-				networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)},
-				networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},
-			},
-		},
+		dnsEgress(),
 		networkingv1.NetworkPolicyEgressRuleArgs{ // the stack's services
 			To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
 				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(args.PartOf), LabelComponent: pulumi.String("web")}},

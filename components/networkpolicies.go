@@ -125,9 +125,9 @@ func tcpPorts(ports ...int32) networkingv1.NetworkPolicyPortArray {
 	return out
 }
 
-// servicePolicySpec opens a service's port and the egress it needs.
-func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.NetworkPolicySpecArgs {
-	dns := networkingv1.NetworkPolicyEgressRuleArgs{
+// dnsEgress allows DNS to the cluster's resolver (kube-dns/CoreDNS in kube-system).
+func dnsEgress() networkingv1.NetworkPolicyEgressRuleArgs {
+	return networkingv1.NetworkPolicyEgressRuleArgs{
 		To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
 			NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
 			PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
@@ -137,8 +137,12 @@ func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.Net
 			networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},
 		},
 	}
+}
+
+// servicePolicySpec opens a service's port and the egress it needs.
+func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.NetworkPolicySpecArgs {
 	egress := networkingv1.NetworkPolicyEgressRuleArray{
-		dns,
+		dnsEgress(),
 		networkingv1.NetworkPolicyEgressRuleArgs{To: peers(a.HTTPSEgressCIDRs), Ports: tcpPorts(443)},
 	}
 	if s.UsesRedis {

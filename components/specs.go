@@ -3,6 +3,8 @@ package components
 import (
 	"fmt"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cirkelline/infra/internal/validate"
@@ -40,13 +42,35 @@ func DefaultResources() ResourcesSpec {
 }
 
 // WithDefaults fills empty fields from DefaultResources.
-func (r ResourcesSpec) WithDefaults() ResourcesSpec {
-	d := DefaultResources()
+func (r ResourcesSpec) WithDefaults() ResourcesSpec { return r.Or(DefaultResources()) }
+
+// Or fills empty fields from d (components whose defaults differ from a web service's).
+func (r ResourcesSpec) Or(d ResourcesSpec) ResourcesSpec {
 	r.CPURequest = orString(r.CPURequest, d.CPURequest)
 	r.CPULimit = orString(r.CPULimit, d.CPULimit)
 	r.MemoryRequest = orString(r.MemoryRequest, d.MemoryRequest)
 	r.MemoryLimit = orString(r.MemoryLimit, d.MemoryLimit)
 	return r
+}
+
+// requirements is the container's resources field.
+func (r ResourcesSpec) requirements() *corev1.ResourceRequirementsArgs {
+	return &corev1.ResourceRequirementsArgs{
+		Requests: pulumi.StringMap{"cpu": pulumi.String(r.CPURequest), "memory": pulumi.String(r.MemoryRequest)},
+		Limits:   pulumi.StringMap{"cpu": pulumi.String(r.CPULimit), "memory": pulumi.String(r.MemoryLimit)},
+	}
+}
+
+// restrictedContainer is the container security context of the Pod
+// Security Standards' restricted level, with a read-only root filesystem
+// unless writableRoot.
+func restrictedContainer(writableRoot bool) *corev1.SecurityContextArgs {
+	return &corev1.SecurityContextArgs{
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		ReadOnlyRootFilesystem:   pulumi.Bool(!writableRoot),
+		RunAsNonRoot:             pulumi.Bool(true),
+		Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+	}
 }
 
 // Validate checks every quantity parses and each request fits its limit.

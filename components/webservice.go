@@ -307,20 +307,12 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(int(a.Port)), Protocol: pulumi.String("TCP")}},
 		Env:             env,
 		EnvFrom:         envFrom,
-		Resources: &corev1.ResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPURequest), "memory": pulumi.String(a.Resources.MemoryRequest)},
-			Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.CPULimit), "memory": pulumi.String(a.Resources.MemoryLimit)},
-		},
-		StartupProbe:   probe(a.Probe.Path, startupFailures),
-		LivenessProbe:  probe(a.Probe.Path, 3),
-		ReadinessProbe: probe(a.Probe.ReadinessPath, 3),
-		SecurityContext: &corev1.SecurityContextArgs{
-			AllowPrivilegeEscalation: pulumi.Bool(false),
-			ReadOnlyRootFilesystem:   pulumi.Bool(!a.WritableRootFilesystem),
-			RunAsNonRoot:             pulumi.Bool(true),
-			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-		},
-		VolumeMounts: corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}},
+		Resources:       a.Resources.requirements(),
+		StartupProbe:    probe(a.Probe.Path, startupFailures),
+		LivenessProbe:   probe(a.Probe.Path, 3),
+		ReadinessProbe:  probe(a.Probe.ReadinessPath, 3),
+		SecurityContext: restrictedContainer(a.WritableRootFilesystem),
+		VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}},
 	}
 }
 

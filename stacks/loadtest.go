@@ -52,8 +52,8 @@ type LoadTestTarget struct {
 
 func defaultLoadTest() LoadTestConfig {
 	return LoadTestConfig{
-		Config: loadtest.DefaultConfig(), RunID: "1", Image: "grafana/k6:1.3.0",
-		RunnerResources: components.ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
+		Config: loadtest.DefaultConfig(), RunID: "1", Image: components.DefaultK6Image,
+		RunnerResources: components.DefaultRunnerResources(),
 		SpreadRunners:   true, Await: true,
 	}
 }

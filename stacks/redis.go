@@ -121,7 +121,7 @@ func defaultRedis() RedisConfig {
 		},
 		InCluster: InClusterRedisConfig{
 			Image:     "redis:7.4-alpine",
-			Resources: components.ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"},
+			Resources: components.DefaultRedisResources(),
 		},
 	}
 }
