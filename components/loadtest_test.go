@@ -1,6 +1,7 @@
 package components_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/render"
 	"github.com/cirkelline/infra/workloads/loadtest"
 )
 
@@ -109,4 +111,26 @@ func TestLoadTestValidation(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+}
+
+func ExampleNewLoadTest() {
+	test := loadtest.DefaultConfig()
+	test.Shape = loadtest.MillionUsers // 10,000 VUs: 20 runners of 500
+	resources, _ := render.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
+		_, err := components.NewLoadTest(ctx, "scale", components.LoadTestArgs{
+			JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop", Test: test,
+			TargetURL: pulumi.String("http://api.shop.svc.cluster.local:8000"),
+		})
+		return err
+	})
+	objs, _ := render.Objects(resources)
+	for _, o := range objs {
+		fmt.Println(o.Kind, o.Name)
+	}
+	fmt.Println("runners:", loadtest.Parallelism(loadtest.Shapes[loadtest.MillionUsers], test.VUsPerRunner))
+	// Output:
+	// ConfigMap loadtest-1
+	// NetworkPolicy loadtest-1-egress
+	// Job loadtest-1
+	// runners: 20
 }
