@@ -36,7 +36,14 @@ type cluster struct {
 	dir        string
 	bin        string
 	kubeconfig string
-	procs      []*exec.Cmd
+	procs      []*proc
+}
+
+// proc is a started component; done closes when it exits.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 var cp *cluster
@@ -118,14 +125,14 @@ func start() (*cluster, error) {
 	if err := c.run("kube-controller-manager", "--kubeconfig", c.kubeconfig, "--leader-elect=false",
 		"--service-account-private-key-file", pki.saKey, "--root-ca-file", pki.ca,
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(cmPort),
-		"--controllers", "*,-nodeipam,-cloud-node-lifecycle", "--v", "0"); err != nil {
+		"--controllers", "*,-node-ipam-controller", "--v", "0"); err != nil {
 		return c, err
 	}
 	if err := c.run("kube-scheduler", "--kubeconfig", c.kubeconfig, "--leader-elect=false",
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort), "--v", "0"); err != nil {
 		return c, err
 	}
-	if err := c.run("kwok", "--kubeconfig", c.kubeconfig, "--manage-all-nodes=false",
+	if err := c.run("kwok", "--kubeconfig", c.kubeconfig, "--config", filepath.Join(c.bin, "kwok-stages.yaml"), "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
 		"--cidr", "10.0.0.1/16", "--node-ip", "10.0.0.1"); err != nil {
 		return c, err
@@ -135,6 +142,10 @@ func start() (*cluster, error) {
 	}
 	if _, err := c.kubectl("wait", "--for=condition=Ready", "node/kwok-node-0", "--timeout=60s"); err != nil {
 		return c, fmt.Errorf("fake node not ready: %w", err)
+	}
+	time.Sleep(2 * time.Second) // a component that rejects its flags exits at once
+	if err := c.alive(); err != nil {
+		return c, err
 	}
 	fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), server)
 	return c, nil
@@ -172,7 +183,25 @@ func (c *cluster) run(name string, args ...string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	c.procs = append(c.procs, cmd)
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	c.procs = append(c.procs, p)
+	return nil
+}
+
+// alive fails when a component has exited, with the end of its log.
+func (c *cluster) alive() error {
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+			log, _ := os.ReadFile(filepath.Join(c.dir, p.name+".log"))
+			if len(log) > 2000 {
+				log = log[len(log)-2000:]
+			}
+			return fmt.Errorf("%s exited: %s", p.name, log)
+		default:
+		}
+	}
 	return nil
 }
 
@@ -180,14 +209,12 @@ func (c *cluster) run(name string, args ...string) error {
 func (c *cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
-		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-			<-done
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
 		}
 	}
 	c.procs = nil

@@ -180,7 +180,7 @@ spec:
   template:
     metadata: {labels: {app: typo}}
     spec: {containers: [{name: app, image: nginx:1.27}]}
-`, `unknown field "spec.replicass"`},
+`, ".spec.replicass: field not declared in schema"},
 		{"HPA max below min", `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: inverted, namespace: broken}

@@ -9,12 +9,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=v1.37.2
 bin=${CONTROLPLANE_CACHE:-$HOME/.cache/cirkelline-controlplane}/$version/bin
 stamp=$bin/.stamp
+mkdir -p "$bin"
 want=$(cat "$here/tools/go.mod" "$here/tools/go.sum" "$here/build.sh" | sha256sum | cut -d' ' -f1)
+# kwok's own "fast" lifecycle: nodes become Ready and heartbeat, pods become
+# Ready at once, Job pods complete, deleted pods go away.
+stages=$(cd "$here/tools" && go mod download -json sigs.k8s.io/kwok@v0.8.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/kustomize/stage
+for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  cat "$stages/$f"
+  echo "---"
+done | sed '$ d' >"$bin/kwok-stages.yaml"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "$bin"
   exit 0
 fi
-mkdir -p "$bin"
 cd "$here/tools"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
