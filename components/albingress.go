@@ -91,9 +91,10 @@ type AlbIngress struct {
 }
 
 var (
-	acmARN   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
-	wafARN   = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[A-Za-z0-9-]+$`)
-	hostname = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$`)
+	acmARN    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+	wafARN    = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[A-Za-z0-9-]+$`)
+	hostname  = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$`)
+	groupName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`)
 )
 
 func (a AlbIngressArgs) withDefaults() AlbIngressArgs {
@@ -127,7 +128,7 @@ func (a AlbIngressArgs) Validate(path string, services []string) error {
 	if a.WAFv2ACLARN != "" && !wafARN.MatchString(a.WAFv2ACLARN) {
 		errs.Add(validate.Join(path, "wafAclArn"), a.WAFv2ACLARN, "is not a regional WAFv2 web ACL ARN", `use "arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>"`)
 	}
-	if a.GroupName != "" && !regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`).MatchString(a.GroupName) {
+	if a.GroupName != "" && !groupName.MatchString(a.GroupName) {
 		errs.Add(validate.Join(path, "groupName"), a.GroupName, "must be lower-case alphanumerics, '-' or '.', at most 63 characters", "")
 	}
 	if !strings.HasPrefix(a.HealthCheckPath, "/") {

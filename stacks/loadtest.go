@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -112,7 +113,7 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 		errs.Add("loadtest.target", nil, "names more than one target", "set only one of service, ingress, url")
 	}
 	if lt.Target.Service != "" && !slices.Contains(c.ServiceNames(), lt.Target.Service) {
-		errs.Add("loadtest.target.service", lt.Target.Service, "is not a service of this stack", "use one of: "+joinStrings(c.ServiceNames()))
+		errs.Add("loadtest.target.service", lt.Target.Service, "is not a service of this stack", "use one of: "+strings.Join(c.ServiceNames(), ", "))
 	}
 	if lt.Target.Ingress && (!c.Ingress.Enabled || len(c.Ingress.Hosts) == 0) {
 		errs.Add("loadtest.target.ingress", true, "needs an enabled ingress with at least one host", "set ingress.hosts, or target a service")
@@ -148,15 +149,4 @@ func (c *Config) CapacityReport() string {
 		return ""
 	}
 	return c.LoadTest.Capacity.Table(svc.Name, int(svc.HPA.MaxReplicas))
-}
-
-func joinStrings(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += v
-	}
-	return out
 }

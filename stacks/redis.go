@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -184,19 +185,14 @@ func (c *Config) ElastiCacheArgs() components.ElastiCacheRedisArgs {
 		Port: e.Port, NumCacheClusters: *e.NumCacheClusters, AutomaticFailover: *e.AutomaticFailover, MultiAZ: *e.MultiAZ,
 		TransitEncryption: e.TransitEncryption, AtRestEncryption: e.AtRestEncryption, KMSKeyARN: e.KMSKeyARN,
 		MaintenanceWindow: e.MaintenanceWindow, SnapshotWindow: e.SnapshotWindow, SnapshotRetentionDays: *e.SnapshotRetentionDays,
-		Tags: merged(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags),
+		Tags: withTags(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags),
 	}
 }
 
-func merged(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
+// withTags returns base with the stack file's tags over it.
+func withTags(base, tags map[string]string) map[string]string {
+	maps.Copy(base, tags)
+	return base
 }
 
 // validateRedis checks the Redis config; auth token content only when its

@@ -68,9 +68,3 @@ func (l *lru) delete(key string) {
 		delete(l.items, key)
 	}
 }
-
-func (l *lru) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.order.Len()
-}
