@@ -131,7 +131,7 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 		if !known {
 			valid := append(slices.Sorted(mapKeys(fields)), slices.Sorted(mapKeys(secretKeys))...)
 			errs.Add(full, nil, "is not a config key of this project", suggest(key, valid)+
-				" (check Pulumi.<stack>.yaml; secret keys must first be named in app.secretEnv)")
+				" (check Pulumi.<stack>.yaml; a secret key must first be named in app.secretEnv, or in loadtest.secretEnv with loadtest.enabled)")
 			continue
 		}
 		raw, _ := src.Get(full)
@@ -371,7 +371,7 @@ type secretEnv struct {
 func (c *Config) secretEnvs() []secretEnv {
 	envs := []secretEnv{{"app.secretEnv", c.App.SecretEnv, &c.Secrets}}
 	if c.LoadTest.Enabled {
-		envs = append(envs, secretEnv{"loadtest.secretEnv", c.LoadTest.SecretEnv, &c.LoadTestSecrets})
+		envs = append(envs, secretEnv{"loadtest.secretEnv", c.LoadTest.secretEnvOrDefault(), &c.LoadTestSecrets})
 	}
 	return envs
 }

@@ -174,6 +174,9 @@ func TestLoadBadConfig(t *testing.T) {
 			if !errors.Is(err, stacks.ErrInvalidConfig) {
 				t.Errorf("error must wrap ErrInvalidConfig: %v", err)
 			}
+			if tt.name != "typo in a top-level key" && strings.Contains(err.Error(), "is not a config key") {
+				t.Errorf("a valid key was rejected as unknown:\n%v", err)
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not contain %q:\n%v", w, err)
@@ -315,5 +318,23 @@ func TestElastiCacheEnvironmentDefaults(t *testing.T) {
 		if strings.Contains(fmt.Sprintf("%v %+v", cfg.Redis, cfg.Redis), "0123456789abcdef0123") {
 			t.Error("the auth token must never print")
 		}
+	}
+}
+
+// TestLoadTestCredentialsAreKnownKeys: the default credential keys of the
+// cirkelline flow are accepted config keys, not typos.
+func TestLoadTestCredentialsAreKnownKeys(t *testing.T) {
+	src := baseSource()
+	src.Values["cirkelline:environment"] = "staging"
+	src.Values["cirkelline:loadtest"] = `{"enabled":true,"shape":"load"}`
+	src.Values["cirkelline:loadtestEmail"] = "test@example.com"
+	src.Values["cirkelline:loadtestPassword"] = "password"
+	src.Secrets = append(src.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
+	cfg, err := stacks.Load(src, project, "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.LoadTestSecrets) != 2 {
+		t.Errorf("load test secrets %v", cfg.LoadTestSecrets)
 	}
 }

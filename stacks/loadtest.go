@@ -59,12 +59,18 @@ func defaultLoadTest() LoadTestConfig {
 	}
 }
 
+// secretEnvOrDefault is SecretEnv, or the flow's default credentials.
+func (lt LoadTestConfig) secretEnvOrDefault() map[string]string {
+	if lt.SecretEnv == nil && lt.Flow == loadtest.Cirkelline {
+		return map[string]string{"TEST_EMAIL": "loadtestEmail", "TEST_PASSWORD": "loadtestPassword"}
+	}
+	return lt.SecretEnv
+}
+
 // resolveLoadTest fills defaults that depend on other fields.
 func (c *Config) resolveLoadTest() {
 	lt := &c.LoadTest
-	if lt.SecretEnv == nil && lt.Flow == loadtest.Cirkelline {
-		lt.SecretEnv = map[string]string{"TEST_EMAIL": "loadtestEmail", "TEST_PASSWORD": "loadtestPassword"}
-	}
+	lt.SecretEnv = lt.secretEnvOrDefault()
 	if lt.Target == (LoadTestTarget{}) && len(c.Services) > 0 {
 		lt.Target.Service = c.Services[0].Name
 	}
