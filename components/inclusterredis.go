@@ -115,10 +115,7 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext: &corev1.PodSecurityContextArgs{
-						RunAsNonRoot: pulumi.Bool(true), RunAsUser: pulumi.Int(uid), RunAsGroup: pulumi.Int(uid), FsGroup: pulumi.Int(uid),
-						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
+					SecurityContext:              restrictedPod(uid),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:    pulumi.String("redis"),
 						Image:   pulumi.String(args.Image),

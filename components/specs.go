@@ -61,6 +61,18 @@ func (r ResourcesSpec) requirements() *corev1.ResourceRequirementsArgs {
 	}
 }
 
+// restrictedPod is the pod security context of the restricted level,
+// running as uid (also its group and the volumes' group).
+func restrictedPod(uid int64) *corev1.PodSecurityContextArgs {
+	return &corev1.PodSecurityContextArgs{
+		RunAsNonRoot:   pulumi.Bool(true),
+		RunAsUser:      pulumi.Int(int(uid)),
+		RunAsGroup:     pulumi.Int(int(uid)),
+		FsGroup:        pulumi.Int(int(uid)),
+		SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+}
+
 // restrictedContainer is the container security context of the Pod
 // Security Standards' restricted level, with a read-only root filesystem
 // unless writableRoot.

@@ -249,14 +249,8 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 	spec := &corev1.PodSpecArgs{
 		ServiceAccountName:            a.ServiceAccountName,
 		TerminationGracePeriodSeconds: pulumi.Int(int(a.TerminationGracePeriodSeconds)),
-		SecurityContext: &corev1.PodSecurityContextArgs{
-			RunAsNonRoot:   pulumi.Bool(true),
-			RunAsUser:      pulumi.Int(int(a.RunAsUser)),
-			RunAsGroup:     pulumi.Int(int(a.RunAsUser)),
-			FsGroup:        pulumi.Int(int(a.RunAsUser)),
-			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-		},
-		Containers: corev1.ContainerArray{container(a)},
+		SecurityContext:               restrictedPod(a.RunAsUser),
+		Containers:                    corev1.ContainerArray{container(a)},
 		Volumes: corev1.VolumeArray{corev1.VolumeArgs{
 			Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")},
 		}},
