@@ -66,6 +66,7 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 		out.RedisAuthToken = cfg.Redis.AuthToken.Input()
 	}
 	backends := map[string]components.IngressBackend{}
+	var services []pulumi.Resource
 	for _, s := range cfg.Services {
 		args := cfg.WebServiceArgs(s)
 		args.Namespace = ns.Name
@@ -88,6 +89,7 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
+		services = append(services, svc)
 		out.ServiceDNSNames[s.Name] = svc.DNSName
 		backends[s.Name] = components.IngressBackend{ServiceName: svc.ServiceName, Port: s.Port}
 	}
@@ -103,7 +105,9 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 		out.IngressHost = ing.Hostname
 	}
 	if cfg.LoadTest.Enabled {
-		lt, err := deployLoadTest(ctx, cfg, ns.Name, inNamespace)
+		// The runners start once the services they test are up (Pulumi
+		// waits for each Deployment to be ready).
+		lt, err := deployLoadTest(ctx, cfg, ns.Name, inNamespace, pulumi.DependsOn(services))
 		if err != nil {
 			return nil, err
 		}
