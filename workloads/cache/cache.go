@@ -24,6 +24,7 @@ type Client interface {
 	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
 	Ping(ctx context.Context) *redis.StatusCmd
+	Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error)
 }
 
 var (
@@ -41,7 +42,17 @@ type Cache struct {
 	limits *localLimiter
 	flight singleflight.Group
 
-	down      atomic.Bool // circuit open: Redis is skipped
+	down atomic.Bool // circuit open: Redis is skipped
+
+	// mu guards dirty and closing the circuit. dirty holds the keys set or
+	// deleted in memory only while the circuit was open; the probe deletes
+	// them from Redis before calls return there, so Redis never serves a
+	// value older than one written (or a key deleted) during the outage.
+	mu        sync.Mutex
+	dirty     map[string]struct{}
+	untracked int // changes past maxDirty, reported on recovery
+	maxDirty  int
+
 	probeOnce sync.Mutex
 	stop      chan struct{}
 	closed    sync.Once
@@ -79,6 +90,7 @@ func newCache(client Client, opts Options) *Cache {
 	return &Cache{
 		opts: opts, client: client, local: newLRU(opts.LocalSize),
 		limits: newLocalLimiter(), stop: make(chan struct{}),
+		dirty: map[string]struct{}{}, maxDirty: 10 * opts.LocalSize,
 	}
 }
 
@@ -126,8 +138,13 @@ func (c *Cache) getRaw(ctx context.Context, key string) ([]byte, error) {
 		raw, err := c.client.Get(ctx, key).Bytes()
 		switch {
 		case err == nil:
+			// Keep the fallback's copy (if any) as fresh as Redis, and drop
+			// it on a miss, so an outage does not serve a value another
+			// replica has since replaced or deleted.
+			c.local.refresh(key, raw)
 			return raw, nil
 		case errors.Is(err, redis.Nil):
+			c.local.delete(key)
 			return nil, ErrCacheMiss
 		case !c.failed(ctx, err):
 			return nil, err // the caller's context ended
@@ -148,24 +165,52 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	}
 	k, ttl := c.key(key), c.ttl(ttl)
 	c.local.set(k, raw, ttl)
-	if c.UsingRedis() {
-		if err := c.client.Set(ctx, k, raw, ttl).Err(); err != nil && !c.failed(ctx, err) {
-			return err
-		}
-	}
-	return nil
+	return c.write(ctx, k, func(ctx context.Context) error { return c.client.Set(ctx, k, raw, ttl).Err() })
 }
 
 // Delete removes key.
 func (c *Cache) Delete(ctx context.Context, key string) error {
 	k := c.key(key)
 	c.local.delete(k)
-	if c.UsingRedis() {
-		if err := c.client.Del(ctx, k).Err(); err != nil && !c.failed(ctx, err) {
-			return err
+	return c.write(ctx, k, func(ctx context.Context) error { return c.client.Del(ctx, k).Err() })
+}
+
+// write applies a change of key to Redis with op, or, while the circuit is
+// open, records key as changed in memory only.
+func (c *Cache) write(ctx context.Context, key string, op func(context.Context) error) error {
+	if c.client == nil {
+		return nil
+	}
+	for {
+		if c.UsingRedis() {
+			err := op(ctx)
+			if err == nil || !c.failed(ctx, err) {
+				return err // nil, or the caller's context ended
+			}
+		}
+		if c.changedWhileDown(key) {
+			return nil
+		}
+		// The circuit closed between the check and the record: use Redis.
+	}
+}
+
+// changedWhileDown records key for deletion from Redis on recovery. It
+// reports false when the circuit is closed (the change must go to Redis).
+func (c *Cache) changedWhileDown(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.down.Load() {
+		return false
+	}
+	if _, ok := c.dirty[key]; !ok {
+		if len(c.dirty) < c.maxDirty {
+			c.dirty[key] = struct{}{}
+		} else {
+			c.untracked++
 		}
 	}
-	return nil
+	return true
 }
 
 // failed records a Redis failure and reports whether the call should fall
@@ -182,8 +227,8 @@ func (c *Cache) failed(ctx context.Context, err error) bool {
 	return true
 }
 
-// startProbe pings Redis every ProbeInterval until it answers, then closes
-// the circuit.
+// startProbe pings Redis every ProbeInterval until it answers and the keys
+// changed during the outage are deleted from it, then closes the circuit.
 func (c *Cache) startProbe() {
 	c.probeOnce.Lock()
 	defer c.probeOnce.Unlock()
@@ -202,15 +247,68 @@ func (c *Cache) startProbe() {
 			case <-c.stop:
 				return
 			case <-tick.C:
-				ctx, cancel := context.WithTimeout(context.Background(), c.opts.DialTimeout+c.opts.ReadTimeout)
-				err := c.client.Ping(ctx).Err()
-				cancel()
-				if err == nil {
-					c.down.Store(false)
-					c.opts.Logger.Warn("cache: Redis reachable again, back from memory", "addr", c.opts.Addr)
+				if c.recover() {
 					return
 				}
 			}
 		}
 	}()
+}
+
+// recover pings Redis, deletes the keys changed in memory during the outage
+// from it, and closes the circuit. It reports false (try again at the next
+// probe) when Redis fails on the way.
+func (c *Cache) recover() bool {
+	timeout := c.opts.DialTimeout + c.opts.ReadTimeout
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err := c.client.Ping(ctx).Err()
+	cancel()
+	if err != nil {
+		return false
+	}
+	invalidated := 0
+	for {
+		c.mu.Lock()
+		if len(c.dirty) == 0 {
+			untracked := c.untracked
+			c.untracked = 0
+			c.down.Store(false)
+			c.mu.Unlock()
+			if untracked > 0 {
+				c.opts.Logger.Warn("cache: Redis reachable again, back from memory; some keys changed during the outage were not tracked and may be stale in Redis until their TTL",
+					"addr", c.opts.Addr, "invalidated", invalidated, "untracked", untracked)
+			} else {
+				c.opts.Logger.Warn("cache: Redis reachable again, back from memory",
+					"addr", c.opts.Addr, "invalidated", invalidated)
+			}
+			return true
+		}
+		batch := make([]string, 0, 100)
+		for k := range c.dirty {
+			if len(batch) == cap(batch) {
+				break
+			}
+			batch = append(batch, k)
+		}
+		c.mu.Unlock()
+		// One DEL per key in a pipeline: a cluster client splits it by slot.
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range batch {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			return false
+		}
+		// A key changed again meanwhile is still absent from Redis: done.
+		c.mu.Lock()
+		for _, k := range batch {
+			delete(c.dirty, k)
+		}
+		c.mu.Unlock()
+		invalidated += len(batch)
+	}
 }

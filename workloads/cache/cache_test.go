@@ -175,6 +175,51 @@ func TestBehaviour(t *testing.T) {
 					t.Errorf("second call = %d, %v", v, err)
 				}
 			})
+			t.Run("cached replaces a value that no longer decodes", func(t *testing.T) {
+				c, _ := b.open(t)
+				if err := c.Set(ctx, "shape", "an old string shape", time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				v, err := cache.Cached(ctx, c, "shape", time.Minute, func(context.Context) (profile, error) { return profile{Name: "new"}, nil })
+				if err != nil || v.Name != "new" {
+					t.Errorf("got %+v, %v; an undecodable value must count as a miss", v, err)
+				}
+			})
+			t.Run("cached: one caller giving up does not fail the others", func(t *testing.T) {
+				c, _ := b.open(t)
+				started, release := make(chan struct{}), make(chan struct{})
+				load := func(ctx context.Context) (int, error) {
+					close(started)
+					<-release
+					return 7, ctx.Err()
+				}
+				impatient, cancel := context.WithCancel(ctx)
+				first := make(chan error, 1)
+				go func() { _, err := cache.Cached(impatient, c, "shared", time.Minute, load); first <- err }()
+				<-started
+				second := make(chan int, 1)
+				go func() { v, _ := cache.Cached(ctx, c, "shared", time.Minute, load); second <- v }()
+				cancel()
+				select {
+				case err := <-first:
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("the canceled caller: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Error("the canceled caller still waits for the load")
+				}
+				close(release)
+				if v := <-second; v != 7 {
+					t.Errorf("the patient caller got %d, want 7", v)
+				}
+			})
+			t.Run("cached turns a panicking load into an error", func(t *testing.T) {
+				c, _ := b.open(t)
+				_, err := cache.Cached(ctx, c, "boom", time.Minute, func(context.Context) (int, error) { panic("bad load") })
+				if err == nil || !strings.Contains(err.Error(), "bad load") {
+					t.Errorf("want the panic as an error, got %v", err)
+				}
+			})
 			t.Run("fixed window rate limit", func(t *testing.T) {
 				c, _ := b.open(t)
 				for i := int64(1); i <= 3; i++ {
@@ -289,6 +334,72 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 	if v, err := raw.Get(ctx, "cirkelline:after").Result(); err != nil || v != `"back"` {
 		t.Errorf("writes must reach Redis again: %q %v", v, err)
+	}
+}
+
+// TestChangesDuringAnOutageAreNotUndone hangs Redis (SIGSTOP keeps its
+// data, as a network partition or a failover would): keys set or deleted in
+// memory during the hang are deleted from Redis before calls return there,
+// so a session revoked during an outage does not come back afterwards. And
+// the fallback serves what Redis last said, not an older copy.
+func TestChangesDuringAnOutageAreNotUndone(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedis(t)
+	logs := &countingHandler{}
+	c := cache.New(cache.Options{Addr: srv.Addr(), ProbeInterval: 100 * time.Millisecond,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, Logger: slog.New(logs)})
+	defer c.Close()
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer raw.Close()
+	sessions := cache.Sessions[string](c)
+	for _, id := range []string{"revoked", "renamed", "replaced-elsewhere", "deleted-elsewhere"} {
+		if err := sessions.Set(ctx, id, "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another replica changes two keys; this one reads them.
+	raw.Set(ctx, "cirkelline:session:replaced-elsewhere", `"v2"`, time.Hour)
+	raw.Del(ctx, "cirkelline:session:deleted-elsewhere")
+	if v, err := sessions.Get(ctx, "replaced-elsewhere"); err != nil || v != "v2" {
+		t.Fatalf("replaced elsewhere: %q %v", v, err)
+	}
+	if _, err := sessions.Get(ctx, "deleted-elsewhere"); !errors.Is(err, cache.ErrCacheMiss) {
+		t.Fatalf("deleted elsewhere: %v", err)
+	}
+
+	srv.Pause()
+	if err := sessions.Delete(ctx, "revoked"); err != nil {
+		t.Fatalf("delete during the hang: %v", err)
+	}
+	if err := sessions.Set(ctx, "renamed", "v3"); err != nil {
+		t.Fatal(err)
+	}
+	if c.UsingRedis() {
+		t.Fatal("the circuit should be open")
+	}
+	for id, want := range map[string]string{"revoked": "", "renamed": "v3", "replaced-elsewhere": "v2", "deleted-elsewhere": "", "untouched": ""} {
+		v, err := sessions.Get(ctx, id)
+		if (want == "" && !errors.Is(err, cache.ErrCacheMiss)) || (want != "" && (err != nil || v != want)) {
+			t.Errorf("during the hang %s = %q, %v; want %q", id, v, err, want)
+		}
+	}
+
+	srv.Resume()
+	eventually(t, 5*time.Second, c.UsingRedis)
+	if _, err := sessions.Get(ctx, "revoked"); !errors.Is(err, cache.ErrCacheMiss) {
+		t.Errorf("a session deleted during the outage came back: %v", err)
+	}
+	if v, err := sessions.Get(ctx, "renamed"); !errors.Is(err, cache.ErrCacheMiss) {
+		t.Errorf("renamed = %q, %v: Redis must not serve the value from before the outage", v, err)
+	}
+	if n := raw.Exists(ctx, "cirkelline:session:revoked", "cirkelline:session:renamed").Val(); n != 0 {
+		t.Errorf("%d keys changed during the outage are still in Redis", n)
+	}
+	if v, err := sessions.Get(ctx, "replaced-elsewhere"); err != nil || v != "v2" {
+		t.Errorf("an unchanged key must stay in Redis: %q %v", v, err)
+	}
+	if n := logs.count(); n != 2 {
+		t.Errorf("%d warnings, want 2 (outage, recovery)", n)
 	}
 }
 

@@ -128,13 +128,30 @@ func parseRange(name, v string, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// redactURL hides a password in an error message.
+// redactURL hides a password in an error message, also in a URL that does
+// not parse (url.Parse fails on a bad port, say, and would keep it whole).
 func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
+	if u, err := url.Parse(raw); err == nil {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 			return u.String()
 		}
+		return raw
 	}
-	return raw
+	rest, scheme := raw, ""
+	if i := strings.Index(raw, "://"); i >= 0 {
+		scheme, rest = raw[:i+3], raw[i+3:]
+	}
+	host, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		user := host[:i]
+		if j := strings.Index(user, ":"); j >= 0 {
+			user = user[:j]
+		}
+		host = user + ":xxxxx" + host[i:]
+	}
+	return scheme + host + path
 }

@@ -41,6 +41,7 @@ func TestFromLookup(t *testing.T) {
 		wants []string
 	}{
 		{"malformed url", map[string]string{cache.EnvURL: "http://:pw@host"}, []string{"REDIS_URL", "rediss://", "xxxxx"}},
+		{"unparsable url keeps its password hidden", map[string]string{cache.EnvURL: "redis://:s3cr3t@host:badport/0"}, []string{"REDIS_URL", "redis://:xxxxx@host:badport/0"}},
 		{"url without port", map[string]string{cache.EnvURL: "redis://host"}, []string{"REDIS_URL"}},
 		{"db out of range", map[string]string{cache.EnvDB: "16"}, []string{"REDIS_DB", "16 is out of range 0–15"}},
 		{"db not a number", map[string]string{cache.EnvDB: "zero"}, []string{"REDIS_DB", `"zero"`}},

@@ -60,6 +60,16 @@ func (l *lru) set(key string, value []byte, ttl time.Duration) {
 	}
 }
 
+// refresh replaces the value of key when it is held (keeping its expiry);
+// it never adds a key.
+func (l *lru) refresh(key string, value []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if el, ok := l.items[key]; ok {
+		el.Value.(*lruEntry).value = value
+	}
+}
+
 func (l *lru) delete(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,6 +117,18 @@ func (s *redisServer) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Pause freezes the server (SIGSTOP): it keeps its data and its port, but
+// answers nothing, like Redis behind a network partition. Resume undoes it.
+func (s *redisServer) Pause()  { s.signal(syscall.SIGSTOP) }
+func (s *redisServer) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *redisServer) signal(sig os.Signal) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("signal redis-server: %v", err)
+	}
 }
 
 // writeCerts makes a CA and a localhost server certificate in dir.

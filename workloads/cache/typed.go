@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"time"
 )
 
@@ -53,31 +55,53 @@ func (t Typed[T]) Delete(ctx context.Context, id string) error {
 // Cached returns the cached value of key, or calls load, caches its result
 // for ttl and returns it: the seed's cache_response decorator. Concurrent
 // misses for one key share a single load. Errors from load are returned and
-// not cached.
+// not cached. A cached value that no longer decodes into T (its type changed
+// in a deploy) counts as a miss and is replaced.
+//
+// Each caller waits for the shared load only as long as its own ctx lives;
+// the load itself runs with ctx's values but without its cancellation, so
+// one caller giving up does not fail the others. load should therefore
+// bound its own work (a query timeout, say).
 func Cached[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	var v T
-	if err := c.Get(ctx, key, &v); err == nil {
+	err := c.Get(ctx, key, &v)
+	if err == nil {
 		return v, nil
-	} else if err != ErrCacheMiss {
+	}
+	if ctx.Err() != nil {
 		return v, err
 	}
-	res, err, _ := c.flight.Do(key, func() (any, error) {
+	ch := c.flight.DoChan(key, func() (_ any, err error) {
+		// DoChan would re-panic in its own goroutine, where no recover (such
+		// as net/http's) can catch it: hand the panic to the callers instead.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("cache: Cached %q: load panicked: %v\n%s", key, r, debug.Stack())
+			}
+		}()
+		lctx := context.WithoutCancel(ctx)
 		// Another caller may have filled it while this one waited.
 		var again T
-		if err := c.Get(ctx, key, &again); err == nil {
+		if err := c.Get(lctx, key, &again); err == nil {
 			return again, nil
 		}
-		loaded, err := load(ctx)
+		loaded, err := load(lctx)
 		if err != nil {
 			return loaded, err
 		}
-		if err := c.Set(ctx, key, loaded, ttl); err != nil {
-			return loaded, err
+		return loaded, c.Set(lctx, key, loaded, ttl)
+	})
+	select {
+	case <-ctx.Done():
+		return v, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return v, res.Err
+		}
+		loaded, ok := res.Val.(T)
+		if !ok {
+			return v, fmt.Errorf("cache: Cached %q: a concurrent call loads %T, not %T", key, res.Val, v)
 		}
 		return loaded, nil
-	})
-	if err != nil {
-		return v, err
 	}
-	return res.(T), nil
 }
