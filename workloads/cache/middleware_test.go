@@ -43,6 +43,30 @@ func TestRateLimitMiddleware(t *testing.T) {
 	}
 }
 
+func TestMiddlewaresCountApart(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c, _ := b.open(t)
+			ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+			login := cache.RateLimit(c, cache.PerSecond(1), cache.MiddlewareOptions{})(ok)
+			api := cache.RateLimit(c, cache.PerMinute(100), cache.MiddlewareOptions{})(ok)
+			do := func(h http.Handler) int {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+				return w.Code
+			}
+			for range 3 {
+				if code := do(api); code != http.StatusOK {
+					t.Fatalf("api: %d", code)
+				}
+			}
+			if code := do(login); code != http.StatusOK {
+				t.Errorf("login after 3 api requests: %d; the two limits must not share a counter", code)
+			}
+		})
+	}
+}
+
 func TestClientIP(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "192.0.2.1:1234"

@@ -101,11 +101,12 @@ func (c *Cache) Allow(ctx context.Context, key string, limit Limit) (Result, err
 
 // localLimiter is the fallback during a Redis outage: fixed windows per
 // process, so with N replicas a client may get up to N times the limit
-// until Redis is back. Expired windows are swept as new ones start.
+// until Redis is back. Expired windows are swept at most once a second.
 type localLimiter struct {
-	mu      sync.Mutex
-	windows map[string]*window
-	now     func() time.Time
+	mu        sync.Mutex
+	windows   map[string]*window
+	nextSweep time.Time
+	now       func() time.Time
 }
 
 type window struct {
@@ -123,12 +124,13 @@ func (l *localLimiter) incr(key string, size time.Duration) (int64, time.Duratio
 	now := l.now()
 	w, ok := l.windows[key]
 	if !ok || !now.Before(w.ends) {
-		if !ok && len(l.windows) > 10000 {
+		if !now.Before(l.nextSweep) {
 			for k, old := range l.windows {
 				if !now.Before(old.ends) {
 					delete(l.windows, k)
 				}
 			}
+			l.nextSweep = now.Add(time.Second)
 		}
 		w = &window{ends: now.Add(size)}
 		l.windows[key] = w
@@ -139,6 +141,11 @@ func (l *localLimiter) incr(key string, size time.Duration) (int64, time.Duratio
 
 // MiddlewareOptions configure RateLimit.
 type MiddlewareOptions struct {
+	// Name keeps this middleware's counters apart from other middlewares'
+	// (a strict limit on /login and a loose one on /api count separately).
+	// Default: the limit, e.g. "100/1m0s", so middlewares with the same
+	// limit share counters; give each its own Name when they must not.
+	Name string
 	// Key returns the bucket of a request. Default: the client IP.
 	Key func(*http.Request) string
 	// TrustedProxyHeader, e.g. "X-Forwarded-For", is read for the client IP
@@ -159,9 +166,14 @@ func RateLimit(c *Cache, limit Limit, opts MiddlewareOptions) func(http.Handler)
 	if key == nil {
 		key = func(r *http.Request) string { return ClientIP(r, opts.TrustedProxyHeader) }
 	}
+	name := opts.Name
+	if name == "" {
+		name = strconv.Itoa(limit.Rate) + "/" + limit.Period.String()
+	}
+	namespace := "http:" + name + ":"
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			res, err := c.Allow(r.Context(), key(r), limit)
+			res, err := c.Allow(r.Context(), namespace+key(r), limit)
 			if err != nil {
 				if opts.OnError != nil {
 					opts.OnError(r, err)
