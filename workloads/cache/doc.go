@@ -7,8 +7,10 @@
 // When Redis is unreachable every call goes to an in-process LRU (1000
 // items by default) instead; the caller never sees the error. A circuit
 // breaker keeps an outage from costing a dial timeout per call, a
-// background probe returns to Redis when it answers again, and each
-// transition is logged once as a warning.
+// background probe returns to Redis when it answers again, after deleting
+// from Redis the keys changed in memory meanwhile (so a session deleted
+// during the outage does not come back), and each transition is logged
+// once as a warning. Rate limits count per process during an outage.
 //
 // Configuration comes from the env contract the infrastructure program
 // injects (see EnvURL); FromEnv reads it.

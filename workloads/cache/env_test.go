@@ -1,8 +1,13 @@
 package cache_test
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cirkelline/infra/workloads/cache"
 )
@@ -80,5 +85,34 @@ func TestURLRoundTrip(t *testing.T) {
 	}
 	if opts.Addr != "redis.internal:6380" || opts.Password != `p@ss/w:rd` || opts.DB != 4 || opts.TLSConfig == nil {
 		t.Errorf("%s -> %+v", raw, opts)
+	}
+}
+
+// TestEnvContractReachesTLSAuthRedis feeds the URL the program writes
+// (cache.URL, as workloads/redis.go builds it for ElastiCache) through
+// FromLookup into a TLS + requirepass server: the password travels in the
+// URL's userinfo, the DB in REDIS_DB.
+func TestEnvContractReachesTLSAuthRedis(t *testing.T) {
+	srv := startTLSRedis(t, "token/with:odd@chars")
+	port, _ := strconv.Atoi(srv.Addr()[strings.LastIndex(srv.Addr(), ":")+1:])
+	env := map[string]string{
+		cache.EnvURL: cache.URL(true, "localhost", port, srv.Password, 0),
+		cache.EnvDB:  "3", cache.EnvMaxConnections: "5", cache.EnvTLS: "true",
+	}
+	opts, err := cache.FromLookup(lookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TLSConfig.RootCAs = srv.TLS.RootCAs // the test CA; ElastiCache's chains to the system roots
+	c := cache.New(opts)
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Set(ctx, "contract", "ok", time.Minute); err != nil || !c.UsingRedis() {
+		t.Fatalf("set: %v, using Redis %v", err, c.UsingRedis())
+	}
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: srv.Password, TLSConfig: srv.TLS, DB: 3})
+	defer raw.Close()
+	if v, err := raw.Get(ctx, "cirkelline:contract").Result(); err != nil || v != `"ok"` {
+		t.Errorf("value in DB 3 = %q, %v", v, err)
 	}
 }

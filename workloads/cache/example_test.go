@@ -89,3 +89,17 @@ func ExampleRateLimit() {
 	// 200 0
 	// 429 0
 }
+
+func ExampleCache_IncrRateLimit() {
+	c := cache.New(cache.Options{})
+	defer c.Close()
+	ctx := context.Background()
+	for range 3 {
+		count, reset, _ := c.IncrRateLimit(ctx, "user:42", time.Minute)
+		fmt.Println(count, reset <= time.Minute)
+	}
+	// Output:
+	// 1 true
+	// 2 true
+	// 3 true
+}

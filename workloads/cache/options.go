@@ -27,6 +27,8 @@ type Options struct {
 	// DefaultTTL applies when a call passes ttl 0. Default 5 minutes.
 	DefaultTTL time.Duration
 	// LocalSize is how many items the in-memory fallback holds. Default 1000.
+	// Up to 10 × LocalSize keys set or deleted during an outage are
+	// remembered and deleted from Redis before calls return to it.
 	LocalSize int
 	// ProbeInterval is how often an open circuit pings Redis to return to
 	// it; a recovered Redis is used again within one interval. Default 5 s.
