@@ -110,3 +110,87 @@ func BenchmarkRateLimit(b *testing.B) {
 
 func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// paired times two implementations of one operation alternately, in the
+// same loop (the order flips every iteration), so a noisy machine slows
+// both alike; it reports each one's mean and their ratio (lib/raw).
+func paired(b *testing.B, raw, lib func(i int)) {
+	var rawT, libT time.Duration
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		first, second, ft, st := raw, lib, &rawT, &libT
+		if i%2 == 1 {
+			first, second, ft, st = lib, raw, &libT, &rawT
+		}
+		start := time.Now()
+		first(i)
+		mid := time.Now()
+		second(i)
+		*ft += mid.Sub(start)
+		*st += time.Since(mid)
+		n++
+	}
+	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
+	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
+	b.ReportMetric(float64(libT)/float64(rawT), "lib/raw")
+}
+
+// BenchmarkPairedGetSet: library Set+Get against raw go-redis doing the
+// same JSON work, alternately on the same server.
+func BenchmarkPairedGetSet(b *testing.B) {
+	srv := startRedis(b)
+	ctx := context.Background()
+	value := profile{Name: "Ada", Roles: []string{"admin", "editor"}}
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
+	defer client.Close()
+	c := cache.New(cache.Options{Addr: srv.Addr()})
+	defer c.Close()
+	paired(b, func(i int) {
+		key := fmt.Sprintf("cirkelline:raw:%d", i%1000)
+		raw, _ := jsonMarshal(value)
+		if err := client.Set(ctx, key, raw, time.Minute).Err(); err != nil {
+			b.Fatal(err)
+		}
+		got, err := client.Get(ctx, key).Bytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var p profile
+		if err := jsonUnmarshal(got, &p); err != nil {
+			b.Fatal(err)
+		}
+	}, func(i int) {
+		key := fmt.Sprintf("lib:%d", i%1000)
+		if err := c.Set(ctx, key, value, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		var p profile
+		if err := c.Get(ctx, key, &p); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkPairedRateLimit: IncrRateLimit (one script call) against a plain
+// INCR + EXPIRE NX pipeline, alternately on the same server.
+func BenchmarkPairedRateLimit(b *testing.B) {
+	srv := startRedis(b)
+	ctx := context.Background()
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	c := cache.New(cache.Options{Addr: srv.Addr()})
+	defer c.Close()
+	paired(b, func(i int) {
+		key := fmt.Sprintf("cirkelline:raw-ratelimit:ip%d", i%100)
+		pipe := client.Pipeline()
+		incr := pipe.Incr(ctx, key)
+		pipe.ExpireNX(ctx, key, time.Minute)
+		if _, err := pipe.Exec(ctx); err != nil || incr.Val() == 0 {
+			b.Fatal(err)
+		}
+	}, func(i int) {
+		if _, _, err := c.IncrRateLimit(ctx, fmt.Sprintf("ip%d", i%100), time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

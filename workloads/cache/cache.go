@@ -70,8 +70,10 @@ func New(opts Options) *Cache {
 			Addr: opts.Addr, Username: opts.Username, Password: opts.Password, DB: opts.DB,
 			TLSConfig: opts.TLSConfig, PoolSize: opts.PoolSize,
 			DialTimeout: opts.DialTimeout, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
-			// The circuit breaker handles failures; retries would multiply timeouts.
-			MaxRetries: -1,
+			// The circuit breaker handles failures; retries would multiply
+			// timeouts: the call that meets an unreachable Redis would wait
+			// 5 dials (go-redis's default DialerRetries) instead of one.
+			MaxRetries: -1, DialerRetries: 1,
 		})
 	}
 	c := newCache(client, opts)

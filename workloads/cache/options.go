@@ -18,7 +18,9 @@ type Options struct {
 	TLSConfig *tls.Config
 	// PoolSize is the connection pool size (REDIS_MAX_CONNECTIONS). Default 50.
 	PoolSize int
-	// DialTimeout for a new connection. Default 2 s.
+	// DialTimeout for a new connection, tried once (the circuit breaker, not
+	// go-redis's retries, handles failures): the longest a call waits for a
+	// Redis that has just become unreachable. Default 2 s.
 	DialTimeout time.Duration
 	// ReadTimeout and WriteTimeout per command. Default 500 ms each.
 	ReadTimeout, WriteTimeout time.Duration
