@@ -337,6 +337,35 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 }
 
+// TestRecoversAfterALongOutage: after PoolSize failed dials go-redis stops
+// dialing from calls and redials in the background once a second; the
+// probe must still bring the cache back. PoolSize 2 makes the outage "long"
+// after a few probes.
+func TestRecoversAfterALongOutage(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedis(t)
+	logs := &countingHandler{}
+	c := cache.New(cache.Options{Addr: srv.Addr(), PoolSize: 2, ProbeInterval: 50 * time.Millisecond,
+		DialTimeout: 200 * time.Millisecond, Logger: slog.New(logs)})
+	defer c.Close()
+	if err := c.Set(ctx, "k", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if err := c.Set(ctx, "k", 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // about ten failed probes, past PoolSize dial errors
+	if c.UsingRedis() {
+		t.Fatal("Redis is down")
+	}
+	srv.Start()
+	eventually(t, 10*time.Second, c.UsingRedis)
+	if n := logs.count(); n != 2 {
+		t.Errorf("%d warnings, want 2", n)
+	}
+}
+
 // TestChangesDuringAnOutageAreNotUndone hangs Redis (SIGSTOP keeps its
 // data, as a network partition or a failover would): keys set or deleted in
 // memory during the hang are deleted from Redis before calls return there,

@@ -33,7 +33,8 @@ type Options struct {
 	// remembered and deleted from Redis before calls return to it.
 	LocalSize int
 	// ProbeInterval is how often an open circuit pings Redis to return to
-	// it; a recovered Redis is used again within one interval. Default 5 s.
+	// it; a recovered Redis is used again within one interval (plus up to
+	// 1 s after a long outage, when go-redis redials on its own). Default 5 s.
 	ProbeInterval time.Duration
 	// Logger receives the outage and recovery warnings. Default slog.Default().
 	Logger *slog.Logger
