@@ -65,6 +65,24 @@ func URL(tls bool, host string, port int, password string, db int) string {
 // ErrNoRedis is returned by FromEnv when REDIS_URL is not set.
 var ErrNoRedis = errors.New("cache: " + EnvURL + " is not set")
 
+// ErrInvalidEnv is what every *EnvError matches with errors.Is: a variable
+// of the contract is set but wrong.
+var ErrInvalidEnv = errors.New("cache: invalid Redis env")
+
+// EnvError is a variable of the contract that FromLookup rejects. Its
+// message names the variable and never holds the password.
+type EnvError struct {
+	// Var is the variable, e.g. EnvDB ("REDIS_URL path" for the URL's /db).
+	Var string
+	// Reason says what is wrong and what is wanted.
+	Reason string
+}
+
+func (e *EnvError) Error() string { return "cache: " + e.Var + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalidEnv) true.
+func (e *EnvError) Unwrap() error { return ErrInvalidEnv }
+
 // FromEnv reads the env contract from the process environment.
 func FromEnv() (Options, error) { return FromLookup(os.LookupEnv) }
 
@@ -78,7 +96,7 @@ func FromLookup(lookup func(string) (string, bool)) (Options, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" || u.Port() == "" {
-		return opts, fmt.Errorf("cache: %s: want redis://[:password@]host:port[/db] or rediss://..., got %q", EnvURL, redactURL(raw))
+		return opts, &EnvError{EnvURL, fmt.Sprintf("want redis://[:password@]host:port[/db] or rediss://..., got %q", redactURL(raw))}
 	}
 	opts.Addr = u.Host
 	if u.User != nil {
@@ -104,10 +122,10 @@ func FromLookup(lookup func(string) (string, bool)) (Options, error) {
 	if v, ok := lookup(EnvTLS); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return opts, fmt.Errorf("cache: %s: want true or false, got %q", EnvTLS, v)
+			return opts, &EnvError{EnvTLS, fmt.Sprintf("want true or false, got %q", v)}
 		}
 		if !b && useTLS {
-			return opts, fmt.Errorf("cache: %s is false but %s uses rediss:// (TLS); make them agree", EnvTLS, EnvURL)
+			return opts, &EnvError{EnvTLS, fmt.Sprintf("is false but %s uses rediss:// (TLS); make them agree", EnvURL)}
 		}
 		useTLS = useTLS || b
 	}
@@ -120,10 +138,10 @@ func FromLookup(lookup func(string) (string, bool)) (Options, error) {
 func parseRange(name, v string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
-		return 0, fmt.Errorf("cache: %s: want a whole number, got %q", name, v)
+		return 0, &EnvError{name, fmt.Sprintf("want a whole number, got %q", v)}
 	}
 	if n < lo || n > hi {
-		return 0, fmt.Errorf("cache: %s: %d is out of range %d–%d", name, n, lo, hi)
+		return 0, &EnvError{name, fmt.Sprintf("%d is out of range %d–%d", n, lo, hi)}
 	}
 	return n, nil
 }

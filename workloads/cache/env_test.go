@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,12 +49,13 @@ func TestFromLookup(t *testing.T) {
 		{"malformed url", map[string]string{cache.EnvURL: "http://:pw@host"}, []string{"REDIS_URL", "rediss://", "xxxxx"}},
 		{"unparsable url keeps its password hidden", map[string]string{cache.EnvURL: "redis://:s3cr3t@host:badport/0"}, []string{"REDIS_URL", "redis://:xxxxx@host:badport/0"}},
 		{"url without port", map[string]string{cache.EnvURL: "redis://host"}, []string{"REDIS_URL"}},
+		{"url db out of range", map[string]string{cache.EnvURL: "redis://host:6379/16", cache.EnvDB: ""}, []string{"REDIS_URL path", "16 is out of range 0–15"}},
 		{"db out of range", map[string]string{cache.EnvDB: "16"}, []string{"REDIS_DB", "16 is out of range 0–15"}},
 		{"db not a number", map[string]string{cache.EnvDB: "zero"}, []string{"REDIS_DB", `"zero"`}},
 		{"pool size not a number", map[string]string{cache.EnvMaxConnections: "fifty"}, []string{"REDIS_MAX_CONNECTIONS", `"fifty"`}},
 		{"pool size zero", map[string]string{cache.EnvMaxConnections: "0"}, []string{"REDIS_MAX_CONNECTIONS", "out of range"}},
 		{"tls not a bool", map[string]string{cache.EnvTLS: "yes please"}, []string{"REDIS_TLS"}},
-		{"tls off with rediss", map[string]string{cache.EnvTLS: "false"}, []string{"REDIS_TLS is false but REDIS_URL uses rediss://"}},
+		{"tls off with rediss", map[string]string{cache.EnvTLS: "false"}, []string{"REDIS_TLS: is false but REDIS_URL uses rediss://"}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +66,10 @@ func TestFromLookup(t *testing.T) {
 			_, err := cache.FromLookup(lookup(env))
 			if err == nil {
 				t.Fatal("want an error")
+			}
+			var envErr *cache.EnvError
+			if !errors.Is(err, cache.ErrInvalidEnv) || !errors.As(err, &envErr) || !strings.HasPrefix(envErr.Var, "REDIS_") {
+				t.Errorf("error %v: want an *EnvError naming the variable, matching ErrInvalidEnv", err)
 			}
 			for _, w := range tt.wants {
 				if !strings.Contains(err.Error(), w) {

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-
 	"math/big"
 	"net"
 	"os"
@@ -29,6 +28,8 @@ type redisServer struct {
 	// TLS is the client config for a TLS server (nil for plain TCP).
 	TLS      *tls.Config
 	Password string
+	log      string        // the server's stdout and stderr
+	exited   chan struct{} // closed when the process has exited
 }
 
 func (s *redisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
@@ -87,15 +88,28 @@ func startTLSRedis(t testing.TB, password string) *redisServer {
 	return s
 }
 
-// Start (re)starts the server on its port and waits until it accepts connections.
+// Start (re)starts the server on its port and waits until it accepts
+// connections. When it exits or does not answer, the test fails with the
+// server's own log (a redis-server built without TLS says so there).
 func (s *redisServer) Start() {
 	s.t.Helper()
 	args := append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, s.args...)
 	s.cmd = exec.Command("redis-server", args...)
 	s.cmd.Dir = os.TempDir()
+	logFile, err := os.CreateTemp("", "redis-test-*.log")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer logFile.Close()
+	s.log = logFile.Name()
+	s.t.Cleanup(func() { os.Remove(logFile.Name()) })
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
+	exited := make(chan struct{})
+	s.exited = exited
+	go func(cmd *exec.Cmd) { _ = cmd.Wait(); close(exited) }(s.cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
@@ -103,11 +117,24 @@ func (s *redisServer) Start() {
 			conn.Close()
 			return
 		}
+		select {
+		case <-exited:
+			s.t.Fatalf("redis-server %v exited: %s", args, s.logTail())
+		default:
+		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not start: %v", s.Addr(), err)
+			s.t.Fatalf("redis-server on %s did not start: %v\n%s", s.Addr(), err, s.logTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (s *redisServer) logTail() string {
+	b, _ := os.ReadFile(s.log)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
 }
 
 // Stop kills the server (an outage, not a clean shutdown).
@@ -116,7 +143,7 @@ func (s *redisServer) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
