@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,4 +474,92 @@ func eventually(t *testing.T, within time.Duration, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestOutageUnderLoad kills Redis while workers are busy with every kind of
+// call, then restarts it (empty) on the same port: no call returns an error,
+// a value set before the outage keeps being served until the restart, no read ever returns a stale
+// value (right after a Set, a Get returns that value or, across the return
+// to Redis, a miss), and each transition is logged exactly once.
+func TestOutageUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedis(t)
+	logs := &countingHandler{}
+	c := cache.New(cache.Options{Addr: srv.Addr(), ProbeInterval: 100 * time.Millisecond, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, Logger: slog.New(logs)})
+	defer c.Close()
+	if err := c.Set(ctx, "before", "kept", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls, misses, restarted atomic.Int64
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := "worker:" + strconv.Itoa(w)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := c.Set(ctx, key, i, time.Minute); err != nil {
+					t.Errorf("set: %v", err)
+					return
+				}
+				var got int
+				switch err := c.Get(ctx, key, &got); {
+				case errors.Is(err, cache.ErrCacheMiss):
+					misses.Add(1) // written to memory just before the return to Redis
+				case err != nil || got != i:
+					t.Errorf("get %s = %d, %v; want %d", key, got, err, i)
+					return
+				}
+				// Until the restart (a new, empty Redis), "before" is served
+				// from Redis or, during the outage, from memory.
+				var before string
+				if err := c.Get(ctx, "before", &before); restarted.Load() == 0 && (err != nil || before != "kept") {
+					t.Errorf("a value set before the outage: %q, %v", before, err)
+					return
+				}
+				if _, _, err := c.IncrRateLimit(ctx, key, time.Minute); err != nil {
+					t.Errorf("rate limit: %v", err)
+					return
+				}
+				if v, err := cache.Cached(ctx, c, "shared", time.Minute, func(context.Context) (string, error) { return "loaded", nil }); err != nil || v != "loaded" {
+					t.Errorf("cached = %q, %v", v, err)
+					return
+				}
+				calls.Add(1)
+			}
+		}()
+	}
+	// progress waits until the workers have made n more rounds.
+	progress := func(n int64) {
+		t.Helper()
+		target := calls.Load() + n
+		eventually(t, 10*time.Second, func() bool { return calls.Load() >= target || t.Failed() })
+	}
+
+	progress(200)
+	srv.Stop()
+	eventually(t, 5*time.Second, func() bool { return !c.UsingRedis() })
+	progress(2000)
+	if n := logs.count(); n != 1 {
+		t.Errorf("%d warnings during the outage, want exactly 1", n)
+	}
+
+	restarted.Store(1)
+	srv.Start()
+	eventually(t, 10*time.Second, c.UsingRedis)
+	progress(200)
+	close(stop)
+	wg.Wait()
+	if n := logs.count(); n != 2 {
+		t.Errorf("%d warnings, want 2 (outage, recovery): %v", n, logs.warnings)
+	}
+	t.Logf("%d rounds, %d misses at the return to Redis", calls.Load(), misses.Load())
 }
