@@ -149,7 +149,7 @@ func (c *Cache) getRaw(ctx context.Context, key string) ([]byte, error) {
 			c.local.delete(key)
 			return nil, ErrCacheMiss
 		case !c.failed(ctx, err):
-			return nil, err // the caller's context ended
+			return nil, fmt.Errorf("cache: get %q: %w", key, err) // the caller's context ended, or WRONGTYPE
 		}
 	}
 	if raw, ok := c.local.get(key); ok {
@@ -216,9 +216,14 @@ func (c *Cache) changedWhileDown(key string) bool {
 }
 
 // failed records a Redis failure and reports whether the call should fall
-// back to memory (true), or return err because the caller gave up (false).
+// back to memory (true), or return err (false): the caller gave up, or the
+// key holds a value of another type (WRONGTYPE, written by something else
+// under our prefix), an answer about one key rather than an outage.
 func (c *Cache) failed(ctx context.Context, err error) bool {
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return false
+	}
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
 		return false
 	}
 	if c.down.CompareAndSwap(false, true) {

@@ -221,6 +221,27 @@ func TestBehaviour(t *testing.T) {
 					t.Errorf("want the panic as an error, got %v", err)
 				}
 			})
+			t.Run("a key of another type is an error for that key, not an outage", func(t *testing.T) {
+				c, raw := b.open(t)
+				if raw == nil {
+					t.Skip("only Redis holds values of other types")
+				}
+				raw.HSet(ctx, "cirkelline:foreign", "f", "v")
+				raw.HSet(ctx, "cirkelline:ratelimit:foreign", "f", "v")
+				var v string
+				if err := c.Get(ctx, "foreign", &v); err == nil || errors.Is(err, cache.ErrCacheMiss) || !strings.Contains(err.Error(), "WRONGTYPE") {
+					t.Errorf("get of a hash: %v, want the WRONGTYPE error", err)
+				}
+				if _, _, err := c.IncrRateLimit(ctx, "foreign", time.Minute); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+					t.Errorf("rate limit on a hash: %v, want the WRONGTYPE error", err)
+				}
+				if !c.UsingRedis() {
+					t.Error("one foreign key must not open the circuit")
+				}
+				if got, err := cache.Cached(ctx, c, "foreign", time.Minute, func(context.Context) (string, error) { return "ours", nil }); err != nil || got != "ours" {
+					t.Errorf("Cached over a foreign key = %q, %v; want it loaded and replaced", got, err)
+				}
+			})
 			t.Run("fixed window rate limit", func(t *testing.T) {
 				c, _ := b.open(t)
 				for i := int64(1); i <= 3; i++ {

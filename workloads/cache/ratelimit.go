@@ -71,7 +71,7 @@ func (c *Cache) IncrRateLimit(ctx context.Context, key string, window time.Durat
 			err = fmt.Errorf("cache: rate limit script returned %v", res)
 		}
 		if !c.failed(ctx, err) {
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("cache: rate limit %q: %w", key, err)
 		}
 	}
 	count, reset := c.limits.incr(k, window)
