@@ -100,7 +100,11 @@ func newCache(client Client, opts Options) *Cache {
 func (c *Cache) Close() error {
 	var err error
 	c.closed.Do(func() {
+		// Under probeOnce, so a probe starting concurrently either sees
+		// stop closed or is counted before Wait.
+		c.probeOnce.Lock()
 		close(c.stop)
+		c.probeOnce.Unlock()
 		c.probes.Wait()
 		if closer, ok := c.client.(interface{ Close() error }); ok && c.owned {
 			err = closer.Close()

@@ -584,3 +584,35 @@ func TestOutageUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d rounds, %d misses at the return to Redis", calls.Load(), misses.Load())
 }
+
+// TestCloseWhileCallsFail closes the cache while calls meet an unreachable
+// Redis and start the probe: no panic, no race, and calls after Close are
+// served from memory.
+func TestCloseWhileCallsFail(t *testing.T) {
+	ctx := context.Background()
+	for range 20 {
+		c := cache.New(cache.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, ProbeInterval: time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := c.Set(ctx, "k", 1, time.Minute); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+		wg.Wait()
+		if err := c.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		var v int
+		if err := c.Get(ctx, "k", &v); err != nil || v != 1 {
+			t.Errorf("get after Close = %d, %v", v, err)
+		}
+	}
+}

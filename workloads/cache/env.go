@@ -91,7 +91,8 @@ func FromEnv() (Options, error) { return FromLookup(os.LookupEnv) }
 func FromLookup(lookup func(string) (string, bool)) (Options, error) {
 	opts := Options{}
 	raw, ok := lookup(EnvURL)
-	if !ok || strings.TrimSpace(raw) == "" {
+	raw = strings.TrimSpace(raw) // a Secret made from a file often ends in a newline
+	if !ok || raw == "" {
 		return opts, ErrNoRedis
 	}
 	u, err := url.Parse(raw)

@@ -33,7 +33,7 @@ func TestFromLookup(t *testing.T) {
 		t.Errorf("options %+v", opts)
 	}
 
-	plain := map[string]string{cache.EnvURL: "redis://cirkelline-redis:6379"}
+	plain := map[string]string{cache.EnvURL: "redis://cirkelline-redis:6379\n"}
 	if opts, err := cache.FromLookup(lookup(plain)); err != nil || opts.TLSConfig != nil || opts.DB != 0 || opts.PoolSize != 0 {
 		t.Errorf("plain url: %+v %v (pool size 0 means the default 50)", opts, err)
 	}
