@@ -250,6 +250,9 @@ func TestBehaviour(t *testing.T) {
 						t.Fatalf("hit %d: count %d reset %s err %v", i, n, reset, err)
 					}
 				}
+				if _, _, err := c.IncrRateLimit(ctx, "user:3", time.Microsecond); !errors.Is(err, cache.ErrInvalidWindow) {
+					t.Errorf("a sub-millisecond window: %v, want ErrInvalidWindow", err)
+				}
 				res, err := c.Allow(ctx, "user:2", cache.PerSecond(1))
 				if err != nil || !res.Allowed || res.Remaining != 0 {
 					t.Errorf("first = %+v, %v", res, err)

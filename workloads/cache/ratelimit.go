@@ -54,12 +54,16 @@ end
 return {count, ttl}
 `)
 
+// ErrInvalidWindow is returned by IncrRateLimit (and Allow, RateLimit) for a
+// window shorter than a millisecond, the resolution of Redis's PEXPIRE.
+var ErrInvalidWindow = errors.New("cache: rate limit window must be at least 1ms")
+
 // IncrRateLimit counts one hit on key in a fixed window and returns the
 // count so far in this window and the time until the window resets. During
 // a Redis outage the count is per process (see localLimiter).
 func (c *Cache) IncrRateLimit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
-	if window <= 0 {
-		return 0, 0, errors.New("cache: rate limit window must be positive")
+	if window < time.Millisecond {
+		return 0, 0, ErrInvalidWindow
 	}
 	k := c.key("ratelimit:" + key)
 	if c.UsingRedis() {
