@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Type-checks the embedded k6 scripts against @types/k6 (pinned in
-# workloads/loadtest/package.json) and syntax-checks them with node.
+# loadtest/package.json) and syntax-checks them with node.
 set -euo pipefail
-cd "$(dirname "$0")/../workloads/loadtest"
+cd "$(dirname "$0")/../loadtest"
 npm ci --no-audit --no-fund --loglevel=error
 npx --no-install tsc -p tsconfig.json
 for f in scripts/*.js; do

@@ -13,7 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/internal/validate"
-	"github.com/cirkelline/infra/workloads/loadtest"
+	"github.com/cirkelline/infra/loadtest"
 )
 
 // K6ThresholdsFailedExitCode is k6's exit code when a threshold fails.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
-	"github.com/cirkelline/infra/workloads/loadtest"
+	"github.com/cirkelline/infra/loadtest"
 )
 
 func baseLoadTest() components.LoadTestArgs {

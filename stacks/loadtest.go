@@ -7,7 +7,7 @@ import (
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
-	"github.com/cirkelline/infra/workloads/loadtest"
+	"github.com/cirkelline/infra/loadtest"
 )
 
 // LoadTestConfig is the stack's k6 load test (config key "loadtest"): the

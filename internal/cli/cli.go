@@ -12,8 +12,8 @@ import (
 	"slices"
 
 	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
-	"github.com/cirkelline/infra/workloads/loadtest"
 )
 
 const usage = `usage:

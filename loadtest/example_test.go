@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cirkelline/infra/workloads/loadtest"
+	"github.com/cirkelline/infra/loadtest"
 )
 
 func ExampleBuildOptions() {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cirkelline/infra/internal/validate"
-	"github.com/cirkelline/infra/workloads/loadtest"
+	"github.com/cirkelline/infra/loadtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/options")
@@ -86,7 +86,7 @@ func TestOptionsGolden(t *testing.T) {
 				}
 				want, err := os.ReadFile(path)
 				if err != nil {
-					t.Fatalf("no golden file (go test ./workloads/loadtest -update): %v", err)
+					t.Fatalf("no golden file (go test ./loadtest -update): %v", err)
 				}
 				if !bytes.Equal(got, want) {
 					t.Errorf("options differ from %s:\n%s", path, got)
