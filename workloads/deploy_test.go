@@ -8,9 +8,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cirkelline/infra/cache/redisenv"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/workloads"
-	"github.com/cirkelline/infra/workloads/cache"
 )
 
 // revealing records every resource's inputs with secrets unwrapped, so a
@@ -119,7 +119,7 @@ func TestRedisEnvIsTheCacheContract(t *testing.T) {
 			for k, v := range stringMap(t, secret, "stringData") {
 				env[k] = v
 			}
-			want := map[string]bool{cache.EnvURL: true, cache.EnvDB: true, cache.EnvMaxConnections: true, cache.EnvTLS: true}
+			want := map[string]bool{redisenv.EnvURL: true, redisenv.EnvDB: true, redisenv.EnvMaxConnections: true, redisenv.EnvTLS: true}
 			for k := range env {
 				if !want[k] {
 					t.Errorf("%s is not part of the cache library's contract", k)
@@ -129,12 +129,12 @@ func TestRedisEnvIsTheCacheContract(t *testing.T) {
 			if len(want) > 0 {
 				t.Errorf("missing from the env: %v", want)
 			}
-			opts, err := cache.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			opts, err := redisenv.Parse(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 			if err != nil {
 				t.Fatalf("the cache library rejects the program's env %v: %v", env, err)
 			}
-			if opts.Addr != tt.wantAddr || opts.Password != token || (opts.TLSConfig != nil) != tt.wantTLS {
-				t.Errorf("cache options: addr %q tls %v, want %q tls %v", opts.Addr, opts.TLSConfig != nil, tt.wantAddr, tt.wantTLS)
+			if opts.Addr != tt.wantAddr || opts.Password != token || opts.TLS != tt.wantTLS {
+				t.Errorf("cache options: addr %q tls %v, want %q tls %v", opts.Addr, opts.TLS, tt.wantAddr, tt.wantTLS)
 			}
 			if tt.name == "in-cluster" && (opts.DB != 3 || opts.PoolSize != 20) {
 				t.Errorf("db %d pool %d, want 3 and 20", opts.DB, opts.PoolSize)

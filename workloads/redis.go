@@ -5,9 +5,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cirkelline/infra/cache/redisenv"
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/stacks"
-	"github.com/cirkelline/infra/workloads/cache"
 )
 
 // redisWiring is what a service that sets `redis: true` receives.
@@ -19,7 +19,7 @@ type redisWiring struct {
 
 // deployRedis provisions the stack's Redis (ElastiCache or in-cluster) and
 // the ConfigMap and Secret that carry the cache library's env contract
-// (cache.EnvURL and friends). It returns nil for redis.mode "none".
+// (redisenv.EnvURL and friends). It returns nil for redis.mode "none".
 func deployRedis(ctx *pulumi.Context, cfg *stacks.Config, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*redisWiring, error) {
 	r := cfg.Redis
 	var (
@@ -59,13 +59,13 @@ func deployRedis(ctx *pulumi.Context, cfg *stacks.Config, namespace pulumi.Strin
 
 	tls := cfg.RedisTLS()
 	redisURL := pulumi.All(host, port, r.AuthToken.Input()).ApplyT(func(v []any) string {
-		return cache.URL(tls, v[0].(string), v[1].(int), v[2].(string), r.DB)
+		return redisenv.URL(tls, v[0].(string), v[1].(int), v[2].(string), r.DB)
 	}).(pulumi.StringOutput)
-	_, plain := cache.Env{DB: r.DB, MaxConnections: r.MaxConnections, TLS: tls}.Vars()
+	_, plain := redisenv.Env{DB: r.DB, MaxConnections: r.MaxConnections, TLS: tls}.Vars()
 	env, err := components.NewAppConfig(ctx, RedisEnvName(cfg), components.AppConfigArgs{
 		ConfigMapName: RedisEnvName(cfg), SecretName: RedisEnvName(cfg), Namespace: namespace, PartOf: cfg.Namespace,
 		Settings:     plain,
-		Secrets:      map[string]pulumi.StringInput{cache.EnvURL: redisURL},
+		Secrets:      map[string]pulumi.StringInput{redisenv.EnvURL: redisURL},
 		ChecksumName: "redis",
 	}, opts...)
 	if err != nil {

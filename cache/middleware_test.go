@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/cirkelline/infra/workloads/cache"
+	"github.com/cirkelline/infra/cache"
 )
 
 func TestRateLimitMiddleware(t *testing.T) {

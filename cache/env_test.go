@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cirkelline/infra/workloads/cache"
+	"github.com/cirkelline/infra/cache"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cirkelline/infra/workloads/cache"
+	"github.com/cirkelline/infra/cache"
 )
 
 // backend is one way to run the cache; the behaviour suite runs on each.

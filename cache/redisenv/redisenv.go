@@ -1,7 +1,11 @@
-package cache
+// Package redisenv is the env contract between the infrastructure program
+// and the cache library: the REDIS_* variable names, the writer (Env.Vars,
+// URL) and the parser (Parse). It imports nothing but the standard library,
+// so the Pulumi program writes the contract without linking a Redis client;
+// services read it through cache.FromEnv.
+package redisenv
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,13 +14,13 @@ import (
 	"strings"
 )
 
-// The env contract between the infrastructure program and this library.
+// The env contract between the infrastructure program and the cache library.
 // The program (workloads/redis.go) writes exactly these variables into the
-// pods of every service that sets `redis: true`, and FromEnv reads them:
+// pods of every service that sets `redis: true`, and Parse reads them:
 //
 //	REDIS_URL              redis://[:password@]host:port[/db], or rediss:// for TLS.
 //	                       The password travels only inside the URL (a Kubernetes Secret).
-//	                       Required; without it FromEnv returns ErrNoRedis and the cache
+//	                       Required; without it Parse returns ErrNoRedis and the cache
 //	                       runs on its in-memory fallback alone.
 //	REDIS_DB               logical database, 0–15; overrides the URL's /db. Default 0.
 //	REDIS_MAX_CONNECTIONS  connection pool size, 1–10000. Default 50 (the seed's).
@@ -62,15 +66,15 @@ func URL(tls bool, host string, port int, password string, db int) string {
 	return u.String()
 }
 
-// ErrNoRedis is returned by FromEnv when REDIS_URL is not set.
+// ErrNoRedis is returned by Parse when REDIS_URL is not set.
 var ErrNoRedis = errors.New("cache: " + EnvURL + " is not set")
 
 // ErrInvalidEnv is what every *EnvError matches with errors.Is: a variable
 // of the contract is set but wrong.
 var ErrInvalidEnv = errors.New("cache: invalid Redis env")
 
-// EnvError is a variable of the contract that FromLookup rejects. Its
-// message names the variable and never holds the password.
+// EnvError is a variable of the contract that Parse rejects. Its message
+// names the variable and never holds the password.
 type EnvError struct {
 	// Var is the variable, e.g. EnvDB ("REDIS_URL path" for the URL's /db).
 	Var string
@@ -83,57 +87,72 @@ func (e *EnvError) Error() string { return "cache: " + e.Var + ": " + e.Reason }
 // Unwrap makes errors.Is(err, ErrInvalidEnv) true.
 func (e *EnvError) Unwrap() error { return ErrInvalidEnv }
 
-// FromEnv reads the env contract from the process environment.
-func FromEnv() (Options, error) { return FromLookup(os.LookupEnv) }
+// Config is what the contract says about the Redis to use.
+type Config struct {
+	// Addr is host:port.
+	Addr string
+	// Username and Password from the URL's userinfo.
+	Username, Password string
+	// DB from REDIS_DB, else the URL's /db; 0 when neither is set.
+	DB int
+	// PoolSize from REDIS_MAX_CONNECTIONS; 0 when unset (the library's default).
+	PoolSize int
+	// TLS is on for rediss:// or REDIS_TLS=true.
+	TLS bool
+	// ServerName is the host to verify the TLS certificate against.
+	ServerName string
+}
 
-// FromLookup reads the env contract through lookup (os.LookupEnv, or a map
-// in tests) into Options with every other field at its default.
-func FromLookup(lookup func(string) (string, bool)) (Options, error) {
-	opts := Options{}
+// FromEnv reads the contract from the process environment.
+func FromEnv() (Config, error) { return Parse(os.LookupEnv) }
+
+// Parse reads the contract through lookup (os.LookupEnv, or a map in tests).
+func Parse(lookup func(string) (string, bool)) (Config, error) {
+	var cfg Config
 	raw, ok := lookup(EnvURL)
 	raw = strings.TrimSpace(raw) // a Secret made from a file often ends in a newline
 	if !ok || raw == "" {
-		return opts, ErrNoRedis
+		return cfg, ErrNoRedis
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" || u.Port() == "" {
-		return opts, &EnvError{EnvURL, fmt.Sprintf("want redis://[:password@]host:port[/db] or rediss://..., got %q", redactURL(raw))}
+		return cfg, &EnvError{EnvURL, fmt.Sprintf("want redis://[:password@]host:port[/db] or rediss://..., got %q", redactURL(raw))}
 	}
-	opts.Addr = u.Host
+	cfg.Addr = u.Host
 	if u.User != nil {
-		opts.Username = u.User.Username()
-		opts.Password, _ = u.User.Password()
+		cfg.Username = u.User.Username()
+		cfg.Password, _ = u.User.Password()
 	}
-	useTLS := u.Scheme == "rediss"
+	cfg.TLS = u.Scheme == "rediss"
 	if p := strings.Trim(u.Path, "/"); p != "" {
-		if opts.DB, err = parseRange(EnvURL+" path", p, 0, 15); err != nil {
-			return opts, err
+		if cfg.DB, err = parseRange(EnvURL+" path", p, 0, 15); err != nil {
+			return cfg, err
 		}
 	}
 	if v, ok := lookup(EnvDB); ok && v != "" {
-		if opts.DB, err = parseRange(EnvDB, v, 0, 15); err != nil {
-			return opts, err
+		if cfg.DB, err = parseRange(EnvDB, v, 0, 15); err != nil {
+			return cfg, err
 		}
 	}
 	if v, ok := lookup(EnvMaxConnections); ok && v != "" {
-		if opts.PoolSize, err = parseRange(EnvMaxConnections, v, 1, 10000); err != nil {
-			return opts, err
+		if cfg.PoolSize, err = parseRange(EnvMaxConnections, v, 1, 10000); err != nil {
+			return cfg, err
 		}
 	}
 	if v, ok := lookup(EnvTLS); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return opts, &EnvError{EnvTLS, fmt.Sprintf("want true or false, got %q", v)}
+			return cfg, &EnvError{EnvTLS, fmt.Sprintf("want true or false, got %q", v)}
 		}
-		if !b && useTLS {
-			return opts, &EnvError{EnvTLS, fmt.Sprintf("is false but %s uses rediss:// (TLS); make them agree", EnvURL)}
+		if !b && cfg.TLS {
+			return cfg, &EnvError{EnvTLS, fmt.Sprintf("is false but %s uses rediss:// (TLS); make them agree", EnvURL)}
 		}
-		useTLS = useTLS || b
+		cfg.TLS = cfg.TLS || b
 	}
-	if useTLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+	if cfg.TLS {
+		cfg.ServerName = u.Hostname()
 	}
-	return opts, nil
+	return cfg, nil
 }
 
 func parseRange(name, v string, lo, hi int) (int, error) {

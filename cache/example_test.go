@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/cirkelline/infra/workloads/cache"
+	"github.com/cirkelline/infra/cache"
 )
 
 type user struct {

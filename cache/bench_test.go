@@ -12,11 +12,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cirkelline/infra/workloads/cache"
+	"github.com/cirkelline/infra/cache"
 )
 
 // Baselines in the same run: raw go-redis on the same server.
-// go test -run '^$' -bench . -benchtime 20000x ./workloads/cache/
+// go test -run '^$' -bench . -benchtime 20000x . (in cache/)
 
 func BenchmarkGetSet(b *testing.B) {
 	srv := startRedis(b)
