@@ -1,7 +1,20 @@
 // @ts-check
 // The PartyPic request flow: an organiser creates sessions in setup();
 // guests register with unique emails, join a session and upload photos,
-// with think time. Options come from options.json (workloads/loadtest).
+// with think time. Options come from options.json (loadtest/).
+//
+// Env (k6 puts the process environment in __ENV for `k6 run`:
+// internal/cmd/runtime_options.go, include-system-env-vars):
+//   BASE_URL, SESSIONS (default 1), PHOTOS_PER_GUEST (default 3);
+//   REQUEST_INTERVAL_SECONDS: when > 0, each VU sends one request per interval
+//     on average (the capacity model's pacing) and THINK_SECONDS is ignored;
+//   THINK_SECONDS (default 3): sleep between steps when not paced;
+//   JOB_COMPLETION_INDEX, RUNNER_SEGMENT: name the runner in emails and in
+//     the summary line.
+// In a distributed run the runners start with --no-setup and a starter runs
+// setup() once, on runner 0 through k6's REST API (POST /v1/setup), and sends
+// its data to the others (PUT /v1/setup): setup() must be self-contained.
+// The flow must not export teardown(): it would run on every runner.
 import http from 'k6/http';
 import { check, fail, sleep } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
@@ -10,6 +23,16 @@ const BASE_URL = __ENV.BASE_URL || 'http://localhost:3000';
 const SESSIONS = Number(__ENV.SESSIONS || '1'); // the peak test uses 5
 const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '3');
 const PHOTOS_PER_GUEST = Number(__ENV.PHOTOS_PER_GUEST || '3');
+const REQUEST_INTERVAL_MS = intervalMs(__ENV.REQUEST_INTERVAL_SECONDS);
+const RUNNER = __ENV.JOB_COMPLETION_INDEX || '0';
+
+/**
+ * Marks the one stdout line handleSummary() writes: the marker, then compact
+ * JSON {flow, runner, segment, summary}. `go run . loadtest report` finds the
+ * runners' summaries among k6's banner and logs by this prefix; the Go side
+ * uses the same string.
+ */
+export const SUMMARY_MARKER = '@@k6-summary@@ ';
 
 const sessionCreateDuration = new Trend('session_create_duration', true);
 const registerDuration = new Trend('register_duration', true);
@@ -24,21 +47,90 @@ const json = { 'Content-Type': 'application/json' };
 const photo = new Uint8Array(64 * 1024).map((_, i) => (i * 31) % 256).buffer;
 
 /**
- * @param {string} role
- * @returns {string} an email no other VU, iteration or run uses
+ * Parses REQUEST_INTERVAL_SECONDS; unset or empty means not paced (0). A
+ * value that is not a number >= 0 fails the init context, so a typo stops
+ * the run instead of silently changing the load.
+ * @param {string | undefined} value
  */
-function uniqueEmail(role) {
-  const runner = __ENV.JOB_COMPLETION_INDEX || '0';
-  return `${role}-${runner}-${__VU}-${__ITER}-${Date.now()}@loadtest.partypic.invalid`;
+function intervalMs(value) {
+  if (value === undefined || value === '') {
+    return 0;
+  }
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(`REQUEST_INTERVAL_SECONDS must be a number >= 0, got ${JSON.stringify(value)}`);
+  }
+  return seconds * 1000;
+}
+
+/**
+ * The time (ms since the epoch) at which this VU's next request may start;
+ * 0 before its first request. Module state is per VU: each k6 VU has its own
+ * JS runtime (internal/js/bundle.go, Bundle.instantiate).
+ */
+let nextSlot = 0;
+
+/**
+ * Call before each HTTP request. When paced, sleeps until this VU's next
+ * slot; the slot after it is max(now, this slot) + interval, so a slow
+ * response delays the VU instead of causing a burst to catch up. The first
+ * slot is at a random point of the first interval, so VUs started together
+ * do not fire together. N VUs then send N / interval requests per second.
+ * Date.now() and Math.random() are ECMAScript; k6 seeds Math.random per VU
+ * from crypto/rand (js/common/randsource.go).
+ */
+function pace() {
+  if (REQUEST_INTERVAL_MS <= 0) {
+    return;
+  }
+  const now = Date.now();
+  if (nextSlot === 0) {
+    nextSlot = now + Math.random() * REQUEST_INTERVAL_MS;
+  }
+  if (nextSlot > now) {
+    sleep((nextSlot - now) / 1000); // k6's sleep takes seconds (internal/js/modules/k6/k6.go, Sleep)
+  }
+  nextSlot = Math.max(Date.now(), nextSlot) + REQUEST_INTERVAL_MS;
+}
+
+/** Think time between steps; pacing replaces it. */
+function think() {
+  if (REQUEST_INTERVAL_MS <= 0) {
+    sleep(THINK_SECONDS);
+  }
+}
+
+/**
+ * This VU's part of every email: a random tag drawn once per VU, so two runs
+ * (or two runners given the same index by mistake) that start in the same
+ * millisecond still differ. Math.random is seeded per VU from crypto/rand
+ * (js/common/randsource.go).
+ */
+const VU_TAG = Math.random().toString(36).slice(2, 10);
+
+/**
+ * An email no other runner, VU, iteration or run uses: runner index, VU id,
+ * iteration (or 'setup'), the VU's random tag and the time. The caller passes
+ * the iteration: k6 defines __ITER only before each iteration of the default
+ * function (internal/js/runner.go, ActiveVU.RunOnce sets "__ITER"), so setup()
+ * (a VU with id 0, internal/js/runner.go runPart: newVU(ctx, 0, 0, out))
+ * must not read it.
+ * @param {string} role
+ * @param {number | 'setup'} iteration
+ * @returns {string}
+ */
+function uniqueEmail(role, iteration) {
+  return `${role}-${RUNNER}-${__VU}-${iteration}-${VU_TAG}-${Date.now()}@loadtest.partypic.invalid`;
 }
 
 /**
  * Registers a user and returns its token.
  * @param {string} role
+ * @param {number | 'setup'} iteration
  */
-function register(role) {
+function register(role, iteration) {
   const res = http.post(`${BASE_URL}/api/auth/register`, JSON.stringify({
-    email: uniqueEmail(role), password: 'load-test-password', name: role,
+    email: uniqueEmail(role, iteration), password: 'load-test-password', name: role,
   }), { headers: json, tags: { endpoint: 'register' } });
   registerDuration.add(res.timings.duration);
   const ok = check(res, { 'register: status 2xx': (r) => r.status >= 200 && r.status < 300 });
@@ -51,9 +143,13 @@ function register(role) {
   return body.token || null;
 }
 
-/** The organiser creates the sessions guests join. */
+/**
+ * The organiser creates the sessions guests join. Not paced: setup() runs
+ * once for the whole test, within setupTimeout (60 s by default:
+ * internal/cmd/config.go).
+ */
 export function setup() {
-  const organiser = register('organiser');
+  const organiser = register('organiser', 'setup');
   if (organiser === null) {
     fail('the organiser could not register: is BASE_URL right?');
   }
@@ -76,18 +172,21 @@ export function setup() {
 
 /** @param {{sessionIds: string[]}} data */
 export default function (data) {
-  const token = register('guest');
+  pace();
+  const token = register('guest', __ITER);
   if (token === null) {
-    sleep(THINK_SECONDS);
+    think();
     return;
   }
   const auth = { Authorization: `Bearer ${token}` };
   const session = data.sessionIds[(__VU + __ITER) % data.sessionIds.length];
+  pace();
   const join = http.post(`${BASE_URL}/api/sessions/${session}/join`, null, { headers: auth, tags: { endpoint: 'join' } });
   errors.add(!check(join, { 'join: status 2xx': (r) => r.status >= 200 && r.status < 300 }));
-  sleep(THINK_SECONDS);
+  think();
 
   for (let i = 0; i < PHOTOS_PER_GUEST; i++) {
+    pace();
     const res = http.post(`${BASE_URL}/api/sessions/${session}/photos`, {
       photo: http.file(photo, `photo-${__VU}-${__ITER}-${i}.jpg`, 'image/jpeg'),
     }, { headers: auth, tags: { endpoint: 'upload' }, timeout: '60s' });
@@ -97,13 +196,33 @@ export default function (data) {
     if (ok) {
       photosUploaded.add(1);
     }
-    sleep(THINK_SECONDS);
+    think();
   }
 }
 
-/** @param {any} data */
+/**
+ * Writes exactly one line to stdout: SUMMARY_MARKER, then compact JSON
+ * {"flow","runner","segment","summary"}. A returned {stdout: string}
+ * replaces k6's text summary (internal/js/summary-wrapper.js;
+ * internal/cmd/run.go, handleSummaryResult). handleSummary() runs in a VU
+ * with id 0 where __ITER is not defined (internal/js/runner.go,
+ * HandleSummary), so it reads only __ENV.
+ * @param {any} data
+ */
 export function handleSummary(data) {
-  return {
-    stdout: JSON.stringify({ flow: 'partypic', runner: __ENV.JOB_COMPLETION_INDEX || '0', summary: data }) + '\n',
-  };
+  return { stdout: summaryLine('partypic', data) };
+}
+
+/**
+ * @param {string} flow
+ * @param {any} data
+ */
+function summaryLine(flow, data) {
+  const runner = Number(__ENV.JOB_COMPLETION_INDEX || '0');
+  return SUMMARY_MARKER + JSON.stringify({
+    flow,
+    runner: Number.isSafeInteger(runner) && runner >= 0 ? runner : 0,
+    segment: __ENV.RUNNER_SEGMENT || '0:1',
+    summary: data,
+  }) + '\n';
 }
