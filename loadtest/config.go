@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -20,8 +21,10 @@ type Config struct {
 	Stages []Stage `json:"stages,omitempty"`
 	// Thresholds, when set, replace the flow's defaults metric by metric.
 	Thresholds Thresholds `json:"thresholds,omitempty"`
-	// Tags are added to every metric.
+	// Tags are added to every metric, next to stack, run and environment.
 	Tags map[string]string `json:"tags,omitempty"`
+	// Env adds plain variables to the flow (e.g. SESSIONS: "5" for peak-event).
+	Env map[string]string `json:"env,omitempty"`
 	// VUsPerRunner is one runner pod's VU budget. Default 500.
 	VUsPerRunner int `json:"vusPerRunner"`
 	// Capacity is the arithmetic the million-user shape must pass.
@@ -64,10 +67,34 @@ func (c Config) Validate(path string) error {
 	ValidateThresholds(&errs, validate.Join(path, "thresholds"), c.Flow, c.Thresholds)
 	if c.VUsPerRunner < 1 {
 		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, "must be at least 1", fmt.Sprintf("use e.g. %d", DefaultVUsPerRunner))
+	} else if shape, thresholds := c.Resolved(); len(shape.Stages) > 0 {
+		validateSplit(&errs, validate.Join(path, "thresholds"), c.Flow, thresholds, Parallelism(shape, c.VUsPerRunner), shape.MaxVUs())
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+		kp := validate.Key(validate.Join(path, "env"), k)
+		validate.EnvName(&errs, kp, k)
+		if slices.Contains(ReservedEnv, k) || strings.HasPrefix(k, "K6_") {
+			errs.Add(kp, c.Env[k], "is set by the program (and k6 reads any K6_* variable as an option that overrides the generated ones)",
+				"remove it; the shape, thresholds and target come from loadtest.shape, loadtest.thresholds and loadtest.target")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
+		kp := validate.Key(validate.Join(path, "tags"), k)
+		if slices.Contains(ReservedTags, k) {
+			errs.Add(kp, c.Tags[k], "is set by the program on every run", "use another tag name; reserved: "+strings.Join(ReservedTags, ", "))
+		} else if !tagName.MatchString(k) {
+			errs.Add(kp, c.Tags[k], "is not a usable tag name", "use letters, digits and _ (it becomes a Prometheus label with remote write)")
+		}
 	}
 	c.Capacity.Validate(&errs, validate.Join(path, "capacity"))
 	return errs.Err()
 }
+
+// ReservedEnv are the runner variables the program sets.
+var ReservedEnv = []string{"BASE_URL", EnvRequestInterval, EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, "JOB_COMPLETION_INDEX"}
+
+// tagName is a name k6 and Prometheus remote write both keep as it is.
+var tagName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 func joinNames[T ~string](names []T) string {
 	parts := make([]string, len(names))

@@ -15,7 +15,7 @@ func ExampleBuildOptions() {
 	_ = json.Compact(&compact, opts)
 	fmt.Println(compact.String())
 	// Output:
-	// {"scenarios":{"smoke":{"executor":"ramping-vus","startVUs":1,"stages":[{"duration":"1m","target":1}],"gracefulRampDown":"30s"}},"thresholds":{"http_req_failed":["rate<0.01"]},"summaryTrendStats":["avg","min","med","max","p(90)","p(95)","p(99)"]}
+	// {"scenarios":{"smoke":{"executor":"ramping-vus","startVUs":1,"stages":[{"duration":"1m","target":1}],"gracefulRampDown":"30s"}},"thresholds":{"http_req_failed":["rate<0.01"]},"summaryTrendStats":["avg","min","med","max","p(90)","p(95)","p(99)","count"]}
 }
 
 func ExampleSegments() {

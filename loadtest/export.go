@@ -9,11 +9,13 @@ import (
 // OptionsFile is the options document's file name.
 const OptionsFile = "options.json"
 
-// Export writes the flow's script and the generated options to dir, so the
-// same test runs with a local k6: k6 run --config DIR/options.json DIR/<flow>.js
-func Export(dir string, c Config, tags map[string]string) ([]string, error) {
+// Export writes the flow's script and the generated options (with the
+// run's tags, as the Job has them) to dir, so the same test runs with a
+// local k6: k6 run --config DIR/options.json -e ... DIR/<flow>.js, the -e
+// flags being FlowEnv(c).
+func Export(dir string, c Config, run RunInfo) ([]string, error) {
 	shape, thresholds := c.Resolved()
-	opts, err := BuildOptions(shape, thresholds, tags).JSON()
+	opts, err := BuildOptions(shape, thresholds, Tags(c, run)).JSON()
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"embed"
 	"slices"
+	"strconv"
 )
 
 // Flow names a request flow: a k6 script that holds only request logic.
@@ -102,4 +103,27 @@ func (f Flow) DefaultThresholds() Thresholds {
 		t["chat_duration"] = []string{"p(95)<30000"}
 	}
 	return t
+}
+
+// RequestsPerVUSecond is what one VU of the flow sends a second with
+// instant responses, from the flow's iteration: cirkelline sends a health
+// check and a chat message (after logging in once) and sleeps THINK_SECONDS
+// (default 1); PartyPic registers, joins and uploads PHOTOS_PER_GUEST
+// photos (default 3), sleeping THINK_SECONDS (default 3) after the join and
+// after each upload. env overrides the defaults as it does in the script.
+func (f Flow) RequestsPerVUSecond(env map[string]string) float64 {
+	number := func(key string, def float64) float64 {
+		if v, err := strconv.ParseFloat(env[key], 64); err == nil && v >= 0 {
+			return v
+		}
+		return def
+	}
+	switch f {
+	case Cirkelline:
+		return 2 / max(number("THINK_SECONDS", 1), 0.001)
+	case PartyPic:
+		photos := number("PHOTOS_PER_GUEST", 3)
+		return (2 + photos) / max((1+photos)*number("THINK_SECONDS", 3), 0.001)
+	}
+	return 0
 }

@@ -2,9 +2,12 @@ package loadtest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -191,6 +194,29 @@ func TestConfigValidation(t *testing.T) {
 		{"unknown shape", func(c *loadtest.Config) { c.Shape = "soak" }, []string{`loadtest.shape ("soak"): is not a known shape`, "million-users", "peak-event"}},
 		{"unknown flow", func(c *loadtest.Config) { c.Flow = "shop" }, []string{`loadtest.flow ("shop"): is not a known flow; fix: use one of: cirkelline, partypic`}},
 		{"bad capacity", func(c *loadtest.Config) { c.Capacity.ConcurrencyShare = 2 }, []string{`loadtest.capacity.concurrencyShare (2): must be a fraction`}},
+		{"count threshold over 20 runners", func(c *loadtest.Config) {
+			c.Shape = loadtest.MillionUsers
+			c.Thresholds = loadtest.Thresholds{"http_reqs": {"count>100000"}, "vus": {"value<20000"}}
+		}, []string{
+			`loadtest.thresholds.http_reqs[0] ("count>100000"): a counter count adds up over runners, so none of the 20 runners can judge it on its share`,
+			`set loadtest.vusPerRunner to 10000 so one runner runs the whole test`,
+			`loadtest.thresholds.vus[0] ("value<20000"): a gauge value adds up over runners`,
+		}},
+		{"counter rate over 3 runners", func(c *loadtest.Config) {
+			c.Shape, c.VUsPerRunner = loadtest.Spike, 200
+			c.Thresholds = loadtest.Thresholds{"chat_messages": {"rate>10"}}
+		}, []string{`loadtest.thresholds.chat_messages[0] ("rate>10"): a counter rate adds up over runners, so none of the 3 runners`}},
+		{"program-set env", func(c *loadtest.Config) {
+			c.Env = map[string]string{"K6_VUS": "10", "BASE_URL": "http://x", "REQUEST_INTERVAL_SECONDS": "1", "1BAD": "x"}
+		}, []string{
+			`loadtest.env.K6_VUS ("10"): is set by the program (and k6 reads any K6_* variable as an option`,
+			`loadtest.env.BASE_URL ("http://x"): is set by the program`,
+			`loadtest.env.REQUEST_INTERVAL_SECONDS ("1"): is set by the program`,
+			`loadtest.env.1BAD ("1BAD"): is not a valid environment variable name`,
+		}},
+		{"reserved and unusable tags", func(c *loadtest.Config) {
+			c.Tags = map[string]string{"stack": "x", "team name": "y"}
+		}, []string{`loadtest.tags.stack ("x"): is set by the program on every run`, `loadtest.tags.team name ("y"): is not a usable tag name`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +235,112 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if err := loadtest.DefaultConfig().Validate("loadtest"); err != nil {
 		t.Errorf("defaults must validate: %v", err)
+	}
+	// A count threshold is fine where one runner runs the whole test.
+	c := loadtest.DefaultConfig()
+	c.Thresholds = loadtest.Thresholds{"http_reqs": {"count>10"}}
+	if err := c.Validate("loadtest"); err != nil {
+		t.Errorf("one runner judges counts: %v", err)
+	}
+}
+
+// k6Striping ports k6 v1.3.0's striping (lib/execution_segment.go,
+// NewExecutionSegmentSequenceWrapper and ScaleInt64) for a sequence of n
+// equal segments, to cross-check ScaleVUs against k6's own algorithm.
+func k6Striping(n int, target int64) []int64 {
+	lcd := int64(n)
+	offsets := make([][]int64, n)
+	prev := make([]int64, n)
+	chosen := make([]int64, n)
+	for i := range int64(lcd) {
+		for seg := range n {
+			num, denom := chosen[seg]*lcd, int64(1) // every segment's normalised numerator is 1
+			if i > num/denom || (i == num/denom && num%denom == 0) {
+				chosen[seg]++
+				offsets[seg] = append(offsets[seg], i-prev[seg])
+				prev[seg] = i
+				if int64(len(offsets[seg])) == denom {
+					offsets[seg] = append(offsets[seg], offsets[seg][0]+lcd-i)
+				}
+				break
+			}
+		}
+	}
+	out := make([]int64, n)
+	for seg := range n {
+		start, offs := offsets[seg][0], offsets[seg][1:]
+		result := (target / lcd) * int64(len(offs))
+		for gi, i := 0, start; i < target%lcd; gi, i = gi+1, i+offs[gi] {
+			result++
+		}
+		out[seg] = result
+	}
+	return out
+}
+
+func TestScaleVUsIsK6sStriping(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 7, 20, 64} {
+		segs := loadtest.Segments(n)
+		for _, target := range []int{0, 1, 2, 5, 19, 20, 21, 50, 99, 333, 500, 1000, 5000, 10000} {
+			want := k6Striping(n, int64(target))
+			for i, s := range segs {
+				if got := loadtest.ScaleVUs(target, s); int64(got) != want[i] {
+					t.Errorf("n=%d target=%d runner %d: %d VUs, k6 gives %d", n, target, i, got, want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestLoadMatchesTheCapacityModel: million-users is paced so its peak sends
+// the model's request rate; unpaced shapes report the flow's think-time rate.
+func TestLoadMatchesTheCapacityModel(t *testing.T) {
+	c := loadtest.DefaultConfig()
+	c.Shape = loadtest.MillionUsers
+	l := c.Load()
+	if !l.Paced || l.PeakVUs != 10000 || math.Abs(l.RequestsPerSecond-l.ModelRPS)/l.ModelRPS > 0.05 || int(l.ModelRPS) != 333 {
+		t.Errorf("million-users load %+v, want 10000 VUs at the model's 333 req/s", l)
+	}
+	if env := loadtest.FlowEnv(c); env["REQUEST_INTERVAL_SECONDS"] != "30" {
+		t.Errorf("million-users env %v, want REQUEST_INTERVAL_SECONDS=30", env)
+	}
+	c.Capacity.RequestIntervalSeconds = 12.5
+	if env := loadtest.FlowEnv(c); env["REQUEST_INTERVAL_SECONDS"] != "12.5" || c.Load().RequestsPerSecond != 800 {
+		t.Errorf("the pacing follows capacity.requestIntervalSeconds: %v %+v", env, c.Load())
+	}
+	if got := c.Load().String(); got != "10000 VUs, one request each every 12 s = 800 req/s (capacity model: 800 req/s)" {
+		t.Errorf("load line %q", got)
+	}
+	c = loadtest.DefaultConfig()
+	c.Shape = loadtest.Spike
+	if l := c.Load(); l.Paced || l.RequestsPerSecond != 1000 || len(loadtest.FlowEnv(c)) != 0 {
+		t.Errorf("spike: 500 VUs of the cirkelline flow (2 requests, 1 s think time) = 1000 req/s, got %+v", l)
+	}
+	c.Flow, c.Shape, c.Env = loadtest.PartyPic, loadtest.PeakEvent, map[string]string{"PHOTOS_PER_GUEST": "1", "THINK_SECONDS": "2"}
+	if l := c.Load(); l.RequestsPerSecond != 300 { // 400 VUs × 3 requests / (2 sleeps × 2 s)
+		t.Errorf("peak-event with 1 photo and 2 s think time: %+v", l)
+	}
+}
+
+func TestTagsAreOneForJobAndExport(t *testing.T) {
+	c := loadtest.DefaultConfig()
+	c.Tags = map[string]string{"team": "growth", "stack": "overridden"}
+	got := loadtest.Tags(c, loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"})
+	want := map[string]string{"team": "growth", "stack": "staging", "run": "7", "environment": "staging"}
+	if !maps.Equal(got, want) {
+		t.Errorf("tags %v, want %v", got, want)
+	}
+	if c.Tags["stack"] != "overridden" {
+		t.Error("Tags must not change the config's map")
+	}
+	dir := t.TempDir()
+	if _, err := loadtest.Export(dir, c, loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"}); err != nil {
+		t.Fatal(err)
+	}
+	var opts loadtest.Options
+	b, _ := os.ReadFile(filepath.Join(dir, loadtest.OptionsFile))
+	if err := json.Unmarshal(b, &opts); err != nil || !maps.Equal(opts.Tags, want) {
+		t.Errorf("exported tags %v (%v), want %v", opts.Tags, err, want)
 	}
 }
 
@@ -229,20 +361,11 @@ func TestCapacityIsTheSeedsArithmetic(t *testing.T) {
 	}
 }
 
-func TestRunnerScriptPicksItsSegment(t *testing.T) {
-	script := loadtest.RunnerScript("/scripts/cirkelline.js", "/scripts/options.json", []string{"-o", "experimental-prometheus-rw"})
-	for _, want := range []string{`shift "${JOB_COMPLETION_INDEX:-0}"`, `export K6_EXECUTION_SEGMENT="$1"`, `exec k6 run --config '/scripts/options.json' '-o' 'experimental-prometheus-rw' '/scripts/cirkelline.js'`} {
-		if !strings.Contains(script, want) {
-			t.Errorf("script lacks %q:\n%s", want, script)
-		}
-	}
-}
-
 func TestExport(t *testing.T) {
 	dir := t.TempDir()
 	c := loadtest.DefaultConfig()
 	c.Shape, c.Flow = loadtest.PeakEvent, loadtest.PartyPic
-	files, err := loadtest.Export(dir, c, nil)
+	files, err := loadtest.Export(dir, c, loadtest.RunInfo{Stack: "test", RunID: "1"})
 	if err != nil || len(files) != 2 {
 		t.Fatalf("%v %v", files, err)
 	}

@@ -27,7 +27,9 @@ type Options struct {
 	Scenarios  map[string]Scenario `json:"scenarios"`
 	Thresholds Thresholds          `json:"thresholds"`
 	Tags       map[string]string   `json:"tags,omitempty"`
-	// SummaryTrendStats include the percentiles the thresholds use.
+	// SummaryTrendStats include the percentiles the thresholds use, and
+	// count, so the runners' summaries can be combined (a Trend's "count"
+	// stat: k6 v1.3.0 metrics/sample.go).
 	SummaryTrendStats []string `json:"summaryTrendStats"`
 }
 
@@ -48,7 +50,7 @@ func BuildOptions(shape Shape, thresholds Thresholds, tags map[string]string) Op
 		}},
 		Thresholds:        thresholds,
 		Tags:              maps.Clone(tags),
-		SummaryTrendStats: []string{"avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"},
+		SummaryTrendStats: summaryTrendStats(thresholds),
 	}
 }
 
@@ -62,6 +64,23 @@ func (o Options) JSON() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// SummaryTrendStats are the Trend statistics every runner's summary holds.
+var SummaryTrendStats = []string{"avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"}
+
+// summaryTrendStats adds every percentile a threshold uses, so the report
+// can judge it from the runners' summaries.
+func summaryTrendStats(t Thresholds) []string {
+	stats := slices.Clone(SummaryTrendStats)
+	for _, metric := range slices.Sorted(maps.Keys(t)) {
+		for _, expr := range t[metric] {
+			if e := thresholdExpr.FindStringSubmatch(strings.TrimSpace(expr)); e != nil && aggregationKind(e[1]) == "p" && !slices.Contains(stats, e[1]) {
+				stats = append(stats, e[1])
+			}
+		}
+	}
+	return stats
 }
 
 var (
@@ -102,9 +121,8 @@ func ValidateThresholds(errs *validate.Errors, path string, flow Flow, t Thresho
 				errs.Add(ep, expr, "is not a k6 threshold expression", `write "<aggregation> <op> <number>", e.g. "p(95)<2000" or "rate<0.01"`)
 				continue
 			}
-			agg := e[1]
-			if strings.HasPrefix(agg, "p(") {
-				agg = "p"
+			agg := aggregationKind(e[1])
+			if agg == "p" {
 				if pct, _ := strconv.ParseFloat(e[2], 64); pct <= 0 || pct >= 100 {
 					errs.Add(ep, expr, "percentile must be between 0 and 100 (exclusive)", `use e.g. "p(95)"`)
 				}
@@ -128,6 +146,56 @@ func ValidateStages(errs *validate.Errors, path string, stages []Stage) {
 		}
 		if st.Target < 0 {
 			errs.Add(validate.Join(sp, "target"), st.Target, "must not be negative", "")
+		}
+	}
+}
+
+func aggregationKind(agg string) string {
+	if strings.HasPrefix(agg, "p(") {
+		return "p"
+	}
+	return agg
+}
+
+// SplitsAcrossRunners reports whether a threshold that every runner passes
+// on its own share is passed by the whole run, so a Job whose runners all
+// pass is a run that passes. It holds where the combined value lies between
+// the runners' values: a Trend's min, max, avg and percentiles (at most 5 %
+// of each runner's samples above X is at most 5 % of all of them) and a
+// Rate metric's rate (a weighted mean). It fails where the runners' values
+// add up: a Counter's count and rate, a Gauge's value.
+func SplitsAcrossRunners(typ MetricType, agg string) bool {
+	switch typ {
+	case Trend:
+		return true
+	case Rate:
+		return agg == "rate"
+	}
+	return false
+}
+
+// validateSplit refuses thresholds the runners cannot judge on their shares.
+func validateSplit(errs *validate.Errors, path string, flow Flow, t Thresholds, runners int, vusToOneRunner int) {
+	if runners < 2 {
+		return
+	}
+	for _, metric := range slices.Sorted(maps.Keys(t)) {
+		m := metricName.FindStringSubmatch(metric)
+		if m == nil {
+			continue
+		}
+		typ, ok := flow.Metric(m[1])
+		if !ok {
+			continue
+		}
+		for i, expr := range t[metric] {
+			e := thresholdExpr.FindStringSubmatch(strings.TrimSpace(expr))
+			if e == nil || SplitsAcrossRunners(typ, aggregationKind(e[1])) {
+				continue
+			}
+			errs.Add(validate.Index(validate.Key(path, metric), i), expr,
+				fmt.Sprintf("a %s %s adds up over runners, so none of the %d runners can judge it on its share", typ, aggregationKind(e[1]), runners),
+				fmt.Sprintf(`remove it and judge the combined run with "go run . loadtest report", or set loadtest.vusPerRunner to %d so one runner runs the whole test`, vusToOneRunner))
 		}
 	}
 }

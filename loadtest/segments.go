@@ -11,6 +11,11 @@ import (
 // so the million-user shape's 10,000 VUs take 20 pods.
 const DefaultVUsPerRunner = 500
 
+// APIPort is the port of k6's REST API on every runner: the starter resumes
+// the paused runners through it. 6565 is k6's default (--address,
+// k6 v1.3.0 internal/cmd/root.go) and k6-operator's runner port.
+const APIPort = 6565
+
 // Parallelism is ceil(max VUs / VUs per runner), at least 1.
 func Parallelism(shape Shape, vusPerRunner int) int {
 	if vusPerRunner <= 0 {
@@ -23,6 +28,8 @@ func Parallelism(shape Shape, vusPerRunner int) int {
 type Segment struct {
 	// Index is the runner's JOB_COMPLETION_INDEX.
 	Index int
+	// Runners is how many segments the test is split into.
+	Runners int
 	// From and To bound the share of the test, 0 <= From < To <= 1.
 	From, To *big.Rat
 }
@@ -41,14 +48,14 @@ func ratString(r *big.Rat) string {
 func Segments(n int) []Segment {
 	segs := make([]Segment, n)
 	for i := range n {
-		segs[i] = Segment{Index: i, From: big.NewRat(int64(i), int64(n)), To: big.NewRat(int64(i+1), int64(n))}
+		segs[i] = Segment{Index: i, Runners: n, From: big.NewRat(int64(i), int64(n)), To: big.NewRat(int64(i+1), int64(n))}
 	}
 	return segs
 }
 
 // Sequence is the --execution-segment-sequence shared by all runners, e.g.
-// "0,1/4,1/2,3/4,1": with it, k6 spreads VUs so the runners together run
-// exactly the scenario.
+// "0,1/4,1/2,3/4,1": with it, k6 stripes every VU to exactly one runner, so
+// the runners together run exactly the scenario.
 func Sequence(segs []Segment) string {
 	parts := []string{"0"}
 	for _, s := range segs {
@@ -57,42 +64,76 @@ func Sequence(segs []Segment) string {
 	return strings.Join(parts, ",")
 }
 
-// ScaleVUs is the VUs a segment runs of a stage target: the units of the
-// target assigned to each segment by its cumulative boundaries, so every VU
-// goes to exactly one runner and the runners' counts add up to the target.
+// ScaleVUs is the VUs a segment runs of a stage target, as k6 computes it.
+// k6 stripes values over the segments of the sequence
+// (ExecutionSegmentSequenceWrapper, k6 v1.3.0 lib/execution_segment.go):
+// with n equal segments the striping is round robin, so segment i gets
+// target/n, plus one while i < target mod n. Every VU goes to exactly one
+// runner and the runners' counts add up to the target.
 func ScaleVUs(target int, s Segment) int {
-	return floorMul(target, s.To) - floorMul(target, s.From)
+	n := max(s.Runners, 1)
+	vus := target / n
+	if s.Index < target%n {
+		vus++
+	}
+	return vus
 }
 
-func floorMul(n int, r *big.Rat) int {
-	num := new(big.Int).Mul(big.NewInt(int64(n)), r.Num())
-	return int(new(big.Int).Quo(num, r.Denom()).Int64())
+// Runner command environment: the pod template is shared by every runner
+// of the Indexed Job, so each pod picks its segment at start-up from these
+// by $JOB_COMPLETION_INDEX (set by the Job controller on Indexed Jobs).
+const (
+	// EnvRunnerSegments lists every runner's segment, space-separated.
+	EnvRunnerSegments = "RUNNER_SEGMENTS"
+	// EnvRunnerSequence is the execution segment sequence.
+	EnvRunnerSequence = "RUNNER_SEGMENT_SEQUENCE"
+	// EnvRunnerSegment is the segment this runner runs; the flows put it
+	// in their summary line.
+	EnvRunnerSegment = "RUNNER_SEGMENT"
+)
+
+// RunnerEnv is the environment the runner command reads.
+func RunnerEnv(segs []Segment) map[string]string {
+	parts := make([]string, len(segs))
+	for i, s := range segs {
+		parts[i] = s.String()
+	}
+	return map[string]string{EnvRunnerSegments: strings.Join(parts, " "), EnvRunnerSequence: Sequence(segs)}
 }
 
-// RunnerScript is the /bin/sh command a runner pod runs: it picks its
-// segment from $K6_SEGMENTS by $JOB_COMPLETION_INDEX and execs k6.
-// K6_EXECUTION_SEGMENT and K6_EXECUTION_SEGMENT_SEQUENCE are k6's own
-// environment options.
+// RunnerScript is the /bin/sh command a runner pod runs. It picks its
+// segment by $JOB_COMPLETION_INDEX and execs k6 with:
+//   - --execution-segment and --execution-segment-sequence: k6 reads the
+//     segment only from these flags (k6 v1.3.0 internal/cmd/options.go);
+//     lib/options.go tags both fields `ignored:"true"` for the environment,
+//     so no K6_* variable can carry them;
+//   - --paused with the REST API on --address 0.0.0.0:6565, so the starter
+//     resumes every runner at once (k6-operator's runner does the same,
+//     pkg/resources/jobs/runner.go);
+//   - --no-setup: setup() runs once, on runner 0, through the REST API
+//     (POST /v1/setup), and the starter hands its data to the others
+//     (PUT /v1/setup), as k6-operator's runSetup does;
+//   - --tag runner=<index>, so the runners' metrics stay apart in any
+//     output (k6-operator tags instance_id the same way).
 func RunnerScript(scriptPath, optionsPath string, extraArgs []string) string {
 	args := ""
 	for _, a := range extraArgs {
 		args += " " + shellQuote(a)
 	}
 	return fmt.Sprintf(`set -eu
-set -- $K6_SEGMENTS
-shift "${JOB_COMPLETION_INDEX:-0}"
-export K6_EXECUTION_SEGMENT="$1"
-echo "runner ${JOB_COMPLETION_INDEX:-0}: segment $K6_EXECUTION_SEGMENT of $K6_EXECUTION_SEGMENT_SEQUENCE" >&2
-exec k6 run --config %s%s %s`, shellQuote(optionsPath), args, shellQuote(scriptPath))
-}
-
-// SegmentList is the K6_SEGMENTS value: every segment, space-separated.
-func SegmentList(segs []Segment) string {
-	parts := make([]string, len(segs))
-	for i, s := range segs {
-		parts[i] = s.String()
-	}
-	return strings.Join(parts, " ")
+index="${JOB_COMPLETION_INDEX:-0}"
+set -- $%[1]s
+if [ "$index" -ge "$#" ]; then
+  echo "runner $index: no execution segment (only $# in %[1]s)" >&2
+  exit 2
+fi
+shift "$index"
+export %[3]s="$1"
+echo "runner $index: segment $1 of $%[2]s" >&2
+exec k6 run --paused --address 0.0.0.0:%[4]d --no-setup \
+  --execution-segment "$1" --execution-segment-sequence "$%[2]s" \
+  --tag "runner=$index" --config %[5]s%[6]s %[7]s`,
+		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath))
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

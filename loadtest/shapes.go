@@ -70,6 +70,10 @@ type Shape struct {
 	// StartVUs run from the first second (smoke runs 1 VU for its whole minute).
 	StartVUs int
 	Stages   []Stage
+	// CapacityModel marks the shape judged by the capacity arithmetic: its
+	// VUs are the model's concurrent users, each paced to one request per
+	// capacity.requestIntervalSeconds, so the test sends the model's load.
+	CapacityModel bool
 }
 
 func m(n int) Duration { return Duration(time.Duration(n) * time.Minute) }
@@ -89,7 +93,7 @@ var Shapes = map[ShapeName]Shape{
 	Spike: {Name: Spike, Purpose: "Sudden bursts", Stages: []Stage{
 		{s(10), 100}, {m(1), 100}, {s(10), 500}, {m(3), 500}, {s(10), 100}, {m(3), 100}, {s(10), 0},
 	}},
-	MillionUsers: {Name: MillionUsers, Purpose: "Scale test (1M users, 10K concurrent)", Stages: []Stage{
+	MillionUsers: {Name: MillionUsers, Purpose: "Scale test (1M users, 10K concurrent)", CapacityModel: true, Stages: []Stage{
 		{m(5), 1000}, {m(10), 5000}, {m(5), 10000}, {m(15), 10000}, {m(10), 0},
 	}},
 	NormalEvent: {Name: NormalEvent, Purpose: "A wedding day: no scaling expected, 2 server pods", Stages: []Stage{
