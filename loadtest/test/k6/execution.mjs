@@ -1,0 +1,24 @@
+// Double of k6/execution (internal/js/modules/k6/execution/execution.go):
+// test.abort(reason) interrupts the run with "test aborted: <reason>", and
+// k6 exits 108 (errext/exitcodes/codes.go ScriptAborted). The harness turns
+// the K6Abort into that exit code; the abort is also recorded, so a script
+// that catches it still counts as aborted (k6 interrupts the runtime, which
+// try/catch cannot stop).
+import { K6Abort, currentVU, state } from './runtime.mjs';
+
+export const test = {
+  /** @param {string} [reason] */
+  abort(reason) {
+    const vu = currentVU();
+    const msg = reason === undefined || reason === null ? 'test aborted' : `test aborted: ${reason}`;
+    vu.run.aborted = msg;
+    throw new K6Abort(msg);
+  },
+};
+
+export const vu = {
+  get idInTest() { return currentVU().id; },
+  get iterationInInstance() { return state.phase === 'iteration' ? currentVU().iter : 0; },
+};
+
+export default { test, vu };
