@@ -274,10 +274,13 @@ func passFail(ok bool) string {
 	return "fail"
 }
 
-// Verdict is the run's: FAIL when a threshold fails on the combined run,
-// INCOMPLETE when runners are missing, UNDECIDED when a threshold cannot be
-// judged from summaries, else PASS.
+// Verdict is the run's: INCOMPLETE when runners are missing (nothing can
+// be judged on part of a run), FAIL when a threshold fails on the combined
+// run, UNDECIDED when a threshold cannot be judged from summaries, else PASS.
 func (c Combined) Verdict() string {
+	if len(c.Missing) > 0 {
+		return "INCOMPLETE"
+	}
 	result := "PASS"
 	for _, v := range c.Verdicts {
 		if v.Result == "fail" {
@@ -286,9 +289,6 @@ func (c Combined) Verdict() string {
 		if v.Result == "undecided" {
 			result = "UNDECIDED"
 		}
-	}
-	if len(c.Missing) > 0 {
-		return "INCOMPLETE"
 	}
 	return result
 }
@@ -315,11 +315,12 @@ func (c Combined) Table() string {
 		m := c.Metrics[name]
 		for _, k := range statOrder(m.Values) {
 			v := m.Values[k]
+			isTime := m.Time && k != "count"
 			rng := ""
 			if !v.Exact {
-				rng = fmt.Sprintf("%s – %s (not exact)", format(v.Low, m.Time), format(v.High, m.Time))
+				rng = fmt.Sprintf("%s – %s (not exact)", format(v.Low, isTime), format(v.High, isTime))
 			}
-			value := format(v.Value, m.Time)
+			value := format(v.Value, isTime)
 			if !v.Exact {
 				value = "~" + value
 			}
@@ -344,7 +345,11 @@ func (c Combined) Table() string {
 	if c.Verdict() == "UNDECIDED" {
 		b.WriteString("(a percentile's combined value lies between the runners' values, on both sides of a threshold: read it from Prometheus (loadtest.prometheusRemoteWriteUrl) for the exact figure)\n")
 	}
-	return b.String()
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func statOrder(values map[string]Estimate) []string {
