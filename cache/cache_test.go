@@ -86,6 +86,19 @@ func TestBehaviour(t *testing.T) {
 					t.Errorf("after delete: %v, want ErrCacheMiss", err)
 				}
 			})
+			t.Run("negative TTL is an error, not the default", func(t *testing.T) {
+				c, raw := b.open(t)
+				if err := c.Set(ctx, "neg", "v", -time.Second); !errors.Is(err, cache.ErrInvalidTTL) {
+					t.Errorf("set with ttl -1s: %v, want ErrInvalidTTL", err)
+				}
+				var v string
+				if err := c.Get(ctx, "neg", &v); !errors.Is(err, cache.ErrCacheMiss) {
+					t.Errorf("after a refused Set: %q, %v; want a miss", v, err)
+				}
+				if raw != nil && raw.Exists(ctx, "cirkelline:neg").Val() != 0 {
+					t.Error("a Set with a negative TTL reached Redis")
+				}
+			})
 			t.Run("miss and expiry", func(t *testing.T) {
 				c, _ := b.open(t)
 				var v string

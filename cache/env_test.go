@@ -47,7 +47,7 @@ func TestFromLookup(t *testing.T) {
 		wants []string
 	}{
 		{"malformed url", map[string]string{cache.EnvURL: "http://:pw@host"}, []string{"REDIS_URL", "rediss://", "xxxxx"}},
-		{"unparsable url keeps its password hidden", map[string]string{cache.EnvURL: "redis://:s3cr3t@host:badport/0"}, []string{"REDIS_URL", "redis://:xxxxx@host:badport/0"}},
+		{"unparsable url keeps its password hidden", map[string]string{cache.EnvURL: "redis://:s3cr3t@host:badport/0"}, []string{"REDIS_URL", "redis://xxxxx@host:badport/0"}},
 		{"url without port", map[string]string{cache.EnvURL: "redis://host"}, []string{"REDIS_URL"}},
 		{"url db out of range", map[string]string{cache.EnvURL: "redis://host:6379/16", cache.EnvDB: ""}, []string{"REDIS_URL path", "16 is out of range 0–15"}},
 		{"db out of range", map[string]string{cache.EnvDB: "16"}, []string{"REDIS_DB", "16 is out of range 0–15"}},
@@ -120,5 +120,36 @@ func TestEnvContractReachesTLSAuthRedis(t *testing.T) {
 	defer raw.Close()
 	if v, err := raw.Get(ctx, "cirkelline:contract").Result(); err != nil || v != `"ok"` {
 		t.Errorf("value in DB 3 = %q, %v", v, err)
+	}
+}
+
+// TestMalformedURLsNeverLeakThePassword: wherever an unescaped character
+// moves the password (the path, the query, the fragment, the user name),
+// the URL is refused and the error does not show it; ports outside
+// 1–65535 are refused too.
+func TestMalformedURLsNeverLeakThePassword(t *testing.T) {
+	for _, raw := range []string{
+		"redis://:s3cr3t#x@host:6379",
+		"redis://:s3cr3t?x@host:6379",
+		"redis://:s3cr3t/x@host:6379",
+		"redis://:1234/s3cr3t@host:6379",
+		"redis://s3cr3t@host",
+		"redis://s3cr3t@host:6379",
+		"rediss://s3cr3t@host:6379/0",
+		"redis://host:6379?password=s3cr3t",
+		"redis://host:6379/0#s3cr3t",
+		"redis://:s3cr3t@host:0",
+		"redis://:s3cr3t@host:99999",
+		"redis://:s3cr3t@:6379",
+		"s3cr3t",
+	} {
+		_, err := cache.FromLookup(lookup(map[string]string{cache.EnvURL: raw}))
+		var envErr *cache.EnvError
+		if !errors.As(err, &envErr) || envErr.Var != cache.EnvURL {
+			t.Errorf("%s: %v, want an *EnvError for REDIS_URL", strings.ReplaceAll(raw, "s3cr3t", "SECRET"), err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("the error leaks the password: %v", err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -78,7 +79,11 @@ func ExampleRateLimit() {
 	c := cache.New(cache.Options{})
 	defer c.Close()
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
-	limited := cache.RateLimit(c, cache.PerMinute(2), cache.MiddlewareOptions{})(api)
+	limit, err := cache.RateLimit(c, cache.PerMinute(2), cache.MiddlewareOptions{})
+	if err != nil {
+		log.Fatal(err) // an invalid limit (no Period, say) is refused here
+	}
+	limited := limit(api)
 	for range 3 {
 		w := httptest.NewRecorder()
 		limited.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))

@@ -13,7 +13,7 @@ func TestRateLimitMiddleware(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			c, _ := b.open(t)
 			ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-			h := cache.RateLimit(c, cache.PerMinute(3), cache.MiddlewareOptions{TrustedProxyHeader: "X-Forwarded-For"})(ok)
+			h := mustRateLimit(t, c, cache.PerMinute(3), cache.MiddlewareOptions{TrustedProxyHeader: "X-Forwarded-For"})(ok)
 			do := func(remote, xff string) *httptest.ResponseRecorder {
 				r := httptest.NewRequest(http.MethodGet, "/api", nil)
 				r.RemoteAddr = remote
@@ -48,8 +48,8 @@ func TestMiddlewaresCountApart(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			c, _ := b.open(t)
 			ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-			login := cache.RateLimit(c, cache.PerSecond(1), cache.MiddlewareOptions{})(ok)
-			api := cache.RateLimit(c, cache.PerMinute(100), cache.MiddlewareOptions{})(ok)
+			login := mustRateLimit(t, c, cache.PerSecond(1), cache.MiddlewareOptions{})(ok)
+			api := mustRateLimit(t, c, cache.PerMinute(100), cache.MiddlewareOptions{})(ok)
 			do := func(h http.Handler) int {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -81,4 +81,13 @@ func TestClientIP(t *testing.T) {
 	if got := cache.ClientIP(r, "X-Forwarded-For"); got != "192.0.2.1" {
 		t.Errorf("a malformed header falls back to the remote address, got %s", got)
 	}
+}
+
+func mustRateLimit(t *testing.T, c *cache.Cache, limit cache.Limit, opts cache.MiddlewareOptions) func(http.Handler) http.Handler {
+	t.Helper()
+	mw, err := cache.RateLimit(c, limit, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mw
 }

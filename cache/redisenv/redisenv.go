@@ -107,6 +107,8 @@ type Config struct {
 func FromEnv() (Config, error) { return Parse(os.LookupEnv) }
 
 // Parse reads the contract through lookup (os.LookupEnv, or a map in tests).
+// Errors are *EnvError naming the variable; the URL in a message never
+// shows its userinfo, query or fragment, wherever the password ended up.
 func Parse(lookup func(string) (string, bool)) (Config, error) {
 	var cfg Config
 	raw, ok := lookup(EnvURL)
@@ -114,9 +116,9 @@ func Parse(lookup func(string) (string, bool)) (Config, error) {
 	if !ok || raw == "" {
 		return cfg, ErrNoRedis
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" || u.Port() == "" {
-		return cfg, &EnvError{EnvURL, fmt.Sprintf("want redis://[:password@]host:port[/db] or rediss://..., got %q", redactURL(raw))}
+	u, err := parseURL(raw)
+	if err != nil {
+		return cfg, err
 	}
 	cfg.Addr = u.Host
 	if u.User != nil {
@@ -124,7 +126,7 @@ func Parse(lookup func(string) (string, bool)) (Config, error) {
 		cfg.Password, _ = u.User.Password()
 	}
 	cfg.TLS = u.Scheme == "rediss"
-	if p := strings.Trim(u.Path, "/"); p != "" {
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
 		if cfg.DB, err = parseRange(EnvURL+" path", p, 0, 15); err != nil {
 			return cfg, err
 		}
@@ -155,6 +157,48 @@ func Parse(lookup func(string) (string, bool)) (Config, error) {
 	return cfg, nil
 }
 
+// parseURL checks REDIS_URL's shape before and after url.Parse, so that a
+// password that is not percent-escaped is an error, never a silent change
+// of host, port or path (url.Parse takes an unescaped '/', '?' or '#' in
+// it as the start of the path, query or fragment).
+func parseURL(raw string) (*url.URL, error) {
+	const want = "want redis://[:password@]host:port[/db] or rediss://... (the password percent-escaped, as redisenv.URL writes it)"
+	shape := redactURL(raw)
+	bad := func(problem string) error {
+		return &EnvError{EnvURL, fmt.Sprintf("%s: %s, got %q", problem, want, shape)}
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || (scheme != "redis" && scheme != "rediss") {
+		return nil, bad("scheme must be redis or rediss")
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 && strings.ContainsAny(rest[:at], "/?#") {
+		return nil, bad("the password holds an unescaped '/', '?' or '#'")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, bad("malformed")
+	}
+	switch {
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return nil, bad("a query or fragment is not part of the contract (the password goes in the userinfo)")
+	case u.User != nil && !hasPassword(u.User):
+		return nil, bad("a user name without a password: an AUTH token goes after a colon, redis://:TOKEN@host:port")
+	case u.Hostname() == "":
+		return nil, bad("no host")
+	case u.Port() == "":
+		return nil, bad("no port")
+	}
+	if port, err := strconv.Atoi(u.Port()); err != nil || port < 1 || port > 65535 {
+		return nil, bad(fmt.Sprintf("port %s is out of range 1–65535", u.Port()))
+	}
+	if strings.Count(u.Path, "/") > 1 {
+		return nil, bad("the path is only the database number")
+	}
+	return u, nil
+}
+
+func hasPassword(u *url.Userinfo) bool { _, ok := u.Password(); return ok }
+
 func parseRange(name, v string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
@@ -166,30 +210,25 @@ func parseRange(name, v string, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// redactURL hides a password in an error message, also in a URL that does
-// not parse (url.Parse fails on a bad port, say, and would keep it whole).
+// redactURL is raw for error messages: the userinfo (up to the last '@',
+// wherever the password's unescaped characters put the URL's other parts)
+// becomes xxxxx, and a query or fragment is cut to "?xxxxx".
 func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
-		return raw
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		scheme, rest = "", raw
+	} else {
+		scheme += "://"
 	}
-	rest, scheme := raw, ""
-	if i := strings.Index(raw, "://"); i >= 0 {
-		scheme, rest = raw[:i+3], raw[i+3:]
+	user := ""
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		user, rest = "xxxxx@", rest[at+1:]
 	}
-	host, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		host, path = rest[:i], rest[i:]
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i] + "?xxxxx"
 	}
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		user := host[:i]
-		if j := strings.Index(user, ":"); j >= 0 {
-			user = user[:j]
-		}
-		host = user + ":xxxxx" + host[i:]
+	if scheme == "" && user == "" && rest == raw {
+		return "xxxxx" // not a URL at all: it may be the token itself
 	}
-	return scheme + host + path
+	return scheme + user + rest
 }
