@@ -4,8 +4,10 @@
 // singleflight (Cached), and fixed-window rate limiting with net/http
 // middleware.
 //
-// When Redis is unreachable every call goes to an in-process LRU (1000
-// items by default) instead; the caller never sees the error. A circuit
+// When Redis is unreachable or too slow every call goes to an in-process
+// LRU (1000 items and 32 MiB by default) instead; the caller never sees the
+// error. Redis's answer about one call (ErrRejected) and the caller's own
+// ended context are that call's error, not an outage. A circuit
 // breaker keeps an outage from costing a dial timeout per call, a
 // background probe returns to Redis when it answers again, after deleting
 // from Redis the keys changed in memory meanwhile (so a session deleted
