@@ -459,3 +459,44 @@ func TestValueLargerThanTheBound(t *testing.T) {
 		t.Errorf("during the outage: %q..., %v; want a miss", v[:min(len(v), 10)], err)
 	}
 }
+
+// TestGetRacingSetKeepsTheNewerCopy orders the race with SIGSTOP: a Get's
+// GET reaches Redis first, a Set of the same key second, and Redis answers
+// both on SIGCONT, the Get with the older value. Memory must keep the Set's
+// value (it is served once Redis is killed).
+func TestGetRacingSetKeepsTheNewerCopy(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedis(t)
+	c := cache.New(cache.Options{Addr: srv.Addr(), ReadTimeout: time.Minute, WriteTimeout: time.Minute,
+		ProbeInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	defer c.Close()
+	// Two pooled connections, so the Get and the Set do not dial while Redis is frozen.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Set(ctx, "warm", 1, time.Minute) }()
+	}
+	wg.Wait()
+	if err := c.Set(ctx, "k", "old", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	got := make(chan string, 1)
+	go func() { var v string; _ = c.Get(ctx, "k", &v); got <- v }()
+	time.Sleep(100 * time.Millisecond) // the GET is sent before the SET
+	set := make(chan error, 1)
+	go func() { set <- c.Set(ctx, "k", "new", time.Minute) }()
+	time.Sleep(100 * time.Millisecond)
+	srv.Resume()
+	if err := <-set; err != nil {
+		t.Fatal(err)
+	}
+	if v := <-got; v != "old" {
+		t.Fatalf("the racing Get read %q: Redis ran the SET first, so the race was not arranged", v)
+	}
+	srv.Stop()
+	var v string
+	if err := c.Get(ctx, "k", &v); err != nil || v != "new" {
+		t.Errorf("memory after the race: %q, %v; want the last Set's value", v, err)
+	}
+}
