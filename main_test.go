@@ -363,9 +363,23 @@ func TestLoadtestExport(t *testing.T) {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
-	want := "SESSIONS=5 BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 k6 run --config " + filepath.Join(out, "options.json")
+	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e SESSIONS=5 " + filepath.Join(out, "partypic.js")
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, stdout.String())
+	}
+	// The export carries the Job's tags: both come from loadtest.Tags.
+	exported, err := os.ReadFile(filepath.Join(out, "options.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	for _, o := range renderStack(t, "partypic").Objects {
+		if o.Kind == "ConfigMap" && o.Name == "loadtest-1" {
+			mustDecode(t, o, &cm)
+		}
+	}
+	if cm.Data["options.json"] != string(exported) {
+		t.Errorf("export and Job differ:\nexport %s\njob    %s", exported, cm.Data["options.json"])
 	}
 	stderr.Reset()
 	if code := cliMain([]string{"loadtest", "export", "--stack", "partypic"}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "--out are required") {
@@ -373,8 +387,8 @@ func TestLoadtestExport(t *testing.T) {
 	}
 }
 
-// TestLoadTestJobs: every stack with a load test renders one Indexed Job
-// whose parallelism covers the shape's VUs.
+// TestLoadTestJobs: every stack with a load test renders one Indexed Job of
+// runners whose parallelism covers the shape's VUs, and one starter Job.
 func TestLoadTestJobs(t *testing.T) {
 	want := map[string]int32{"staging": 1, "partypic": 1, "local": 1}
 	for _, stack := range shippedStacks(t) {
@@ -393,8 +407,14 @@ func TestLoadTestJobs(t *testing.T) {
 			}
 			continue
 		}
-		if len(jobs) != 1 || *jobs[0].Spec.Parallelism != n || *jobs[0].Spec.BackoffLimit != 0 {
-			t.Errorf("%s: jobs %+v", stack, jobs)
+		names := map[string]batchv1.Job{}
+		for _, j := range jobs {
+			names[j.Name] = j
+		}
+		runners, starter := names["loadtest-1"], names["loadtest-1-starter"]
+		if len(jobs) != 2 || runners.Spec.Parallelism == nil || *runners.Spec.Parallelism != n || *runners.Spec.BackoffLimit != 0 ||
+			starter.Spec.BackoffLimit == nil || *starter.Spec.BackoffLimit != 0 {
+			t.Errorf("%s: want runners loadtest-1 (parallelism %d) and loadtest-1-starter, got %d jobs", stack, n, len(jobs))
 		}
 	}
 }

@@ -1,13 +1,22 @@
 package components_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
@@ -24,63 +33,149 @@ func baseLoadTest() components.LoadTestArgs {
 	}
 }
 
+func envMap(c corev1.Container) map[string]string {
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	return env
+}
+
+func renderLoadTest(t *testing.T, args components.LoadTestArgs) (captured, batchv1.Job, batchv1.Job) {
+	t.Helper()
+	c := capture(t, func(ctx *pulumi.Context) error {
+		_, err := components.NewLoadTest(ctx, "lt", args)
+		return err
+	})
+	c.checkParenting("cirkelline:components:LoadTest")
+	var runners, starter batchv1.Job
+	c.mustGet("kubernetes:batch/v1:Job", args.JobName, &runners)
+	c.mustGet("kubernetes:batch/v1:Job", args.JobName+"-starter", &starter)
+	return c, runners, starter
+}
+
 func TestLoadTest(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*components.LoadTestArgs)
-		check  func(*testing.T, batchv1.Job, captured)
+		check  func(*testing.T, batchv1.Job, batchv1.Job, captured)
 	}{
-		{"million users over 20 runners", func(*components.LoadTestArgs) {}, func(t *testing.T, j batchv1.Job, c captured) {
+		{"million users over 20 paused runners", func(*components.LoadTestArgs) {}, func(t *testing.T, j, starter batchv1.Job, c captured) {
 			if *j.Spec.Parallelism != 20 || *j.Spec.Completions != 20 || *j.Spec.CompletionMode != batchv1.IndexedCompletion || *j.Spec.BackoffLimit != 0 {
 				t.Errorf("spec %+v", j.Spec)
 			}
-			rule := j.Spec.PodFailurePolicy.Rules[0]
-			if rule.Action != batchv1.PodFailurePolicyActionFailJob || rule.OnExitCodes.Values[0] != 99 {
-				t.Errorf("a threshold failure (exit 99) must fail the Job at once: %+v", rule)
+			wantRule := batchv1.PodFailurePolicyRule{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr("k6"), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{99, 103}}}
+			if !reflect.DeepEqual(j.Spec.PodFailurePolicy.Rules[0], wantRule) {
+				t.Errorf("a threshold failure (99) or a stop by the starter (103) must fail the Job at once: %+v", j.Spec.PodFailurePolicy.Rules[0])
 			}
-			// 45 min of stages + 30 s ramp-down + 10 min.
-			if *j.Spec.ActiveDeadlineSeconds != 45*60+30+600 {
+			// 10 min for the start, 45 min of stages, 30 s ramp-down, 5 min.
+			if *j.Spec.ActiveDeadlineSeconds != 600+45*60+30+300 {
 				t.Errorf("deadline %d", *j.Spec.ActiveDeadlineSeconds)
 			}
-			env := map[string]string{}
-			for _, e := range j.Spec.Template.Spec.Containers[0].Env {
-				env[e.Name] = e.Value
-			}
-			if segs := strings.Fields(env["K6_SEGMENTS"]); len(segs) != 20 || segs[0] != "0:1/20" || segs[19] != "19/20:1" {
-				t.Errorf("segments %q", env["K6_SEGMENTS"])
-			}
-			if !strings.HasPrefix(env["K6_EXECUTION_SEGMENT_SEQUENCE"], "0,1/20,1/10,") || env["BASE_URL"] != "http://api.shop.svc.cluster.local:8000" {
-				t.Errorf("env %v", env)
-			}
-			if j.Annotations["pulumi.com/skipAwait"] != "" {
-				t.Error("the Job is awaited by default")
-			}
 			pod := j.Spec.Template.Spec
-			if pod.RestartPolicy != corev1.RestartPolicyNever || !*pod.SecurityContext.RunAsNonRoot || pod.Affinity != nil {
+			ctr := pod.Containers[0]
+			wantEnv := map[string]string{
+				"BASE_URL": "http://api.shop.svc.cluster.local:8000", "K6_NO_USAGE_REPORT": "true",
+				"REQUEST_INTERVAL_SECONDS": "30", // the capacity model's pace
+				"RUNNER_SEGMENTS":          strings.TrimSpace(strings.Repeat("x ", 20)),
+				"RUNNER_SEGMENT_SEQUENCE":  loadtest.Sequence(loadtest.Segments(20)),
+			}
+			wantEnv["RUNNER_SEGMENTS"] = loadtest.RunnerEnv(loadtest.Segments(20))["RUNNER_SEGMENTS"]
+			if got := envMap(ctr); !reflect.DeepEqual(got, wantEnv) {
+				t.Errorf("runner env\n got %v\nwant %v", got, wantEnv)
+			}
+			if pod.Subdomain != "loadtest-7" || pod.RestartPolicy != corev1.RestartPolicyNever || *pod.AutomountServiceAccountToken || pod.Affinity != nil {
 				t.Errorf("pod %+v", pod)
+			}
+			wantSecurity := &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(12345)), RunAsGroup: ptr(int64(12345)), FSGroup: ptr(int64(12345)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+			if !reflect.DeepEqual(pod.SecurityContext, wantSecurity) || !reflect.DeepEqual(starter.Spec.Template.Spec.SecurityContext, wantSecurity) {
+				t.Errorf("the shared restricted pod context: %+v / %+v", pod.SecurityContext, starter.Spec.Template.Spec.SecurityContext)
+			}
+			wantProbe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/v1/status", Port: intstr.FromInt32(6565)}}, PeriodSeconds: 2}
+			if !reflect.DeepEqual(ctr.ReadinessProbe, wantProbe) {
+				t.Errorf("readiness %+v", ctr.ReadinessProbe)
+			}
+			// The starter: no API token, the runners' names, k6 with the starter script.
+			sp := starter.Spec.Template.Spec
+			sc := sp.Containers[0]
+			if *sp.AutomountServiceAccountToken || sp.ServiceAccountName != "" || *starter.Spec.BackoffLimit != 0 || *starter.Spec.ActiveDeadlineSeconds != 900 {
+				t.Errorf("starter %+v", starter.Spec)
+			}
+			if !reflect.DeepEqual(sc.Command, []string{"k6", "run", "--quiet", "/scripts/starter.js"}) {
+				t.Errorf("starter command %v", sc.Command)
+			}
+			hosts := strings.Split(envMap(sc)["RUNNERS"], ",")
+			if len(hosts) != 20 || hosts[0] != "loadtest-7-0.loadtest-7:6565" || hosts[19] != "loadtest-7-19.loadtest-7:6565" || envMap(sc)["START_TIMEOUT_SECONDS"] != "600" {
+				t.Errorf("starter env %v", envMap(sc))
+			}
+			var svc corev1.Service
+			c.mustGet("kubernetes:core/v1:Service", "loadtest-7", &svc)
+			if svc.Spec.ClusterIP != "None" || !reflect.DeepEqual(svc.Spec.Selector, map[string]string{
+				"app.kubernetes.io/name": "loadtest", "app.kubernetes.io/instance": "shop-loadtest", "app.kubernetes.io/part-of": "shop", "loadtest.cirkelline.io/run": "loadtest-7",
+			}) {
+				t.Errorf("headless service %+v", svc.Spec)
+			}
+			for k, v := range svc.Spec.Selector {
+				if j.Spec.Template.Labels[k] != v {
+					t.Errorf("the service must select the runner pods: %s=%s", k, v)
+				}
+				if k == components.LabelName && starter.Spec.Template.Labels[k] == v {
+					t.Error("the service must not select the starter")
+				}
 			}
 			var cm corev1.ConfigMap
 			c.mustGet("kubernetes:core/v1:ConfigMap", "loadtest-7", &cm)
-			if !strings.Contains(cm.Data["options.json"], `"million-users"`) || !strings.Contains(cm.Data["cirkelline.js"], "handleSummary") {
-				t.Error("the ConfigMap must hold the options and the script")
+			starterJS, _ := loadtest.StarterScript()
+			if !strings.Contains(cm.Data["options.json"], `"million-users"`) || !strings.Contains(cm.Data["cirkelline.js"], "handleSummary") || cm.Data["starter.js"] != string(starterJS) {
+				t.Error("the ConfigMap must hold the options, the flow and the starter")
 			}
 			var sec corev1.Secret
 			c.mustGet("kubernetes:core/v1:Secret", "loadtest-7-credentials", &sec)
 			if sec.StringData["TEST_PASSWORD"] != "[secret]" {
 				t.Error("credentials must stay secret")
 			}
+			// Only the starter reaches the runners' API; the starter reaches nothing else.
+			var runnersPolicy, starterPolicy networkingv1.NetworkPolicy
+			c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "loadtest-7-runners", &runnersPolicy)
+			c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "loadtest-7-starter", &starterPolicy)
+			wantIngress := []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: starterPolicy.Spec.PodSelector.MatchLabels}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr(corev1.ProtocolTCP), Port: ptr(intstr.FromInt32(6565))}},
+			}}
+			if !reflect.DeepEqual(runnersPolicy.Spec.Ingress, wantIngress) || !reflect.DeepEqual(runnersPolicy.Spec.PodSelector.MatchLabels, svc.Spec.Selector) {
+				t.Errorf("runner ingress %+v", runnersPolicy.Spec.Ingress)
+			}
+			if len(starterPolicy.Spec.Ingress) != 0 || len(starterPolicy.Spec.Egress) != 2 ||
+				!reflect.DeepEqual(starterPolicy.Spec.Egress[1].To[0].PodSelector.MatchLabels, svc.Spec.Selector) ||
+				!reflect.DeepEqual(starterPolicy.Spec.Egress[1].Ports, wantIngress[0].Ports) {
+				t.Errorf("starter policy %+v", starterPolicy.Spec)
+			}
+			if !reflect.DeepEqual(starterPolicy.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress", "Egress"}) {
+				t.Errorf("starter policy types %v", starterPolicy.Spec.PolicyTypes)
+			}
 		}},
-		{"skip await, spread, prometheus", func(a *components.LoadTestArgs) {
+		{"skip await, spread, prometheus, tags", func(a *components.LoadTestArgs) {
 			a.SkipAwait, a.SpreadRunners = true, true
 			a.PrometheusRemoteWriteURL = "http://prometheus.monitoring:9090/api/v1/write"
 			a.Test.VUsPerRunner = 5000
-		}, func(t *testing.T, j batchv1.Job, _ captured) {
+			a.Test.Tags = map[string]string{"team": "growth"}
+			a.Run = loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"}
+		}, func(t *testing.T, j, starter batchv1.Job, c captured) {
 			ctr := j.Spec.Template.Spec.Containers[0]
-			if j.Annotations["pulumi.com/skipAwait"] != "true" || j.Spec.Template.Spec.Affinity == nil || *j.Spec.Parallelism != 2 {
+			if j.Annotations["pulumi.com/skipAwait"] != "true" || starter.Annotations["pulumi.com/skipAwait"] != "true" || j.Spec.Template.Spec.Affinity == nil || *j.Spec.Parallelism != 2 {
 				t.Errorf("job %+v", j)
 			}
-			if !strings.Contains(ctr.Args[0], "'-o' 'experimental-prometheus-rw'") {
-				t.Errorf("args %s", ctr.Args[0])
+			if !strings.Contains(ctr.Command[2], "'-o' 'experimental-prometheus-rw'") || envMap(ctr)["K6_PROMETHEUS_RW_SERVER_URL"] != "http://prometheus.monitoring:9090/api/v1/write" {
+				t.Errorf("command %s", ctr.Command[2])
+			}
+			var cm corev1.ConfigMap
+			c.mustGet("kubernetes:core/v1:ConfigMap", "loadtest-7", &cm)
+			var opts loadtest.Options
+			if err := json.Unmarshal([]byte(cm.Data["options.json"]), &opts); err != nil ||
+				!reflect.DeepEqual(opts.Tags, loadtest.Tags(loadtest.Config{Tags: map[string]string{"team": "growth"}}, loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"})) {
+				t.Errorf("the Job's tags are loadtest.Tags (as the export's): %v %v", opts.Tags, err)
 			}
 		}},
 	}
@@ -88,14 +183,89 @@ func TestLoadTest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := baseLoadTest()
 			tt.mutate(&args)
-			c := capture(t, func(ctx *pulumi.Context) error {
-				_, err := components.NewLoadTest(ctx, "lt", args)
-				return err
-			})
-			c.checkParenting("cirkelline:components:LoadTest")
-			var job batchv1.Job
-			c.mustGet("kubernetes:batch/v1:Job", "loadtest-7", &job)
-			tt.check(t, job, c)
+			c, runners, starter := renderLoadTest(t, args)
+			tt.check(t, runners, starter, c)
+		})
+	}
+}
+
+// TestRunnerCommandContract runs each rendered runner's command under the
+// real /bin/sh with the pod's env and JOB_COMPLETION_INDEX, with a stand-in
+// k6 on PATH that records its arguments: every runner passes k6 the
+// execution-segment flags, and their VU shares add up to every stage.
+func TestRunnerCommandContract(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "k6"), []byte("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3, 20} {
+		t.Run(fmt.Sprint(n, " runners"), func(t *testing.T) {
+			args := baseLoadTest()
+			args.Test.VUsPerRunner = (10000 + n - 1) / n
+			_, job, starter := renderLoadTest(t, args)
+			if got := int(*job.Spec.Parallelism); got != n {
+				t.Fatalf("parallelism %d, want %d", got, n)
+			}
+			ctr := job.Spec.Template.Spec.Containers[0]
+			shape, _ := args.Test.Resolved()
+			shares := make([]int, len(shape.Stages))
+			for i := range n {
+				cmd := exec.Command(ctr.Command[0], ctr.Command[1:]...)
+				cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", fmt.Sprintf("JOB_COMPLETION_INDEX=%d", i)}
+				for k, v := range envMap(ctr) {
+					cmd.Env = append(cmd.Env, k+"="+v)
+				}
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("runner %d: %v", i, err)
+				}
+				argv := strings.Split(strings.TrimSpace(string(out)), "\n")
+				flag := func(name string) string {
+					for j, a := range argv {
+						if a == name && j+1 < len(argv) {
+							return argv[j+1]
+						}
+					}
+					t.Fatalf("runner %d: k6 got no %s: %q", i, name, argv)
+					return ""
+				}
+				seg := loadtest.Segments(n)[i]
+				if got := flag("--execution-segment"); got != seg.String() {
+					t.Errorf("runner %d: segment %s, want %s", i, got, seg)
+				}
+				if got := flag("--execution-segment-sequence"); got != loadtest.Sequence(loadtest.Segments(n)) {
+					t.Errorf("runner %d: sequence %s", i, got)
+				}
+				if flag("--address") != "0.0.0.0:6565" || flag("--tag") != fmt.Sprintf("runner=%d", i) || !slices.Contains(argv, "--paused") || !slices.Contains(argv, "--no-setup") {
+					t.Errorf("runner %d: argv %q", i, argv)
+				}
+				for s, st := range shape.Stages {
+					shares[s] += loadtest.ScaleVUs(st.Target, seg)
+				}
+			}
+			for s, st := range shape.Stages {
+				if shares[s] != st.Target {
+					t.Errorf("stage %d: runners run %d VUs of %d", s, shares[s], st.Target)
+				}
+			}
+			// The starter resumes exactly these n runners.
+			hosts := strings.Split(envMap(starter.Spec.Template.Spec.Containers[0])["RUNNERS"], ",")
+			want := make([]string, n)
+			for i := range n {
+				want[i] = fmt.Sprintf("loadtest-7-%d.loadtest-7:6565", i)
+			}
+			if !reflect.DeepEqual(hosts, want) {
+				t.Errorf("starter runners %v, want %v", hosts, want)
+			}
+			// An index beyond the segments fails loudly instead of running the whole test.
+			cmd := exec.Command(ctr.Command[0], ctr.Command[1:]...)
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", fmt.Sprintf("JOB_COMPLETION_INDEX=%d", n)}
+			for k, v := range envMap(ctr) {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no execution segment") {
+				t.Errorf("index %d of %d: %v %s", n, n, err, out)
+			}
 		})
 	}
 }
@@ -130,7 +300,10 @@ func ExampleNewLoadTest() {
 	fmt.Println("runners:", loadtest.Parallelism(loadtest.Shapes[loadtest.MillionUsers], test.VUsPerRunner))
 	// Output:
 	// ConfigMap loadtest-1
-	// NetworkPolicy loadtest-1-egress
+	// NetworkPolicy loadtest-1-runners
+	// NetworkPolicy loadtest-1-starter
+	// Service loadtest-1
+	// Job loadtest-1-starter
 	// Job loadtest-1
 	// runners: 20
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -26,13 +27,15 @@ type LoadTestConfig struct {
 	// Target of the test: a service of the stack (default: the first), the
 	// ingress, or an explicit URL.
 	Target LoadTestTarget `json:"target"`
-	// Env adds plain variables to the runners (e.g. SESSIONS: "5" for peak-event).
-	Env map[string]string `json:"env,omitempty"`
 	// SecretEnv maps runner variables to secret config keys. Default for the
 	// cirkelline flow: TEST_EMAIL from loadtestEmail, TEST_PASSWORD from loadtestPassword.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
 	// RunnerResources per runner pod. Default 1–2 CPU, 1Gi–2Gi memory.
 	RunnerResources components.ResourcesSpec `json:"runnerResources"`
+	// StartTimeout is how long the starter waits for every runner to be
+	// scheduled and ready (a new node included) before failing the run.
+	// Default 10m.
+	StartTimeout loadtest.Duration `json:"startTimeout"`
 	// SpreadRunners prefers one runner per node. Default true.
 	SpreadRunners bool `json:"spreadRunners"`
 	// Await makes `pulumi up` wait for the test and fail when it fails. Default true.
@@ -55,6 +58,7 @@ func defaultLoadTest() LoadTestConfig {
 	return LoadTestConfig{
 		Config: loadtest.DefaultConfig(), RunID: "1", Image: components.DefaultK6Image,
 		RunnerResources: components.DefaultRunnerResources(),
+		StartTimeout:    loadtest.Duration(loadtest.DefaultStartTimeout),
 		SpreadRunners:   true, Await: true,
 	}
 }
@@ -74,6 +78,11 @@ func (c *Config) resolveLoadTest() {
 	if lt.Target == (LoadTestTarget{}) && len(c.Services) > 0 {
 		lt.Target.Service = c.Services[0].Name
 	}
+}
+
+// LoadTestRun names the run in its metrics' tags.
+func (c *Config) LoadTestRun() loadtest.RunInfo {
+	return loadtest.RunInfo{Stack: c.Stack, RunID: c.LoadTest.RunID, Environment: string(c.Environment)}
 }
 
 // LoadTestJobName is the Job's name: a new run ID is a new Job.
@@ -124,7 +133,14 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 	if lt.Target.Ingress && (!c.Ingress.Enabled || len(c.Ingress.Hosts) == 0) {
 		errs.Add("loadtest.target.ingress", true, "needs an enabled ingress with at least one host", "set ingress.hosts, or target a service")
 	}
-	if svc, i, ok := c.LoadTestTargetService(); ok && lt.Shape == loadtest.MillionUsers && !lt.AllowCapacityOverride {
+	if time.Duration(lt.StartTimeout) < time.Minute {
+		errs.Add("loadtest.startTimeout", lt.StartTimeout.String(), "must be at least 1m", "give the runners time to be scheduled and pull k6, e.g. 10m")
+	}
+	if shape, _ := lt.Resolved(); shape.CapacityModel && !lt.AllowCapacityOverride {
+		svc, i, ok := c.LoadTestTargetService()
+		if !ok {
+			return
+		}
 		maxPath := fmt.Sprintf("services[%d].hpa.maxReplicas", i)
 		lt.Capacity.Check(errs, "loadtest.capacity", svc.Name, maxPath, int(svc.HPA.MaxReplicas))
 	}
@@ -148,11 +164,14 @@ func (c *Config) LoadTestTargetURL() string {
 	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", svc.Name, c.Namespace, svc.Port)
 }
 
-// CapacityReport is the capacity table render prints for a stack with a load test.
+// CapacityReport is what render prints for a stack with a load test: the
+// capacity arithmetic, then the load the test generates at its peak, so a
+// reader sees whether the two describe the same load.
 func (c *Config) CapacityReport() string {
 	svc, _, ok := c.LoadTestTargetService()
 	if !c.LoadTest.Enabled || !ok {
 		return ""
 	}
-	return c.LoadTest.Capacity.Table(svc.Name, int(svc.HPA.MaxReplicas))
+	return c.LoadTest.Capacity.Table(svc.Name, int(svc.HPA.MaxReplicas)) +
+		fmt.Sprintf("load test (%s) at its peak: %s\n", c.LoadTest.Shape, c.LoadTest.Load())
 }

@@ -1,6 +1,8 @@
 package workloads
 
 import (
+	"time"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/components"
@@ -17,9 +19,10 @@ func deployLoadTest(ctx *pulumi.Context, cfg *stacks.Config, namespace pulumi.St
 	return components.NewLoadTest(ctx, cfg.Namespace+"-"+cfg.LoadTestJobName(), components.LoadTestArgs{
 		JobName: cfg.LoadTestJobName(), Namespace: namespace, PartOf: cfg.Namespace,
 		Test:  lt.Config,
-		Tags:  map[string]string{"stack": cfg.Stack, "run": lt.RunID, "environment": string(cfg.Environment)},
-		Image: lt.Image, TargetURL: pulumi.String(cfg.LoadTestTargetURL()), Env: lt.Env, Credentials: credentials,
+		Run:   cfg.LoadTestRun(),
+		Image: lt.Image, TargetURL: pulumi.String(cfg.LoadTestTargetURL()), Credentials: credentials,
 		Resources: lt.RunnerResources, SpreadRunners: lt.SpreadRunners, SkipAwait: !lt.Await,
+		StartTimeout:             time.Duration(lt.StartTimeout),
 		PrometheusRemoteWriteURL: lt.PrometheusRemoteWriteURL,
 	}, opts...)
 }

@@ -27,7 +27,11 @@ const usage = `usage:
       (rendered by REF's own code) and the working tree; nothing if none.
   go run . loadtest export --stack NAME --out DIR
       Write the stack's k6 script and generated options.json to DIR, to run
-      the same test with a local k6: k6 run --config DIR/options.json DIR/<flow>.js
+      the same test with a local k6 (it prints the k6 run command).
+  go run . loadtest report --stack NAME [--kubeconfig F] [--context C] [--logs DIR]
+      Read every runner's summary from its pod log (through the Kubernetes
+      API, or from saved logs) and print one combined result and verdict;
+      exits non-zero unless the verdict is PASS.
 `
 
 // Main runs a subcommand and returns the process exit code.
@@ -79,11 +83,14 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 		}
 		return render.Run(opts, program)
 	case "loadtest":
-		if len(args) < 2 || args[1] != "export" {
-			fmt.Fprint(stderr, usage)
-			return fmt.Errorf("loadtest: want the subcommand export")
+		switch {
+		case len(args) >= 2 && args[1] == "export":
+			return loadtestExport(args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "report":
+			return loadtestReport(args[2:], stdout, stderr)
 		}
-		return loadtestExport(args[2:], stdout, stderr)
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("loadtest: want the subcommand export or report")
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -115,7 +122,7 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	lt := cfg.LoadTest
-	files, err := loadtest.Export(*out, lt.Config, map[string]string{"stack": cfg.Stack, "run": lt.RunID})
+	files, err := loadtest.Export(*out, lt.Config, cfg.LoadTestRun())
 	if err != nil {
 		return err
 	}
@@ -125,11 +132,13 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 	shape, _ := lt.Resolved()
 	fmt.Fprintf(stdout, "\n%s shape, %s flow, %d VUs at most, %s. Run it against a URL you own:\n", lt.Shape, lt.Flow, shape.MaxVUs(), shape.TotalDuration())
 	env := ""
-	for _, k := range slices.Sorted(maps.Keys(lt.Env)) {
-		env += k + "=" + lt.Env[k] + " "
+	flowEnv := loadtest.FlowEnv(lt.Config)
+	for _, k := range slices.Sorted(maps.Keys(flowEnv)) {
+		env += " -e " + k + "=" + flowEnv[k]
 	}
-	fmt.Fprintf(stdout, "  %sBASE_URL=%s k6 run --config %s %s\n", env, cfg.LoadTestTargetURL(),
-		filepath.Join(*out, loadtest.OptionsFile), filepath.Join(*out, lt.Flow.FileName()))
+	fmt.Fprintf(stdout, "  k6 run --config %s -e BASE_URL=%s%s %s\n", filepath.Join(*out, loadtest.OptionsFile), cfg.LoadTestTargetURL(),
+		env, filepath.Join(*out, lt.Flow.FileName()))
+	fmt.Fprintf(stdout, "load at the peak: %s\n", lt.Load())
 	if !lt.Enabled {
 		fmt.Fprintf(stdout, "(loadtest.enabled is false in Pulumi.%s.yaml: no Job runs in the cluster)\n", cfg.Stack)
 	}
