@@ -3,8 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/pem"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
