@@ -109,7 +109,11 @@ type Combined struct {
 	Expected int
 	Runners  []int
 	// Missing are the runner indexes without a summary.
-	Missing  []int
+	Missing []int
+	// Unexpected are summaries from runner indexes the run does not have
+	// (the stack's load test changed since the run) or a second summary of
+	// the same runner: the report cannot stand for this run.
+	Unexpected []int
 	Duration time.Duration
 	Metrics  map[string]CombinedMetric
 	Verdicts []Verdict
@@ -125,6 +129,9 @@ func Combine(runs []RunnerSummary, expected int, thresholds Thresholds) Combined
 	c := Combined{Expected: expected, Metrics: map[string]CombinedMetric{}}
 	seen := map[int]bool{}
 	for _, r := range runs {
+		if seen[r.Runner] || r.Runner < 0 || r.Runner >= expected {
+			c.Unexpected = append(c.Unexpected, r.Runner)
+		}
 		seen[r.Runner] = true
 		c.Runners = append(c.Runners, r.Runner)
 		c.Duration = max(c.Duration, time.Duration(r.Summary.State.TestRunDurationMs*float64(time.Millisecond)))
@@ -274,10 +281,14 @@ func passFail(ok bool) string {
 	return "fail"
 }
 
-// Verdict is the run's: INCOMPLETE when runners are missing (nothing can
-// be judged on part of a run), FAIL when a threshold fails on the combined
+// Verdict is the run's: MISMATCH when summaries come from runners the run
+// does not have, INCOMPLETE when runners are missing (nothing can be
+// judged on part of a run), FAIL when a threshold fails on the combined
 // run, UNDECIDED when a threshold cannot be judged from summaries, else PASS.
 func (c Combined) Verdict() string {
+	if len(c.Unexpected) > 0 {
+		return "MISMATCH"
+	}
 	if len(c.Missing) > 0 {
 		return "INCOMPLETE"
 	}
@@ -299,6 +310,9 @@ func (c Combined) Table() string {
 	fmt.Fprintf(&b, "runners: %d of %d reported", len(c.Runners), c.Expected)
 	if len(c.Missing) > 0 {
 		fmt.Fprintf(&b, " (missing: %v)", c.Missing)
+	}
+	if len(c.Unexpected) > 0 {
+		fmt.Fprintf(&b, " (unexpected: %v: has the stack's load test changed since this run?)", c.Unexpected)
 	}
 	fmt.Fprintf(&b, "; test run %s\n", c.Duration.Round(time.Second))
 	if reqs, ok := c.Metrics["http_reqs"]; ok {
@@ -368,7 +382,14 @@ func statOrder(values map[string]Estimate) []string {
 
 func format(v float64, ms bool) string {
 	if ms {
-		return (time.Duration(v * float64(time.Millisecond))).Round(10 * time.Microsecond).String()
+		d := time.Duration(v * float64(time.Millisecond))
+		switch {
+		case d >= time.Second:
+			return d.Round(10 * time.Millisecond).String()
+		case d >= time.Millisecond:
+			return d.Round(100 * time.Microsecond).String()
+		}
+		return d.Round(time.Microsecond).String()
 	}
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 		return strconv.FormatFloat(v, 'f', 0, 64)

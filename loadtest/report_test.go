@@ -100,6 +100,15 @@ func TestCombine(t *testing.T) {
 					t.Errorf("missing %v\n%s", c.Missing, c.Table())
 				}
 			}},
+		{"a runner the run does not have", [][]byte{runnerLog(t, 0, 1000, 0, 100, true), runnerLog(t, 1, 1000, 0, 100, true)}, 1,
+			nil, "MISMATCH",
+			func(t *testing.T, c loadtest.Combined) {
+				if !reflect.DeepEqual(c.Unexpected, []int{1}) || !strings.Contains(c.Table(), "has the stack's load test changed since this run?") {
+					t.Errorf("unexpected %v\n%s", c.Unexpected, c.Table())
+				}
+			}},
+		{"the same runner twice", [][]byte{runnerLog(t, 0, 1000, 0, 100, true), runnerLog(t, 0, 1000, 0, 100, true)}, 2,
+			nil, "MISMATCH", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
