@@ -114,9 +114,9 @@ type Combined struct {
 	// (the stack's load test changed since the run) or a second summary of
 	// the same runner: the report cannot stand for this run.
 	Unexpected []int
-	Duration time.Duration
-	Metrics  map[string]CombinedMetric
-	Verdicts []Verdict
+	Duration   time.Duration
+	Metrics    map[string]CombinedMetric
+	Verdicts   []Verdict
 }
 
 // Combine merges the runners' summaries and judges thresholds on the
