@@ -79,14 +79,14 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			stream := renderStream(t, stack)
 			objs := documents(t, stream)
-			if out, err := cp.kubectlIn(stream, "apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", "-"); err != nil {
+			if out, err := cp.KubectlIn(stream, "apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", "-"); err != nil {
 				t.Fatalf("the API server rejected the %s stack:\n%v\n%s", stack, err, out)
 			}
 			for _, o := range objs {
 				ns := o.Metadata.Namespace
 				switch o.Kind {
 				case "Deployment":
-					if _, err := cp.kubectl("rollout", "status", "deployment/"+o.Metadata.Name, "-n", ns, "--timeout=120s"); err != nil {
+					if _, err := cp.Kubectl("rollout", "status", "deployment/"+o.Metadata.Name, "-n", ns, "--timeout=120s"); err != nil {
 						t.Errorf("deployment %s/%s did not roll out on the fake node: %v", ns, o.Metadata.Name, err)
 					}
 				case "Service":
@@ -97,7 +97,7 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 						continue
 					}
 					waitFor(t, 60*time.Second, "endpoints of service "+ns+"/"+o.Metadata.Name, func() bool {
-						out, err := cp.kubectl("get", "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name="+o.Metadata.Name,
+						out, err := cp.Kubectl("get", "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name="+o.Metadata.Name,
 							"-o", "jsonpath={.items[*].endpoints[*].addresses[*]}")
 						return err == nil && strings.TrimSpace(out) != ""
 					})
@@ -125,7 +125,7 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 						}
 						var pods corev1.PodList
 						waitFor(t, 60*time.Second, "runner pods of job "+o.Metadata.Name, func() bool {
-							out, err := cp.kubectl("get", "pods", "-n", ns, "-l", "job-name="+o.Metadata.Name, "-o", "json")
+							out, err := cp.Kubectl("get", "pods", "-n", ns, "-l", "job-name="+o.Metadata.Name, "-o", "json")
 							return err == nil && json.Unmarshal([]byte(out), &pods) == nil && len(pods.Items) == int(*want.Spec.Parallelism)
 						})
 						for _, p := range pods.Items {
@@ -137,7 +137,7 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 						}
 					}
 					// kwok completes the pods: the run (runners and starter) completes.
-					if out, err := cp.kubectl("wait", "--for=condition=complete", "job/"+o.Metadata.Name, "-n", ns, "--timeout=120s"); err != nil {
+					if out, err := cp.Kubectl("wait", "--for=condition=complete", "job/"+o.Metadata.Name, "-n", ns, "--timeout=120s"); err != nil {
 						t.Errorf("job %s/%s did not complete: %v\n%s", ns, o.Metadata.Name, err, out)
 					}
 				}
@@ -165,7 +165,7 @@ func stored(t *testing.T, o object, want, got any) {
 	if err := yaml.Unmarshal(o.raw, want); err != nil {
 		t.Fatal(err)
 	}
-	out, err := cp.kubectl("get", strings.ToLower(o.Kind), o.Metadata.Name, "-n", o.Metadata.Namespace, "-o", "json")
+	out, err := cp.Kubectl("get", strings.ToLower(o.Kind), o.Metadata.Name, "-n", o.Metadata.Namespace, "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // TestBrokenManifestsAreRejected: what strict server-side apply refuses,
 // with the server's own message.
 func TestBrokenManifestsAreRejected(t *testing.T) {
-	if _, err := cp.kubectlIn("apiVersion: v1\nkind: Namespace\nmetadata: {name: broken}\n", "apply", "--server-side", "-f", "-"); err != nil {
+	if _, err := cp.KubectlIn("apiVersion: v1\nkind: Namespace\nmetadata: {name: broken}\n", "apply", "--server-side", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -237,7 +237,7 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := cp.kubectlIn(tt.manifest, "apply", "--server-side", "--validate=strict", "-f", "-")
+			_, err := cp.KubectlIn(tt.manifest, "apply", "--server-side", "--validate=strict", "-f", "-")
 			if err == nil {
 				t.Fatal("the API server accepted it")
 			}
@@ -252,8 +252,8 @@ spec:
 // evicting PartyPic's second server pod would leave fewer than its budget
 // allows, and the API server refuses.
 func TestZZDrainRespectsTheBudget(t *testing.T) {
-	defer cp.kubectl("uncordon", "kwok-node-0")
-	out, err := cp.kubectl("drain", "kwok-node-0", "--ignore-daemonsets", "--delete-emptydir-data", "--force",
+	defer cp.Kubectl("uncordon", "kwok-node-0")
+	out, err := cp.Kubectl("drain", "kwok-node-0", "--ignore-daemonsets", "--delete-emptydir-data", "--force",
 		"--pod-selector=app.kubernetes.io/name=partypic-server", "--timeout=20s")
 	if err == nil {
 		t.Fatalf("the drain evicted every server pod although the PDB allows one disruption:\n%s", out)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl (Kubernetes v1.37.2) and kwok (v0.8.0) from the Go module proxy
-# into a cache outside the repository, reused between runs:
+# kubectl (Kubernetes v1.37.2), kwok (v0.8.0) and metrics-server (v0.8.0)
+# from the Go module proxy into a cache outside the repository, reused
+# between runs:
 #   ${CONTROLPLANE_CACHE:-$HOME/.cache/cirkelline-controlplane}/v1.37.2/bin
 # Prints that directory. A cold build takes about 6 minutes on 2 cores.
 set -euo pipefail
@@ -10,7 +11,14 @@ version=v1.37.2
 bin=${CONTROLPLANE_CACHE:-$HOME/.cache/cirkelline-controlplane}/$version/bin
 stamp=$bin/.stamp
 mkdir -p "$bin"
-want=$(cat "$here/tools/go.mod" "$here/tools/go.sum" "$here/build.sh" | sha256sum | cut -d' ' -f1)
+# The stamp covers what the Kubernetes binaries are built from (the tools
+# module and the flags below), not the whole script, so adding a part such
+# as metrics-server does not rebuild them.
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags="$ldflags -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=37"
+done
+want=$( (cat "$here/tools/go.mod" "$here/tools/go.sum"; echo "$ldflags"; echo "kwok v0.8.0") | sha256sum | cut -d' ' -f1)
 # kwok's own "fast" lifecycle: nodes become Ready and heartbeat, pods become
 # Ready at once, Job pods complete, deleted pods go away.
 stages=$(cd "$here/tools" && go mod download -json sigs.k8s.io/kwok@v0.8.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/kustomize/stage
@@ -18,15 +26,27 @@ for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/f
   cat "$stages/$f"
   echo "---"
 done | sed '$ d' >"$bin/kwok-stages.yaml"
+# kwok's resource metrics for `rehearse`: a ClusterResourceUsage that reads
+# the kwok.x-k8s.io/usage-cpu / usage-memory pod annotations, and a Metric
+# that serves kubelet's /metrics/resource at
+# /metrics/nodes/{nodeName}/metrics/resource (kustomize/metrics/usage and
+# kustomize/metrics/resource of kwok v0.8.0).
+metrics=$(dirname "$stages")/metrics
+{ cat "$metrics/usage/usage-from-annotation.yaml"; echo "---"; cat "$metrics/resource/metrics-resource.yaml"; } >"$bin/kwok-metrics.yaml"
+# metrics-server, which the HPA controller reads through the aggregation
+# layer (metrics.k8s.io); a module of its own, built like kwok, with its own
+# version file so it is built once and independently of the stamp.
+ms_version=v0.8.0
+if [ ! -x "$bin/metrics-server" ] || [ "$(cat "$bin/.metrics-server" 2>/dev/null)" != "$ms_version" ]; then
+  echo "building metrics-server $ms_version" >&2
+  (cd "$here/tools" && GOBIN="$bin" nice -n 10 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@$ms_version" >&2)
+  echo "$ms_version" >"$bin/.metrics-server"
+fi
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "$bin"
   exit 0
 fi
 cd "$here/tools"
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags="$ldflags -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=37"
-done
 start=$(date +%s)
 for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   echo "building $cmd" >&2
