@@ -32,7 +32,7 @@ const usage = `usage:
       Read every runner's summary from its pod log (through the Kubernetes
       API, or from saved logs) and print one combined result and verdict;
       exits non-zero unless the verdict is PASS.
-`
+` + rehearseUsage
 
 // Main runs a subcommand and returns the process exit code.
 func Main(args []string, program render.Program, stdout, stderr io.Writer) int {
@@ -91,6 +91,8 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("loadtest: want the subcommand export or report")
+	case "rehearse":
+		return rehearseCommand(args[1:], program, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,393 @@
+package rehearse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/internal/controlplane"
+)
+
+// kwok's ClusterResourceUsage (kustomize/metrics/usage of kwok v0.8.0)
+// reads each container's usage from these pod annotations; its Metric
+// serves them as kubelet's /metrics/resource, which metrics-server scrapes.
+const (
+	annotationCPU    = "kwok.x-k8s.io/usage-cpu"
+	annotationMemory = "kwok.x-k8s.io/usage-memory"
+)
+
+// Options of one rehearsal.
+type Options struct {
+	// Root is the repository root (for hack/controlplane/build.sh).
+	Root string
+	// Objects is the stack's rendered Kubernetes objects as one YAML stream
+	// (`render --out -`). Jobs (the load test's runners) are not applied.
+	Objects string
+	// Service names the Deployment the demand goes to (the load test's
+	// target service).
+	Service string
+	// Demand is the shape's request rate over time.
+	Demand Demand
+	// MaxReplicas, when set, replaces the HPA's maxReplicas (a what-if).
+	MaxReplicas int32
+	// Startup is how long a new pod takes to become Ready. Default: when
+	// the service's startup probe can first pass (initialDelaySeconds +
+	// periodSeconds); 0 with no startup probe.
+	Startup time.Duration
+	// Cooldown is how long to watch after the shape ends. Default (-1):
+	// until the replicas are back at minReplicas, at most the scale-down
+	// stabilization window and policies' time plus 2 minutes; 0 stops at
+	// the shape's end.
+	Cooldown time.Duration
+	// Tick is how often demand is written and the cluster sampled. Default 2 s.
+	Tick time.Duration
+	// MemoryShare is each pod's memory use as a share of its request,
+	// constant (the HPA's memory target stays out of the way). Default 0.5.
+	MemoryShare float64
+	// Progress receives a line every ProgressEvery (default 10 s). Default io.Discard.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// KeepLogs keeps the control plane's logs.
+	KeepLogs bool
+}
+
+func (o *Options) withDefaults() {
+	if o.Tick <= 0 {
+		o.Tick = 2 * time.Second
+	}
+	if o.MemoryShare <= 0 {
+		o.MemoryShare = 0.5
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 10 * time.Second
+	}
+}
+
+// Result is what a rehearsal observed.
+type Result struct {
+	Target  Target
+	Demand  Demand
+	Startup time.Duration
+	Samples []Sample
+	Verdict Verdict
+}
+
+// StartupDefault is -1: take the start-up time from the startup probe.
+const StartupDefault = time.Duration(-1)
+
+// Run starts the control plane, applies the objects, replays the demand
+// and returns the samples and verdict. The control plane is stopped when it
+// returns, also when ctx is cancelled.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.withDefaults()
+	docs, dep, err := objectsFor(o.Objects, o.Service)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Demand: o.Demand, Startup: o.Startup}
+	if res.Startup < 0 {
+		for _, c := range dep.Spec.Template.Spec.Containers {
+			if p := c.StartupProbe; p != nil {
+				res.Startup = time.Duration(p.InitialDelaySeconds+max(p.PeriodSeconds, 1)) * time.Second
+				break
+			}
+		}
+		res.Startup = max(res.Startup, 0)
+	}
+	fmt.Fprintf(o.Progress, "starting the control plane with metrics-server (pods Ready %s after they are scheduled)\n", res.Startup)
+	cp, err := controlplane.Start(controlplane.Options{Root: o.Root, BuildLog: o.Progress, MetricsServer: true, PodReadyDelay: res.Startup, KeepLogs: o.KeepLogs})
+	if err != nil {
+		return nil, fmt.Errorf("start the control plane: %w", err)
+	}
+	defer cp.Stop()
+	if _, err := cp.KubectlIn(strings.Join(docs, "\n---\n"), "apply", "--server-side", "--field-manager=rehearse", "-f", "-"); err != nil {
+		return nil, fmt.Errorf("apply the stack: %w", err)
+	}
+	kc, err := newAPI(cp.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{o: o, kc: kc, cp: cp, res: res}
+	if err := r.target(ctx, dep); err != nil {
+		return nil, err
+	}
+	if err := r.warmUp(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.replay(ctx); err != nil {
+		return res, err
+	}
+	res.Verdict = Judge(res.Samples, o.Demand, res.Target)
+	return res, nil
+}
+
+// objectsFor splits the stream, leaves out Jobs and finds the Deployment.
+func objectsFor(stream, service string) ([]string, *appsv1.Deployment, error) {
+	var docs []string
+	var dep *appsv1.Deployment
+	var deployments []string
+	for _, doc := range strings.Split(stream, "\n---\n") {
+		var meta struct {
+			Kind     string            `json:"kind"`
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			return nil, nil, fmt.Errorf("rendered objects: %w", err)
+		}
+		switch meta.Kind {
+		case "":
+			continue
+		case "Job":
+			continue // the load test's runners: the rehearsal replays their load instead
+		case "Deployment":
+			deployments = append(deployments, meta.Metadata.Name)
+			if meta.Metadata.Name == service {
+				dep = &appsv1.Deployment{}
+				if err := yaml.Unmarshal([]byte(doc), dep); err != nil {
+					return nil, nil, fmt.Errorf("Deployment %s: %w", service, err)
+				}
+			}
+		}
+		docs = append(docs, doc)
+	}
+	if dep == nil {
+		return nil, nil, fmt.Errorf("service %q has no Deployment in the stack (Deployments: %s): set loadtest.target.service to one of them", service, strings.Join(deployments, ", "))
+	}
+	return docs, dep, nil
+}
+
+type runner struct {
+	o   Options
+	kc  *api
+	cp  *controlplane.Cluster
+	res *Result
+	// written is the CPU annotation last written per pod.
+	written map[string]string
+}
+
+// target reads the stored Deployment and HPA (with the API's defaults) and
+// applies the maxReplicas what-if.
+func (r *runner) target(ctx context.Context, rendered *appsv1.Deployment) error {
+	ns := rendered.Namespace
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := r.kc.get(ctx, hpaPath(ns, ""), nil, &hpas); err != nil {
+		return err
+	}
+	var hpa *autoscalingv2.HorizontalPodAutoscaler
+	for i := range hpas.Items {
+		if ref := hpas.Items[i].Spec.ScaleTargetRef; ref.Kind == "Deployment" && ref.Name == rendered.Name {
+			hpa = &hpas.Items[i]
+		}
+	}
+	if hpa == nil {
+		return fmt.Errorf("service %q has no HPA in the stack: give services[].hpa a maxReplicas above minReplicas to rehearse it", rendered.Name)
+	}
+	if r.o.MaxReplicas > 0 {
+		patch := fmt.Sprintf(`{"spec":{"maxReplicas":%d}}`, r.o.MaxReplicas)
+		if err := r.kc.mergePatch(ctx, hpaPath(ns, hpa.Name), json.RawMessage(patch), hpa); err != nil {
+			return fmt.Errorf("--max-replicas %d: %w", r.o.MaxReplicas, err)
+		}
+	}
+	var dep appsv1.Deployment
+	if err := r.kc.get(ctx, deploymentPath(ns, rendered.Name), nil, &dep); err != nil {
+		return err
+	}
+	var err error
+	r.res.Target, err = NewTarget(&dep, hpa)
+	return err
+}
+
+// warmUp gives the pods their idle usage and waits until the HPA reads
+// metrics and the Deployment runs minReplicas ready pods.
+func (r *runner) warmUp(ctx context.Context) error {
+	t := r.res.Target
+	fmt.Fprintf(r.o.Progress, "applied; waiting for the HPA %s to read metrics through metrics-server\n", t.HPA)
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		s, err := r.step(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if s.HPAUtilization >= 0 && s.Ready >= t.MinReplicas && s.Desired == s.Ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			hpa, _ := r.cp.Kubectl("describe", "hpa", t.HPA, "-n", t.Namespace)
+			log, _ := os.ReadFile(filepath.Join(r.cp.Dir, "metrics-server.log"))
+			if len(log) > 1500 {
+				log = log[len(log)-1500:]
+			}
+			return fmt.Errorf("the HPA read no CPU metrics within 4 minutes (ready %d of minReplicas %d):\n%s\nmetrics-server log:\n%s", s.Ready, t.MinReplicas, hpa, log)
+		}
+		if err := sleep(ctx, r.o.Tick); err != nil {
+			return err
+		}
+	}
+}
+
+// replay runs the shape, then the cool-down.
+func (r *runner) replay(ctx context.Context) error {
+	d, t := r.o.Demand, r.res.Target
+	end := d.Duration()
+	limit := end + r.o.Cooldown
+	untilMin := r.o.Cooldown < 0
+	if untilMin {
+		limit = end + t.ScaleDownBound(max(d.PodsNeeded(d.PeakRPS()), t.MinReplicas)) + 2*time.Minute
+	}
+	fmt.Fprintf(r.o.Progress, "replaying %s: %s of shape, then up to %s of cool-down\n", d.Shape.Name, end, (limit - end).Round(time.Second))
+	began := time.Now()
+	var lastProgress time.Duration = -time.Hour
+	for {
+		now := time.Since(began)
+		s, err := r.step(ctx, now)
+		if err != nil {
+			return err
+		}
+		r.res.Samples = append(r.res.Samples, s)
+		if now-lastProgress >= r.o.ProgressEvery {
+			lastProgress = now
+			hpa := "-"
+			if s.HPAUtilization >= 0 {
+				hpa = fmt.Sprintf("%.0f%%", s.HPAUtilization)
+			}
+			fmt.Fprintf(r.o.Progress, "%6s/%s  %5.0f VUs %6.0f req/s needs %3d pods | HPA desired %3d, pods %3d, ready %3d | CPU %4.0f%% of request (HPA sees %s)\n",
+				now.Round(time.Second), end, s.VUs, s.DemandRPS, s.Needed, s.Desired, s.Current, s.Ready, s.PodUtilization, hpa)
+		}
+		if now >= limit || (now >= end && (!untilMin || (s.Ready == t.MinReplicas && s.Current == t.MinReplicas && s.Desired == t.MinReplicas))) {
+			return nil
+		}
+		if err := r.cp.Alive(); err != nil {
+			return err
+		}
+		if err := sleep(ctx, r.o.Tick); err != nil {
+			return err
+		}
+	}
+}
+
+// step writes the demand at time at onto the ready pods and samples.
+func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
+	d, t := r.o.Demand, r.res.Target
+	ns := t.Namespace
+	var pods corev1.PodList
+	if err := r.kc.get(ctx, podPath(ns, ""), url.Values{"labelSelector": {labels.SelectorFromSet(t.Selector).String()}}, &pods); err != nil {
+		return Sample{}, fmt.Errorf("list pods: %w", err)
+	}
+	s := Sample{T: at, VUs: d.VUs(at), HPAUtilization: -1}
+	if at >= d.Duration() {
+		s.VUs = 0
+	}
+	s.DemandRPS = s.VUs * d.PerVURPS
+	s.Needed = d.PodsNeeded(s.DemandRPS)
+	var ready []string
+	var all []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		all = append(all, p.Name)
+		if podReady(&p) {
+			ready = append(ready, p.Name)
+		}
+	}
+	s.Ready = int32(len(ready))
+	s.CapacityRPS = float64(s.Ready) * d.PerPodRPS
+	s.PodCPUMilli = t.PodCPUMilli(s.DemandRPS, s.Ready, d.PerPodRPS)
+	s.PodUtilization = s.PodCPUMilli / float64(t.CPURequestMilli) * 100
+	if r.written == nil {
+		r.written = map[string]string{}
+	}
+	memory := fmt.Sprintf("%dMi", max(int64(float64(t.MemoryRequestBytes)*r.o.MemoryShare/float64(max(t.Containers, 1)))>>20, 1))
+	isReady := map[string]bool{}
+	for _, n := range ready {
+		isReady[n] = true
+	}
+	for _, name := range all {
+		// A pod that is not Ready yet idles; the HPA leaves it out anyway
+		// (groupPods in pkg/controller/podautoscaler/replica_calculator.go).
+		cpu := "1m"
+		if isReady[name] {
+			cpu = fmt.Sprintf("%dm", max(int64(s.PodCPUMilli/float64(max(t.Containers, 1))+0.5), 1))
+		}
+		if r.written[name] == cpu {
+			continue
+		}
+		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotationCPU: cpu, annotationMemory: memory}}}
+		if err := r.kc.mergePatch(ctx, podPath(ns, name), patch, nil); err != nil {
+			if ctx.Err() != nil {
+				return s, ctx.Err()
+			}
+			continue // the pod went away between list and patch
+		}
+		r.written[name] = cpu
+	}
+	var hpa autoscalingv2.HorizontalPodAutoscaler
+	if err := r.kc.get(ctx, hpaPath(ns, t.HPA), nil, &hpa); err != nil {
+		return s, fmt.Errorf("read HPA: %w", err)
+	}
+	s.Desired = hpa.Status.DesiredReplicas
+	for _, m := range hpa.Status.CurrentMetrics {
+		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU && m.Resource.Current.AverageUtilization != nil {
+			s.HPAUtilization = float64(*m.Resource.Current.AverageUtilization)
+		}
+	}
+	var dep appsv1.Deployment
+	if err := r.kc.get(ctx, deploymentPath(ns, t.Deployment), nil, &dep); err != nil {
+		return s, fmt.Errorf("read Deployment: %w", err)
+	}
+	s.Current = dep.Status.Replicas
+	return s, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// ErrInterrupted is returned when the rehearsal was stopped before the end.
+var ErrInterrupted = errors.New("rehearsal interrupted")
+
+func podPath(ns, name string) string {
+	return strings.TrimSuffix("/api/v1/namespaces/"+url.PathEscape(ns)+"/pods/"+url.PathEscape(name), "/")
+}
+
+func deploymentPath(ns, name string) string {
+	return "/apis/apps/v1/namespaces/" + url.PathEscape(ns) + "/deployments/" + url.PathEscape(name)
+}
+
+func hpaPath(ns, name string) string {
+	return strings.TrimSuffix("/apis/autoscaling/v2/namespaces/"+url.PathEscape(ns)+"/horizontalpodautoscalers/"+url.PathEscape(name), "/")
+}

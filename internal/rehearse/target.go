@@ -1,0 +1,220 @@
+package rehearse
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Tolerance is the HPA controller's default: no scaling while the usage
+// ratio is within 10 % of 1 (--horizontal-pod-autoscaler-tolerance,
+// pkg/controller/podautoscaler/config/v1alpha1/defaults.go of
+// k8s.io/kubernetes v1.37.2).
+const Tolerance = 0.1
+
+// Target is the Deployment and HPA a rehearsal drives, as the API server
+// stored them (with its defaults, e.g. the HPA's behavior).
+type Target struct {
+	Namespace, Deployment, HPA string
+	// Selector matches the Deployment's pods.
+	Selector map[string]string
+	// MinReplicas and MaxReplicas of the HPA.
+	MinReplicas, MaxReplicas int32
+	// CPUTargetPercent is the HPA's CPU averageUtilization target.
+	CPUTargetPercent int32
+	// CPURequestMilli and CPULimitMilli are the pod's, summed over its
+	// containers (a limit of 0 means none).
+	CPURequestMilli, CPULimitMilli int64
+	// MemoryRequestBytes is the pod's, summed over its containers.
+	MemoryRequestBytes int64
+	// Containers in the pod (kwok's usage annotation applies to each).
+	Containers int
+	// ScaleUp and ScaleDown are the HPA's behavior.
+	ScaleUp, ScaleDown *autoscalingv2.HPAScalingRules
+	// ProbeStartup is when a real pod's startup probe can first pass:
+	// initialDelaySeconds + periodSeconds of the first container that has
+	// one (0 without a startup probe).
+	ProbeStartup time.Duration
+}
+
+// NewTarget reads what a rehearsal needs from the Deployment and its HPA.
+func NewTarget(dep *appsv1.Deployment, hpa *autoscalingv2.HorizontalPodAutoscaler) (Target, error) {
+	t := Target{Namespace: dep.Namespace, Deployment: dep.Name, HPA: hpa.Name, MaxReplicas: hpa.Spec.MaxReplicas, MinReplicas: 1,
+		Containers: len(dep.Spec.Template.Spec.Containers)}
+	if hpa.Spec.ScaleTargetRef.Kind != "Deployment" || hpa.Spec.ScaleTargetRef.Name != dep.Name {
+		return t, fmt.Errorf("HPA %s/%s scales %s %q, not Deployment %q", hpa.Namespace, hpa.Name, hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name, dep.Name)
+	}
+	if hpa.Spec.MinReplicas != nil {
+		t.MinReplicas = *hpa.Spec.MinReplicas
+	}
+	if dep.Spec.Selector != nil {
+		t.Selector = dep.Spec.Selector.MatchLabels
+	}
+	for _, m := range hpa.Spec.Metrics {
+		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU &&
+			m.Resource.Target.Type == autoscalingv2.UtilizationMetricType && m.Resource.Target.AverageUtilization != nil {
+			t.CPUTargetPercent = *m.Resource.Target.AverageUtilization
+		}
+	}
+	if t.CPUTargetPercent == 0 {
+		return t, fmt.Errorf("HPA %s/%s has no CPU averageUtilization target: the rehearsal replays demand as CPU, so set services[].hpa's CPU target", hpa.Namespace, hpa.Name)
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		t.CPURequestMilli += c.Resources.Requests.Cpu().MilliValue()
+		t.CPULimitMilli += c.Resources.Limits.Cpu().MilliValue()
+		t.MemoryRequestBytes += c.Resources.Requests.Memory().Value()
+		if p := c.StartupProbe; p != nil && t.ProbeStartup == 0 {
+			t.ProbeStartup = time.Duration(p.InitialDelaySeconds+max(p.PeriodSeconds, 1)) * time.Second
+		}
+	}
+	if t.CPURequestMilli == 0 {
+		return t, fmt.Errorf("Deployment %s/%s requests no CPU: the HPA's utilization needs services[].resources.cpuRequest", dep.Namespace, dep.Name)
+	}
+	if hpa.Spec.Behavior != nil {
+		t.ScaleUp, t.ScaleDown = hpa.Spec.Behavior.ScaleUp, hpa.Spec.Behavior.ScaleDown
+	}
+	return t, nil
+}
+
+// PodCPUMilli is what one ready pod uses while ready pods share rps: a pod
+// serving capacity.perPodRps runs at the HPA's CPU target, CPU grows in
+// proportion to the requests, and a pod never gets more than its CPU limit
+// (the kernel throttles it there; requests beyond that queue).
+func (t Target) PodCPUMilli(rps float64, ready int32, perPodRPS float64) float64 {
+	if ready < 1 {
+		return 0
+	}
+	cpu := rps / float64(ready) / perPodRPS * float64(t.CPUTargetPercent) / 100 * float64(t.CPURequestMilli)
+	if t.CPULimitMilli > 0 {
+		cpu = min(cpu, float64(t.CPULimitMilli))
+	}
+	return cpu
+}
+
+// ScaleUpLimit is the most replicas the HPA's scale-up policies allow one
+// policy period after current, as the controller computes it
+// (calculateScaleUpLimitWithScalingRules in
+// pkg/controller/podautoscaler/horizontal.go of k8s.io/kubernetes v1.37.2:
+// Pods adds value, Percent multiplies by 1 + value/100 rounded up, the
+// selectPolicy picks the largest (Max, the default) or smallest (Min)).
+func (t Target) ScaleUpLimit(current int32) int32 {
+	rules := t.ScaleUp
+	if rules == nil || len(rules.Policies) == 0 {
+		// The API's default scale-up rules: 4 pods or 100 % every 15 s, Max
+		// (pkg/apis/autoscaling/v2/defaults.go).
+		rules = &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{
+			{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
+			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}}}
+	}
+	sel := autoscalingv2.MaxChangePolicySelect
+	if rules.SelectPolicy != nil {
+		sel = *rules.SelectPolicy
+	}
+	if sel == autoscalingv2.DisabledPolicySelect {
+		return current
+	}
+	result := int32(math.MinInt32)
+	if sel == autoscalingv2.MinChangePolicySelect {
+		result = math.MaxInt32
+	}
+	for _, p := range rules.Policies {
+		var proposed int32
+		switch p.Type {
+		case autoscalingv2.PodsScalingPolicy:
+			proposed = current + p.Value
+		case autoscalingv2.PercentScalingPolicy:
+			proposed = int32(math.Ceil(float64(current) * (1 + float64(p.Value)/100)))
+		}
+		if sel == autoscalingv2.MinChangePolicySelect {
+			result = min(result, proposed)
+		} else {
+			result = max(result, proposed)
+		}
+	}
+	return result
+}
+
+// ScaleUpPeriod is the longest period of the scale-up policies (15 s by
+// default): the HPA cannot exceed ScaleUpLimit within it.
+func (t Target) ScaleUpPeriod() time.Duration {
+	p := int32(15)
+	if t.ScaleUp != nil {
+		for _, pol := range t.ScaleUp.Policies {
+			p = max(p, pol.PeriodSeconds)
+		}
+	}
+	return time.Duration(p) * time.Second
+}
+
+// ScaleUpSteps is how many policy periods the HPA needs at least to go
+// from replicas from to to (0 when to <= from; -1 when the policies never
+// get there).
+func (t Target) ScaleUpSteps(from, to int32) int {
+	steps := 0
+	for r := max(from, 1); r < to; steps++ {
+		next := t.ScaleUpLimit(r)
+		if next <= r {
+			return -1
+		}
+		r = next
+	}
+	return steps
+}
+
+// ScaleDownBound is the longest the HPA should take from replicas from back
+// to minReplicas once the demand is gone: the scale-down stabilization
+// window (300 s unless the behavior says otherwise) plus one policy period
+// per step the scale-down policies allow (calculateScaleDownLimitWithBehaviors
+// in pkg/controller/podautoscaler/horizontal.go: Pods removes value, Percent
+// keeps (1 - value/100) of the replicas, selectPolicy Max takes the larger
+// change, Min the smaller).
+func (t Target) ScaleDownBound(from int32) time.Duration {
+	rules := t.ScaleDown
+	window := 300 * time.Second
+	if rules != nil && rules.StabilizationWindowSeconds != nil {
+		window = time.Duration(*rules.StabilizationWindowSeconds) * time.Second
+	}
+	if rules == nil || len(rules.Policies) == 0 {
+		// The API's default: 100 % every 15 s.
+		rules = &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}}}
+	}
+	sel := autoscalingv2.MaxChangePolicySelect
+	if rules.SelectPolicy != nil {
+		sel = *rules.SelectPolicy
+	}
+	if sel == autoscalingv2.DisabledPolicySelect {
+		return window
+	}
+	total := window
+	for r := from; r > t.MinReplicas; {
+		next, period := int32(math.MaxInt32), int32(0)
+		if sel == autoscalingv2.MinChangePolicySelect {
+			next = math.MinInt32
+		}
+		for _, p := range rules.Policies {
+			var proposed int32
+			switch p.Type {
+			case autoscalingv2.PodsScalingPolicy:
+				proposed = r - p.Value
+			case autoscalingv2.PercentScalingPolicy:
+				proposed = int32(float64(r) * (1 - float64(p.Value)/100))
+			}
+			if sel == autoscalingv2.MinChangePolicySelect {
+				next = max(next, proposed)
+			} else {
+				next = min(next, proposed)
+			}
+			period = max(period, p.PeriodSeconds)
+		}
+		if next >= r {
+			next = r - 1
+		}
+		r = max(next, t.MinReplicas)
+		total += time.Duration(period) * time.Second
+	}
+	return total
+}
