@@ -27,18 +27,18 @@ func main() {
 	})
 }
 
-// program loads the stack config, builds the workloads and exports outputs.
+// program loads and plans the stack, registers the plan and exports outputs.
 func program(src stacks.Source, opts ...stacks.LoadOption) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := stacks.Load(src, ctx.Project(), ctx.Stack(), opts...)
+		plan, err := workloads.Load(src, ctx.Project(), ctx.Stack(), opts...)
 		if err != nil {
 			return err
 		}
-		out, err := workloads.Deploy(ctx, cfg)
+		out, err := workloads.Deploy(ctx, plan)
 		if err != nil {
 			return fmt.Errorf("build workloads: %w", err)
 		}
-		out.Export(ctx, cfg)
+		out.Export(ctx, plan.Config)
 		return nil
 	}
 }

@@ -99,6 +99,21 @@ func (a ElastiCacheRedisArgs) withDefaults() ElastiCacheRedisArgs {
 // Validate reports every problem with the (defaulted) args, with field paths under path.
 func (a ElastiCacheRedisArgs) Validate(path string) error {
 	var errs validate.Errors
+	errs.Merge(a.ValidateSettings(path))
+	if a.SubnetIDs == nil {
+		errs.Add(validate.Join(path, "subnetIds"), nil, "is required", "list the private subnets, or name a stack reference that exports them")
+	}
+	if a.SecurityGroupIDs == nil && (a.VpcID == nil || len(a.ClientSecurityGroupIDs) == 0) {
+		errs.Add(validate.Join(path, "clusterSecurityGroupIds"), nil, "vpcId and at least one cluster security group are required unless securityGroupIds is set",
+			"set vpcId and clusterSecurityGroupIds (or a stack reference), or existing securityGroupIds")
+	}
+	return errs.Err()
+}
+
+// ValidateSettings checks everything but the network, whose inputs may come
+// from another stack and exist only at deploy time.
+func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
+	var errs validate.Errors
 	if !replicationGroup.MatchString(a.Name) || strings.HasSuffix(a.Name, "-") || strings.Contains(a.Name, "--") {
 		errs.Add(validate.Join(path, "name"), a.Name, "must be 1–40 lower-case letters, digits or single hyphens, starting with a letter", `use e.g. "cirkelline-production"`)
 	}
@@ -137,13 +152,6 @@ func (a ElastiCacheRedisArgs) Validate(path string) error {
 	}
 	if a.SnapshotRetentionDays < 0 || a.SnapshotRetentionDays > 35 {
 		errs.Add(validate.Join(path, "snapshotRetentionDays"), a.SnapshotRetentionDays, "must be between 0 and 35", "")
-	}
-	if a.SubnetIDs == nil {
-		errs.Add(validate.Join(path, "subnetIds"), nil, "is required", "list the private subnets, or name a stack reference that exports them")
-	}
-	if a.SecurityGroupIDs == nil && (a.VpcID == nil || len(a.ClientSecurityGroupIDs) == 0) {
-		errs.Add(validate.Join(path, "clusterSecurityGroupIds"), nil, "vpcId and at least one cluster security group are required unless securityGroupIds is set",
-			"set vpcId and clusterSecurityGroupIds (or a stack reference), or existing securityGroupIds")
 	}
 	return errs.Err()
 }

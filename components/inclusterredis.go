@@ -65,6 +65,8 @@ func (a InClusterRedisArgs) Validate(path string) error {
 	if a.Password == nil {
 		errs.Add(validate.Join(path, "password"), nil, "is required", "set redis.authToken with pulumi config set --secret --path")
 	}
+	// The ingress rule selects the clients with an In expression, which the
+	// API server refuses with no values.
 	if len(a.Clients) == 0 {
 		errs.Add(validate.Join(path, "clients"), nil, "must name at least one service", `set "redis: true" on the services that use it`)
 	}
@@ -177,7 +179,7 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 	}, parent); err != nil {
 		return nil, fmt.Errorf("in-cluster redis %s: network policy: %w", name, err)
 	}
-	comp.Host = pulumi.Sprintf("%s.%s.svc.cluster.local", svc.Metadata.Name().Elem(), args.Namespace)
+	comp.Host = pulumi.Sprintf(serviceDNSFormat, svc.Metadata.Name().Elem(), args.Namespace)
 	comp.Port = pulumi.Int(RedisPort).ToIntOutput()
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"host": comp.Host, "port": comp.Port}); err != nil {
 		return nil, fmt.Errorf("in-cluster redis %s outputs: %w", name, err)

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
@@ -31,6 +32,13 @@ func Labels(partOf, name, component string) map[string]string {
 func SelectorLabels(partOf, name string) map[string]string {
 	return map[string]string{LabelName: name, LabelInstance: partOf + "-" + name, LabelPartOf: partOf}
 }
+
+// serviceDNSFormat is a Service's in-cluster DNS name from its name and
+// namespace (the cluster domain is the default cluster.local).
+const serviceDNSFormat = "%s.%s.svc.cluster.local"
+
+// ServiceDNSName is the in-cluster DNS name of Service name in namespace.
+func ServiceDNSName(name, namespace string) string { return fmt.Sprintf(serviceDNSFormat, name, namespace) }
 
 // stringMap turns a plain map into a pulumi.StringMap.
 func stringMap(m map[string]string) pulumi.StringMap {

@@ -212,7 +212,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	}
 
 	comp.ServiceName = svc.Metadata.Name().Elem()
-	comp.DNSName = pulumi.Sprintf("%s.%s.svc.cluster.local", comp.ServiceName, args.Namespace)
+	comp.DNSName = pulumi.Sprintf(serviceDNSFormat, comp.ServiceName, args.Namespace)
 	comp.Port = pulumi.Int(int(args.Port)).ToIntOutput()
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"serviceName": comp.ServiceName, "dnsName": comp.DNSName, "port": comp.Port,

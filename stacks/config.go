@@ -124,8 +124,8 @@ type IngressConfig struct {
 	CertificateARN string `json:"certificateArn,omitempty"`
 	// GroupName shares an ALB between Ingresses. Default: none.
 	GroupName string `json:"groupName,omitempty"`
-	// WAFACLARN attaches a WAFv2 web ACL. Default: none.
-	WAFACLARN string `json:"wafAclArn,omitempty"`
+	// WAFv2ACLARN attaches a WAFv2 web ACL. Default: none.
+	WAFv2ACLARN string `json:"wafAclArn,omitempty"`
 	// HealthCheckPath for the target groups. Default "/health".
 	HealthCheckPath string `json:"healthCheckPath"`
 	// SSLPolicy of the HTTPS listener. Default "ELBSecurityPolicy-TLS13-1-2-2021-06".

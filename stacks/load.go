@@ -42,6 +42,15 @@ type LoadOption func(*loadOptions)
 
 type loadOptions struct {
 	offlineSecrets *[]string
+	checks         []func(*Config, *validate.Errors)
+}
+
+// Check adds a check that runs once the config is decoded, after the
+// stack file's own validation; its problems are reported with the others.
+// The composition layer passes the components' checks this way, so stacks
+// need not know how components are wired.
+func Check(check func(*Config, *validate.Errors)) LoadOption {
+	return func(o *loadOptions) { o.checks = append(o.checks, check) }
 }
 
 // OfflineSecrets is for rendering without the stack's secrets: secret values
@@ -72,6 +81,9 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 	readSecrets(&errs, src, &cfg, o)
 	readRedisToken(&errs, src, &cfg, o)
 	errs.Merge(cfg.validate(o.offlineSecrets == nil))
+	for _, check := range o.checks {
+		check(&cfg, &errs)
+	}
 	if errs.Len() > 0 {
 		return nil, configError(stack, &errs)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -111,13 +110,9 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 		errs.Add("loadtest.enabled", true, "would load-test a production stack",
 			"set loadtest.allowProduction: true if that is really meant (and tell the on-call)")
 	}
-	errs.Merge(lt.Config.Validate("loadtest"))
 	if lt.RunID == "" || len(lt.RunID) > 40 {
 		errs.Add("loadtest.runId", lt.RunID, "must be 1–40 characters", `use e.g. "1", "2025-12-14a"`)
 	}
-	validate.DNSLabel(errs, "loadtest.runId", c.LoadTestJobName(), 63)
-	components.ValidateImage(errs, "loadtest.image", lt.Image, false)
-	errs.Merge(lt.RunnerResources.Validate("loadtest.runnerResources"))
 	targets := 0
 	for _, set := range []bool{lt.Target.Service != "", lt.Target.Ingress, lt.Target.URL != ""} {
 		if set {
@@ -133,9 +128,6 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 	if lt.Target.Ingress && (!c.Ingress.Enabled || len(c.Ingress.Hosts) == 0) {
 		errs.Add("loadtest.target.ingress", true, "needs an enabled ingress with at least one host", "set ingress.hosts, or target a service")
 	}
-	if time.Duration(lt.StartTimeout) < time.Minute {
-		errs.Add("loadtest.startTimeout", lt.StartTimeout.String(), "must be at least 1m", "give the runners time to be scheduled and pull k6, e.g. 10m")
-	}
 	if shape, _ := lt.Resolved(); shape.CapacityModel && !lt.AllowCapacityOverride {
 		svc, i, ok := c.LoadTestTargetService()
 		if !ok {
@@ -144,24 +136,6 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 		maxPath := fmt.Sprintf("services[%d].hpa.maxReplicas", i)
 		lt.Capacity.Check(errs, "loadtest.capacity", svc.Name, maxPath, int(svc.HPA.MaxReplicas))
 	}
-}
-
-// LoadTestTargetURL is BASE_URL for a service or URL target; the ingress
-// target is https://<first host> (http without a certificate).
-func (c *Config) LoadTestTargetURL() string {
-	t := c.LoadTest.Target
-	switch {
-	case t.URL != "":
-		return t.URL
-	case t.Ingress:
-		scheme := "https"
-		if c.Ingress.CertificateARN == "" {
-			scheme = "http"
-		}
-		return scheme + "://" + c.Ingress.Hosts[0]
-	}
-	svc, _, _ := c.LoadTestTargetService()
-	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", svc.Name, c.Namespace, svc.Port)
 }
 
 // CapacityReport is what render prints for a stack with a load test: the

@@ -2,11 +2,9 @@ package stacks
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -156,44 +154,10 @@ func (c *Config) resolveRedis() {
 
 func ptr[T any](v T) *T { return &v }
 
-// RedisTLS reports whether clients must use TLS (rediss://).
-func (c *Config) RedisTLS() bool {
-	return c.Redis.Mode == RedisElastiCache && c.Redis.ElastiCache.TransitEncryption
-}
 
-// RedisClients are the services that set `redis: true`.
-func (c *Config) RedisClients() []string {
-	var names []string
-	for _, s := range c.Services {
-		if s.Redis {
-			names = append(names, s.Name)
-		}
-	}
-	return names
-}
 
-// RedisName is the in-cluster Redis's name (and host), or the prefix of the
-// env objects: "<namespace>-redis".
-func (c *Config) RedisName() string { return c.Namespace + "-redis" }
 
-// ElastiCacheArgs maps the ElastiCache config onto the component's plain
-// args; workloads/ adds the network inputs and the token.
-func (c *Config) ElastiCacheArgs() components.ElastiCacheRedisArgs {
-	e := c.Redis.ElastiCache
-	return components.ElastiCacheRedisArgs{
-		Name: e.Name, NodeType: e.NodeType, EngineVersion: e.EngineVersion, ParameterGroupName: e.ParameterGroupName,
-		Port: e.Port, NumCacheClusters: *e.NumCacheClusters, AutomaticFailover: *e.AutomaticFailover, MultiAZ: *e.MultiAZ,
-		TransitEncryption: e.TransitEncryption, AtRestEncryption: e.AtRestEncryption, KMSKeyARN: e.KMSKeyARN,
-		MaintenanceWindow: e.MaintenanceWindow, SnapshotWindow: e.SnapshotWindow, SnapshotRetentionDays: *e.SnapshotRetentionDays,
-		Tags: withTags(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags),
-	}
-}
 
-// withTags returns base with the stack file's tags over it.
-func withTags(base, tags map[string]string) map[string]string {
-	maps.Copy(base, tags)
-	return base
-}
 
 // validateRedis checks the Redis config; auth token content only when its
 // value is available (not offline).
@@ -206,7 +170,12 @@ func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
 	if r.MaxConnections < 1 || r.MaxConnections > 10000 {
 		errs.Add("redis.maxConnections", r.MaxConnections, "must be between 1 and 10000", "the seed uses 50")
 	}
-	clients := c.RedisClients()
+	clients := 0
+	for _, s := range c.Services {
+		if s.Redis {
+			clients++
+		}
+	}
 	if r.Mode == RedisNone {
 		for i, s := range c.Services {
 			if s.Redis {
@@ -215,7 +184,7 @@ func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
 		}
 		return
 	}
-	if len(clients) == 0 {
+	if clients == 0 {
 		errs.Add("redis.mode", string(r.Mode), "provisions a Redis that no service uses", "set redis: true on the services that use it")
 	}
 	needsToken := r.Mode == RedisInCluster || r.ElastiCache.TransitEncryption
@@ -225,23 +194,8 @@ func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
 	case !r.AuthToken.IsZero() && tokenKnown:
 		components.ValidateAuthToken(errs, "redis.authToken", r.AuthToken.Reveal())
 	}
-	switch r.Mode {
-	case RedisElastiCache:
-		args := c.ElastiCacheArgs()
-		e := r.ElastiCache
-		if !r.AuthToken.IsZero() && !e.TransitEncryption {
-			errs.Add("redis.elasticache.transitEncryption", false, "must be on when an AUTH token is set (ElastiCache only accepts AUTH over TLS)", "set transitEncryption: true")
-		}
+	if r.Mode == RedisElastiCache {
 		c.validateElastiCacheNetwork(errs)
-		// The network is checked above, in config terms; stand-ins keep the
-		// component from repeating those messages while it checks the rest.
-		args.SecurityGroupIDs, args.SubnetIDs = pulumi.StringArray{}, pulumi.StringArray{}
-		errs.Merge(args.Validate("redis.elasticache"))
-	case RedisInCluster:
-		errs.Merge(components.InClusterRedisArgs{
-			Name: c.RedisName(), PartOf: c.Namespace, Image: r.InCluster.Image, Resources: r.InCluster.Resources,
-			Password: pulumi.String(""), Clients: clients, // the token is checked above
-		}.Validate("redis.inCluster"))
 	}
 }
 

@@ -3,8 +3,6 @@ package stacks
 import (
 	"slices"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
 )
@@ -20,10 +18,8 @@ func (c *Config) validate(secretsKnown bool) error {
 	var errs validate.Errors
 	validate.OneOf(&errs, "environment", c.Environment, Development, Staging, Production)
 	validate.DNSLabel(&errs, "namespace", c.Namespace, 63)
-	errs.Merge(components.NamespaceArgs{Name: c.Namespace, PodSecurity: c.PodSecurity}.Validate(""))
-	errs.Merge(c.ServiceIdentityArgs().Validate("serviceAccount"))
+	validate.OneOf(&errs, "podSecurity", c.PodSecurity, components.PodSecurityRestricted, components.PodSecurityBaseline, components.PodSecurityPrivileged)
 	validate.OneOf(&errs, "app.logLevel", c.App.LogLevel, logLevels...)
-	errs.Merge(c.AppConfigArgs().Validate("app"))
 	for env := range c.App.Settings {
 		if env == "ENVIRONMENT" || env == "LOG_LEVEL" {
 			errs.Add(validate.Key("app.settings", env), nil, "is set from the stack config", "set environment or app.logLevel instead")
@@ -40,18 +36,13 @@ func (c *Config) validate(secretsKnown bool) error {
 			errs.Addf(validate.Join(path, "name"), s.Name, "give each service its own name", "is used twice (also services[%d])", j)
 		}
 		seen[s.Name] = i
-		errs.Merge(c.WebServiceArgs(s).Validate(path))
 	}
 
 	if c.Ingress.Enabled {
-		errs.Merge(c.AlbIngressArgs().Validate("ingress", c.ServiceNames()))
 		if c.Environment == Production && c.Ingress.CertificateARN == "" {
 			errs.Add("ingress.certificateArn", nil, "is required in production (HTTPS only)",
 				"set ingress.certificateArn to the ACM certificate for "+firstHost(c.Ingress.Hosts))
 		}
-	}
-	if c.NetworkPolicy.Enabled {
-		errs.Merge(c.NetworkPoliciesArgs().Validate("networkPolicy"))
 	}
 	c.validateRedis(&errs, secretsKnown)
 	c.validateLoadTest(&errs)
@@ -85,37 +76,6 @@ func (c *Config) Service(name string) (ServiceConfig, bool) {
 	return c.Services[i], true
 }
 
-// WebServiceArgs maps a service's config onto the component's plain args;
-// workloads/ adds the Inputs (namespace, config names, annotations).
-func (c *Config) WebServiceArgs(s ServiceConfig) components.WebServiceArgs {
-	return components.WebServiceArgs{
-		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, Env: s.Env,
-		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe,
-		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem,
-		RequirePinnedImage: c.Environment == Production,
-	}
-}
-
-// AlbIngressArgs maps the ingress config onto the component's plain args.
-func (c *Config) AlbIngressArgs() components.AlbIngressArgs {
-	i := c.Ingress
-	return components.AlbIngressArgs{
-		Name: i.Name, PartOf: c.Namespace, Scheme: i.Scheme, CertificateARN: i.CertificateARN,
-		GroupName: i.GroupName, WAFv2ACLARN: i.WAFACLARN, HealthCheckPath: i.HealthCheckPath,
-		SSLPolicy: i.SSLPolicy, Hosts: i.Hosts, Routes: i.Routes, ExtraAnnotations: i.Annotations,
-	}
-}
-
-// ServiceIdentityArgs maps the service account config onto the component's
-// plain args; the Role may read exactly the app's ConfigMap and Secret.
-func (c *Config) ServiceIdentityArgs() components.ServiceIdentityArgs {
-	return components.ServiceIdentityArgs{
-		Name: c.ServiceAccount.Name, PartOf: c.Namespace,
-		IAMRoleARN: c.ServiceAccount.IAMRoleARN, AutomountToken: c.ServiceAccount.AutomountToken,
-		ReadableConfigMaps: []string{c.App.ConfigMapName}, ReadableSecrets: []string{c.App.SecretName},
-	}
-}
-
 // AppSettings is the ConfigMap data: the typed settings plus app.settings.
 func (c *Config) AppSettings() map[string]string {
 	data := map[string]string{"ENVIRONMENT": string(c.Environment), "LOG_LEVEL": c.App.LogLevel}
@@ -125,41 +85,4 @@ func (c *Config) AppSettings() map[string]string {
 		}
 	}
 	return data
-}
-
-// AppConfigArgs maps the app config onto the component's args, with the
-// secret values of c.Secrets as secret inputs.
-func (c *Config) AppConfigArgs() components.AppConfigArgs {
-	secrets := map[string]pulumi.StringInput{}
-	for env, key := range c.App.SecretEnv {
-		if key != "" {
-			secrets[env] = c.Secrets[env].Input()
-		}
-	}
-	return components.AppConfigArgs{
-		ConfigMapName: c.App.ConfigMapName, SecretName: c.App.SecretName, PartOf: c.Namespace,
-		Settings: c.AppSettings(), Secrets: secrets,
-	}
-}
-
-// NetworkPoliciesArgs maps the network policy config onto the component's plain args.
-func (c *Config) NetworkPoliciesArgs() components.NetworkPoliciesArgs {
-	n := c.NetworkPolicy
-	args := components.NetworkPoliciesArgs{
-		PartOf: c.Namespace, IngressCIDRs: n.IngressCIDRs, HTTPSEgressCIDRs: n.HTTPSEgressCIDRs,
-		RedisCIDRs: n.RedisCIDRs, RedisPort: int32(c.Redis.ElastiCache.Port), ExtraEgress: n.ExtraEgress,
-	}
-	if c.Redis.Mode == RedisInCluster {
-		// ipBlock rules need not match pod IPs; select the Redis pod instead.
-		args.RedisPort = components.RedisPort
-		args.RedisPodSelector = components.SelectorLabels(c.Namespace, c.RedisName())
-	}
-	for _, s := range c.Services {
-		args.Services = append(args.Services, components.PolicyService{Name: s.Name, Port: s.Port, UsesRedis: s.Redis})
-	}
-	if c.LoadTest.Enabled {
-		// The runners must reach the services even when ingressCidrs narrows who else may.
-		args.AllowFromPods = components.SelectorLabels(c.Namespace, components.LoadTestName)
-	}
-	return args
 }

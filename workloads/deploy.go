@@ -28,32 +28,29 @@ type Outputs struct {
 	LoadTestJob pulumi.StringOutput
 }
 
-// Deploy builds every Kubernetes object of the stack. cfg must come from
-// stacks.Load, so it is already defaulted and valid.
-func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
-	ns, err := components.NewNamespace(ctx, cfg.Namespace, components.NamespaceArgs{Name: cfg.Namespace, PodSecurity: cfg.PodSecurity})
+// Deploy registers what the plan says, in dependency order. plan must come
+// from Load (or NewPlan and Validate), so it is valid.
+func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
+	cfg := plan.Config
+	ns, err := components.NewNamespace(ctx, cfg.Namespace, plan.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
 
-	redis, err := deployRedis(ctx, cfg, ns.Name, inNamespace)
+	redis, err := deployRedis(ctx, plan.Redis, ns.Name, inNamespace)
 	if err != nil {
 		return nil, err
 	}
 
-	identityArgs := cfg.ServiceIdentityArgs()
-	if redis != nil {
-		identityArgs.ReadableConfigMaps = append(identityArgs.ReadableConfigMaps, RedisEnvName(cfg))
-		identityArgs.ReadableSecrets = append(identityArgs.ReadableSecrets, RedisEnvName(cfg))
-	}
+	identityArgs := plan.Identity
 	identityArgs.Namespace = ns.Name
 	identity, err := components.NewServiceIdentity(ctx, cfg.Namespace, identityArgs, inNamespace)
 	if err != nil {
 		return nil, err
 	}
 
-	appArgs := cfg.AppConfigArgs()
+	appArgs := plan.App
 	appArgs.Namespace = ns.Name
 	app, err := components.NewAppConfig(ctx, cfg.Namespace, appArgs, inNamespace)
 	if err != nil {
@@ -67,8 +64,8 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 	}
 	backends := map[string]components.IngressBackend{}
 	var services []pulumi.Resource
-	for _, s := range cfg.Services {
-		args := cfg.WebServiceArgs(s)
+	for _, s := range plan.Services {
+		args := s.Args
 		args.Namespace = ns.Name
 		args.ServiceAccountName = identity.ServiceAccountName
 		args.PodAnnotations = pulumi.StringMap{}
@@ -85,36 +82,38 @@ func Deploy(ctx *pulumi.Context, cfg *stacks.Config) (*Outputs, error) {
 		if len(args.PodAnnotations) == 0 {
 			args.PodAnnotations = nil
 		}
-		svc, err := components.NewWebService(ctx, s.Name, args, inNamespace)
+		svc, err := components.NewWebService(ctx, args.Name, args, inNamespace)
 		if err != nil {
 			return nil, err
 		}
 		services = append(services, svc)
-		out.ServiceDNSNames[s.Name] = svc.DNSName
-		backends[s.Name] = components.IngressBackend{ServiceName: svc.ServiceName, Port: s.Port}
+		out.ServiceDNSNames[args.Name] = svc.DNSName
+		backends[args.Name] = components.IngressBackend{ServiceName: svc.ServiceName, Port: args.Port}
 	}
 
-	if cfg.Ingress.Enabled {
-		args := cfg.AlbIngressArgs()
+	if plan.Ingress != nil {
+		args := *plan.Ingress
 		args.Namespace = ns.Name
 		args.Backends = backends
-		ing, err := components.NewAlbIngress(ctx, cfg.Ingress.Name, args, inNamespace)
+		ing, err := components.NewAlbIngress(ctx, args.Name, args, inNamespace)
 		if err != nil {
 			return nil, err
 		}
 		out.IngressHost = ing.Hostname
 	}
-	if cfg.LoadTest.Enabled {
+	if plan.LoadTest != nil {
+		args := *plan.LoadTest
+		args.Namespace = ns.Name
 		// The runners start once the services they test are up (Pulumi
 		// waits for each Deployment to be ready).
-		lt, err := deployLoadTest(ctx, cfg, ns.Name, inNamespace, pulumi.DependsOn(services))
+		lt, err := components.NewLoadTest(ctx, cfg.Namespace+"-"+args.JobName, args, inNamespace, pulumi.DependsOn(services))
 		if err != nil {
 			return nil, err
 		}
 		out.LoadTestJob = lt.JobName
 	}
-	if cfg.NetworkPolicy.Enabled {
-		args := cfg.NetworkPoliciesArgs()
+	if plan.NetworkPolicies != nil {
+		args := *plan.NetworkPolicies
 		args.Namespace = ns.Name
 		if _, err := components.NewNetworkPolicies(ctx, cfg.Namespace, args, inNamespace); err != nil {
 			return nil, err

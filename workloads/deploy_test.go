@@ -74,19 +74,19 @@ func deploy(t *testing.T, values map[string]string) (*revealing, *stacks.Config)
 	values["cirkelline:databaseUrl"] = "postgres://db"
 	values["cirkelline:jwtSecret"] = "jwt-secret-jwt-secret"
 	src := stacks.MapSource{Values: values, Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret", "cirkelline:redis"}}
-	cfg, err := stacks.Load(src, "cirkelline", "test")
+	plan, err := workloads.Load(src, "cirkelline", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mocks := &revealing{objects: map[string]resource.PropertyMap{}}
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		_, err := workloads.Deploy(ctx, cfg)
+		_, err := workloads.Deploy(ctx, plan)
 		return err
 	}, pulumi.WithMocks("cirkelline", "test", mocks))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mocks, cfg
+	return mocks, plan.Config
 }
 
 // TestRedisEnvIsTheCacheContract: the env a service receives from the

@@ -7,7 +7,6 @@ import (
 
 	"github.com/cirkelline/infra/cache/redisenv"
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/stacks"
 )
 
 // redisWiring is what a service that sets `redis: true` receives.
@@ -20,67 +19,54 @@ type redisWiring struct {
 // deployRedis provisions the stack's Redis (ElastiCache or in-cluster) and
 // the ConfigMap and Secret that carry the cache library's env contract
 // (redisenv.EnvURL and friends). It returns nil for redis.mode "none".
-func deployRedis(ctx *pulumi.Context, cfg *stacks.Config, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*redisWiring, error) {
-	r := cfg.Redis
+func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*redisWiring, error) {
+	if plan == nil {
+		return nil, nil
+	}
 	var (
 		host pulumi.StringOutput
 		port pulumi.IntOutput
 	)
-	switch r.Mode {
-	case stacks.RedisNone:
-		return nil, nil
-	case stacks.RedisElastiCache:
-		args := cfg.ElastiCacheArgs()
-		if err := elastiCacheNetwork(ctx, cfg, &args); err != nil {
+	switch {
+	case plan.ElastiCache != nil:
+		args := *plan.ElastiCache
+		if err := elastiCacheNetwork(ctx, plan, &args); err != nil {
 			return nil, err
 		}
-		if !r.AuthToken.IsZero() {
-			args.AuthToken = r.AuthToken.Input()
-		}
-		args.Protect = *r.ElastiCache.Protect
-		ec, err := components.NewElastiCacheRedis(ctx, cfg.RedisName(), args, opts...)
+		ec, err := components.NewElastiCacheRedis(ctx, plan.Name, args, opts...)
 		if err != nil {
 			return nil, err
 		}
 		host, port = ec.PrimaryEndpoint, ec.Port
-	case stacks.RedisInCluster:
-		rc, err := components.NewInClusterRedis(ctx, cfg.RedisName(), components.InClusterRedisArgs{
-			Name: cfg.RedisName(), Namespace: namespace, PartOf: cfg.Namespace,
-			Image: r.InCluster.Image, Resources: r.InCluster.Resources,
-			Password: r.AuthToken.Input(), Clients: cfg.RedisClients(),
-		}, opts...)
+	case plan.InCluster != nil:
+		args := *plan.InCluster
+		args.Namespace = namespace
+		rc, err := components.NewInClusterRedis(ctx, plan.Name, args, opts...)
 		if err != nil {
 			return nil, err
 		}
 		host, port = rc.Host, rc.Port
 	default:
-		return nil, fmt.Errorf("redis.mode %q: not handled", r.Mode)
+		return nil, fmt.Errorf("redis plan %s: neither ElastiCache nor in-cluster", plan.Name)
 	}
-
-	tls := cfg.RedisTLS()
-	redisURL := pulumi.All(host, port, r.AuthToken.Input()).ApplyT(func(v []any) string {
-		return redisenv.URL(tls, v[0].(string), v[1].(int), v[2].(string), r.DB)
+	tls, db := plan.TLS, plan.DB
+	redisURL := pulumi.All(host, port, plan.Password).ApplyT(func(v []any) string {
+		return redisenv.URL(tls, v[0].(string), v[1].(int), v[2].(string), db)
 	}).(pulumi.StringOutput)
-	_, plain := redisenv.Env{DB: r.DB, MaxConnections: r.MaxConnections, TLS: tls}.Vars()
-	env, err := components.NewAppConfig(ctx, RedisEnvName(cfg), components.AppConfigArgs{
-		ConfigMapName: RedisEnvName(cfg), SecretName: RedisEnvName(cfg), Namespace: namespace, PartOf: cfg.Namespace,
-		Settings:     plain,
-		Secrets:      map[string]pulumi.StringInput{redisenv.EnvURL: redisURL},
-		ChecksumName: "redis",
-	}, opts...)
+	envArgs := plan.Env
+	envArgs.Namespace = namespace
+	envArgs.Secrets = map[string]pulumi.StringInput{redisenv.EnvURL: redisURL}
+	env, err := components.NewAppConfig(ctx, envArgs.ConfigMapName, envArgs, opts...)
 	if err != nil {
 		return nil, err
 	}
 	return &redisWiring{env: env, endpoint: host, port: port}, nil
 }
 
-// RedisEnvName names the ConfigMap and Secret holding the REDIS_* env.
-func RedisEnvName(cfg *stacks.Config) string { return cfg.RedisName() + "-env" }
-
 // elastiCacheNetwork fills the network inputs from the stack file or from a
 // StackReference to the cluster's stack.
-func elastiCacheNetwork(ctx *pulumi.Context, cfg *stacks.Config, args *components.ElastiCacheRedisArgs) error {
-	e := cfg.Redis.ElastiCache
+func elastiCacheNetwork(ctx *pulumi.Context, plan *RedisPlan, args *components.ElastiCacheRedisArgs) error {
+	e := plan.Network
 	if len(e.SecurityGroupIDs) > 0 {
 		args.SecurityGroupIDs = pulumi.ToStringArray(e.SecurityGroupIDs)
 	}
@@ -94,7 +80,7 @@ func elastiCacheNetwork(ctx *pulumi.Context, cfg *stacks.Config, args *component
 		}
 		return nil
 	}
-	ref, err := pulumi.NewStackReference(ctx, cfg.RedisName()+"-network", &pulumi.StackReferenceArgs{Name: pulumi.String(e.StackReference)})
+	ref, err := pulumi.NewStackReference(ctx, plan.Name+"-network", &pulumi.StackReferenceArgs{Name: pulumi.String(e.StackReference)})
 	if err != nil {
 		return fmt.Errorf("redis.elasticache.stackReference %s: %w", e.StackReference, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/cirkelline/infra/internal/render"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/workloads"
 )
 
 const usage = `usage:
@@ -119,10 +120,11 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var missing []string
-	cfg, err := stacks.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+	plan, err := workloads.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
 	if err != nil {
 		return err
 	}
+	cfg := plan.Config
 	lt := cfg.LoadTest
 	files, err := loadtest.Export(*out, lt.Config, cfg.LoadTestRun())
 	if err != nil {
@@ -138,7 +140,7 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 	for _, k := range slices.Sorted(maps.Keys(flowEnv)) {
 		env += " -e " + k + "=" + flowEnv[k]
 	}
-	fmt.Fprintf(stdout, "  k6 run --config %s -e BASE_URL=%s%s %s\n", filepath.Join(*out, loadtest.OptionsFile), cfg.LoadTestTargetURL(),
+	fmt.Fprintf(stdout, "  k6 run --config %s -e BASE_URL=%s%s %s\n", filepath.Join(*out, loadtest.OptionsFile), workloads.LoadTestTargetURL(cfg),
 		env, filepath.Join(*out, lt.Flow.FileName()))
 	fmt.Fprintf(stdout, "load at the peak: %s\n", lt.Load())
 	if !lt.Enabled {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +30,8 @@ const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stage
       Replay a load-test shape through the real HPA controller on a local
       control plane (kube-apiserver, controller manager, scheduler, kwok,
       metrics-server; hack/controlplane builds them) and write DIR/rehearsal.csv,
-      .png, .svg and verdict.txt (default DIR rendered/rehearsal/NAME-SHAPE).
+      .png, .svg verdict.txt and
+      verdict.json (default DIR rendered/rehearsal/NAME-SHAPE).
       Exits non-zero unless the verdict is OK. Takes the shape's real time.
 `
 
@@ -113,7 +115,14 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	if err := os.WriteFile(filepath.Join(out, "verdict.txt"), []byte(title+"\n"+table), 0o644); err != nil {
 		return err
 	}
-	for _, file := range append([]string{csvPath}, append(files, filepath.Join(out, "verdict.txt"))...) {
+	verdictJSON, err := json.MarshalIndent(res.Verdict, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "verdict.json"), append(verdictJSON, '\n'), 0o644); err != nil {
+		return err
+	}
+	for _, file := range append([]string{csvPath}, append(files, filepath.Join(out, "verdict.txt"), filepath.Join(out, "verdict.json"))...) {
 		fmt.Fprintln(stdout, "wrote", file)
 	}
 	fmt.Fprintf(stdout, "\n%s (rehearsed in %s)\n%s", title, time.Since(began).Round(time.Second), table)

@@ -24,6 +24,7 @@ import (
 	"github.com/cirkelline/infra/internal/render"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/workloads"
 )
 
 // ErrRunNotPassed is returned when the combined verdict is not PASS, so the
@@ -52,10 +53,11 @@ func loadtestReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var missing []string
-	cfg, err := stacks.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+	plan, err := workloads.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
 	if err != nil {
 		return err
 	}
+	cfg := plan.Config
 	shape, thresholds := cfg.LoadTest.Resolved()
 	runners := loadtest.Parallelism(shape, cfg.LoadTest.VUsPerRunner)
 	job := cfg.LoadTestJobName()

@@ -61,6 +61,11 @@ func Stack(opts Options, program Program) (*Result, error) {
 	var ignored []string
 	cfg, err := stacks.Load(src, sc.Project, sc.Stack, stacks.OfflineSecrets(&ignored))
 	if err != nil {
+		// The program's own load reports every problem, the plan's too
+		// (each component's checks); it fails before registering anything.
+		if _, perr := capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, nil, program(src, loadOpts...)); perr != nil {
+			return nil, perr
+		}
 		return nil, err
 	}
 	refs := stackReferenceStandIns(cfg)

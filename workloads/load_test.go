@@ -1,0 +1,222 @@
+package workloads_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/workloads"
+)
+
+const project = "cirkelline"
+
+// baseSource is a valid production stack; each bad case mutates one thing.
+func baseSource() stacks.MapSource {
+	return stacks.MapSource{
+		Values: map[string]string{
+			"cirkelline:environment": "production",
+			"cirkelline:services":    `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50}}]`,
+			"cirkelline:ingress":     `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123"}`,
+			"cirkelline:databaseUrl": "postgres://u:p@db:5432/cirkelline",
+			"cirkelline:jwtSecret":   "s3cr3t-s3cr3t-s3cr3t",
+			"kubernetes:context":     "prod",
+		},
+		Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"},
+	}
+}
+
+// TestLoadBadConfig: every bad input fails before any resource exists, with
+// a message that names the field (and for most, the value and the fix).
+func TestLoadBadConfig(t *testing.T) {
+	set := func(key, value string) func(*stacks.MapSource) {
+		return func(s *stacks.MapSource) { s.Values["cirkelline:"+key] = value }
+	}
+	service := func(fields string) func(*stacks.MapSource) {
+		return set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0",`+fields+`}]`)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []string
+	}{
+		{"typo in a top-level key", set("servics", `[]`), []string{`cirkelline:servics: is not a config key`, `did you mean "services"?`}},
+		{"typo in a nested key", service(`"hpa":{"maxReplica":5}`), []string{`services[0].hpa.maxReplica: is not a known field`, `did you mean "maxReplicas"?`}},
+		{"min above max replicas", service(`"hpa":{"minReplicas":5,"maxReplicas":2}`), []string{`services[0].hpa.maxReplicas (2): must be >= minReplicas (5)`}},
+		{"cpu utilisation 0", service(`"hpa":{"cpuUtilization":0}`), []string{`services[0].hpa.cpuUtilization (0): must be a percentage between 1 and 100`}},
+		{"memory utilisation 120", service(`"hpa":{"memoryUtilization":120}`), []string{`services[0].hpa.memoryUtilization (120)`}},
+		{"zero min replicas", service(`"hpa":{"minReplicas":0}`), []string{`services[0].hpa.minReplicas (0): must be at least 1`}},
+		{"missing certificate in production", set("ingress", `{"hosts":["api.cirkelline.com"]}`), []string{`ingress.certificateArn: is required in production`}},
+		{"malformed certificate ARN", set("ingress", `{"certificateArn":"arn:aws:acm:cert"}`), []string{`ingress.certificateArn ("arn:aws:acm:cert"): is not an ACM certificate ARN`}},
+		{"latest tag in production", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:latest"}]`), []string{`services[0].image ("ghcr.io/cirkelline/cirkelline-backend:latest"): uses the "latest" tag in production`}},
+		{"image without a tag", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend"}]`), []string{`services[0].image`, `has no tag`}},
+		{"malformed quantity", service(`"resources":{"memoryRequest":"500mi"}`), []string{`services[0].resources.memoryRequest ("500mi"): is not a Kubernetes quantity`}},
+		{"request above limit", service(`"resources":{"cpuRequest":"3","cpuLimit":"1"}`), []string{`services[0].resources.cpuRequest ("3"): cpu request must not exceed its limit`}},
+		{"duplicate service names", set("services", `[{"name":"api","image":"a:1"},{"name":"api","image":"b:1"}]`), []string{`services[1].name ("api"): is used twice (also services[0])`}},
+		{"route to an unknown service", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","routes":[{"path":"/","service":"web"}]}`), []string{`ingress.routes[0].service ("web"): is not a service of this stack`, `use one of: cirkelline-backend`}},
+		{"missing secret", func(s *stacks.MapSource) { delete(s.Values, "cirkelline:jwtSecret") }, []string{`app.secretEnv.JWT_SECRET_KEY: secret config "cirkelline:jwtSecret" is not set`, `pulumi config set --secret jwtSecret <value> --stack production`}},
+		{"secret in plain text", func(s *stacks.MapSource) { s.Secrets = []string{"cirkelline:jwtSecret"} }, []string{`app.secretEnv.DATABASE_URL: "cirkelline:databaseUrl" is stored in plain text in Pulumi.production.yaml`, `pulumi config set --secret databaseUrl`}},
+		{"unknown environment", set("environment", "prod"), []string{`environment ("prod"): is not a valid choice`, `"production"`}},
+		{"namespace not a DNS label", set("namespace", "Cirkelline_NS"), []string{`namespace ("Cirkelline_NS"): must be a lower-case RFC 1123 label`}},
+		{"PDB that blocks drains", service(`"hpa":{"minReplicas":1},"pdb":{"minAvailable":1}`), []string{`services[0].pdb.minAvailable (1): must be below the minimum replica count (1)`}},
+		{"PDB with both fields", service(`"pdb":{"minAvailable":1,"maxUnavailable":1}`), []string{`services[0].pdb: sets both maxUnavailable and minAvailable`}},
+		{"wrong type", service(`"port":"eighty"`), []string{`services[0].port ("eighty"): has the wrong type: want whole number`}},
+		{"no services", set("services", `[]`), []string{`services: must list at least one service`}},
+		{"bad CIDR", set("networkPolicy", `{"extraEgress":[{"name":"postgres","cidrs":["10.0.0.0/33"],"ports":[5432]}]}`), []string{`networkPolicy.extraEgress[0].cidrs[0] ("10.0.0.0/33"): is not a CIDR`}},
+		{"bad log level", set("app", `{"logLevel":"verbose"}`), []string{`app.logLevel ("verbose"): is not a valid choice`}},
+		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
+		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
+		{"structured value that is not JSON", set("ingress", `{hosts`), []string{`ingress`, `is not valid structured config`}},
+	}
+	redis := func(redisJSON string) func(*stacks.MapSource) {
+		return func(s *stacks.MapSource) {
+			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
+			s.Values["cirkelline:redis"] = redisJSON
+			s.Secrets = append(s.Secrets, "cirkelline:redis")
+		}
+	}
+	const net = `"vpcId":"vpc-1","subnetIds":["subnet-1"],"clusterSecurityGroupIds":["sg-1"]`
+	const tok = `"authToken":"0123456789abcdef0123"`
+	tests = append(tests, []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []string
+	}{
+		{"auth token too short", redis(`{"mode":"in-cluster","authToken":"short"}`), []string{`redis.authToken: must be 16 to 128 characters long (it has 5)`, `openssl rand -hex 32`}},
+		{"auth token with @", redis(`{"mode":"in-cluster","authToken":"0123456789abcdef@0123"}`), []string{`redis.authToken: must be printable ASCII without spaces, '/', '"' or '@'`}},
+		{"auth token without TLS", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"transitEncryption":false}}`), []string{`redis.elasticache.transitEncryption (false): must be on when an AUTH token is set`}},
+		{"failover with one cluster", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"numCacheClusters":1}}`), []string{`redis.elasticache.automaticFailover (true): needs at least two cache clusters (numCacheClusters is 1)`}},
+		{"multi-AZ without failover", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"automaticFailover":false}}`), []string{`redis.elasticache.multiAz (true): requires automaticFailover`}},
+		{"node type", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"nodeType":"t3.micro"}}`), []string{`redis.elasticache.nodeType ("t3.micro"): does not look like an ElastiCache node type`}},
+		{"missing auth token", redis(`{"mode":"elasticache","elasticache":{` + net + `}}`), []string{`redis.authToken: is not set`, `pulumi config set --secret --path redis.authToken`}},
+		{"auth token in plain text", func(s *stacks.MapSource) {
+			redis(`{"mode":"in-cluster",` + tok + `}`)(s)
+			s.Secrets = []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"}
+		}, []string{`redis.authToken: is stored in plain text in Pulumi.production.yaml`}},
+		{"service wants redis but mode none", service(`"redis":true`), []string{`services[0].redis (true): asks for Redis but redis.mode is "none"`}},
+		{"malformed stack reference", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{"stackReference":"eks/prod"}}`), []string{`redis.elasticache.stackReference ("eks/prod"): must be "<org>/<project>/<stack>"`}},
+		{"stack reference and explicit network", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{"stackReference":"acme/eks/prod",` + net + `}}`), []string{`redis.elasticache.stackReference ("acme/eks/prod"): is set together with vpcId`}},
+		{"no network", redis(`{"mode":"elasticache",` + tok + `}`), []string{`redis.elasticache.subnetIds: is required`, `redis.elasticache.clusterSecurityGroupIds`}},
+		{"bad KMS key", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"kmsKeyArn":"alias/redis"}}`), []string{`redis.elasticache.kmsKeyArn ("alias/redis"): is not a KMS key ARN`}},
+		{"unknown redis mode", redis(`{"mode":"memcached"}`), []string{`redis.mode ("memcached"): is not a valid choice`, `"in-cluster"`}},
+		{"redis db out of range", redis(`{"mode":"in-cluster",` + tok + `,"db":16}`), []string{`redis.db (16): must be between 0 and 15`}},
+		{"secret of the wrong type", redis(`{"mode":"in-cluster","authToken":12345678901234567}`), []string{`redis.authToken: has the wrong type: want a string`}},
+	}...)
+	loadTest := func(js string) func(*stacks.MapSource) {
+		return func(s *stacks.MapSource) {
+			s.Values["cirkelline:loadtest"] = js
+			s.Values["cirkelline:loadtestEmail"] = "test@example.com"
+			s.Values["cirkelline:loadtestPassword"] = "password"
+			s.Secrets = append(s.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
+		}
+	}
+	tests = append(tests, []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []string
+	}{
+		{"load test against production", loadTest(`{"enabled":true}`), []string{`loadtest.enabled (true): would load-test a production stack`, "allowProduction: true"}},
+		{"million users beyond the HPA", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true,"shape":"million-users"}`)(s)
+			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":10}}]`
+		}, []string{`loadtest.capacity: peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 10`, "allowCapacityOverride"}},
+		{"negative stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"1m","target":10},{"duration":"-30s","target":0}]}`), []string{`loadtest.stages[1].duration ("-30s"): must be positive`}},
+		{"unparsable stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"two minutes","target":10}]}`), []string{`loadtest.stages[0].duration ("two minutes"): want a duration such as "30s" or "2m"`}},
+		{"threshold on an unknown metric", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"chat_latency":["p(95)<100"]}}`), []string{`loadtest.thresholds.chat_latency: is not a metric the cirkelline flow reports`}},
+		{"malformed threshold", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"http_req_duration":["95th < 2s"]}}`), []string{`loadtest.thresholds.http_req_duration[0] ("95th < 2s"): is not a k6 threshold expression`}},
+		{"zero VUs per runner", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":0}`), []string{`loadtest.vusPerRunner (0): must be at least 1`}},
+		{"unknown target service", loadTest(`{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`), []string{`loadtest.target.service ("web"): is not a service of this stack`}},
+		{"missing test credentials", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
+			delete(s.Values, "cirkelline:loadtestPassword")
+		}, []string{`loadtest.secretEnv.TEST_PASSWORD: secret config "cirkelline:loadtestPassword" is not set`, "pulumi config set --secret loadtestPassword"}},
+	}...)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := baseSource()
+			src.Values = maps.Clone(src.Values)
+			tt.mutate(&src)
+			plan, err := workloads.Load(src, project, "production")
+			if err == nil {
+				t.Fatalf("want an error, got a plan of %+v", plan.Config)
+			}
+			if !errors.Is(err, stacks.ErrInvalidConfig) {
+				t.Errorf("error must wrap ErrInvalidConfig: %v", err)
+			}
+			if tt.name != "typo in a top-level key" && strings.Contains(err.Error(), "is not a config key") {
+				t.Errorf("a valid key was rejected as unknown:\n%v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadReportsEveryProblem: several problems come back together, each as
+// its own FieldError.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	src := baseSource()
+	src.Values["cirkelline:environment"] = "production"
+	src.Values["cirkelline:services"] = `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
+	delete(src.Values, "cirkelline:jwtSecret")
+	_, err := workloads.Load(src, project, "production")
+	var cfgErr *stacks.ConfigError
+	if !errors.As(err, &cfgErr) {
+		t.Fatalf("want a *ConfigError, got %v", err)
+	}
+	var paths []string
+	for _, p := range cfgErr.Problems {
+		var fe *validate.FieldError
+		if !errors.As(p, &fe) {
+			t.Fatalf("problem %v is not a FieldError", p)
+		}
+		paths = append(paths, fe.Path)
+	}
+	want := []string{"app.secretEnv.JWT_SECRET_KEY", "services[0].image", "services[0].hpa.maxReplicas", "services[0].hpa.cpuUtilization", "ingress.routes[0].service"}
+	for _, w := range want {
+		if !strings.Contains(strings.Join(paths, " "), w) {
+			t.Errorf("missing problem at %s; got %v", w, paths)
+		}
+	}
+}
+
+func TestElastiCacheEnvironmentDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		env                        string
+		clusters, snapshots        int
+		failover, multiAZ, protect bool
+		nodeType                   string
+	}{
+		{"production", 2, 7, true, true, true, "cache.r7g.large"},
+		{"staging", 1, 0, false, false, false, "cache.t4g.small"},
+	} {
+		src := baseSource()
+		src.Values["cirkelline:environment"] = tt.env
+		src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
+		src.Values["cirkelline:redis"] = `{"mode":"elasticache","authToken":"0123456789abcdef0123","elasticache":{"stackReference":"acme/eks/` + tt.env + `"}}`
+		src.Secrets = append(src.Secrets, "cirkelline:redis")
+		plan, err := workloads.Load(src, project, tt.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := plan.Config
+		a := *plan.Redis.ElastiCache
+		if a.NumCacheClusters != tt.clusters || a.AutomaticFailover != tt.failover || a.MultiAZ != tt.multiAZ ||
+			a.SnapshotRetentionDays != tt.snapshots || a.Protect != tt.protect || a.NodeType != tt.nodeType {
+			t.Errorf("%s: %+v", tt.env, a)
+		}
+		if !a.TransitEncryption || !a.AtRestEncryption || a.Name != "cirkelline-"+tt.env || !plan.Redis.TLS {
+			t.Errorf("%s: TLS and at-rest encryption are on by default, name from the stack: %+v", tt.env, a)
+		}
+		if strings.Contains(fmt.Sprintf("%v %+v", cfg.Redis, cfg.Redis), "0123456789abcdef0123") {
+			t.Error("the auth token must never print")
+		}
+	}
+}
+

@@ -1,0 +1,304 @@
+package workloads
+
+import (
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/cache/redisenv"
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/stacks"
+)
+
+// Plan is what a stack runs: every component's arguments, computed from the
+// stack config alone. It is plain data (no engine, no outputs): the Inputs
+// it holds are values known from config (names, secrets). Deploy registers
+// it and fills in what only exists once registered (the namespace's
+// output, the Redis endpoint).
+type Plan struct {
+	// Config is the stack it was planned from (outputs, kubectl commands).
+	Config *stacks.Config
+
+	Namespace components.NamespaceArgs
+	Identity  components.ServiceIdentityArgs
+	App       components.AppConfigArgs
+	Services  []ServicePlan
+	// Ingress, NetworkPolicies, Redis and LoadTest are nil when the stack
+	// turns them off.
+	Ingress         *components.AlbIngressArgs
+	NetworkPolicies *components.NetworkPoliciesArgs
+	Redis           *RedisPlan
+	LoadTest        *components.LoadTestArgs
+}
+
+// ServicePlan is one web service and the shared environments it loads.
+type ServicePlan struct {
+	Args components.WebServiceArgs
+	// AppConfig loads the app's ConfigMap and Secret; Redis the REDIS_* env.
+	AppConfig, Redis bool
+}
+
+// RedisPlan is the stack's Redis: one of ElastiCache or InCluster, and the
+// env contract its clients load.
+type RedisPlan struct {
+	// ElastiCache is set in elasticache mode; its network is Network's.
+	ElastiCache *components.ElastiCacheRedisArgs
+	Network     stacks.ElastiCacheConfig
+	// InCluster is set in in-cluster mode.
+	InCluster *components.InClusterRedisArgs
+	// Env is the REDIS_* ConfigMap and Secret; Deploy adds REDIS_URL, which
+	// needs the endpoint.
+	Env components.AppConfigArgs
+	// Password is the AUTH token (secret), empty without one.
+	Password pulumi.StringInput
+	TLS      bool
+	DB       int
+	Name     string
+}
+
+// Load reads the stack's config and plans it. Every problem, the stack
+// file's and the plan's (each component's own checks), comes back in one
+// *stacks.ConfigError with the stack file's paths, before anything is
+// registered.
+func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (*Plan, error) {
+	var plan *Plan
+	check := stacks.Check(func(cfg *stacks.Config, errs *validate.Errors) {
+		plan = NewPlan(cfg)
+		errs.Merge(plan.Validate())
+	})
+	if _, err := stacks.Load(src, project, stack, append(opts, check)...); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// NewPlan maps the config onto the components' arguments and wires them
+// together (names, selector labels, who may read what).
+func NewPlan(cfg *stacks.Config) *Plan {
+	p := &Plan{
+		Config:    cfg,
+		Namespace: components.NamespaceArgs{Name: cfg.Namespace, PodSecurity: cfg.PodSecurity},
+		Identity:  identityArgs(cfg),
+		App:       appConfigArgs(cfg),
+		Redis:     redisPlan(cfg),
+	}
+	if p.Redis != nil {
+		// The pods may read the Redis env too.
+		p.Identity.ReadableConfigMaps = append(p.Identity.ReadableConfigMaps, p.Redis.Env.ConfigMapName)
+		p.Identity.ReadableSecrets = append(p.Identity.ReadableSecrets, p.Redis.Env.SecretName)
+	}
+	for _, s := range cfg.Services {
+		p.Services = append(p.Services, ServicePlan{Args: webServiceArgs(cfg, s), AppConfig: s.AppConfig, Redis: s.Redis})
+	}
+	if cfg.Ingress.Enabled {
+		args := albIngressArgs(cfg)
+		p.Ingress = &args
+	}
+	if cfg.NetworkPolicy.Enabled {
+		args := networkPoliciesArgs(cfg)
+		p.NetworkPolicies = &args
+	}
+	if cfg.LoadTest.Enabled {
+		args := loadTestArgs(cfg)
+		p.LoadTest = &args
+	}
+	return p
+}
+
+// Validate runs every component's own checks, under the stack file's paths.
+func (p *Plan) Validate() error {
+	var errs validate.Errors
+	errs.Merge(p.Identity.Validate("serviceAccount"))
+	errs.Merge(p.App.Validate("app"))
+	for i, s := range p.Services {
+		errs.Merge(s.Args.Validate(validate.Index("services", i)))
+	}
+	if p.Ingress != nil {
+		errs.Merge(p.Ingress.Validate("ingress", p.Config.ServiceNames()))
+	}
+	if p.NetworkPolicies != nil {
+		errs.Merge(p.NetworkPolicies.Validate("networkPolicy"))
+	}
+	if r := p.Redis; r != nil {
+		if r.ElastiCache != nil {
+			// The network is checked by stacks (IDs or a stack reference);
+			// its values exist only once Deploy reads them.
+			errs.Merge(r.ElastiCache.ValidateSettings("redis.elasticache"))
+		}
+		// A Redis without clients is reported on redis.mode by the stack
+		// file's checks; the component's own check would say it again.
+		if r.InCluster != nil && len(r.InCluster.Clients) > 0 {
+			errs.Merge(r.InCluster.Validate("redis.inCluster"))
+		}
+	}
+	if p.LoadTest != nil {
+		errs.Merge(p.LoadTest.Validate("loadtest"))
+	}
+	return errs.Err()
+}
+
+// webServiceArgs maps a service's config onto the component's plain args;
+// Deploy adds the Inputs (namespace, config names, annotations).
+func webServiceArgs(c *stacks.Config, s stacks.ServiceConfig) components.WebServiceArgs {
+	return components.WebServiceArgs{
+		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, Env: s.Env,
+		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe,
+		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem,
+		RequirePinnedImage: c.Environment == stacks.Production,
+	}
+}
+
+// albIngressArgs maps the ingress config onto the component's plain args.
+func albIngressArgs(c *stacks.Config) components.AlbIngressArgs {
+	i := c.Ingress
+	return components.AlbIngressArgs{
+		Name: i.Name, PartOf: c.Namespace, Scheme: i.Scheme, CertificateARN: i.CertificateARN,
+		GroupName: i.GroupName, WAFv2ACLARN: i.WAFv2ACLARN, HealthCheckPath: i.HealthCheckPath,
+		SSLPolicy: i.SSLPolicy, Hosts: i.Hosts, Routes: i.Routes, ExtraAnnotations: i.Annotations,
+	}
+}
+
+// identityArgs: the Role may read exactly the app's ConfigMap and Secret.
+func identityArgs(c *stacks.Config) components.ServiceIdentityArgs {
+	return components.ServiceIdentityArgs{
+		Name: c.ServiceAccount.Name, PartOf: c.Namespace,
+		IAMRoleARN: c.ServiceAccount.IAMRoleARN, AutomountToken: c.ServiceAccount.AutomountToken,
+		ReadableConfigMaps: []string{c.App.ConfigMapName}, ReadableSecrets: []string{c.App.SecretName},
+	}
+}
+
+// appConfigArgs: the ConfigMap holds the settings, the Secret the secret
+// config values, as secret inputs.
+func appConfigArgs(c *stacks.Config) components.AppConfigArgs {
+	secrets := map[string]pulumi.StringInput{}
+	for env, key := range c.App.SecretEnv {
+		if key != "" {
+			secrets[env] = c.Secrets[env].Input()
+		}
+	}
+	return components.AppConfigArgs{
+		ConfigMapName: c.App.ConfigMapName, SecretName: c.App.SecretName, PartOf: c.Namespace,
+		Settings: c.AppSettings(), Secrets: secrets,
+	}
+}
+
+// networkPoliciesArgs: default deny, then what each service needs.
+func networkPoliciesArgs(c *stacks.Config) components.NetworkPoliciesArgs {
+	n := c.NetworkPolicy
+	args := components.NetworkPoliciesArgs{
+		PartOf: c.Namespace, IngressCIDRs: n.IngressCIDRs, HTTPSEgressCIDRs: n.HTTPSEgressCIDRs,
+		RedisCIDRs: n.RedisCIDRs, RedisPort: int32(c.Redis.ElastiCache.Port), ExtraEgress: n.ExtraEgress,
+	}
+	if c.Redis.Mode == stacks.RedisInCluster {
+		// ipBlock rules need not match pod IPs; select the Redis pod instead.
+		args.RedisPort = components.RedisPort
+		args.RedisPodSelector = components.SelectorLabels(c.Namespace, redisName(c))
+	}
+	for _, s := range c.Services {
+		args.Services = append(args.Services, components.PolicyService{Name: s.Name, Port: s.Port, UsesRedis: s.Redis})
+	}
+	if c.LoadTest.Enabled {
+		// The runners must reach the services even when ingressCidrs narrows who else may.
+		args.AllowFromPods = components.SelectorLabels(c.Namespace, components.LoadTestName)
+	}
+	return args
+}
+
+// redisName names the stack's Redis objects.
+func redisName(c *stacks.Config) string { return c.Namespace + "-redis" }
+
+// RedisEnvName names the ConfigMap and Secret holding the REDIS_* env.
+func RedisEnvName(c *stacks.Config) string { return redisName(c) + "-env" }
+
+// redisClients are the services that asked for Redis.
+func redisClients(c *stacks.Config) []string {
+	var names []string
+	for _, s := range c.Services {
+		if s.Redis {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+func redisPlan(c *stacks.Config) *RedisPlan {
+	r := c.Redis
+	if r.Mode != stacks.RedisElastiCache && r.Mode != stacks.RedisInCluster {
+		return nil
+	}
+	tls := r.Mode == stacks.RedisElastiCache && r.ElastiCache.TransitEncryption
+	_, plain := redisenv.Env{DB: r.DB, MaxConnections: r.MaxConnections, TLS: tls}.Vars()
+	p := &RedisPlan{
+		Name: redisName(c), TLS: tls, DB: r.DB, Network: r.ElastiCache, Password: r.AuthToken.Input(),
+		Env: components.AppConfigArgs{
+			ConfigMapName: RedisEnvName(c), SecretName: RedisEnvName(c), PartOf: c.Namespace,
+			Settings: plain, ChecksumName: "redis",
+		},
+	}
+	switch r.Mode {
+	case stacks.RedisElastiCache:
+		e := r.ElastiCache
+		args := components.ElastiCacheRedisArgs{
+			Name: e.Name, NodeType: e.NodeType, EngineVersion: e.EngineVersion, ParameterGroupName: e.ParameterGroupName,
+			Port: e.Port, NumCacheClusters: *e.NumCacheClusters, AutomaticFailover: *e.AutomaticFailover, MultiAZ: *e.MultiAZ,
+			TransitEncryption: e.TransitEncryption, AtRestEncryption: e.AtRestEncryption, KMSKeyARN: e.KMSKeyARN,
+			MaintenanceWindow: e.MaintenanceWindow, SnapshotWindow: e.SnapshotWindow, SnapshotRetentionDays: *e.SnapshotRetentionDays,
+			Tags:    withTags(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags),
+			Protect: *e.Protect,
+		}
+		if !r.AuthToken.IsZero() {
+			args.AuthToken = r.AuthToken.Input()
+		}
+		p.ElastiCache = &args
+	case stacks.RedisInCluster:
+		p.InCluster = &components.InClusterRedisArgs{
+			Name: redisName(c), PartOf: c.Namespace, Image: r.InCluster.Image, Resources: r.InCluster.Resources,
+			Password: r.AuthToken.Input(), Clients: redisClients(c),
+		}
+	}
+	return p
+}
+
+func withTags(base, tags map[string]string) map[string]string {
+	maps.Copy(base, tags)
+	return base
+}
+
+// loadTestArgs runs the stack's k6 test against its target.
+func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
+	lt := c.LoadTest
+	credentials := map[string]pulumi.StringInput{}
+	for env, secret := range c.LoadTestSecrets {
+		credentials[env] = secret.Input()
+	}
+	return components.LoadTestArgs{
+		JobName: c.LoadTestJobName(), PartOf: c.Namespace,
+		Test: lt.Config, Run: c.LoadTestRun(),
+		Image: lt.Image, TargetURL: pulumi.String(LoadTestTargetURL(c)), Credentials: credentials,
+		Resources: lt.RunnerResources, SpreadRunners: lt.SpreadRunners, SkipAwait: !lt.Await,
+		StartTimeout:             time.Duration(lt.StartTimeout),
+		PrometheusRemoteWriteURL: lt.PrometheusRemoteWriteURL,
+	}
+}
+
+// LoadTestTargetURL is BASE_URL: an explicit URL, the first ingress host
+// (https, or http without a certificate), or the target service's
+// in-cluster name.
+func LoadTestTargetURL(c *stacks.Config) string {
+	t := c.LoadTest.Target
+	switch {
+	case t.URL != "":
+		return t.URL
+	case t.Ingress:
+		scheme := "https"
+		if c.Ingress.CertificateARN == "" {
+			scheme = "http"
+		}
+		return scheme + "://" + c.Ingress.Hosts[0]
+	}
+	svc, _, _ := c.LoadTestTargetService()
+	return fmt.Sprintf("http://%s:%d", components.ServiceDNSName(svc.Name, c.Namespace), svc.Port)
+}
