@@ -25,14 +25,17 @@ stages=$(cd "$here/tools" && go mod download -json sigs.k8s.io/kwok@v0.8.0 | sed
 for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
   cat "$stages/$f"
   echo "---"
-done | sed '$ d' >"$bin/kwok-stages.yaml"
+done | sed '$ d' >"$bin/kwok-stages.yaml.$$"
+# Renamed into place: parallel rehearsals run this script at the same time.
+mv "$bin/kwok-stages.yaml.$$" "$bin/kwok-stages.yaml"
 # kwok's resource metrics for `rehearse`: a ClusterResourceUsage that reads
 # the kwok.x-k8s.io/usage-cpu / usage-memory pod annotations, and a Metric
 # that serves kubelet's /metrics/resource at
 # /metrics/nodes/{nodeName}/metrics/resource (kustomize/metrics/usage and
 # kustomize/metrics/resource of kwok v0.8.0).
 metrics=$(dirname "$stages")/metrics
-{ cat "$metrics/usage/usage-from-annotation.yaml"; echo "---"; cat "$metrics/resource/metrics-resource.yaml"; } >"$bin/kwok-metrics.yaml"
+{ cat "$metrics/usage/usage-from-annotation.yaml"; echo "---"; cat "$metrics/resource/metrics-resource.yaml"; } >"$bin/kwok-metrics.yaml.$$"
+mv "$bin/kwok-metrics.yaml.$$" "$bin/kwok-metrics.yaml"
 # metrics-server, which the HPA controller reads through the aggregation
 # layer (metrics.k8s.io); a module of its own, built like kwok, with its own
 # version file so it is built once and independently of the stamp.
