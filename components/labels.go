@@ -38,7 +38,9 @@ func SelectorLabels(partOf, name string) map[string]string {
 const serviceDNSFormat = "%s.%s.svc.cluster.local"
 
 // ServiceDNSName is the in-cluster DNS name of Service name in namespace.
-func ServiceDNSName(name, namespace string) string { return fmt.Sprintf(serviceDNSFormat, name, namespace) }
+func ServiceDNSName(name, namespace string) string {
+	return fmt.Sprintf(serviceDNSFormat, name, namespace)
+}
 
 // stringMap turns a plain map into a pulumi.StringMap.
 func stringMap(m map[string]string) pulumi.StringMap {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
 )
@@ -153,11 +152,6 @@ func (c *Config) resolveRedis() {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-
-
-
-
 
 // validateRedis checks the Redis config; auth token content only when its
 // value is available (not offline).

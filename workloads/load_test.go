@@ -219,4 +219,3 @@ func TestElastiCacheEnvironmentDefaults(t *testing.T) {
 		}
 	}
 }
-
