@@ -97,15 +97,21 @@ var (
 	groupName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`)
 )
 
-func (a AlbIngressArgs) withDefaults() AlbIngressArgs {
+// WithDefaults fills every unset field with its documented default.
+// NewAlbIngress applies it before validating.
+// DefaultSSLPolicy is the HTTPS listener's policy: TLS 1.3 with TLS 1.2
+// fallback, the AWS Load Balancer Controller's recommended policy.
+const DefaultSSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+func (a AlbIngressArgs) WithDefaults() AlbIngressArgs {
 	if a.Scheme == "" {
 		a.Scheme = AlbInternetFacing
 	}
 	if a.HealthCheckPath == "" {
-		a.HealthCheckPath = "/health"
+		a.HealthCheckPath = DefaultHealthPath
 	}
 	if a.SSLPolicy == "" {
-		a.SSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+		a.SSLPolicy = DefaultSSLPolicy
 	}
 	a.Routes = slices.Clone(a.Routes)
 	for i := range a.Routes {
@@ -215,7 +221,7 @@ func SortedRoutes(routes []IngressRoute) []IngressRoute {
 
 // NewAlbIngress registers an AlbIngress component.
 func NewAlbIngress(ctx *pulumi.Context, name string, args AlbIngressArgs, opts ...pulumi.ResourceOption) (*AlbIngress, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("ingress", sortedKeys(args.Backends)); err != nil {
 		return nil, fmt.Errorf("ingress %s: %w", name, err)
 	}

@@ -86,13 +86,24 @@ var (
 	replicationGroup = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 )
 
-func (a ElastiCacheRedisArgs) withDefaults() ElastiCacheRedisArgs {
-	a.EngineVersion = orString(a.EngineVersion, "7.1")
-	a.ParameterGroupName = orString(a.ParameterGroupName, "default.redis7")
+// ElastiCache defaults: Redis 7.1 with its default parameter group, and
+// maintenance and snapshots in the quiet hours (UTC).
+const (
+	DefaultRedisEngineVersion  = "7.1"
+	DefaultRedisParameterGroup = "default.redis7"
+	DefaultMaintenanceWindow   = "sun:03:00-sun:04:00"
+	DefaultSnapshotWindow      = "01:00-02:00"
+)
+
+// WithDefaults fills every unset field with its documented default.
+// NewElastiCacheRedis applies it before validating.
+func (a ElastiCacheRedisArgs) WithDefaults() ElastiCacheRedisArgs {
+	a.EngineVersion = orString(a.EngineVersion, DefaultRedisEngineVersion)
+	a.ParameterGroupName = orString(a.ParameterGroupName, DefaultRedisParameterGroup)
 	a.Port = orInt(a.Port, RedisPort)
 	a.NumCacheClusters = orInt(a.NumCacheClusters, 1)
-	a.MaintenanceWindow = orString(a.MaintenanceWindow, "sun:03:00-sun:04:00")
-	a.SnapshotWindow = orString(a.SnapshotWindow, "01:00-02:00")
+	a.MaintenanceWindow = orString(a.MaintenanceWindow, DefaultMaintenanceWindow)
+	a.SnapshotWindow = orString(a.SnapshotWindow, DefaultSnapshotWindow)
 	return a
 }
 
@@ -174,7 +185,7 @@ func ValidateAuthToken(errs *validate.Errors, path, token string) {
 
 // NewElastiCacheRedis registers an ElastiCacheRedis component.
 func NewElastiCacheRedis(ctx *pulumi.Context, name string, args ElastiCacheRedisArgs, opts ...pulumi.ResourceOption) (*ElastiCacheRedis, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("redis.elasticache"); err != nil {
 		return nil, fmt.Errorf("elasticache %s: %w", name, err)
 	}

@@ -50,8 +50,13 @@ func DefaultRedisResources() ResourcesSpec {
 	return ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}
 }
 
-func (a InClusterRedisArgs) withDefaults() InClusterRedisArgs {
-	a.Image = orString(a.Image, "redis:7.4-alpine")
+// DefaultInClusterRedisImage is the in-cluster Redis image.
+const DefaultInClusterRedisImage = "redis:7.4-alpine"
+
+// WithDefaults fills every unset field with its documented default.
+// NewInClusterRedis applies it before validating.
+func (a InClusterRedisArgs) WithDefaults() InClusterRedisArgs {
+	a.Image = orString(a.Image, DefaultInClusterRedisImage)
 	a.Resources = a.Resources.Or(DefaultRedisResources())
 	return a
 }
@@ -81,7 +86,7 @@ func maxMemoryBytes(limit string) int64 {
 
 // NewInClusterRedis registers an InClusterRedis component.
 func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs, opts ...pulumi.ResourceOption) (*InClusterRedis, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("redis.inCluster"); err != nil {
 		return nil, fmt.Errorf("in-cluster redis %s: %w", name, err)
 	}

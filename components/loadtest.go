@@ -96,7 +96,9 @@ func starterResources() ResourcesSpec {
 // DefaultK6Image is the k6 image the runners and the starter use.
 const DefaultK6Image = "grafana/k6:1.3.0"
 
-func (a LoadTestArgs) withDefaults() LoadTestArgs {
+// WithDefaults fills every unset field with its documented default.
+// NewLoadTest applies it before validating.
+func (a LoadTestArgs) WithDefaults() LoadTestArgs {
 	a.Image = orString(a.Image, DefaultK6Image)
 	a.Resources = a.Resources.Or(DefaultRunnerResources())
 	if a.Test.VUsPerRunner == 0 {
@@ -144,7 +146,7 @@ func (a LoadTestArgs) Deadline() time.Duration {
 
 // NewLoadTest registers a LoadTest component.
 func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pulumi.ResourceOption) (*LoadTest, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("loadtest"); err != nil {
 		return nil, fmt.Errorf("load test %s: %w", name, err)
 	}

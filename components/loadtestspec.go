@@ -299,7 +299,7 @@ func (p loadTestPlan) runnerPolicy() *networkingv1.NetworkPolicyArgs {
 				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(p.args.PartOf), LabelComponent: pulumi.String("web")}},
 			}},
 		},
-		networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{"0.0.0.0/0"}), Ports: tcpPorts(80, 443)}, // the ingress host
+		networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{AnyIPv4}), Ports: tcpPorts(80, 443)}, // the ingress host
 	}
 	if p.args.PrometheusRemoteWriteURL != "" {
 		u, _ := url.Parse(p.args.PrometheusRemoteWriteURL) // validated
@@ -307,7 +307,7 @@ func (p loadTestPlan) runnerPolicy() *networkingv1.NetworkPolicyArgs {
 		if n, err := strconv.Atoi(u.Port()); err == nil {
 			port = int32(n)
 		}
-		egress = append(egress, networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{"0.0.0.0/0"}), Ports: tcpPorts(port)})
+		egress = append(egress, networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{AnyIPv4}), Ports: tcpPorts(port)})
 	}
 	return &networkingv1.NetworkPolicyArgs{
 		Metadata: p.meta(p.args.JobName+"-runners", nil),

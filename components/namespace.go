@@ -41,7 +41,9 @@ type Namespace struct {
 	Name pulumi.StringOutput `pulumi:"name"`
 }
 
-func (a NamespaceArgs) withDefaults() NamespaceArgs {
+// WithDefaults fills every unset field with its documented default.
+// NewNamespace applies it before validating.
+func (a NamespaceArgs) WithDefaults() NamespaceArgs {
 	if a.PodSecurity == "" {
 		a.PodSecurity = PodSecurityRestricted
 	}
@@ -69,7 +71,7 @@ func namespaceLabels(a NamespaceArgs) map[string]string {
 
 // NewNamespace registers a Namespace component.
 func NewNamespace(ctx *pulumi.Context, name string, args NamespaceArgs, opts ...pulumi.ResourceOption) (*Namespace, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("namespace"); err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", name, err)
 	}

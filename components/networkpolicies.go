@@ -64,15 +64,21 @@ type NetworkPolicies struct {
 	pulumi.ResourceState
 }
 
-func (a NetworkPoliciesArgs) withDefaults() NetworkPoliciesArgs {
+// WithDefaults fills every unset field with its documented default.
+// NewNetworkPolicies applies it before validating.
+// AnyIPv4 is every IPv4 address, for egress to hosts outside the cluster
+// whose addresses are not known here (AWS endpoints, ElastiCache).
+const AnyIPv4 = "0.0.0.0/0"
+
+func (a NetworkPoliciesArgs) WithDefaults() NetworkPoliciesArgs {
 	if len(a.HTTPSEgressCIDRs) == 0 {
-		a.HTTPSEgressCIDRs = []string{"0.0.0.0/0"}
+		a.HTTPSEgressCIDRs = []string{AnyIPv4}
 	}
 	if len(a.RedisCIDRs) == 0 {
-		a.RedisCIDRs = []string{"0.0.0.0/0"}
+		a.RedisCIDRs = []string{AnyIPv4}
 	}
 	if a.RedisPort == 0 {
-		a.RedisPort = 6379
+		a.RedisPort = RedisPort
 	}
 	return a
 }
@@ -177,7 +183,7 @@ func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.Net
 
 // NewNetworkPolicies registers a NetworkPolicies component.
 func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesArgs, opts ...pulumi.ResourceOption) (*NetworkPolicies, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("networkPolicy"); err != nil {
 		return nil, fmt.Errorf("network policies %s: %w", name, err)
 	}

@@ -15,7 +15,7 @@ import (
 // before any resource is registered, and so that stack config decodes straight
 // into them (stacks/ embeds them). Zero values mean "use the default".
 
-// Seed numbers (cirkelline P2.1, base HPA).
+// The seed's base HPA numbers.
 const (
 	DefaultMinReplicas              = 2
 	DefaultMaxReplicas              = 20
@@ -281,7 +281,7 @@ type ProbeSpec struct {
 
 // WithDefaults fills zero fields.
 func (p ProbeSpec) WithDefaults() ProbeSpec {
-	p.Path = orString(p.Path, "/health")
+	p.Path = orString(p.Path, DefaultHealthPath)
 	p.ReadinessPath = orString(p.ReadinessPath, p.Path)
 	p.StartupSeconds = orInt(p.StartupSeconds, 120)
 	p.PeriodSeconds = orInt(p.PeriodSeconds, 10)
@@ -305,6 +305,10 @@ func (p ProbeSpec) Validate(path string) error {
 	}
 	return errs.Err()
 }
+
+// DefaultHealthPath is the services' health endpoint: the probes' path and
+// the ALB's health check.
+const DefaultHealthPath = "/health"
 
 func orString(v, d string) string {
 	if v == "" {

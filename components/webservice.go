@@ -86,16 +86,24 @@ type WebService struct {
 	Port pulumi.IntOutput `pulumi:"port"`
 }
 
-func (a WebServiceArgs) withDefaults() WebServiceArgs {
+// WithDefaults fills every unset field with its documented default.
+// NewWebService applies it before validating.
+// DefaultServicePort is the port the cirkelline backend listens on.
+const DefaultServicePort int32 = 8000
+
+// DefaultRunAsUser is the non-root UID the services run as.
+const DefaultRunAsUser int64 = 10001
+
+func (a WebServiceArgs) WithDefaults() WebServiceArgs {
 	if a.Port == 0 {
-		a.Port = 8000
+		a.Port = DefaultServicePort
 	}
 	a.Resources = a.Resources.WithDefaults()
 	a.HPA = a.HPA.WithDefaults()
 	a.PDB = a.PDB.WithDefaults()
 	a.Probe = a.Probe.WithDefaults()
 	if a.RunAsUser == 0 {
-		a.RunAsUser = 10001
+		a.RunAsUser = DefaultRunAsUser
 	}
 	if a.TerminationGracePeriodSeconds == 0 {
 		a.TerminationGracePeriodSeconds = 30
@@ -152,7 +160,7 @@ func ValidateImage(errs *validate.Errors, path, image string, production bool) {
 
 // NewWebService registers a WebService component.
 func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts ...pulumi.ResourceOption) (*WebService, error) {
-	args = args.withDefaults()
+	args = args.WithDefaults()
 	if err := args.Validate("service"); err != nil {
 		return nil, fmt.Errorf("web service %s: %w", name, err)
 	}

@@ -88,7 +88,7 @@ type ServiceConfig struct {
 	Name string `json:"name"`
 	// Image with a pinned tag or digest. Required (production refuses "latest").
 	Image string `json:"image"`
-	// Port the container listens on. Default 8000.
+	// Port the container listens on. Default components.DefaultServicePort (8000).
 	Port int32 `json:"port"`
 	// Env adds plain environment variables to this service only.
 	Env map[string]string `json:"env,omitempty"`
@@ -103,7 +103,7 @@ type ServiceConfig struct {
 	PDB components.PDBSpec `json:"pdb"`
 	// Probe: health endpoint. Default "/health".
 	Probe components.ProbeSpec `json:"probe"`
-	// RunAsUser is the non-root UID. Default 10001.
+	// RunAsUser is the non-root UID. Default components.DefaultRunAsUser (10001).
 	RunAsUser int64 `json:"runAsUser"`
 	// WritableRootFilesystem turns off the read-only root filesystem. Default false.
 	WritableRootFilesystem bool `json:"writableRootFilesystem,omitempty"`
@@ -126,9 +126,9 @@ type IngressConfig struct {
 	GroupName string `json:"groupName,omitempty"`
 	// WAFv2ACLARN attaches a WAFv2 web ACL. Default: none.
 	WAFv2ACLARN string `json:"wafAclArn,omitempty"`
-	// HealthCheckPath for the target groups. Default "/health".
+	// HealthCheckPath for the target groups. Default components.DefaultHealthPath.
 	HealthCheckPath string `json:"healthCheckPath"`
-	// SSLPolicy of the HTTPS listener. Default "ELBSecurityPolicy-TLS13-1-2-2021-06".
+	// SSLPolicy of the HTTPS listener. Default components.DefaultSSLPolicy.
 	SSLPolicy string `json:"sslPolicy"`
 	// Hosts to match; empty matches any host.
 	Hosts []string `json:"hosts,omitempty"`
@@ -144,9 +144,9 @@ type NetworkPolicyConfig struct {
 	Enabled bool `json:"enabled"`
 	// IngressCIDRs may reach the services. Default: anywhere.
 	IngressCIDRs []string `json:"ingressCidrs,omitempty"`
-	// HTTPSEgressCIDRs the services may reach on 443. Default ["0.0.0.0/0"].
+	// HTTPSEgressCIDRs the services may reach on 443. Default [components.AnyIPv4].
 	HTTPSEgressCIDRs []string `json:"httpsEgressCidrs"`
-	// RedisCIDRs the services may reach on the Redis port. Default ["0.0.0.0/0"].
+	// RedisCIDRs the services may reach on the Redis port. Default [components.AnyIPv4].
 	RedisCIDRs []string `json:"redisCidrs"`
 	// ExtraEgress adds rules, e.g. the database. Default: none.
 	ExtraEgress []components.EgressRule `json:"extraEgress,omitempty"`

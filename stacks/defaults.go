@@ -11,7 +11,10 @@ const (
 
 // Defaults is the seed's base stack (k8s/base): the cirkelline backend with
 // HPA 2–20 at CPU 70 % and memory 80 %, behind an internet-facing ALB.
-// A stack file changes only what differs from it.
+// A stack file changes only what differs from it. What this project
+// chooses is written here; every other default is the owning component's,
+// referenced by name, so the decoded config is complete and a value a
+// stack file sets to zero can be told from one it leaves out.
 func Defaults() Config {
 	backend := DefaultService()
 	backend.Name = DefaultServiceName
@@ -28,16 +31,16 @@ func Defaults() Config {
 		Ingress: IngressConfig{
 			Enabled:         true,
 			Scheme:          components.AlbInternetFacing,
-			HealthCheckPath: "/health",
-			SSLPolicy:       "ELBSecurityPolicy-TLS13-1-2-2021-06",
+			HealthCheckPath: components.DefaultHealthPath,
+			SSLPolicy:       components.DefaultSSLPolicy,
 			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
 		},
 		Redis:    defaultRedis(),
 		LoadTest: defaultLoadTest(),
 		NetworkPolicy: NetworkPolicyConfig{
 			Enabled:          true,
-			HTTPSEgressCIDRs: []string{"0.0.0.0/0"},
-			RedisCIDRs:       []string{"0.0.0.0/0"},
+			HTTPSEgressCIDRs: []string{components.AnyIPv4},
+			RedisCIDRs:       []string{components.AnyIPv4},
 		},
 	}
 }
@@ -50,12 +53,12 @@ func DefaultService() ServiceConfig {
 	probe := components.ProbeSpec{}.WithDefaults()
 	probe.ReadinessPath = "" // follows Path unless set; see resolveNames
 	return ServiceConfig{
-		Port:      8000,
+		Port:      components.DefaultServicePort,
 		AppConfig: true,
 		Resources: components.DefaultResources(),
 		HPA:       components.DefaultHPA(),
 		Probe:     probe,
-		RunAsUser: 10001,
+		RunAsUser: components.DefaultRunAsUser,
 	}
 }
 

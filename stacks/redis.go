@@ -48,11 +48,11 @@ type ElastiCacheConfig struct {
 	Name string `json:"name,omitempty"`
 	// NodeType. Default "cache.t4g.small" (production default "cache.r7g.large").
 	NodeType string `json:"nodeType,omitempty"`
-	// EngineVersion. Default "7.1".
+	// EngineVersion. Default components.DefaultRedisEngineVersion.
 	EngineVersion string `json:"engineVersion,omitempty"`
-	// ParameterGroupName. Default "default.redis7".
+	// ParameterGroupName. Default components.DefaultRedisParameterGroup.
 	ParameterGroupName string `json:"parameterGroupName,omitempty"`
-	// Port. Default 6379.
+	// Port. Default components.RedisPort (6379).
 	Port int `json:"port,omitempty"`
 	// NumCacheClusters (primary plus replicas). Default 1 (production default 2).
 	NumCacheClusters *int `json:"numCacheClusters,omitempty"`
@@ -66,9 +66,9 @@ type ElastiCacheConfig struct {
 	AtRestEncryption bool `json:"atRestEncryption"`
 	// KMSKeyARN for at-rest encryption. Default: AWS-managed key. Changing it replaces the group.
 	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
-	// MaintenanceWindow (UTC). Default "sun:03:00-sun:04:00".
+	// MaintenanceWindow (UTC). Default components.DefaultMaintenanceWindow.
 	MaintenanceWindow string `json:"maintenanceWindow,omitempty"`
-	// SnapshotWindow (UTC). Default "01:00-02:00".
+	// SnapshotWindow (UTC). Default components.DefaultSnapshotWindow.
 	SnapshotWindow string `json:"snapshotWindow,omitempty"`
 	// SnapshotRetentionDays. Default 0 (production default 7).
 	SnapshotRetentionDays *int `json:"snapshotRetentionDays,omitempty"`
@@ -102,7 +102,7 @@ type StackOutputNames struct {
 
 // InClusterRedisConfig is the in-cluster Redis pod.
 type InClusterRedisConfig struct {
-	// Image. Default "redis:7.4-alpine".
+	// Image. Default components.DefaultInClusterRedisImage.
 	Image string `json:"image"`
 	// Resources. Default 100m–500m CPU, 128Mi–256Mi memory.
 	Resources components.ResourcesSpec `json:"resources"`
@@ -112,15 +112,12 @@ func defaultRedis() RedisConfig {
 	return RedisConfig{
 		Mode: RedisNone, MaxConnections: 50,
 		ElastiCache: ElastiCacheConfig{
-			EngineVersion: "7.1", ParameterGroupName: "default.redis7", Port: components.RedisPort,
+			EngineVersion: components.DefaultRedisEngineVersion, ParameterGroupName: components.DefaultRedisParameterGroup, Port: components.RedisPort,
 			TransitEncryption: true, AtRestEncryption: true,
-			MaintenanceWindow: "sun:03:00-sun:04:00", SnapshotWindow: "01:00-02:00",
+			MaintenanceWindow: components.DefaultMaintenanceWindow, SnapshotWindow: components.DefaultSnapshotWindow,
 			StackOutputs: StackOutputNames{VpcID: "vpcId", PrivateSubnetIDs: "privateSubnetIds", ClusterSecurityGroupID: "clusterSecurityGroupId"},
 		},
-		InCluster: InClusterRedisConfig{
-			Image:     "redis:7.4-alpine",
-			Resources: components.DefaultRedisResources(),
-		},
+		InCluster: InClusterRedisConfig{Image: components.DefaultInClusterRedisImage, Resources: components.DefaultRedisResources()},
 	}
 }
 

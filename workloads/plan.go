@@ -76,7 +76,10 @@ func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (
 }
 
 // NewPlan maps the config onto the components' arguments and wires them
-// together (names, selector labels, who may read what).
+// together (names, selector labels, who may read what). The config is
+// complete (stacks.Defaults takes every default from the component that
+// owns it), so the args are not defaulted again here: a value the stack
+// file sets to zero is validated as zero, not replaced.
 func NewPlan(cfg *stacks.Config) *Plan {
 	p := &Plan{
 		Config:    cfg,
