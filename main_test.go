@@ -143,7 +143,7 @@ func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 	}
 }
 
-// TestStackInvariants checks the rules the issue sets for every stack.
+// TestStackInvariants checks the rules every shipped stack must keep.
 func TestStackInvariants(t *testing.T) {
 	for _, stack := range shippedStacks(t) {
 		res := renderStack(t, stack)

@@ -160,7 +160,7 @@ func (a AlbIngressArgs) Validate(path string, services []string) error {
 		}
 		key := string(r.PathType) + " " + r.Path
 		if j, dup := seen[key]; dup {
-			errs.Addf(validate.Join(rp, "path"), r.Path, "remove one of the two routes", "is routed twice (also routes[%d])", j)
+			errs.Add(validate.Join(rp, "path"), r.Path, fmt.Sprintf("is routed twice (also routes[%d])", j), "remove one of the two routes")
 		}
 		seen[key] = i
 	}

@@ -138,8 +138,7 @@ func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
 		errs.Add(validate.Join(path, "numCacheClusters"), a.NumCacheClusters, "must be between 1 and 6 (primary plus up to 5 replicas)", "")
 	}
 	if a.AutomaticFailover && a.NumCacheClusters < 2 {
-		errs.Addf(validate.Join(path, "automaticFailover"), a.AutomaticFailover, "set numCacheClusters to 2 or more, or turn automaticFailover off",
-			"needs at least two cache clusters (numCacheClusters is %d)", a.NumCacheClusters)
+		errs.Add(validate.Join(path, "automaticFailover"), a.AutomaticFailover, fmt.Sprintf("needs at least two cache clusters (numCacheClusters is %d)", a.NumCacheClusters), "set numCacheClusters to 2 or more, or turn automaticFailover off")
 	}
 	if a.MultiAZ && !a.AutomaticFailover {
 		errs.Add(validate.Join(path, "multiAz"), a.MultiAZ, "requires automaticFailover", "turn automaticFailover on (with numCacheClusters >= 2), or multiAz off")
@@ -172,7 +171,7 @@ func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
 func ValidateAuthToken(errs *validate.Errors, path, token string) {
 	const fix = "generate one, e.g. openssl rand -hex 32"
 	if n := len(token); n < 16 || n > 128 {
-		errs.Addf(path, nil, fix, "must be 16 to 128 characters long (it has %d)", n)
+		errs.Add(path, nil, fmt.Sprintf("must be 16 to 128 characters long (it has %d)", n), fix)
 		return
 	}
 	for _, r := range token {

@@ -92,8 +92,7 @@ func (r ResourcesSpec) Validate(path string) error {
 		rq, rqOK := quantity(&errs, validate.Join(path, reqField), req, example)
 		lq, lqOK := quantity(&errs, validate.Join(path, limField), lim, example)
 		if rqOK && lqOK && rq.Cmp(lq) > 0 {
-			errs.Addf(validate.Join(path, reqField), req, fmt.Sprintf("lower %s or raise %s", reqField, limField),
-				"%s request must not exceed its limit %s (%s)", kind, limField, lim)
+			errs.Add(validate.Join(path, reqField), req, fmt.Sprintf("%s request must not exceed its limit %s (%s)", kind, limField, lim), fmt.Sprintf("lower %s or raise %s", reqField, limField))
 		}
 	}
 	pair("cpu", "cpuRequest", r.CPURequest, "cpuLimit", r.CPULimit, `"500m" or "2"`)
@@ -193,8 +192,7 @@ func (h HPASpec) Validate(path string) error {
 		errs.Add(validate.Join(path, "minReplicas"), h.MinReplicas, "must be at least 1", "set minReplicas to 1 or more")
 	}
 	if h.MaxReplicas < h.MinReplicas {
-		errs.Addf(validate.Join(path, "maxReplicas"), h.MaxReplicas, fmt.Sprintf("raise maxReplicas to at least %d or lower minReplicas", h.MinReplicas),
-			"must be >= minReplicas (%d)", h.MinReplicas)
+		errs.Add(validate.Join(path, "maxReplicas"), h.MaxReplicas, fmt.Sprintf("must be >= minReplicas (%d)", h.MinReplicas), fmt.Sprintf("raise maxReplicas to at least %d or lower minReplicas", h.MinReplicas))
 	}
 	for _, u := range []struct {
 		field string
@@ -259,8 +257,7 @@ func (p PDBSpec) Validate(path string, minReplicas int32) error {
 	case p.MinAvailable != nil && *p.MinAvailable < 0:
 		errs.Add(validate.Join(path, "minAvailable"), *p.MinAvailable, "must not be negative", "")
 	case p.MinAvailable != nil && *p.MinAvailable >= minReplicas:
-		errs.Addf(validate.Join(path, "minAvailable"), *p.MinAvailable, fmt.Sprintf("set minAvailable to at most %d, or use maxUnavailable: 1", minReplicas-1),
-			"must be below the minimum replica count (%d), or a node drain would be blocked", minReplicas)
+		errs.Add(validate.Join(path, "minAvailable"), *p.MinAvailable, fmt.Sprintf("must be below the minimum replica count (%d), or a node drain would be blocked", minReplicas), fmt.Sprintf("set minAvailable to at most %d, or use maxUnavailable: 1", minReplicas-1))
 	}
 	return errs.Err()
 }
@@ -301,7 +298,7 @@ func (p ProbeSpec) Validate(path string) error {
 		errs.Add(path, nil, "startupSeconds, periodSeconds and timeoutSeconds must all be at least 1", "")
 	}
 	if p.TimeoutSeconds > p.PeriodSeconds {
-		errs.Addf(validate.Join(path, "timeoutSeconds"), p.TimeoutSeconds, "lower timeoutSeconds", "must not exceed periodSeconds (%d)", p.PeriodSeconds)
+		errs.Add(validate.Join(path, "timeoutSeconds"), p.TimeoutSeconds, fmt.Sprintf("must not exceed periodSeconds (%d)", p.PeriodSeconds), "lower timeoutSeconds")
 	}
 	return errs.Err()
 }

@@ -64,9 +64,9 @@ type WebServiceArgs struct {
 	// WritableRootFilesystem turns off the read-only root filesystem. Default
 	// false: the root filesystem is read-only and /tmp is an emptyDir.
 	WritableRootFilesystem bool
-	// ZoneSpread spreads pods over topology.kubernetes.io/zone (and hosts)
-	// with maxSkew 1, ScheduleAnyway, so a single-zone cluster still schedules.
-	// Default true; set DisableZoneSpread to turn it off.
+	// DisableZoneSpread turns off spreading the pods over
+	// topology.kubernetes.io/zone and hosts (maxSkew 1, ScheduleAnyway, so a
+	// single-zone cluster still schedules). Default false: pods are spread.
 	DisableZoneSpread bool
 	// RequirePinnedImage refuses the "latest" tag (production sets it).
 	RequirePinnedImage bool

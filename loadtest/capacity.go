@@ -56,10 +56,7 @@ func (c Capacity) Validate(errs *validate.Errors, path string) {
 // Check fails when the service's HPA ceiling cannot carry the peak.
 func (c Capacity) Check(errs *validate.Errors, path, service, maxReplicasPath string, maxReplicas int) {
 	if need := c.PodsNeeded(); need > maxReplicas {
-		errs.Addf(path, nil,
-			fmt.Sprintf("raise %s to at least %d, or set loadtest.allowCapacityOverride: true to run anyway", maxReplicasPath, need),
-			"peak of %.0f req/s (%.0f concurrent users, one request every %.0f s) needs %d pods of %s at %.0f req/s each, but %s is %d",
-			c.PeakRPS(), c.Concurrent(), c.RequestIntervalSeconds, need, service, c.PerPodRPS, maxReplicasPath, maxReplicas)
+		errs.Add(path, nil, fmt.Sprintf("peak of %.0f req/s (%.0f concurrent users, one request every %.0f s) needs %d pods of %s at %.0f req/s each, but %s is %d", c.PeakRPS(), c.Concurrent(), c.RequestIntervalSeconds, need, service, c.PerPodRPS, maxReplicasPath, maxReplicas), fmt.Sprintf("raise %s to at least %d, or set loadtest.allowCapacityOverride: true to run anyway", maxReplicasPath, need))
 	}
 }
 

@@ -76,31 +76,31 @@ type Shape struct {
 	CapacityModel bool
 }
 
-func m(n int) Duration { return Duration(time.Duration(n) * time.Minute) }
-func s(n int) Duration { return Duration(time.Duration(n) * time.Second) }
+func minutes(n int) Duration { return Duration(time.Duration(n) * time.Minute) }
+func seconds(n int) Duration { return Duration(time.Duration(n) * time.Second) }
 
-// Shapes are the seeds' scenarios: cirkelline's P2.2 table (smoke, load,
+// Shapes are the seeds' scenarios: cirkelline's load-testing table (smoke, load,
 // stress, spike, million-users) and PartyPic's two stage tables
 // (normal-event, peak-event).
 var Shapes = map[ShapeName]Shape{
-	Smoke: {Name: Smoke, Purpose: "Verification", StartVUs: 1, Stages: []Stage{{m(1), 1}}},
+	Smoke: {Name: Smoke, Purpose: "Verification", StartVUs: 1, Stages: []Stage{{minutes(1), 1}}},
 	Load: {Name: Load, Purpose: "Normal traffic", Stages: []Stage{
-		{m(2), 50}, {m(5), 50}, {m(2), 100}, {m(5), 100}, {m(2), 0},
+		{minutes(2), 50}, {minutes(5), 50}, {minutes(2), 100}, {minutes(5), 100}, {minutes(2), 0},
 	}},
 	Stress: {Name: Stress, Purpose: "Find limits", Stages: []Stage{
-		{m(2), 100}, {m(5), 100}, {m(2), 200}, {m(5), 200}, {m(2), 300}, {m(5), 300}, {m(5), 0},
+		{minutes(2), 100}, {minutes(5), 100}, {minutes(2), 200}, {minutes(5), 200}, {minutes(2), 300}, {minutes(5), 300}, {minutes(5), 0},
 	}},
 	Spike: {Name: Spike, Purpose: "Sudden bursts", Stages: []Stage{
-		{s(10), 100}, {m(1), 100}, {s(10), 500}, {m(3), 500}, {s(10), 100}, {m(3), 100}, {s(10), 0},
+		{seconds(10), 100}, {minutes(1), 100}, {seconds(10), 500}, {minutes(3), 500}, {seconds(10), 100}, {minutes(3), 100}, {seconds(10), 0},
 	}},
 	MillionUsers: {Name: MillionUsers, Purpose: "Scale test (1M users, 10K concurrent)", CapacityModel: true, Stages: []Stage{
-		{m(5), 1000}, {m(10), 5000}, {m(5), 10000}, {m(15), 10000}, {m(10), 0},
+		{minutes(5), 1000}, {minutes(10), 5000}, {minutes(5), 10000}, {minutes(15), 10000}, {minutes(10), 0},
 	}},
 	NormalEvent: {Name: NormalEvent, Purpose: "A wedding day: no scaling expected, 2 server pods", Stages: []Stage{
-		{m(1), 5}, {m(2), 15}, {m(3), 20}, {m(2), 10}, {m(2), 0},
+		{minutes(1), 5}, {minutes(2), 15}, {minutes(3), 20}, {minutes(2), 10}, {minutes(2), 0},
 	}},
 	PeakEvent: {Name: PeakEvent, Purpose: "A viral moment: HPA 2 → 10 → 25 and new nodes", Stages: []Stage{
-		{s(30), 50}, {m(1), 150}, {m(2), 300}, {m(3), 400}, {m(2), 200}, {m(1), 50}, {s(30), 0},
+		{seconds(30), 50}, {minutes(1), 150}, {minutes(2), 300}, {minutes(3), 400}, {minutes(2), 200}, {minutes(1), 50}, {seconds(30), 0},
 	}},
 }
 

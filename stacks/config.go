@@ -31,7 +31,7 @@ type Config struct {
 	// ServiceAccount the services run as.
 	ServiceAccount ServiceAccountConfig `json:"serviceAccount"`
 	// App is the environment shared by all services (ConfigMap and Secret).
-	App AppConfig `json:"app"`
+	App AppEnvConfig `json:"app"`
 	// Services are the stack's web services. Default: the cirkelline backend.
 	Services []ServiceConfig `json:"services"`
 	// Ingress is the ALB in front of the services.
@@ -63,8 +63,9 @@ type ServiceAccountConfig struct {
 	AutomountToken bool `json:"automountToken,omitempty"`
 }
 
-// AppConfig is the shared environment of the services.
-type AppConfig struct {
+// AppEnvConfig is the shared environment of the services (the
+// components.AppConfig ConfigMap and Secret).
+type AppEnvConfig struct {
 	// LogLevel is written as LOG_LEVEL. Default "INFO".
 	LogLevel string `json:"logLevel"`
 	// Settings are extra non-secret environment variables (ConfigMap data).

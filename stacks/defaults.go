@@ -23,7 +23,7 @@ func Defaults() Config {
 		Environment: Development,
 		Namespace:   DefaultNamespace,
 		PodSecurity: components.PodSecurityRestricted,
-		App: AppConfig{
+		App: AppEnvConfig{
 			LogLevel:  "INFO",
 			SecretEnv: map[string]string{"DATABASE_URL": "databaseUrl", "JWT_SECRET_KEY": "jwtSecret"},
 		},

@@ -178,7 +178,7 @@ func decodeField(errs *validate.Errors, path, raw string, secret bool, dst refle
 			if te.Field != "" {
 				field = validate.Join(path, te.Field)
 			}
-			errs.Addf(field, te.Value, "write a "+kindName(te.Type), "has the wrong type: want %s", kindName(te.Type))
+			errs.Add(field, te.Value, fmt.Sprintf("has the wrong type: want %s", kindName(te.Type)), "write a "+kindName(te.Type))
 			return false
 		}
 		errs.Add(path, nil, err.Error(), "")
@@ -242,7 +242,7 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 		return
 	}
 	if !jsonKindFits(v, t) {
-		errs.Addf(path, v, "write a "+kindName(t), "has the wrong type: want %s", kindName(t))
+		errs.Add(path, v, fmt.Sprintf("has the wrong type: want %s", kindName(t)), "write a "+kindName(t))
 		return
 	}
 	switch t.Kind() {

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/cirkelline/infra/components"
@@ -33,7 +34,7 @@ func (c *Config) validate(secretsKnown bool) error {
 	for i, s := range c.Services {
 		path := validate.Index("services", i)
 		if j, dup := seen[s.Name]; dup && s.Name != "" {
-			errs.Addf(validate.Join(path, "name"), s.Name, "give each service its own name", "is used twice (also services[%d])", j)
+			errs.Add(validate.Join(path, "name"), s.Name, fmt.Sprintf("is used twice (also services[%d])", j), "give each service its own name")
 		}
 		seen[s.Name] = i
 	}

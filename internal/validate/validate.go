@@ -62,11 +62,6 @@ func (e *Errors) Add(path string, value any, problem, fix string) {
 	e.errs = append(e.errs, &FieldError{Path: path, Value: value, Problem: problem, Fix: fix})
 }
 
-// Addf records a problem whose message is formatted.
-func (e *Errors) Addf(path string, value any, fix, format string, args ...any) {
-	e.Add(path, value, fmt.Sprintf(format, args...), fix)
-}
-
 // Merge appends every error of err (which may be a joined error or nil).
 func (e *Errors) Merge(err error) {
 	if err == nil {
@@ -111,7 +106,7 @@ func DNSLabel(errs *Errors, path, name string, max int) {
 	case name == "":
 		errs.Add(path, nil, "is required", "set a lower-case DNS label such as \"cirkelline-backend\"")
 	case len(name) > max:
-		errs.Addf(path, name, fmt.Sprintf("shorten it to %d characters or fewer", max), "is %d characters long; at most %d fit once suffixes are added", len(name), max)
+		errs.Add(path, name, fmt.Sprintf("is %d characters long; at most %d fit once suffixes are added", len(name), max), fmt.Sprintf("shorten it to %d characters or fewer", max))
 	case !dnsLabel.MatchString(name):
 		errs.Add(path, name, "must be a lower-case RFC 1123 label (a-z, 0-9 and '-', starting and ending with an alphanumeric)", "use a name such as \"cirkelline-backend\"")
 	}
