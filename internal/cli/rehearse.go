@@ -168,13 +168,13 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 	if f.maxReplicas < 0 {
 		errs.Add("--max-replicas", f.maxReplicas, "must be positive", "leave it out to keep the stack's maxReplicas")
 	}
-	o.Startup = rehearse.StartupDefault
+	o.Startup = rehearse.StartupFromProbe
 	if f.startup != "probe" {
 		if o.Startup, err = time.ParseDuration(f.startup); err != nil || o.Startup < 0 {
 			errs.Add("--startup", f.startup, "is not a duration of 0 or more", `use e.g. 30s, or "probe" for the startup probe's first pass`)
 		}
 	}
-	o.Cooldown = -1
+	o.Cooldown = rehearse.CooldownAuto
 	if f.cooldown != "auto" {
 		if o.Cooldown, err = time.ParseDuration(f.cooldown); err != nil || o.Cooldown < 0 {
 			errs.Add("--cooldown", f.cooldown, "is not a duration of 0 or more", `use e.g. 5m, 0s to stop at the shape's end, or "auto"`)

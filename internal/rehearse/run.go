@@ -3,7 +3,6 @@ package rehearse
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -44,14 +43,15 @@ type Options struct {
 	Demand Demand
 	// MaxReplicas, when set, replaces the HPA's maxReplicas (a what-if).
 	MaxReplicas int32
-	// Startup is how long a new pod takes to become Ready. Default: when
-	// the service's startup probe can first pass (initialDelaySeconds +
-	// periodSeconds); 0 with no startup probe.
+	// Startup is how long a new pod takes to become Ready; 0 makes pods
+	// Ready at once. StartupFromProbe takes it from the service's startup
+	// probe: when it can first pass (initialDelaySeconds + periodSeconds),
+	// 0 without one.
 	Startup time.Duration
-	// Cooldown is how long to watch after the shape ends. Default (-1):
-	// until the replicas are back at minReplicas, at most the scale-down
-	// stabilization window and policies' time plus 2 minutes; 0 stops at
-	// the shape's end.
+	// Cooldown is how long to watch after the shape ends; 0 stops at the
+	// shape's end. CooldownAuto watches until the replicas are back at
+	// minReplicas, at most the scale-down stabilization window and
+	// policies' time (Target.ScaleDownBound) plus 2 minutes.
 	Cooldown time.Duration
 	// Tick is how often demand is written and the cluster sampled. Default 2 s.
 	Tick time.Duration
@@ -89,8 +89,12 @@ type Result struct {
 	Verdict Verdict
 }
 
-// StartupDefault is -1: take the start-up time from the startup probe.
-const StartupDefault = time.Duration(-1)
+// StartupFromProbe and CooldownAuto are the Options values that derive
+// the start-up time and the cool-down from the stack.
+const (
+	StartupFromProbe = time.Duration(-1)
+	CooldownAuto     = time.Duration(-1)
+)
 
 // Run starts the control plane, applies the objects, replays the demand
 // and returns the samples and verdict. The control plane is stopped when it
@@ -376,9 +380,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
-// ErrInterrupted is returned when the rehearsal was stopped before the end.
-var ErrInterrupted = errors.New("rehearsal interrupted")
 
 func podPath(ns, name string) string {
 	return strings.TrimSuffix("/api/v1/namespaces/"+url.PathEscape(ns)+"/pods/"+url.PathEscape(name), "/")

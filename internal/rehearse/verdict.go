@@ -66,8 +66,8 @@ type Verdict struct {
 	Violations []string
 }
 
-// Judge computes the verdict of samples taken over a shape of duration
-// shapeEnd for target t.
+// Judge computes the verdict of samples taken while d's shape ran (and
+// after it) against target t.
 func Judge(samples []Sample, d Demand, t Target) Verdict {
 	v := Verdict{MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, PeakRPS: d.PeakRPS(), PolicyPeriod: t.ScaleUpPeriod()}
 	v.PeakNeeded = d.PodsNeeded(v.PeakRPS)
