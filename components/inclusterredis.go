@@ -97,9 +97,7 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 	parent := pulumi.Parent(comp)
 	labels := stringMap(Labels(args.PartOf, args.Name, "cache"))
 	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
-	meta := func(objName string) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: args.Namespace, Labels: labels}
-	}
+	meta := func(objName string) *metav1.ObjectMetaArgs { return objectMeta(objName, args.Namespace, labels, nil) }
 
 	secret, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
 		Metadata:   meta(args.Name + "-auth"),

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -40,6 +41,12 @@ const serviceDNSFormat = "%s.%s.svc.cluster.local"
 // ServiceDNSName is the in-cluster DNS name of Service name in namespace.
 func ServiceDNSName(name, namespace string) string {
 	return fmt.Sprintf(serviceDNSFormat, name, namespace)
+}
+
+// objectMeta is the metadata of every object a component registers: its
+// name, the component's namespace, labels and annotations (nil for none).
+func objectMeta(name string, namespace pulumi.StringInput, labels, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: namespace, Labels: labels, Annotations: annotations}
 }
 
 // stringMap turns a plain map into a pulumi.StringMap.

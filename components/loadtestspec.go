@@ -71,7 +71,7 @@ func (p loadTestPlan) labels(name string) pulumi.StringMap {
 }
 
 func (p loadTestPlan) meta(name string, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
-	return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: p.args.Namespace, Labels: p.labels(LoadTestName), Annotations: annotations}
+	return objectMeta(name, p.args.Namespace, p.labels(LoadTestName), annotations)
 }
 
 // jobAnnotations skip Pulumi's await when the user asked for it.

@@ -192,7 +192,7 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesAr
 		return nil, fmt.Errorf("register network policies %s: %w", name, err)
 	}
 	meta := func(objName string) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: args.Namespace, Labels: stringMap(Labels(args.PartOf, objName, "network-policy"))}
+		return objectMeta(objName, args.Namespace, stringMap(Labels(args.PartOf, objName, "network-policy")), nil)
 	}
 	if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-default-deny", &networkingv1.NetworkPolicyArgs{
 		Metadata: meta("default-deny"),

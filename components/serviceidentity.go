@@ -85,9 +85,7 @@ func NewServiceIdentity(ctx *pulumi.Context, name string, args ServiceIdentityAr
 		return nil, fmt.Errorf("register service identity %s: %w", name, err)
 	}
 	labels := stringMap(Labels(args.PartOf, args.Name, "identity"))
-	meta := func() *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Namespace: args.Namespace, Labels: labels}
-	}
+	meta := func() *metav1.ObjectMetaArgs { return objectMeta(args.Name, args.Namespace, labels, nil) }
 	saMeta := meta()
 	if args.IAMRoleARN != "" {
 		saMeta.Annotations = pulumi.StringMap{IRSAAnnotation: pulumi.String(args.IAMRoleARN)}

@@ -172,7 +172,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	labels := stringMap(Labels(args.PartOf, args.Name, "web"))
 	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
 	meta := func(objName string, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: args.Namespace, Labels: labels, Annotations: annotations}
+		return objectMeta(objName, args.Namespace, labels, annotations)
 	}
 
 	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{

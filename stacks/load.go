@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -141,7 +142,7 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 		}
 		i, known := fields[key]
 		if !known {
-			valid := append(slices.Sorted(mapKeys(fields)), slices.Sorted(mapKeys(secretKeys))...)
+			valid := append(slices.Sorted(maps.Keys(fields)), slices.Sorted(maps.Keys(secretKeys))...)
 			errs.Add(full, nil, "is not a config key of this project", suggest(key, valid)+
 				" (check Pulumi.<stack>.yaml; a secret key must first be named in app.secretEnv, or in loadtest.secretEnv with loadtest.enabled)")
 			continue
@@ -253,10 +254,10 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 		}
 		fields := map[string]reflect.Type{}
 		collectFields(t, fields)
-		for _, k := range slices.Sorted(mapKeys(obj)) {
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			ft, ok := fields[k]
 			if !ok {
-				errs.Add(validate.Join(path, k), nil, "is not a known field", suggest(k, slices.Sorted(mapKeys(fields))))
+				errs.Add(validate.Join(path, k), nil, "is not a known field", suggest(k, slices.Sorted(maps.Keys(fields))))
 				continue
 			}
 			checkKeys(errs, validate.Join(path, k), obj[k], ft)
@@ -269,7 +270,7 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 		}
 	case reflect.Map:
 		if obj, ok := v.(map[string]any); ok {
-			for _, k := range slices.Sorted(mapKeys(obj)) {
+			for _, k := range slices.Sorted(maps.Keys(obj)) {
 				checkKeys(errs, validate.Key(path, k), obj[k], t.Elem())
 			}
 		}
@@ -323,16 +324,6 @@ func jsonName(f reflect.StructField) string {
 		return f.Name
 	}
 	return name
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // suggest names the closest valid key, or lists them all.
@@ -396,7 +387,7 @@ func readSecrets(errs *validate.Errors, src Source, cfg *Config, o loadOptions) 
 
 func readSecretEnv(errs *validate.Errors, src Source, cfg *Config, o loadOptions, env secretEnv) map[string]Secret {
 	secrets := map[string]Secret{}
-	for _, name := range slices.Sorted(mapKeys(env.keys)) {
+	for _, name := range slices.Sorted(maps.Keys(env.keys)) {
 		key := env.keys[name]
 		if key == "" {
 			continue // dropped default

@@ -14,11 +14,13 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/stacks"
 )
 
 // Placeholders for values the render cannot or must not show.
 const (
-	SecretPlaceholder  = "[secret]"
+	SecretPlaceholder  = stacks.Redacted
 	UnknownPlaceholder = "[unknown]"
 )
 
