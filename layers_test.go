@@ -25,9 +25,10 @@ var layers = map[string]int{
 	"stacks": 3,
 	// Composition: the plan of what a stack runs, and its registration; and
 	// the tools that run the program or a stack's objects.
-	"workloads":         4,
-	"internal/render":   4,
-	"internal/rehearse": 4,
+	"workloads":          4,
+	"internal/render":    4,
+	"internal/stacktest": 4, // test fixtures of stack configs
+	"internal/rehearse":  4,
 	// Subcommands, then the program.
 	"internal/cli":  5,
 	"":              6,

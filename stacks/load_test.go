@@ -9,28 +9,14 @@ import (
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/stacktest"
 	"github.com/cirkelline/infra/stacks"
 )
 
 const project = "cirkelline"
 
-// baseSource is a valid production stack; each bad case mutates one thing.
-func baseSource() stacks.MapSource {
-	return stacks.MapSource{
-		Values: map[string]string{
-			"cirkelline:environment": "production",
-			"cirkelline:services":    `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50}}]`,
-			"cirkelline:ingress":     `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123"}`,
-			"cirkelline:databaseUrl": "postgres://u:p@db:5432/cirkelline",
-			"cirkelline:jwtSecret":   "s3cr3t-s3cr3t-s3cr3t",
-			"kubernetes:context":     "prod",
-		},
-		Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"},
-	}
-}
-
 func TestLoadBase(t *testing.T) {
-	cfg, err := stacks.Load(baseSource(), project, "production")
+	cfg, err := stacks.Load(stacktest.ProductionSource(), project, "production")
 	if err != nil {
 		t.Fatalf("base config must load: %v", err)
 	}
@@ -53,7 +39,7 @@ func TestLoadBase(t *testing.T) {
 }
 
 func TestOfflineSecrets(t *testing.T) {
-	src := baseSource()
+	src := stacktest.ProductionSource()
 	delete(src.Values, "cirkelline:jwtSecret")
 	var missing []string
 	cfg, err := stacks.Load(src, project, "production", stacks.OfflineSecrets(&missing))
@@ -69,7 +55,7 @@ func TestOfflineSecrets(t *testing.T) {
 }
 
 func TestSecretEnvCanBeRenamedAndDropped(t *testing.T) {
-	src := baseSource()
+	src := stacktest.ProductionSource()
 	src.Values["cirkelline:app"] = `{"secretEnv":{"JWT_SECRET_KEY":"","OPENAI_API_KEY":"openaiKey"}}`
 	src.Values["cirkelline:openaiKey"] = "sk-test"
 	src.Secrets = append(src.Secrets, "cirkelline:openaiKey")
@@ -129,7 +115,7 @@ func TestProjectDefaultsMatchGo(t *testing.T) {
 // TestLoadTestCredentialsAreKnownKeys: the default credential keys of the
 // cirkelline flow are accepted config keys, not typos.
 func TestLoadTestCredentialsAreKnownKeys(t *testing.T) {
-	src := baseSource()
+	src := stacktest.ProductionSource()
 	src.Values["cirkelline:environment"] = "staging"
 	src.Values["cirkelline:loadtest"] = `{"enabled":true,"shape":"load"}`
 	src.Values["cirkelline:loadtestEmail"] = "test@example.com"

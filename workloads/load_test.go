@@ -7,27 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cirkelline/infra/internal/stacktest"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/workloads"
 )
 
 const project = "cirkelline"
-
-// baseSource is a valid production stack; each bad case mutates one thing.
-func baseSource() stacks.MapSource {
-	return stacks.MapSource{
-		Values: map[string]string{
-			"cirkelline:environment": "production",
-			"cirkelline:services":    `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50}}]`,
-			"cirkelline:ingress":     `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123"}`,
-			"cirkelline:databaseUrl": "postgres://u:p@db:5432/cirkelline",
-			"cirkelline:jwtSecret":   "s3cr3t-s3cr3t-s3cr3t",
-			"kubernetes:context":     "prod",
-		},
-		Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"},
-	}
-}
 
 // TestLoadBadConfig: every bad input fails before any resource exists, with
 // a message that names the field (and for most, the value and the fix).
@@ -136,7 +122,7 @@ func TestLoadBadConfig(t *testing.T) {
 	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := baseSource()
+			src := stacktest.ProductionSource()
 			src.Values = maps.Clone(src.Values)
 			tt.mutate(&src)
 			plan, err := workloads.Load(src, project, "production")
@@ -161,7 +147,7 @@ func TestLoadBadConfig(t *testing.T) {
 // TestLoadReportsEveryProblem: several problems come back together, each as
 // its own FieldError.
 func TestLoadReportsEveryProblem(t *testing.T) {
-	src := baseSource()
+	src := stacktest.ProductionSource()
 	src.Values["cirkelline:environment"] = "production"
 	src.Values["cirkelline:services"] = `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
 	delete(src.Values, "cirkelline:jwtSecret")
@@ -196,7 +182,7 @@ func TestElastiCacheEnvironmentDefaults(t *testing.T) {
 		{"production", 2, 7, true, true, true, "cache.r7g.large"},
 		{"staging", 1, 0, false, false, false, "cache.t4g.small"},
 	} {
-		src := baseSource()
+		src := stacktest.ProductionSource()
 		src.Values["cirkelline:environment"] = tt.env
 		src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
 		src.Values["cirkelline:redis"] = `{"mode":"elasticache","authToken":"0123456789abcdef0123","elasticache":{"stackReference":"acme/eks/` + tt.env + `"}}`

@@ -115,16 +115,10 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 	if *stack == "" || *out == "" {
 		return fmt.Errorf("loadtest export: --stack and --out are required")
 	}
-	sc, err := render.LoadStackConfig(*dir, *stack)
+	cfg, err := loadOffline(*dir, *stack)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	plan, err := workloads.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
-	if err != nil {
-		return err
-	}
-	cfg := plan.Config
 	lt := cfg.LoadTest
 	files, err := loadtest.Export(*out, lt.Config, cfg.LoadTestRun())
 	if err != nil {
@@ -147,4 +141,20 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "(loadtest.enabled is false in Pulumi.%s.yaml: no Job runs in the cluster)\n", cfg.Stack)
 	}
 	return nil
+}
+
+// loadOffline loads and plans a stack from its files without its secrets
+// (a missing one stands in as [secret]), for the commands that read the
+// stack's config but register nothing.
+func loadOffline(dir, stack string) (*stacks.Config, error) {
+	sc, err := render.LoadStackConfig(dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	plan, err := workloads.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+	if err != nil {
+		return nil, err
+	}
+	return plan.Config, nil
 }

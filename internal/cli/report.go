@@ -21,10 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/cirkelline/infra/internal/render"
 	"github.com/cirkelline/infra/loadtest"
-	"github.com/cirkelline/infra/stacks"
-	"github.com/cirkelline/infra/workloads"
 )
 
 // ErrRunNotPassed is returned when the combined verdict is not PASS, so the
@@ -48,16 +45,10 @@ func loadtestReport(args []string, stdout, stderr io.Writer) error {
 	if *stack == "" {
 		return fmt.Errorf("loadtest report: --stack is required")
 	}
-	sc, err := render.LoadStackConfig(*dir, *stack)
+	cfg, err := loadOffline(*dir, *stack)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	plan, err := workloads.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
-	if err != nil {
-		return err
-	}
-	cfg := plan.Config
 	shape, thresholds := cfg.LoadTest.Resolved()
 	runners := loadtest.Parallelism(shape, cfg.LoadTest.VUsPerRunner)
 	job := cfg.LoadTestJobName()
