@@ -149,6 +149,9 @@ func (v Verdict) Table() string {
 		policy = fmt.Sprintf("policies allow %d → %d in %d period(s) of %s", v.MinReplicas, v.Expected, v.PolicySteps, secs(v.PolicyPeriod))
 	}
 	back := fmt.Sprintf("not within the %s watched after the shape", secs(v.Observed))
+	if v.Observed < 5*time.Second {
+		back = "not watched (the rehearsal stopped at the shape's end)"
+	}
 	if v.ScaledDown {
 		back = fmt.Sprintf("%s after the shape ended", secs(v.ScaleDownTime))
 	}
