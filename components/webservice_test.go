@@ -191,7 +191,7 @@ func TestWebServiceInvalidRegistersNothing(t *testing.T) {
 	args := baseWebService()
 	args.Image = "api"
 	args.HPA = components.HPASpec{MinReplicas: 5, MaxReplicas: 2}
-	_, err := render.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
+	registered, err := render.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewWebService(ctx, "api", args)
 		if err == nil {
 			t.Error("want a validation error")
@@ -205,6 +205,14 @@ func TestWebServiceInvalidRegistersNothing(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Validation runs before the component registers itself or any child.
+	if len(registered) != 0 {
+		var names []string
+		for _, r := range registered {
+			names = append(names, r.Type+" "+r.Name)
+		}
+		t.Errorf("an invalid service registered %v", names)
 	}
 }
 

@@ -1,0 +1,224 @@
+package workloads_test
+
+import (
+	"encoding/json"
+	"flag"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/stacktest"
+	"github.com/cirkelline/infra/loadtest"
+	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/workloads"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/plans")
+
+// secret stands in for a secret input in a plan's view.
+var secret = pulumi.String(stacks.Redacted)
+
+// view is the plan as plain data: secret inputs shown as [secret], the
+// config it came from left out, so two plans compare whole.
+func view(t *testing.T, p *workloads.Plan) workloads.Plan {
+	t.Helper()
+	v := *p
+	v.Config = nil
+	hide := func(in pulumi.StringInput) pulumi.StringInput {
+		if in == nil {
+			return nil
+		}
+		return secret
+	}
+	v.App.Secrets = maps.Clone(v.App.Secrets)
+	for k := range v.App.Secrets {
+		v.App.Secrets[k] = secret
+	}
+	v.Services = append([]workloads.ServicePlan(nil), p.Services...)
+	if p.Redis != nil {
+		r := *p.Redis
+		r.Password = hide(r.Password)
+		if r.ElastiCache != nil {
+			e := *r.ElastiCache
+			e.AuthToken = hide(e.AuthToken)
+			r.ElastiCache = &e
+		}
+		if r.InCluster != nil {
+			c := *r.InCluster
+			c.Password = hide(c.Password)
+			r.InCluster = &c
+		}
+		v.Redis = &r
+	}
+	if p.LoadTest != nil {
+		lt := *p.LoadTest
+		lt.Credentials = maps.Clone(lt.Credentials)
+		for k := range lt.Credentials {
+			lt.Credentials[k] = secret
+		}
+		v.LoadTest = &lt
+	}
+	if p.Ingress != nil {
+		i := *p.Ingress
+		v.Ingress = &i
+	}
+	if p.NetworkPolicies != nil {
+		n := *p.NetworkPolicies
+		v.NetworkPolicies = &n
+	}
+	return v
+}
+
+func plan(t *testing.T, src stacks.MapSource, stack string) *workloads.Plan {
+	t.Helper()
+	p, err := workloads.Load(src, "cirkelline", stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPlanOfEveryShippedStack: the whole plan of each stack file, as JSON,
+// against testdata/plans (go test ./workloads -update rewrites them).
+func TestPlanOfEveryShippedStack(t *testing.T) {
+	files, _ := filepath.Glob("../Pulumi.*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no stack files found")
+	}
+	for _, f := range files {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		t.Run(stack, func(t *testing.T) {
+			sc, err := render.LoadStackConfig("..", stack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var missing []string
+			p, err := workloads.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(view(t, p), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "plans", stack+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("no golden plan (go test ./workloads -update): %v", err)
+			}
+			if string(want) != string(got)+"\n" {
+				t.Errorf("plan of %s differs from %s; review and run go test ./workloads -update", stack, golden)
+			}
+		})
+	}
+}
+
+// TestPlan: one base stack, one change per row, and the whole plan that
+// change must give (in the style of k6-operator's job builder tests).
+func TestPlan(t *testing.T) {
+	base := view(t, plan(t, stacktest.ProductionSource(), "production"))
+	backend := "cirkelline-backend"
+	tests := []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   func(*workloads.Plan)
+	}{
+		{"the base stack", func(*stacks.MapSource) {}, func(*workloads.Plan) {}},
+		{"staging allows unpinned images", func(s *stacks.MapSource) { s.Values["cirkelline:environment"] = "staging" }, func(p *workloads.Plan) {
+			p.Services[0].Args.RequirePinnedImage = false
+			p.App.Settings = map[string]string{"ENVIRONMENT": "staging", "LOG_LEVEL": "INFO"}
+		}},
+		{"ingress and network policies off", func(s *stacks.MapSource) {
+			s.Values["cirkelline:ingress"] = `{"enabled":false}`
+			s.Values["cirkelline:networkPolicy"] = `{"enabled":false}`
+			s.Values["cirkelline:environment"] = "staging"
+		}, func(p *workloads.Plan) {
+			p.Ingress, p.NetworkPolicies = nil, nil
+			p.Services[0].Args.RequirePinnedImage = false
+			p.App.Settings = map[string]string{"ENVIRONMENT": "staging", "LOG_LEVEL": "INFO"}
+		}},
+		{"in-cluster Redis for the backend", func(s *stacks.MapSource) {
+			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50},"redis":true}]`
+			s.Values["cirkelline:redis"] = `{"mode":"in-cluster","authToken":"0123456789abcdef0123","db":2}`
+			s.Secrets = append(s.Secrets, "cirkelline:redis")
+		}, func(p *workloads.Plan) {
+			p.Services[0].Redis = true
+			p.Identity.ReadableConfigMaps = []string{"cirkelline-config", "cirkelline-redis-env"}
+			p.Identity.ReadableSecrets = []string{"cirkelline-secrets", "cirkelline-redis-env"}
+			p.NetworkPolicies.RedisPort = components.RedisPort
+			p.NetworkPolicies.RedisPodSelector = components.SelectorLabels("cirkelline", "cirkelline-redis")
+			p.NetworkPolicies.Services = []components.PolicyService{{Name: backend, Port: 8000, UsesRedis: true}}
+			p.Redis = &workloads.RedisPlan{
+				Name: "cirkelline-redis", DB: 2, Password: secret,
+				Network: stacks.Defaults().Redis.ElastiCache,
+				InCluster: &components.InClusterRedisArgs{
+					Name: "cirkelline-redis", PartOf: "cirkelline", Image: components.DefaultInClusterRedisImage,
+					Resources: components.DefaultRedisResources(), Password: secret, Clients: []string{backend},
+				},
+				Env: components.AppConfigArgs{
+					ConfigMapName: "cirkelline-redis-env", SecretName: "cirkelline-redis-env", PartOf: "cirkelline", ChecksumName: "redis",
+					Settings: map[string]string{"REDIS_DB": "2", "REDIS_MAX_CONNECTIONS": "50", "REDIS_TLS": "false"},
+				},
+			}
+			// The network the stack file did not set keeps its defaults,
+			// resolved for this stack.
+			p.Redis.Network.Name = "cirkelline-production"
+			p.Redis.Network.NodeType = "cache.r7g.large"
+			p.Redis.Network.NumCacheClusters, p.Redis.Network.AutomaticFailover, p.Redis.Network.MultiAZ = ptr(2), ptr(true), ptr(true)
+			p.Redis.Network.SnapshotRetentionDays, p.Redis.Network.Protect = ptr(7), ptr(true)
+		}},
+		{"a load test against production", func(s *stacks.MapSource) {
+			s.Values["cirkelline:loadtest"] = `{"enabled":true,"allowProduction":true,"shape":"spike","runId":"7","tags":{"team":"growth"}}`
+			s.Values["cirkelline:loadtestEmail"], s.Values["cirkelline:loadtestPassword"] = "lt@example.com", "password"
+			s.Secrets = append(s.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
+		}, func(p *workloads.Plan) {
+			test := loadtest.DefaultConfig()
+			test.Shape, test.Tags = loadtest.Spike, map[string]string{"team": "growth"}
+			p.NetworkPolicies.AllowFromPods = components.SelectorLabels("cirkelline", components.LoadTestName)
+			p.LoadTest = &components.LoadTestArgs{
+				JobName: "loadtest-7", PartOf: "cirkelline", Test: test,
+				Run:   loadtest.RunInfo{Stack: "production", RunID: "7", Environment: "production"},
+				Image: components.DefaultK6Image, TargetURL: pulumi.String("http://cirkelline-backend.cirkelline.svc.cluster.local:8000"),
+				Credentials: map[string]pulumi.StringInput{"TEST_EMAIL": secret, "TEST_PASSWORD": secret},
+				Resources:   components.DefaultRunnerResources(), SpreadRunners: true, StartTimeout: 10 * time.Minute,
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := stacktest.ProductionSource()
+			tt.mutate(&src)
+			got := view(t, plan(t, src, "production"))
+			want := base
+			want.Services = append([]workloads.ServicePlan(nil), base.Services...)
+			want.Identity.ReadableConfigMaps = append([]string(nil), base.Identity.ReadableConfigMaps...)
+			want.Identity.ReadableSecrets = append([]string(nil), base.Identity.ReadableSecrets...)
+			nets := *base.NetworkPolicies
+			want.NetworkPolicies = &nets
+			tt.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				g, _ := json.MarshalIndent(got, "", "  ")
+				w, _ := json.MarshalIndent(want, "", "  ")
+				t.Errorf("plan differs\n got %s\nwant %s", g, w)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
