@@ -188,8 +188,19 @@ func TestStackInvariants(t *testing.T) {
 					t.Errorf("%s/%s: namespace must enforce restricted pod security", stack, o.File)
 				}
 			case "Secret":
-				if !strings.Contains(string(o.Body), "[secret]") {
-					t.Errorf("%s/%s: secret data must render as [secret]", stack, o.File)
+				// Every value of every Secret is redacted, not just one.
+				var sec corev1.Secret
+				mustDecode(t, o, &sec)
+				if len(sec.StringData)+len(sec.Data) == 0 {
+					t.Errorf("%s/%s: a Secret without data", stack, o.File)
+				}
+				for k, v := range sec.StringData {
+					if v != render.SecretPlaceholder {
+						t.Errorf("%s/%s: stringData.%s renders as %q, not %s", stack, o.File, k, v, render.SecretPlaceholder)
+					}
+				}
+				if len(sec.Data) > 0 {
+					t.Errorf("%s/%s: data is not rendered redacted: use stringData", stack, o.File)
 				}
 			}
 		}
