@@ -314,3 +314,28 @@ func TestPlotWritesPNGAndSVG(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayStops(t *testing.T) {
+	tgt := Target{MinReplicas: 1}
+	atMin := Sample{Desired: 1, Current: 1, Ready: 1}
+	scaled := Sample{Desired: 3, Current: 3, Ready: 3}
+	m := time.Minute
+	for _, tt := range []struct {
+		name            string
+		now, end, limit time.Duration
+		untilMin        bool
+		s               Sample
+		want            bool
+	}{
+		{"during the shape", 1 * m, 2 * m, 6 * m, true, atMin, false},
+		{"at the limit", 6 * m, 2 * m, 6 * m, true, scaled, true},
+		{"until min: back at min after the shape", 3 * m, 2 * m, 6 * m, true, atMin, true},
+		{"until min: still scaled", 3 * m, 2 * m, 6 * m, true, scaled, false},
+		{"fixed cool-down: at min early, keeps watching", 3 * m, 2 * m, 6 * m, false, atMin, false},
+		{"no cool-down: stops at the end", 2 * m, 2 * m, 2 * m, false, scaled, true},
+	} {
+		if got := finished(tt.now, tt.end, tt.limit, tt.untilMin, tt.s, tgt); got != tt.want {
+			t.Errorf("%s: finished = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -274,7 +274,7 @@ func (r *runner) replay(ctx context.Context) error {
 			fmt.Fprintf(r.o.Progress, "%6s/%s  %5.0f VUs %6.0f req/s needs %3d pods | HPA desired %3d, pods %3d, ready %3d | CPU %4.0f%% of request (HPA sees %s)\n",
 				now.Round(time.Second), end, s.VUs, s.DemandRPS, s.Needed, s.Desired, s.Current, s.Ready, s.PodUtilization, hpa)
 		}
-		if now >= limit || (now >= end && (!untilMin || (s.Ready == t.MinReplicas && s.Current == t.MinReplicas && s.Desired == t.MinReplicas))) {
+		if finished(now, end, limit, untilMin, s, t) {
 			return nil
 		}
 		if err := r.cp.Alive(); err != nil {
@@ -284,6 +284,16 @@ func (r *runner) replay(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// finished tells the replay loop to stop: at the cool-down's limit, or,
+// watching until minReplicas, once the shape is over and the HPA, the
+// Deployment and the ready pods are all back at minReplicas.
+func finished(now, end, limit time.Duration, untilMin bool, s Sample, t Target) bool {
+	if now >= limit {
+		return true
+	}
+	return untilMin && now >= end && s.Ready == t.MinReplicas && s.Current == t.MinReplicas && s.Desired == t.MinReplicas
 }
 
 // step writes the demand at time at onto the ready pods and samples.
