@@ -12,7 +12,7 @@ import (
 
 var (
 	colorDemand   = color.RGBA{R: 214, G: 39, B: 40, A: 255}
-	colorShort    = color.RGBA{R: 214, G: 39, B: 40, A: 60}
+	colorShort    = color.NRGBA{R: 214, G: 39, B: 40, A: 70}
 	colorReady    = color.RGBA{R: 31, G: 119, B: 180, A: 255}
 	colorDesired  = color.RGBA{R: 255, G: 127, B: 14, A: 255}
 	colorLimit    = color.RGBA{R: 90, G: 90, B: 90, A: 255}
@@ -80,17 +80,22 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 	xEnd := demand[len(demand)-1].X
 	// The shape's stages: a vertical line where each starts, its target on top.
 	var stageLabels plotter.XYLabels
+	prevTarget := res.Demand.Shape.StartVUs
 	for i, at := range res.Demand.StageStarts() {
 		x := at.Seconds() * minutesPerSec
-		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top * 1.08}})
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top * 1.1}})
 		if err != nil {
 			return nil, err
 		}
 		l.Color, l.Dashes, l.Width = colorStage, dotted, vg.Points(1)
 		p.Add(l)
+		// Label the ramps only (a plateau keeps its ramp's target).
+		if i < len(res.Demand.Shape.Stages) && res.Demand.Shape.Stages[i].Target != prevTarget {
+			stageLabels.XYs = append(stageLabels.XYs, plotter.XY{X: x, Y: top * 1.05})
+			stageLabels.Labels = append(stageLabels.Labels, fmt.Sprintf(" →%d VUs", res.Demand.Shape.Stages[i].Target))
+		}
 		if i < len(res.Demand.Shape.Stages) {
-			stageLabels.XYs = append(stageLabels.XYs, plotter.XY{X: x, Y: top * 1.1})
-			stageLabels.Labels = append(stageLabels.Labels, fmt.Sprintf("→%d VUs", res.Demand.Shape.Stages[i].Target))
+			prevTarget = res.Demand.Shape.Stages[i].Target
 		}
 	}
 	if len(stageLabels.XYs) > 0 {
@@ -145,7 +150,7 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		p.Add(l)
 		p.Legend.Add(series.label, l)
 	}
-	p.Y.Min, p.Y.Max = 0, top*1.15
+	p.Y.Min, p.Y.Max = 0, top*1.35
 	p.X.Min = 0
 	var files []string
 	for _, ext := range []string{"png", "svg"} {
