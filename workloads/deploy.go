@@ -3,6 +3,7 @@ package workloads
 import (
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -62,6 +63,8 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 		out.RedisEndpoint, out.RedisPort = redis.endpoint, redis.port
 		out.RedisAuthToken = cfg.Redis.AuthToken.Input()
 	}
+	// warnings maps a component to the stack keys whose warnings it shows.
+	warnings := map[pulumi.Resource]string{}
 	backends := map[string]components.IngressBackend{}
 	var services []pulumi.Resource
 	for _, s := range plan.Services {
@@ -100,6 +103,7 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 			return nil, err
 		}
 		out.IngressHost = ing.Hostname
+		warnings[ing] = "ingress."
 	}
 	if plan.LoadTest != nil {
 		args := *plan.LoadTest
@@ -111,12 +115,24 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 			return nil, err
 		}
 		out.LoadTestJob = lt.JobName
+		warnings[lt] = "loadtest."
 	}
 	if plan.NetworkPolicies != nil {
 		args := *plan.NetworkPolicies
 		args.Namespace = ns.Name
 		if _, err := components.NewNetworkPolicies(ctx, cfg.Namespace, args, inNamespace); err != nil {
 			return nil, err
+		}
+	}
+	for _, w := range plan.Warnings() {
+		var on pulumi.Resource = ns
+		for r, prefix := range warnings {
+			if strings.HasPrefix(w.Path, prefix) {
+				on = r
+			}
+		}
+		if err := ctx.Log.Warn(w.String(), &pulumi.LogArgs{Resource: on}); err != nil {
+			return nil, fmt.Errorf("log warning %s: %w", w.Path, err)
 		}
 	}
 	return out, nil

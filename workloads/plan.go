@@ -111,6 +111,40 @@ func NewPlan(cfg *stacks.Config) *Plan {
 	return p
 }
 
+// Warning is something a user should know about a valid plan: Deploy logs
+// it on the resource it concerns (`pulumi preview` and `up` show it).
+type Warning struct {
+	// Path is the stack file's key it is about.
+	Path, Message string
+}
+
+func (w Warning) String() string { return w.Path + ": " + w.Message }
+
+// Warnings lists what the plan does that a reviewer should not miss: a
+// capacity check overridden, traffic in plain HTTP.
+func (p *Plan) Warnings() []Warning {
+	var ws []Warning
+	cfg := p.Config
+	if p.Ingress != nil && p.Ingress.CertificateARN == "" {
+		ws = append(ws, Warning{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"})
+	}
+	if p.LoadTest == nil {
+		return ws
+	}
+	if cfg.LoadTest.Target.Ingress && p.Ingress != nil && p.Ingress.CertificateARN == "" {
+		ws = append(ws, Warning{"loadtest.target.ingress", "the ingress has no certificate: the runners send plain HTTP to " + LoadTestTargetURL(cfg)})
+	}
+	shape, _ := cfg.LoadTest.Resolved()
+	if svc, i, ok := cfg.LoadTestTargetService(); ok && shape.CapacityModel && cfg.LoadTest.AllowCapacityOverride {
+		if need := cfg.LoadTest.Capacity.PodsNeeded(); need > int(svc.HPA.MaxReplicas) {
+			ws = append(ws, Warning{"loadtest.allowCapacityOverride", fmt.Sprintf(
+				"the capacity check is overridden: the peak needs %d pods of %s but services[%d].hpa.maxReplicas is %d, so the test will hold the HPA at its ceiling and may fail its thresholds",
+				need, svc.Name, i, svc.HPA.MaxReplicas)})
+		}
+	}
+	return ws
+}
+
 // Validate runs every component's own checks, under the stack file's paths.
 func (p *Plan) Validate() error {
 	var errs validate.Errors

@@ -222,3 +222,42 @@ func TestPlan(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestPlanWarnings(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*stacks.MapSource)
+		want   []workloads.Warning
+	}{
+		{"nothing to say", func(*stacks.MapSource) {}, nil},
+		{"plain HTTP", func(s *stacks.MapSource) {
+			s.Values["cirkelline:environment"] = "staging"
+			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"]}`
+		}, []workloads.Warning{{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"}}},
+		{"load test through a plain-HTTP ingress, capacity overridden", func(s *stacks.MapSource) {
+			s.Values["cirkelline:environment"] = "staging"
+			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"]}`
+			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"maxReplicas":10}}]`
+			s.Values["cirkelline:loadtest"] = `{"enabled":true,"shape":"million-users","allowCapacityOverride":true,"target":{"ingress":true}}`
+			s.Values["cirkelline:loadtestEmail"], s.Values["cirkelline:loadtestPassword"] = "lt@example.com", "password"
+			s.Secrets = append(s.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
+		}, []workloads.Warning{
+			{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"},
+			{"loadtest.target.ingress", "the ingress has no certificate: the runners send plain HTTP to http://api.example.com"},
+			{"loadtest.allowCapacityOverride", "the capacity check is overridden: the peak needs 14 pods of cirkelline-backend but services[0].hpa.maxReplicas is 10, so the test will hold the HPA at its ceiling and may fail its thresholds"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := stacktest.ProductionSource()
+			tt.mutate(&src)
+			env := "production"
+			if src.Values["cirkelline:environment"] == "staging" {
+				env = "staging"
+			}
+			if got := plan(t, src, env).Warnings(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("warnings\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -82,7 +82,16 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 			_, err = io.WriteString(stdout, diff)
 			return err
 		}
-		return render.Run(opts, program)
+		if err := render.Run(opts, program); err != nil {
+			return err
+		}
+		// What `pulumi preview` would flag on the resources, offline.
+		if cfg, err := loadOffline(opts.Dir, opts.Stack); err == nil {
+			for _, w := range workloads.NewPlan(cfg).Warnings() {
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+			}
+		}
+		return nil
 	case "loadtest":
 		switch {
 		case len(args) >= 2 && args[1] == "export":
