@@ -17,6 +17,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
@@ -295,15 +296,27 @@ func ExampleNewLoadTest() {
 	})
 	objs, _ := render.Objects(resources)
 	for _, o := range objs {
-		fmt.Println(o.Kind, o.Name)
+		var job batchv1.Job
+		if o.Kind != "Job" || yaml.Unmarshal(o.Body, &job) != nil {
+			continue
+		}
+		ctr := job.Spec.Template.Spec.Containers[0]
+		env := map[string]string{}
+		for _, e := range ctr.Env {
+			env[e.Name] = e.Value
+		}
+		if job.Name == "loadtest-1" {
+			fmt.Println("runners:", *job.Spec.Parallelism, "of", job.Spec.Template.Spec.Subdomain, "paced at", env["REQUEST_INTERVAL_SECONDS"], "s a request")
+			fmt.Println(ctr.Command[2][strings.Index(ctr.Command[2], "exec k6"):])
+		} else {
+			hosts := strings.Split(env["RUNNERS"], ",")
+			fmt.Println("starter resumes", len(hosts), "runners:", hosts[0], "…", hosts[len(hosts)-1])
+		}
 	}
-	fmt.Println("runners:", loadtest.Parallelism(loadtest.Shapes[loadtest.MillionUsers], test.VUsPerRunner))
 	// Output:
-	// ConfigMap loadtest-1
-	// NetworkPolicy loadtest-1-runners
-	// NetworkPolicy loadtest-1-starter
-	// Service loadtest-1
-	// Job loadtest-1-starter
-	// Job loadtest-1
-	// runners: 20
+	// starter resumes 20 runners: loadtest-1-0.loadtest-1:6565 … loadtest-1-19.loadtest-1:6565
+	// runners: 20 of loadtest-1 paced at 30 s a request
+	// exec k6 run --paused --address 0.0.0.0:6565 --no-setup \
+	//   --execution-segment "$1" --execution-segment-sequence "$RUNNER_SEGMENT_SEQUENCE" \
+	//   --tag "runner=$index" --config '/scripts/options.json' '/scripts/cirkelline.js'
 }

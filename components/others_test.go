@@ -351,13 +351,17 @@ func ExampleNewServiceIdentity() {
 		return err
 	})
 	objs, _ := render.Objects(resources)
-	for _, o := range objs {
-		fmt.Println(o.File)
-	}
+	printFrom(objs, "Role", "shop", "rules:")
 	// Output:
-	// serviceaccount-shop-shop.yaml
-	// role-shop-shop.yaml
-	// rolebinding-shop-shop.yaml
+	// rules:
+	// - apiGroups:
+	//   - ""
+	//   resourceNames:
+	//   - shop-secrets
+	//   resources:
+	//   - secrets
+	//   verbs:
+	//   - get
 }
 
 func ExampleNewAppConfig() {
@@ -387,10 +391,54 @@ func ExampleNewNetworkPolicies() {
 		return err
 	})
 	objs, _ := render.Objects(resources)
-	for _, o := range objs {
-		fmt.Println(o.Kind, o.Name)
-	}
+	printFrom(objs, "NetworkPolicy", "server-allow", "spec:")
 	// Output:
-	// NetworkPolicy default-deny
-	// NetworkPolicy server-allow
+	// spec:
+	//   egress:
+	//   - ports:
+	//     - port: 53
+	//       protocol: UDP
+	//     - port: 53
+	//       protocol: TCP
+	//     to:
+	//     - namespaceSelector:
+	//         matchLabels:
+	//           kubernetes.io/metadata.name: kube-system
+	//       podSelector:
+	//         matchLabels:
+	//           k8s-app: kube-dns
+	//   - ports:
+	//     - port: 443
+	//       protocol: TCP
+	//     to:
+	//     - ipBlock:
+	//         cidr: 0.0.0.0/0
+	//   - ports:
+	//     - port: 6379
+	//       protocol: TCP
+	//     to:
+	//     - ipBlock:
+	//         cidr: 0.0.0.0/0
+	//   ingress:
+	//   - ports:
+	//     - port: 3000
+	//       protocol: TCP
+	//   podSelector:
+	//     matchLabels:
+	//       app.kubernetes.io/instance: shop-server
+	//       app.kubernetes.io/name: server
+	//       app.kubernetes.io/part-of: shop
+	//   policyTypes:
+	//   - Ingress
+	//   - Egress
+}
+
+// printFrom prints the named object's YAML from the line starting with key.
+func printFrom(objs []render.Object, kind, name, key string) {
+	for _, o := range objs {
+		if o.Kind == kind && o.Name == name {
+			body := string(o.Body)
+			fmt.Print(body[strings.Index(body, key):])
+		}
+	}
 }

@@ -212,14 +212,38 @@ func ExampleNewElastiCacheRedis() {
 	})
 	objs, _ := render.Objects(resources)
 	for _, o := range objs {
-		fmt.Println(o.File)
+		if o.File == "cloud/aws-elasticache-replicationgroup-redis.yaml" {
+			fmt.Print(string(o.Body))
+		}
 	}
 	// Output:
-	// cloud/aws-ec2-securitygroup-redis.yaml
-	// cloud/aws-elasticache-replicationgroup-redis.yaml
-	// cloud/aws-elasticache-subnetgroup-redis.yaml
-	// cloud/aws-vpc-securitygroupingressrule-redis-from-cluster-0.yaml
-	// cloud/aws-vpc-securitygroupingressrule-redis-from-cluster-1.yaml
+	// inputs:
+	//   atRestEncryptionEnabled: true
+	//   authToken: '[secret]'
+	//   autoMinorVersionUpgrade: true
+	//   automaticFailoverEnabled: true
+	//   description: Redis cache shop-prod
+	//   engine: redis
+	//   engineVersion: "7.1"
+	//   maintenanceWindow: sun:03:00-sun:04:00
+	//   multiAzEnabled: true
+	//   nodeType: cache.r7g.large
+	//   numCacheClusters: 2
+	//   parameterGroupName: default.redis7
+	//   port: 6379
+	//   replicationGroupId: shop-prod
+	//   securityGroupIds:
+	//   - '[id of SecurityGroup redis]'
+	//   snapshotRetentionLimit: 7
+	//   snapshotWindow: 01:00-02:00
+	//   subnetGroupName: shop-prod
+	//   tags:
+	//     managed-by: pulumi
+	//     redis-group: shop-prod
+	//   transitEncryptionEnabled: true
+	// name: redis
+	// protect: true
+	// type: aws:elasticache/replicationGroup:ReplicationGroup
 }
 
 func ExampleNewInClusterRedis() {
@@ -231,12 +255,28 @@ func ExampleNewInClusterRedis() {
 		return err
 	})
 	objs, _ := render.Objects(resources)
-	for _, o := range objs {
-		fmt.Println(o.Kind, o.Name)
-	}
+	printFrom(objs, "NetworkPolicy", "shop-redis-allow", "spec:")
 	// Output:
-	// Secret shop-redis-auth
-	// NetworkPolicy shop-redis-allow
-	// Service shop-redis
-	// Deployment shop-redis
+	// spec:
+	//   ingress:
+	//   - from:
+	//     - podSelector:
+	//         matchExpressions:
+	//         - key: app.kubernetes.io/name
+	//           operator: In
+	//           values:
+	//           - server
+	//         matchLabels:
+	//           app.kubernetes.io/part-of: shop
+	//     ports:
+	//     - port: 6379
+	//       protocol: TCP
+	//   podSelector:
+	//     matchLabels:
+	//       app.kubernetes.io/instance: shop-shop-redis
+	//       app.kubernetes.io/name: shop-redis
+	//       app.kubernetes.io/part-of: shop
+	//   policyTypes:
+	//   - Ingress
+	//   - Egress
 }
