@@ -71,6 +71,12 @@ type AlbIngressArgs struct {
 	Routes []IngressRoute
 	// Backends maps each route's Service to its Service name and port.
 	Backends map[string]IngressBackend
+	// SkipAwait returns from `pulumi up` once the Ingress exists, instead of
+	// waiting for the load balancer controller to give it an address (for
+	// a cluster without the AWS Load Balancer Controller). Given up: a
+	// missing controller or a refused certificate no longer fails the
+	// deploy, and the ingressHost output may be empty. Default false.
+	SkipAwait bool
 	// ExtraAnnotations are added last and win, for controller features not
 	// modelled here.
 	ExtraAnnotations map[string]string
@@ -202,6 +208,11 @@ func AlbAnnotations(a AlbIngressArgs) map[string]string {
 	}
 	if a.WAFv2ACLARN != "" {
 		ann[p+"wafv2-acl-arn"] = a.WAFv2ACLARN
+	}
+	if a.SkipAwait {
+		// pulumi-kubernetes skips its await for objects with this
+		// annotation (provider/pkg/await/await.go, SkipAwaitLogic).
+		ann["pulumi.com/skipAwait"] = "true"
 	}
 	return merged(ann, a.ExtraAnnotations)
 }

@@ -186,6 +186,11 @@ func TestAlbIngress(t *testing.T) {
 				t.Errorf("the most specific path must come first: %+v", paths)
 			}
 		}},
+		{"await skipped", func(a *components.AlbIngressArgs) { a.SkipAwait = true }, func(t *testing.T, ing networkingv1.Ingress) {
+			if ing.Annotations["pulumi.com/skipAwait"] != "true" {
+				t.Errorf("annotations %v", ing.Annotations)
+			}
+		}},
 		{"https with certificate, group and WAF", func(a *components.AlbIngressArgs) {
 			a.CertificateARN = "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1"
 			a.GroupName = "shared"

@@ -175,7 +175,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		return objectMeta(objName, args.Namespace, labels, annotations)
 	}
 
-	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+	_, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: meta(args.Name, nil),
 		Spec:     deploymentSpec(args, labels, selector),
 	}, parent)
@@ -205,7 +205,9 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	if !args.HPA.Disabled {
 		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
 			Metadata: meta(args.Name+HPASuffix, nil),
-			Spec:     hpaSpec(args.HPA, deployment.Metadata.Name().Elem()),
+			// The target by its name, not the Deployment's output, so the
+			// HPA does not wait for the rollout.
+			Spec: hpaSpec(args.HPA, pulumi.String(args.Name)),
 		}, parent); err != nil {
 			return nil, fmt.Errorf("web service %s: hpa: %w", name, err)
 		}

@@ -137,6 +137,9 @@ type IngressConfig struct {
 	Routes []components.IngressRoute `json:"routes"`
 	// Annotations are extra annotations; they win over generated ones.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// SkipAwait: `pulumi up` does not wait for the ALB's address (a cluster
+	// without the AWS Load Balancer Controller). Default false.
+	SkipAwait bool `json:"skipAwait,omitempty"`
 }
 
 // NetworkPolicyConfig restricts traffic in the namespace.

@@ -46,8 +46,7 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 
 	identityArgs := plan.Identity
 	identityArgs.Namespace = ns.Name
-	identity, err := components.NewServiceIdentity(ctx, cfg.Namespace, identityArgs, inNamespace)
-	if err != nil {
+	if _, err := components.NewServiceIdentity(ctx, cfg.Namespace, identityArgs, inNamespace); err != nil {
 		return nil, err
 	}
 
@@ -70,16 +69,18 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 	for _, s := range plan.Services {
 		args := s.Args
 		args.Namespace = ns.Name
-		args.ServiceAccountName = identity.ServiceAccountName
+		// Names known from the plan, not taken from the resources' outputs:
+		// a rollout waits on no other object (see "what pulumi up waits for").
+		args.ServiceAccountName = pulumi.String(plan.Identity.Name)
 		args.PodAnnotations = pulumi.StringMap{}
 		if s.AppConfig {
-			args.ConfigMaps = append(args.ConfigMaps, app.ConfigMapName)
-			args.Secrets = append(args.Secrets, app.SecretName)
+			args.ConfigMaps = append(args.ConfigMaps, pulumi.String(plan.App.ConfigMapName))
+			args.Secrets = append(args.Secrets, pulumi.String(plan.App.SecretName))
 			maps.Copy(args.PodAnnotations, app.PodAnnotations)
 		}
 		if s.Redis {
-			args.ConfigMaps = append(args.ConfigMaps, redis.env.ConfigMapName)
-			args.Secrets = append(args.Secrets, redis.env.SecretName)
+			args.ConfigMaps = append(args.ConfigMaps, pulumi.String(plan.Redis.Env.ConfigMapName))
+			args.Secrets = append(args.Secrets, pulumi.String(plan.Redis.Env.SecretName))
 			maps.Copy(args.PodAnnotations, redis.env.PodAnnotations)
 		}
 		if len(args.PodAnnotations) == 0 {
@@ -91,7 +92,7 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 		}
 		services = append(services, svc)
 		out.ServiceDNSNames[args.Name] = svc.DNSName
-		backends[args.Name] = components.IngressBackend{ServiceName: svc.ServiceName, Port: args.Port}
+		backends[args.Name] = components.IngressBackend{ServiceName: pulumi.String(args.Name), Port: args.Port}
 	}
 
 	if plan.Ingress != nil {

@@ -52,6 +52,10 @@ type RedisPlan struct {
 	// Env is the REDIS_* ConfigMap and Secret; Deploy adds REDIS_URL, which
 	// needs the endpoint.
 	Env components.AppConfigArgs
+	// Host is the in-cluster Redis Service's DNS name, known from the plan,
+	// so its clients' env does not wait on the Service (ElastiCache's
+	// endpoint is known only once the group exists).
+	Host string
 	// Password is the AUTH token (secret), empty without one.
 	Password pulumi.StringInput
 	TLS      bool
@@ -194,7 +198,7 @@ func albIngressArgs(c *stacks.Config) components.AlbIngressArgs {
 	return components.AlbIngressArgs{
 		Name: i.Name, PartOf: c.Namespace, Scheme: i.Scheme, CertificateARN: i.CertificateARN,
 		GroupName: i.GroupName, WAFv2ACLARN: i.WAFv2ACLARN, HealthCheckPath: i.HealthCheckPath,
-		SSLPolicy: i.SSLPolicy, Hosts: i.Hosts, Routes: i.Routes, ExtraAnnotations: i.Annotations,
+		SSLPolicy: i.SSLPolicy, Hosts: i.Hosts, Routes: i.Routes, ExtraAnnotations: i.Annotations, SkipAwait: i.SkipAwait,
 	}
 }
 
@@ -291,6 +295,7 @@ func redisPlan(c *stacks.Config) *RedisPlan {
 		}
 		p.ElastiCache = &args
 	case stacks.RedisInCluster:
+		p.Host = components.ServiceDNSName(redisName(c), c.Namespace)
 		p.InCluster = &components.InClusterRedisArgs{
 			Name: redisName(c), PartOf: c.Namespace, Image: r.InCluster.Image, Resources: r.InCluster.Resources,
 			Password: r.AuthToken.Input(), Clients: redisClients(c),

@@ -153,6 +153,9 @@ func TestPlan(t *testing.T) {
 			p.Services[0].Args.RequirePinnedImage = false
 			p.App.Settings = map[string]string{"ENVIRONMENT": "staging", "LOG_LEVEL": "INFO"}
 		}},
+		{"ingress await skipped", func(s *stacks.MapSource) {
+			s.Values["cirkelline:ingress"] = `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123","skipAwait":true}`
+		}, func(p *workloads.Plan) { p.Ingress.SkipAwait = true }},
 		{"in-cluster Redis for the backend", func(s *stacks.MapSource) {
 			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50},"redis":true}]`
 			s.Values["cirkelline:redis"] = `{"mode":"in-cluster","authToken":"0123456789abcdef0123","db":2}`
@@ -165,7 +168,7 @@ func TestPlan(t *testing.T) {
 			p.NetworkPolicies.RedisPodSelector = components.SelectorLabels("cirkelline", "cirkelline-redis")
 			p.NetworkPolicies.Services = []components.PolicyService{{Name: backend, Port: 8000, UsesRedis: true}}
 			p.Redis = &workloads.RedisPlan{
-				Name: "cirkelline-redis", DB: 2, Password: secret,
+				Name: "cirkelline-redis", DB: 2, Password: secret, Host: "cirkelline-redis.cirkelline.svc.cluster.local",
 				Network: stacks.Defaults().Redis.ElastiCache,
 				InCluster: &components.InClusterRedisArgs{
 					Name: "cirkelline-redis", PartOf: "cirkelline", Image: components.DefaultInClusterRedisImage,
@@ -211,6 +214,8 @@ func TestPlan(t *testing.T) {
 			want.Identity.ReadableSecrets = append([]string(nil), base.Identity.ReadableSecrets...)
 			nets := *base.NetworkPolicies
 			want.NetworkPolicies = &nets
+			ing := *base.Ingress
+			want.Ingress = &ing
 			tt.want(&want)
 			if !reflect.DeepEqual(got, want) {
 				g, _ := json.MarshalIndent(got, "", "  ")

@@ -24,8 +24,11 @@ func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringIn
 		return nil, nil
 	}
 	var (
-		host pulumi.StringOutput
-		port pulumi.IntOutput
+		// endpoint and port are the stack's outputs; host and urlPort make
+		// REDIS_URL, and depend on a resource only where the value is
+		// unknown until it exists (ElastiCache's endpoint).
+		endpoint, host pulumi.StringOutput
+		port, urlPort  pulumi.IntOutput
 	)
 	switch {
 	case plan.ElastiCache != nil:
@@ -37,7 +40,8 @@ func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringIn
 		if err != nil {
 			return nil, err
 		}
-		host, port = ec.PrimaryEndpoint, ec.Port
+		endpoint, port = ec.PrimaryEndpoint, ec.Port
+		host, urlPort = endpoint, port
 	case plan.InCluster != nil:
 		args := *plan.InCluster
 		args.Namespace = namespace
@@ -45,12 +49,13 @@ func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringIn
 		if err != nil {
 			return nil, err
 		}
-		host, port = rc.Host, rc.Port
+		endpoint, port = rc.Host, rc.Port
+		host, urlPort = pulumi.String(plan.Host).ToStringOutput(), pulumi.Int(components.RedisPort).ToIntOutput()
 	default:
 		return nil, fmt.Errorf("redis plan %s: neither ElastiCache nor in-cluster", plan.Name)
 	}
 	tls, db := plan.TLS, plan.DB
-	redisURL := pulumi.All(host, port, plan.Password).ApplyT(func(v []any) string {
+	redisURL := pulumi.All(host, urlPort, plan.Password).ApplyT(func(v []any) string {
 		return redisenv.URL(tls, v[0].(string), v[1].(int), v[2].(string), db)
 	}).(pulumi.StringOutput)
 	envArgs := plan.Env
@@ -60,7 +65,7 @@ func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringIn
 	if err != nil {
 		return nil, err
 	}
-	return &redisWiring{env: env, endpoint: host, port: port}, nil
+	return &redisWiring{env: env, endpoint: endpoint, port: port}, nil
 }
 
 // elastiCacheNetwork fills the network inputs from the stack file or from a

@@ -7,12 +7,14 @@ package render
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/stacks"
@@ -38,6 +40,12 @@ type Resource struct {
 	Protect bool
 	// Inputs with secrets as SecretPlaceholder and unknowns as UnknownPlaceholder.
 	Inputs map[string]any
+	// URN is the resource's URN, as the engine would make it.
+	URN string
+	// DependsOn are the URNs the engine waits for before creating it: its
+	// dependsOn and the resources its inputs came from (from the
+	// RegisterResourceRequest; parents are not dependencies).
+	DependsOn []string
 }
 
 // ParentName is the logical name of the resource's parent.
@@ -49,8 +57,9 @@ func (r Resource) ParentType() string { return string(resource.URN(r.Parent).Typ
 // recorder is a pulumi.MockResourceMonitor that records every resource and
 // echoes its inputs back as its outputs (what a preview would show).
 type recorder struct {
-	mu        sync.Mutex
-	resources []Resource
+	project, stack string
+	mu             sync.Mutex
+	resources      []Resource
 	// stackOutputs are stand-in outputs of other stacks, by stack name.
 	stackOutputs map[string]resource.PropertyMap
 }
@@ -60,7 +69,18 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	if rpc := args.RegisterRPC; rpc != nil {
 		res.Parent = rpc.GetParent()
 		res.Protect = rpc.GetProtect()
+		deps := map[string]bool{}
+		for _, d := range rpc.GetDependencies() {
+			deps[d] = true
+		}
+		for _, pd := range rpc.GetPropertyDependencies() {
+			for _, d := range pd.GetUrns() {
+				deps[d] = true
+			}
+		}
+		res.DependsOn = slices.Sorted(maps.Keys(deps))
 	}
+	res.URN = r.urn(res.Parent, res.Type, res.Name)
 	r.mu.Lock()
 	r.resources = append(r.resources, res)
 	r.mu.Unlock()
@@ -86,6 +106,16 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	return fmt.Sprintf("[id of %s %s]", typeName, args.Name), state, nil
 }
 
+// urn is the URN the mock monitor gives a resource (pulumi's mocks.go
+// newURN): the parent's type qualifies the type, the stack root's does not.
+func (r *recorder) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(r.stack), tokens.PackageName(r.project), parentType, tokens.Type(typ), name))
+}
+
 func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return resource.PropertyMap{}, nil
 }
@@ -98,7 +128,7 @@ func Capture(project, stack string, config map[string]string, secretKeys []strin
 }
 
 func capture(project, stack string, config map[string]string, secretKeys []string, stackOutputs map[string]resource.PropertyMap, fn pulumi.RunFunc) ([]Resource, error) {
-	rec := &recorder{stackOutputs: stackOutputs}
+	rec := &recorder{project: project, stack: stack, stackOutputs: stackOutputs}
 	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
 		Project: project, Stack: stack, Config: config, ConfigSecretKeys: secretKeys,
 		Mocks: rec, DryRun: true,

@@ -39,8 +39,12 @@ type Result struct {
 	Config         *StackConfig
 	Objects        []Object
 	MissingSecrets []string
+	// Resources are every registration, with its dependencies.
+	Resources []Resource
 	// Notes are printed after the summary (the load test's capacity table).
 	Notes string
+	// AwaitChain is the longest chain of objects `pulumi up` waits through.
+	AwaitChain []Await
 }
 
 // Stack renders one stack in memory; nothing is written.
@@ -77,7 +81,7 @@ func Stack(opts Options, program Program) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Config: sc, Objects: objs, MissingSecrets: missing}
+	res := &Result{Config: sc, Objects: objs, MissingSecrets: missing, Resources: resources, AwaitChain: NewGraph(resources).CriticalPath()}
 	if report := cfg.CapacityReport(); report != "" {
 		res.Notes = "load test capacity (" + string(cfg.LoadTest.Shape) + ", " + fmt.Sprint(cfg.LoadTest.Flow) + "):\n" + report
 	}
@@ -178,6 +182,7 @@ func Summary(w io.Writer, dir string, res *Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nrendered %d objects of stack %s to %s\n", len(res.Objects), res.Config.Stack, dir)
+	fmt.Fprintf(w, "\npulumi up waits for: %s\n", FormatChain(res.AwaitChain))
 	if res.Notes != "" {
 		fmt.Fprintf(w, "\n%s", res.Notes)
 	}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cirkelline/infra/internal/render"
+)
+
+// label reads a resource's metadata label.
+func label(r render.Resource, key string) string {
+	meta, _ := r.Inputs["metadata"].(map[string]any)
+	labels, _ := meta["labels"].(map[string]any)
+	v, _ := labels[key].(string)
+	return v
+}
+
+// TestNoRolloutWaitsOnAnotherObjectsAwait: in every shipped stack, no
+// Deployment, HPA or Job waits (directly, through its inputs, or through
+// its parents' dependencies) for a Service or another Deployment, except
+// what the plan declares: a load test's Jobs start after the services they
+// test. Values known from the plan (names, in-cluster DNS names) must not
+// be taken from other resources' outputs.
+func TestNoRolloutWaitsOnAnotherObjectsAwait(t *testing.T) {
+	for _, stack := range shippedStacks(t) {
+		t.Run(stack, func(t *testing.T) {
+			res := renderStack(t, stack)
+			g := render.NewGraph(res.Resources)
+			for _, r := range res.Resources {
+				switch r.Type {
+				case "kubernetes:apps/v1:Deployment", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:batch/v1:Job":
+				default:
+					continue
+				}
+				loadTest := label(r, "app.kubernetes.io/component") == "loadtest"
+				for _, d := range g.DependsOn(r) {
+					if d.Type != "kubernetes:core/v1:Service" && d.Type != "kubernetes:apps/v1:Deployment" {
+						continue
+					}
+					if loadTest && label(d, "app.kubernetes.io/component") == "web" {
+						continue // declared: the runners test these services
+					}
+					t.Errorf("%s %s waits for %s %s", r.Type, r.Name, d.Type, d.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestAwaitedChain pins what `pulumi up` waits through, per stack
+// (testdata/awaits/<stack>.txt; -update rewrites them).
+func TestAwaitedChain(t *testing.T) {
+	for _, stack := range shippedStacks(t) {
+		t.Run(stack, func(t *testing.T) {
+			got := render.FormatChain(renderStack(t, stack).AwaitChain) + "\n"
+			path := filepath.Join("testdata", "awaits", stack+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("no golden chain (go test . -update): %v", err)
+			}
+			if got != string(want) {
+				t.Errorf("pulumi up of %s waits through\n  %s\nwant\n  %s", stack, strings.TrimSpace(got), strings.TrimSpace(string(want)))
+			}
+		})
+	}
+}

@@ -1,0 +1,218 @@
+package render
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Await is one object `pulumi up` waits on after creating it.
+type Await struct {
+	Resource Resource
+	// Rule is what the provider waits for, e.g. "rollout".
+	Rule string
+}
+
+// AwaitRule is what the provider waits for after creating r, or "" when it
+// moves on at once. pulumi-kubernetes v4.25.0 (provider/pkg/await):
+//   - Deployment: the rollout, the new ReplicaSet's pods available
+//     (deployment.go);
+//   - Job: completion (job.go);
+//   - Service: endpoints for ready pods, except a headless Service, an
+//     ExternalName Service or one without a selector (service.go,
+//     shouldWaitForPods);
+//   - Ingress: an address from the load balancer controller (ingress.go);
+//   - any object annotated pulumi.com/skipAwait: "true": nothing
+//     (await.go, metadata.SkipAwaitLogic).
+//
+// ConfigMaps, Secrets, RBAC, HPAs, PDBs and NetworkPolicies are created at
+// once (awaiters.go). An ElastiCache replication group's endpoint is known
+// only once AWS has provisioned the group.
+func AwaitRule(r Resource) string {
+	if !r.Custom {
+		return ""
+	}
+	meta, _ := r.Inputs["metadata"].(map[string]any)
+	if ann, _ := meta["annotations"].(map[string]any); ann["pulumi.com/skipAwait"] == "true" {
+		return ""
+	}
+	spec, _ := r.Inputs["spec"].(map[string]any)
+	switch r.Type {
+	case "kubernetes:apps/v1:Deployment":
+		return "rollout"
+	case "kubernetes:batch/v1:Job":
+		return "completion"
+	case "kubernetes:core/v1:Service":
+		selector, _ := spec["selector"].(map[string]any)
+		if spec["clusterIP"] == "None" || spec["type"] == "ExternalName" || len(selector) == 0 {
+			return ""
+		}
+		return "endpoints"
+	case "kubernetes:networking.k8s.io/v1:Ingress":
+		return "load balancer address"
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		return "provisioned"
+	}
+	return ""
+}
+
+// Graph is the engine's view of the registrations: who waits for whom.
+type Graph struct {
+	byURN    map[string]Resource
+	children map[string][]string
+}
+
+// NewGraph indexes the captured resources.
+func NewGraph(resources []Resource) *Graph {
+	g := &Graph{byURN: map[string]Resource{}, children: map[string][]string{}}
+	for _, r := range resources {
+		g.byURN[r.URN] = r
+		if r.Parent != "" {
+			g.children[r.Parent] = append(g.children[r.Parent], r.URN)
+		}
+	}
+	return g
+}
+
+// deps are the URNs r waits for: its own, and its ancestors' (the SDK
+// registers a child only once its parent is registered, and a parent only
+// once its dependencies are created).
+func (g *Graph) deps(r Resource) []string {
+	out := slices.Clone(r.DependsOn)
+	for p, ok := g.byURN[r.Parent]; ok; p, ok = g.byURN[p.Parent] {
+		out = append(out, p.DependsOn...)
+	}
+	return out
+}
+
+// DependsOn is every custom resource r waits for, directly or through
+// the resources those wait for; a dependency on a component is one on
+// everything under it.
+func (g *Graph) DependsOn(r Resource) []Resource {
+	seen := map[string]bool{}
+	var out []Resource
+	var visit func(urn string)
+	visit = func(urn string) {
+		if seen[urn] {
+			return
+		}
+		seen[urn] = true
+		d, ok := g.byURN[urn]
+		if !ok {
+			return
+		}
+		if d.Custom {
+			out = append(out, d)
+		} else {
+			for _, c := range g.children[urn] {
+				visit(c)
+			}
+		}
+		for _, dd := range g.deps(d) {
+			visit(dd)
+		}
+	}
+	for _, d := range g.deps(r) {
+		visit(d)
+	}
+	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+	return out
+}
+
+// direct is the custom resources r waits for itself (components expanded).
+func (g *Graph) direct(r Resource) []Resource {
+	var out []Resource
+	seen := map[string]bool{}
+	var visit func(urn string)
+	visit = func(urn string) {
+		if seen[urn] {
+			return
+		}
+		seen[urn] = true
+		d, ok := g.byURN[urn]
+		switch {
+		case !ok:
+		case d.Custom:
+			out = append(out, d)
+		default:
+			for _, c := range g.children[urn] {
+				visit(c)
+			}
+		}
+	}
+	for _, d := range g.deps(r) {
+		visit(d)
+	}
+	return out
+}
+
+// CriticalPath is the longest chain of awaited objects `pulumi up` waits
+// through one after another: the objects on it start only when the one
+// before is done.
+func (g *Graph) CriticalPath() []Await {
+	type best struct {
+		length int
+		chain  []Await
+	}
+	memo := map[string]best{}
+	var longest func(r Resource) best
+	longest = func(r Resource) best {
+		if b, ok := memo[r.URN]; ok {
+			return b
+		}
+		memo[r.URN] = best{} // a cycle cannot be registered; guard anyway
+		var pick best
+		deps := g.direct(r)
+		slices.SortFunc(deps, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+		for _, d := range deps {
+			if b := longest(d); b.length > pick.length || pick.chain == nil && b.chain != nil {
+				pick = b
+			}
+		}
+		out := best{length: pick.length, chain: slices.Clone(pick.chain)}
+		if rule := AwaitRule(r); rule != "" {
+			out.length++
+			out.chain = append(out.chain, Await{Resource: r, Rule: rule})
+		}
+		memo[r.URN] = out
+		return out
+	}
+	var top best
+	urns := make([]string, 0, len(g.byURN))
+	for u := range g.byURN {
+		urns = append(urns, u)
+	}
+	slices.Sort(urns)
+	for _, u := range urns {
+		if r := g.byURN[u]; r.Custom {
+			if b := longest(r); b.length > top.length {
+				top = b
+			}
+		}
+	}
+	return top.chain
+}
+
+// FormatChain writes a chain as "Deployment backend (rollout) → Job
+// loadtest-1 (completion)", each object by its kind and Kubernetes name.
+func FormatChain(chain []Await) string {
+	if len(chain) == 0 {
+		return "nothing is awaited"
+	}
+	parts := make([]string, len(chain))
+	for i, a := range chain {
+		parts[i] = fmt.Sprintf("%s %s (%s)", kindOf(a.Resource), objectName(a.Resource), a.Rule)
+	}
+	return strings.Join(parts, " → ")
+}
+
+func kindOf(r Resource) string { return r.Type[strings.LastIndex(r.Type, ":")+1:] }
+
+func objectName(r Resource) string {
+	if meta, ok := r.Inputs["metadata"].(map[string]any); ok {
+		if n, ok := meta["name"].(string); ok {
+			return n
+		}
+	}
+	return r.Name
+}
