@@ -26,13 +26,14 @@ import (
 var ErrNotCarried = errors.New("the rehearsal's verdict is not OK")
 
 const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stages 10s:100,1m:100,...]
-                    [--max-replicas N] [--startup D] [--cooldown D] [--out DIR]
+                    [--max-replicas N] [--startup D] [--cooldown D] [--memory-share F] [--out DIR]
       Replay a load-test shape through the real HPA controller on a local
       control plane (kube-apiserver, controller manager, scheduler, kwok,
       metrics-server; hack/controlplane builds them) and write DIR/rehearsal.csv,
       .png, .svg verdict.txt and
       verdict.json (default DIR rendered/rehearsal/NAME-SHAPE).
-      Exits non-zero unless the verdict is OK. Takes the shape's real time.
+      Exits non-zero unless the verdict is OK. Takes the shape's real time;
+      Ctrl-C stops it and still writes what was observed.
 `
 
 // rehearseFlags are the command's settings, parsed.
@@ -40,6 +41,7 @@ type rehearseFlags struct {
 	stack, shape, stages, out, dir string
 	maxReplicas                    int
 	startup, cooldown              string
+	memoryShare                    float64
 	keepLogs                       bool
 }
 
@@ -56,6 +58,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.StringVar(&f.cooldown, "cooldown", "auto", "time to watch after the shape (auto: until back at minReplicas, bounded by the scale-down policies)")
 	fs.StringVar(&f.out, "out", "", "output directory (default rendered/rehearsal/<stack>-<shape>)")
 	fs.StringVar(&f.dir, "dir", ".", "project directory (holds Pulumi.yaml)")
+	fs.Float64Var(&f.memoryShare, "memory-share", 0.3, "each pod's constant memory use as a share of its request")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the control plane's logs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,10 +92,11 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	defer stop()
 	opts.Progress = stderr
 	began := time.Now()
-	res, err := rehearse.Run(ctx, opts)
-	if err != nil {
-		return fmt.Errorf("rehearse %s: %w", cfg.Stack, err)
+	res, runErr := rehearse.Run(ctx, opts)
+	if runErr != nil && (res == nil || !errors.Is(runErr, rehearse.ErrInterrupted) || len(res.Samples) == 0) {
+		return fmt.Errorf("rehearse %s: %w", cfg.Stack, runErr)
 	}
+	// Interrupted (Ctrl-C): what was observed is still written and judged.
 	csvPath := filepath.Join(out, "rehearsal.csv")
 	fcsv, err := os.Create(csvPath)
 	if err != nil {
@@ -126,6 +130,9 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 		fmt.Fprintln(stdout, "wrote", file)
 	}
 	fmt.Fprintf(stdout, "\n%s (rehearsed in %s)\n%s", title, time.Since(began).Round(time.Second), table)
+	if runErr != nil {
+		return fmt.Errorf("rehearse %s: %w", cfg.Stack, runErr)
+	}
 	if !res.Verdict.OK() {
 		return fmt.Errorf("%w: %s", ErrNotCarried, res.Verdict.Summary())
 	}
@@ -135,7 +142,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 // rehearseOptions loads the stack, resolves the shape and renders the
 // objects the rehearsal applies.
 func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options, *stacks.Config, error) {
-	o := rehearse.Options{Root: f.dir, MaxReplicas: int32(f.maxReplicas), KeepLogs: f.keepLogs}
+	o := rehearse.Options{Root: f.dir, MaxReplicas: int32(f.maxReplicas), MemoryShare: f.memoryShare, KeepLogs: f.keepLogs}
 	sc, err := render.LoadStackConfig(f.dir, f.stack)
 	if err != nil {
 		return o, nil, err
@@ -164,6 +171,9 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 			cfg.LoadTest.Stages = stages
 			loadtest.ValidateStages(&errs, "--stages", stages)
 		}
+	}
+	if f.memoryShare <= 0 || f.memoryShare > 1 {
+		errs.Add("--memory-share", f.memoryShare, "must be a share of the memory request in (0, 1]", "use e.g. 0.3; above half the HPA's memory target it holds replicas up")
 	}
 	if f.maxReplicas < 0 {
 		errs.Add("--max-replicas", f.maxReplicas, "must be positive", "leave it out to keep the stack's maxReplicas")

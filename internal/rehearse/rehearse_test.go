@@ -131,7 +131,7 @@ func TestTargetFromStagingManifests(t *testing.T) {
 	if got := tgt.ScaleUpSteps(1, 40); got != 4 { // 1 → 5 → 10 → 20 → 40
 		t.Errorf("1 → 40 in %d steps, want 4", got)
 	}
-	if got, want := tgt.ScaleDownBound(5), 300*time.Second+4*time.Minute; got != want {
+	if got, want := tgt.ScaleDownBound(5), 300*time.Second+4*75*time.Second; got != want {
 		t.Errorf("ScaleDownBound(5) = %s, want %s", got, want)
 	}
 }

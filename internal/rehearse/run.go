@@ -3,6 +3,7 @@ package rehearse
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -51,12 +52,16 @@ type Options struct {
 	// Cooldown is how long to watch after the shape ends; 0 stops at the
 	// shape's end. CooldownAuto watches until the replicas are back at
 	// minReplicas, at most the scale-down stabilization window and
-	// policies' time (Target.ScaleDownBound) plus 2 minutes.
+	// policies' time (Target.ScaleDownBound) plus 3 minutes.
 	Cooldown time.Duration
 	// Tick is how often demand is written and the cluster sampled. Default 2 s.
 	Tick time.Duration
 	// MemoryShare is each pod's memory use as a share of its request,
-	// constant (the HPA's memory target stays out of the way). Default 0.5.
+	// constant. Default 0.3, which keeps an 80 % memory target out of the
+	// way: the HPA scales to the larger of its metrics' proposals, so a
+	// memory share above half the target holds replicas up (at 0.5 against
+	// 80 %, ceil(n × 0.625) pods: never fewer than 2), and each such
+	// proposal also holds the scale-down stabilization window.
 	MemoryShare float64
 	// Progress receives a line every ProgressEvery (default 10 s). Default io.Discard.
 	Progress      io.Writer
@@ -70,7 +75,7 @@ func (o *Options) withDefaults() {
 		o.Tick = 2 * time.Second
 	}
 	if o.MemoryShare <= 0 {
-		o.MemoryShare = 0.5
+		o.MemoryShare = 0.3
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -88,6 +93,10 @@ type Result struct {
 	Samples []Sample
 	Verdict Verdict
 }
+
+// ErrInterrupted is returned, with the samples so far, when the context
+// ends while the shape is replayed.
+var ErrInterrupted = errors.New("rehearsal interrupted")
 
 // StartupFromProbe and CooldownAuto are the Options values that derive
 // the start-up time and the cool-down from the stack.
@@ -135,11 +144,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := r.warmUp(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.replay(ctx); err != nil {
-		return res, err
-	}
+	err = r.replay(ctx)
 	res.Verdict = Judge(res.Samples, o.Demand, res.Target)
-	return res, nil
+	if err != nil && ctx.Err() != nil {
+		return res, fmt.Errorf("%w after %d samples: %v", ErrInterrupted, len(res.Samples), ctx.Err())
+	}
+	return res, err
 }
 
 // objectsFor splits the stream, leaves out Jobs and finds the Deployment.
@@ -253,7 +263,7 @@ func (r *runner) replay(ctx context.Context) error {
 	limit := end + r.o.Cooldown
 	untilMin := r.o.Cooldown < 0
 	if untilMin {
-		limit = end + t.ScaleDownBound(max(d.PodsNeeded(d.PeakRPS()), t.MinReplicas)) + 2*time.Minute
+		limit = end + t.ScaleDownBound(max(min(d.PodsNeeded(d.PeakRPS()), t.MaxReplicas), t.MinReplicas)) + 3*time.Minute
 	}
 	fmt.Fprintf(r.o.Progress, "replaying %s: %s of shape, then up to %s of cool-down\n", d.Shape.Name, end, (limit - end).Round(time.Second))
 	began := time.Now()

@@ -10,11 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Tolerance is the HPA controller's default: no scaling while the usage
-// ratio is within 10 % of 1 (--horizontal-pod-autoscaler-tolerance,
-// pkg/controller/podautoscaler/config/v1alpha1/defaults.go of
+// syncPeriod is the HPA controller's default
+// --horizontal-pod-autoscaler-sync-period
+// (pkg/controller/podautoscaler/config/v1alpha1/defaults.go of
 // k8s.io/kubernetes v1.37.2).
-const Tolerance = 0.1
+const syncPeriod = 15 * time.Second
 
 // Target is the Deployment and HPA a rehearsal drives, as the API server
 // stored them (with its defaults, e.g. the HPA's behavior).
@@ -167,8 +167,10 @@ func (t Target) ScaleUpSteps(from, to int32) int {
 
 // ScaleDownBound is the longest the HPA should take from replicas from back
 // to minReplicas once the demand is gone: the scale-down stabilization
-// window (300 s unless the behavior says otherwise) plus one policy period
-// per step the scale-down policies allow (calculateScaleDownLimitWithBehaviors
+// window (300 s unless the behavior says otherwise) plus, per step the
+// scale-down policies allow, one policy period and one 15 s controller sync
+// (a step is allowed only once the last one is a full period old, and the
+// controller looks every 15 s) (calculateScaleDownLimitWithBehaviors
 // in pkg/controller/podautoscaler/horizontal.go: Pods removes value, Percent
 // keeps (1 - value/100) of the replicas, selectPolicy Max takes the larger
 // change, Min the smaller).
@@ -214,7 +216,7 @@ func (t Target) ScaleDownBound(from int32) time.Duration {
 			next = r - 1
 		}
 		r = max(next, t.MinReplicas)
-		total += time.Duration(period) * time.Second
+		total += time.Duration(period)*time.Second + syncPeriod
 	}
 	return total
 }
