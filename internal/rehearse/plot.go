@@ -49,7 +49,7 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		}
 		segDemand, segReady = nil, nil
 	}
-	top := float64(res.Target.MaxReplicas)
+	top := float64(res.Target.MinReplicas + 1)
 	for _, s := range res.Samples {
 		x := s.T.Seconds() * minutesPerSec
 		need := s.DemandRPS / res.Demand.PerPodRPS
@@ -78,6 +78,12 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		p.Legend.Add("under-provisioned", poly)
 	}
 	xEnd := demand[len(demand)-1].X
+	// maxReplicas far above everything (production's 50 against a peak of
+	// 8) would flatten the plot: it is then named at the top instead.
+	maxOnScale := float64(res.Target.MaxReplicas) <= top*1.5
+	if maxOnScale {
+		top = max(top, float64(res.Target.MaxReplicas))
+	}
 	// The shape's stages: a vertical line where each starts, its target on top.
 	var stageLabels plotter.XYLabels
 	prevTarget := res.Demand.Shape.StartVUs
@@ -108,10 +114,25 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		}
 		p.Add(labels)
 	}
-	for _, h := range []struct {
+	limits := []struct {
 		y     int32
 		label string
-	}{{res.Target.MinReplicas, "minReplicas"}, {res.Target.MaxReplicas, "maxReplicas"}} {
+	}{{res.Target.MinReplicas, "minReplicas"}}
+	if maxOnScale {
+		limits = append(limits, struct {
+			y     int32
+			label string
+		}{res.Target.MaxReplicas, "maxReplicas"})
+	} else {
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: 0, Y: top * 1.25}},
+			Labels: []string{fmt.Sprintf(" maxReplicas %d: above the plot", res.Target.MaxReplicas)}})
+		if err != nil {
+			return nil, err
+		}
+		lab.TextStyle[0].Color = colorLimit
+		p.Add(lab)
+	}
+	for _, h := range limits {
 		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: float64(h.y)}, {X: xEnd, Y: float64(h.y)}})
 		if err != nil {
 			return nil, err

@@ -313,6 +313,16 @@ func TestPlotWritesPNGAndSVG(t *testing.T) {
 			t.Errorf("svg lacks %q", text)
 		}
 	}
+	// A maxReplicas far above the peak is named, not drawn.
+	res.Target.MaxReplicas = 50
+	files, err = Plot(dir, "far", "test", res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, _ = os.ReadFile(files[1])
+	if !bytes.Contains(svg, []byte("maxReplicas 50: above the plot")) || bytes.Contains(svg, []byte("maxReplicas 50<")) {
+		t.Errorf("svg with maxReplicas 50 does not name it above the plot")
+	}
 }
 
 func TestReplayStops(t *testing.T) {
