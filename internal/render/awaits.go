@@ -77,12 +77,33 @@ func NewGraph(resources []Resource) *Graph {
 // deps are the URNs r waits for: its own, and its ancestors' (the SDK
 // registers a child only once its parent is registered, and a parent only
 // once its dependencies are created).
+//
+// A dependency on one child of another component stands for the whole
+// component: the SDK expands a dependency on a component into the children
+// registered so far, a set that depends on timing, while the program's
+// intent (and what a deploy must be planned for) is all of them.
 func (g *Graph) deps(r Resource) []string {
-	out := slices.Clone(r.DependsOn)
+	raw := slices.Clone(r.DependsOn)
+	ancestors := map[string]bool{}
 	for p, ok := g.byURN[r.Parent]; ok; p, ok = g.byURN[p.Parent] {
-		out = append(out, p.DependsOn...)
+		raw = append(raw, p.DependsOn...)
+		ancestors[p.URN] = true
+	}
+	out := make([]string, 0, len(raw))
+	for _, d := range raw {
+		out = append(out, g.outermostComponent(d, ancestors))
 	}
 	return out
+}
+
+// outermostComponent is the top-most component above urn that is not one
+// of ancestors, or urn itself when it has none.
+func (g *Graph) outermostComponent(urn string, ancestors map[string]bool) string {
+	top := urn
+	for p, ok := g.byURN[g.byURN[urn].Parent]; ok && !p.Custom && !ancestors[p.URN]; p, ok = g.byURN[p.Parent] {
+		top = p.URN
+	}
+	return top
 }
 
 // DependsOn is every custom resource r waits for, directly or through
