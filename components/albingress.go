@@ -103,12 +103,12 @@ var (
 	groupName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`)
 )
 
-// WithDefaults fills every unset field with its documented default.
-// NewAlbIngress applies it before validating.
-// DefaultSSLPolicy is the HTTPS listener's policy: TLS 1.3 with TLS 1.2
-// fallback, the AWS Load Balancer Controller's recommended policy.
+// DefaultSSLPolicy is the HTTPS listener's policy: TLS 1.3, with TLS 1.2
+// for older clients.
 const DefaultSSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
+// WithDefaults fills every unset field with its documented default.
+// NewAlbIngress applies it before validating.
 func (a AlbIngressArgs) WithDefaults() AlbIngressArgs {
 	if a.Scheme == "" {
 		a.Scheme = AlbInternetFacing

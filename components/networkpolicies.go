@@ -64,12 +64,12 @@ type NetworkPolicies struct {
 	pulumi.ResourceState
 }
 
-// WithDefaults fills every unset field with its documented default.
-// NewNetworkPolicies applies it before validating.
 // AnyIPv4 is every IPv4 address, for egress to hosts outside the cluster
 // whose addresses are not known here (AWS endpoints, ElastiCache).
 const AnyIPv4 = "0.0.0.0/0"
 
+// WithDefaults fills every unset field with its documented default.
+// NewNetworkPolicies applies it before validating.
 func (a NetworkPoliciesArgs) WithDefaults() NetworkPoliciesArgs {
 	if len(a.HTTPSEgressCIDRs) == 0 {
 		a.HTTPSEgressCIDRs = []string{AnyIPv4}

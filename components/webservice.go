@@ -84,16 +84,22 @@ type WebService struct {
 	DNSName pulumi.StringOutput `pulumi:"dnsName"`
 	// Port is the Service port.
 	Port pulumi.IntOutput `pulumi:"port"`
+	// Deployment is the service's Deployment: depend on it (not on the
+	// component) to wait for its rollout. The SDK expands a dependency on a
+	// component into the children registered so far, and children register
+	// asynchronously, so such a dependency can miss them
+	// (pulumi sdk v3.263.0 go/pulumi/rpc.go addDependency, context.go getOpts).
+	Deployment *appsv1.Deployment
 }
 
-// WithDefaults fills every unset field with its documented default.
-// NewWebService applies it before validating.
 // DefaultServicePort is the port the cirkelline backend listens on.
 const DefaultServicePort int32 = 8000
 
 // DefaultRunAsUser is the non-root UID the services run as.
 const DefaultRunAsUser int64 = 10001
 
+// WithDefaults fills every unset field with its documented default.
+// NewWebService applies it before validating.
 func (a WebServiceArgs) WithDefaults() WebServiceArgs {
 	if a.Port == 0 {
 		a.Port = DefaultServicePort
@@ -175,7 +181,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		return objectMeta(objName, args.Namespace, labels, annotations)
 	}
 
-	_, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: meta(args.Name, nil),
 		Spec:     deploymentSpec(args, labels, selector),
 	}, parent)
@@ -221,6 +227,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		}
 	}
 
+	comp.Deployment = deployment
 	comp.ServiceName = svc.Metadata.Name().Elem()
 	comp.DNSName = pulumi.Sprintf(serviceDNSFormat, comp.ServiceName, args.Namespace)
 	comp.Port = pulumi.Int(int(args.Port)).ToIntOutput()

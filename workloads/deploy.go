@@ -90,7 +90,7 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		services = append(services, svc)
+		services = append(services, svc.Deployment)
 		out.ServiceDNSNames[args.Name] = svc.DNSName
 		backends[args.Name] = components.IngressBackend{ServiceName: pulumi.String(args.Name), Port: args.Port}
 	}
