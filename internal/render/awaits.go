@@ -106,41 +106,8 @@ func (g *Graph) outermostComponent(urn string, ancestors map[string]bool) string
 	return top
 }
 
-// DependsOn is every custom resource r waits for, directly or through
-// the resources those wait for; a dependency on a component is one on
-// everything under it.
-func (g *Graph) DependsOn(r Resource) []Resource {
-	seen := map[string]bool{}
-	var out []Resource
-	var visit func(urn string)
-	visit = func(urn string) {
-		if seen[urn] {
-			return
-		}
-		seen[urn] = true
-		d, ok := g.byURN[urn]
-		if !ok {
-			return
-		}
-		if d.Custom {
-			out = append(out, d)
-		} else {
-			for _, c := range g.children[urn] {
-				visit(c)
-			}
-		}
-		for _, dd := range g.deps(d) {
-			visit(dd)
-		}
-	}
-	for _, d := range g.deps(r) {
-		visit(d)
-	}
-	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
-	return out
-}
-
-// direct is the custom resources r waits for itself (components expanded).
+// direct is the custom resources r waits for itself: a component among its
+// dependencies stands for every custom resource under it.
 func (g *Graph) direct(r Resource) []Resource {
 	var out []Resource
 	seen := map[string]bool{}
@@ -164,6 +131,27 @@ func (g *Graph) direct(r Resource) []Resource {
 	for _, d := range g.deps(r) {
 		visit(d)
 	}
+	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+	return out
+}
+
+// DependsOn is every custom resource r waits for, directly or through the
+// resources those wait for.
+func (g *Graph) DependsOn(r Resource) []Resource {
+	seen := map[string]bool{}
+	var out []Resource
+	var visit func(Resource)
+	visit = func(r Resource) {
+		for _, d := range g.direct(r) {
+			if !seen[d.URN] {
+				seen[d.URN] = true
+				out = append(out, d)
+				visit(d)
+			}
+		}
+	}
+	visit(r)
+	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
 	return out
 }
 
@@ -183,9 +171,7 @@ func (g *Graph) CriticalPath() []Await {
 		}
 		memo[r.URN] = best{} // a cycle cannot be registered; guard anyway
 		var pick best
-		deps := g.direct(r)
-		slices.SortFunc(deps, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
-		for _, d := range deps {
+		for _, d := range g.direct(r) {
 			if b := longest(d); b.length > pick.length || pick.chain == nil && b.chain != nil {
 				pick = b
 			}
