@@ -114,7 +114,11 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 // paired times two implementations of one operation alternately, in the
 // same loop (the order flips every iteration), so a noisy machine slows
 // both alike; it reports each one's mean and their ratio (lib/raw).
-func paired(b *testing.B, raw, lib func(i int)) {
+func paired(b *testing.B, raw, lib func(i int)) { pairedAs(b, "raw", "lib", raw, lib) }
+
+// pairedAs is paired with the two sides' names in the reported units
+// (<base>-ns/op, <other>-ns/op and <other>/<base>).
+func pairedAs(b *testing.B, baseName, otherName string, raw, lib func(i int)) {
 	var rawT, libT time.Duration
 	n := 0
 	for i := 0; b.Loop(); i++ {
@@ -130,9 +134,9 @@ func paired(b *testing.B, raw, lib func(i int)) {
 		*st += time.Since(mid)
 		n++
 	}
-	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), "raw-ns/op")
-	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), "lib-ns/op")
-	b.ReportMetric(float64(libT)/float64(rawT), "lib/raw")
+	b.ReportMetric(float64(rawT.Nanoseconds())/float64(n), baseName+"-ns/op")
+	b.ReportMetric(float64(libT.Nanoseconds())/float64(n), otherName+"-ns/op")
+	b.ReportMetric(float64(libT)/float64(rawT), otherName+"/"+baseName)
 }
 
 // BenchmarkPairedGetSet: library Set+Get against raw go-redis doing the

@@ -60,6 +60,10 @@ type Cache struct {
 	local  *lru
 	limits *localLimiter
 	flight singleflight.Group
+	// metrics is nil unless Options.Metrics is set; its fallback state is
+	// guarded by mu.
+	metrics    *metrics
+	metricsErr error
 
 	down     atomic.Bool           // circuit open: Redis is skipped
 	reason   atomic.Pointer[error] // why it is open (ErrUnavailable or ErrAuth, with the cause)
@@ -121,12 +125,25 @@ func NewWithClient(client Client, opts Options) *Cache {
 
 func newCache(client Client, opts Options) *Cache {
 	life, end := context.WithCancel(context.Background())
-	return &Cache{
+	c := &Cache{
 		opts: opts, client: client, local: newLRU(opts.LocalSize, opts.LocalMaxBytes),
 		limits: newLocalLimiter(), stop: make(chan struct{}), life: life, endLife: end,
 		dirty: map[string]struct{}{}, maxDirty: 10 * opts.LocalSize,
 	}
+	if opts.Metrics != nil {
+		c.metrics, c.metricsErr = newMetrics(opts.Metrics)
+		if c.metricsErr != nil {
+			// New never fails (an outage is the fallback's job, and so is
+			// a dashboard gap): say it loudly, serve without metrics.
+			opts.Logger.Error("cache: Prometheus metrics not registered; serving without them", "error", c.metricsErr)
+		}
+	}
+	return c
 }
+
+// MetricsErr reports why Options.Metrics registered nothing (an error
+// matching ErrMetrics), or nil.
+func (c *Cache) MetricsErr() error { return c.metricsErr }
 
 // Close stops the background probe and closes a client New created. Calls
 // after Close are served from memory.
@@ -139,6 +156,12 @@ func (c *Cache) Close() error {
 		close(c.stop)
 		c.probeOnce.Unlock()
 		c.endLife() // aborts a probe's dial
+		if c.metrics != nil {
+			// A closed cache no longer counts as one in fallback.
+			c.mu.Lock()
+			c.metrics.fallbackEnded(false)
+			c.mu.Unlock()
+		}
 		// Closing the pool closes connections in use too (go-redis
 		// internal/pool ConnPool.Close), which ends a probe's read from a
 		// stalled Redis at once instead of after its timeout.
@@ -181,7 +204,13 @@ func (c *Cache) ttl(ttl time.Duration) time.Duration {
 // comes from memory), Redis's answer about this key (ErrRejected) and the
 // caller's own cancelled or expired context do.
 func (c *Cache) Get(ctx context.Context, key string, dst any) error {
-	raw, err := c.getRaw(ctx, c.key(key))
+	return c.get(ctx, key, dst, c.metrics)
+}
+
+// get is Get, counting its hit or miss in m (nil: not counted, for a
+// lookup that repeats one already counted).
+func (c *Cache) get(ctx context.Context, key string, dst any, m *metrics) error {
+	raw, err := c.getRaw(ctx, c.key(key), m)
 	if err != nil {
 		return err
 	}
@@ -191,10 +220,12 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) error {
 	return nil
 }
 
-func (c *Cache) getRaw(ctx context.Context, key string) ([]byte, error) {
+func (c *Cache) getRaw(ctx context.Context, key string, m *metrics) ([]byte, error) {
 	if c.UsingRedis() {
 		since := c.local.version()
+		start := c.metrics.begin()
 		raw, err := c.client.Get(ctx, key).Bytes()
+		c.metrics.observe(opGet, start)
 		switch {
 		case err == nil:
 			// Keep the fallback's copy (if any) as fresh as Redis, and drop
@@ -202,15 +233,19 @@ func (c *Cache) getRaw(ctx context.Context, key string) ([]byte, error) {
 			// replica has since replaced or deleted; unless this process
 			// changed the key meanwhile (its copy is then the newer).
 			c.local.refresh(key, raw, since)
+			m.lookup(true, true)
 			return raw, nil
 		case errors.Is(err, redis.Nil):
 			c.local.forget(key, since)
+			m.lookup(false, true)
 			return nil, ErrCacheMiss
 		case !c.failed(ctx, err):
 			return nil, c.callError(ctx, "get", key, err)
 		}
 	}
-	if raw, ok := c.local.get(key); ok {
+	raw, ok := c.local.get(key)
+	m.lookup(ok, false)
+	if ok {
 		return raw, nil
 	}
 	return nil, ErrCacheMiss
@@ -233,7 +268,12 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cache: set %q: %w", k, err)
 	}
-	err = c.write(ctx, "set", k, func(ctx context.Context) error { return c.client.Set(ctx, k, raw, ttl).Err() })
+	err = c.write(ctx, "set", k, func(ctx context.Context) error {
+		start := c.metrics.begin()
+		err := c.client.Set(ctx, k, raw, ttl).Err()
+		c.metrics.observe(opSet, start)
+		return err
+	})
 	if err != nil {
 		c.local.delete(k)
 		if errors.Is(err, ErrRejected) {
@@ -255,7 +295,12 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cache: delete %q: %w", k, err)
 	}
-	err := c.write(ctx, "delete", k, func(ctx context.Context) error { return c.client.Del(ctx, k).Err() })
+	err := c.write(ctx, "delete", k, func(ctx context.Context) error {
+		start := c.metrics.begin()
+		err := c.client.Del(ctx, k).Err()
+		c.metrics.observe(opDelete, start)
+		return err
+	})
 	c.local.delete(k)
 	return err
 }
@@ -393,6 +438,11 @@ func (c *Cache) open(err error, auth bool) {
 		return // closing: the pool's "client is closed" is no outage to report
 	default:
 	}
+	if c.metrics != nil {
+		c.mu.Lock()
+		c.metrics.fallbackBegan(auth)
+		c.mu.Unlock()
+	}
 	if auth {
 		c.sayAuthFailed(err)
 	} else {
@@ -431,7 +481,10 @@ func (c *Cache) checkHealth() {
 		defer c.checking.Store(false)
 		ctx, cancel := context.WithTimeout(c.life, c.opts.DialTimeout+c.opts.ReadTimeout)
 		defer cancel()
-		if err := c.client.Ping(ctx).Err(); err != nil && c.life.Err() == nil {
+		start := c.metrics.begin()
+		err := c.client.Ping(ctx).Err()
+		c.metrics.observe(opPing, start)
+		if err != nil && c.life.Err() == nil {
 			c.failed(context.Background(), err)
 		}
 	}()
@@ -471,7 +524,9 @@ func (c *Cache) startProbe() {
 func (c *Cache) recover() bool {
 	timeout := c.opts.DialTimeout + c.opts.ReadTimeout
 	ctx, cancel := context.WithTimeout(c.life, timeout)
+	start := c.metrics.begin()
 	err := c.client.Ping(ctx).Err()
+	c.metrics.observe(opPing, start)
 	cancel()
 	if err != nil {
 		if classify(context.Background(), err) == authFailed {
@@ -487,6 +542,7 @@ func (c *Cache) recover() bool {
 			c.untracked = 0
 			c.down.Store(false)
 			c.authSaid.Store(false)
+			c.metrics.fallbackEnded(true)
 			c.mu.Unlock()
 			if untracked > 0 {
 				c.opts.Logger.Warn("cache: Redis reachable again, back from memory; some keys changed during the outage were not tracked and may be stale in Redis until their TTL",

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configure a Cache. The zero value of every field means its default.
@@ -48,6 +50,14 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Logger receives the outage and recovery warnings. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, is where the cache registers its Prometheus
+	// metrics (the Metric* names; prometheus.DefaultRegisterer, or a
+	// service's own registry). Caches given one registry share the series;
+	// wrap it (prometheus.WrapRegistererWith) to tell them apart. When a
+	// name is taken by a collector of another shape the cache logs an
+	// error and runs without metrics (MetricsErr). Default nil: no
+	// metrics, and no cost on any call.
+	Metrics prometheus.Registerer
 }
 
 func (o *Options) init() {

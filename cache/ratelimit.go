@@ -99,7 +99,9 @@ func (c *Cache) incr(ctx context.Context, key string, window time.Duration) (cou
 		return 0, 0, false, fmt.Errorf("cache: rate limit %q: %w", k, err)
 	}
 	if c.UsingRedis() {
+		start := c.metrics.begin()
 		res, err := fixedWindow.Run(ctx, c.client, []string{k}, window.Milliseconds()).Int64Slice()
+		c.metrics.observe(opRateLimit, start)
 		if err == nil && len(res) == 2 {
 			return res[0], time.Duration(res[1]) * time.Millisecond, false, nil
 		}
@@ -261,12 +263,14 @@ func RateLimit(c *Cache, limit Limit, opts MiddlewareOptions) (func(http.Handler
 		name = strconv.Itoa(limit.Rate) + "/" + limit.Period.String()
 	}
 	namespace := "http:" + name + ":"
+	counts := c.metrics.limiter(name)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			bucket := namespace + key(r)
 			res, err := c.Allow(r.Context(), bucket, limit)
 			if err != nil {
 				if r.Context().Err() != nil {
+					counts.refused()
 					http.Error(w, "request ended before the rate limit was checked", http.StatusServiceUnavailable)
 					return
 				}
@@ -278,10 +282,12 @@ func RateLimit(c *Cache, limit Limit, opts MiddlewareOptions) (func(http.Handler
 			if res.Local {
 				switch opts.WhenRedisDown {
 				case FailClosed:
+					counts.refused()
 					w.Header().Set("Retry-After", "1")
 					http.Error(w, "rate limit unavailable", http.StatusServiceUnavailable)
 					return
 				case FailOpen:
+					counts.passed()
 					next.ServeHTTP(w, r)
 					return
 				}
@@ -291,6 +297,7 @@ func RateLimit(c *Cache, limit Limit, opts MiddlewareOptions) (func(http.Handler
 			h.Set("X-RateLimit-Limit", strconv.Itoa(limit.Rate))
 			h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
 			h.Set("X-RateLimit-Reset", reset)
+			counts.counted(res.Allowed)
 			if !res.Allowed {
 				h.Set("Retry-After", reset)
 				http.Error(w, "rate limit exceeded: "+limit.String(), http.StatusTooManyRequests)

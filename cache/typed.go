@@ -82,7 +82,8 @@ func Cached[T any](ctx context.Context, c *Cache, key string, ttl time.Duration,
 		lctx := context.WithoutCancel(ctx)
 		// Another caller may have filled it while this one waited.
 		var again T
-		if err := c.Get(lctx, key, &again); err == nil {
+		// Not counted: this caller's miss was, a moment ago.
+		if err := c.get(lctx, key, &again, nil); err == nil {
 			return again, nil
 		}
 		loaded, err := load(lctx)
