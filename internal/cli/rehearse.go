@@ -58,7 +58,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.StringVar(&f.cooldown, "cooldown", "auto", "time to watch after the shape (auto: until back at minReplicas, bounded by the scale-down policies)")
 	fs.StringVar(&f.out, "out", "", "output directory (default rendered/rehearsal/<stack>-<shape>)")
 	fs.StringVar(&f.dir, "dir", ".", "project directory (holds Pulumi.yaml)")
-	fs.Float64Var(&f.memoryShare, "memory-share", 0.3, "each pod's constant memory use as a share of its request")
+	fs.Float64Var(&f.memoryShare, "memory-share", 0, "each pod's constant memory use as a share of its request (default: none, so a memory target stays out of the way)")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the control plane's logs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -172,8 +172,8 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 			loadtest.ValidateStages(&errs, "--stages", stages)
 		}
 	}
-	if f.memoryShare <= 0 || f.memoryShare > 1 {
-		errs.Add("--memory-share", f.memoryShare, "must be a share of the memory request in (0, 1]", "use e.g. 0.3; above half the HPA's memory target it holds replicas up")
+	if f.memoryShare < 0 || f.memoryShare > 1 {
+		errs.Add("--memory-share", f.memoryShare, "must be a share of the memory request in [0, 1]", "use e.g. 0.3 for a working set at 30 % of the request; above half the HPA's memory target it holds replicas up")
 	}
 	if f.maxReplicas < 0 {
 		errs.Add("--max-replicas", f.maxReplicas, "must be positive", "leave it out to keep the stack's maxReplicas")

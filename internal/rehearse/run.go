@@ -56,12 +56,14 @@ type Options struct {
 	Cooldown time.Duration
 	// Tick is how often demand is written and the cluster sampled. Default 2 s.
 	Tick time.Duration
-	// MemoryShare is each pod's memory use as a share of its request,
-	// constant. Default 0.3, which keeps an 80 % memory target out of the
-	// way: the HPA scales to the larger of its metrics' proposals, so a
-	// memory share above half the target holds replicas up (at 0.5 against
-	// 80 %, ceil(n × 0.625) pods: never fewer than 2), and each such
-	// proposal also holds the scale-down stabilization window.
+	// MemoryShare, when set, is each pod's memory use as a share of its
+	// request, constant (a working set that does not follow the load).
+	// Default 0: no memory annotation, so kwok reports 1Mi
+	// (kustomize/metrics/usage of kwok v0.8.0) and a memory target stays
+	// out of the way. A share above half an 80 % memory target holds
+	// replicas up: the HPA follows the larger of its metrics' proposals
+	// (ceil(n × share / target) pods from memory) and each proposal stays
+	// in the scale-down stabilization window.
 	MemoryShare float64
 	// Progress receives a line every ProgressEvery (default 10 s). Default io.Discard.
 	Progress      io.Writer
@@ -73,9 +75,6 @@ type Options struct {
 func (o *Options) withDefaults() {
 	if o.Tick <= 0 {
 		o.Tick = 2 * time.Second
-	}
-	if o.MemoryShare <= 0 {
-		o.MemoryShare = 0.3
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -338,7 +337,13 @@ func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 	if r.written == nil {
 		r.written = map[string]string{}
 	}
-	memory := fmt.Sprintf("%dMi", max(int64(float64(t.MemoryRequestBytes)*r.o.MemoryShare/float64(max(t.Containers, 1)))>>20, 1))
+	annotations := func(cpu string) map[string]string {
+		a := map[string]string{annotationCPU: cpu}
+		if r.o.MemoryShare > 0 {
+			a[annotationMemory] = fmt.Sprintf("%dMi", max(int64(float64(t.MemoryRequestBytes)*r.o.MemoryShare/float64(max(t.Containers, 1)))>>20, 1))
+		}
+		return a
+	}
 	isReady := map[string]bool{}
 	for _, n := range ready {
 		isReady[n] = true
@@ -353,7 +358,7 @@ func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 		if r.written[name] == cpu {
 			continue
 		}
-		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotationCPU: cpu, annotationMemory: memory}}}
+		patch := map[string]any{"metadata": map[string]any{"annotations": annotations(cpu)}}
 		if err := r.kc.mergePatch(ctx, podPath(ns, name), patch, nil); err != nil {
 			if ctx.Err() != nil {
 				return s, ctx.Err()
