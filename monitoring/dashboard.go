@@ -158,3 +158,18 @@ func Dashboard(args Args) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// The label that marks a ConfigMap for Grafana's dashboard sidecar, as
+// the grafana Helm chart names it (values.yaml sidecar.dashboards.label:
+// grafana_dashboard; its labelValue "" accepts any value) and
+// kube-prometheus-stack sets it (labelValue "1"). The wiring makes both
+// configurable; these are the defaults.
+const (
+	DefaultSidecarLabel      = "grafana_dashboard"
+	DefaultSidecarLabelValue = "1"
+)
+
+// DashboardFileName is the dashboard's key in its ConfigMap (the sidecar
+// writes each key as a file) and the file render writes for a manual
+// import.
+func DashboardFileName(stack string) string { return stack + "-scaling.json" }
