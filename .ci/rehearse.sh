@@ -2,7 +2,7 @@
 # Rehearses a shortened spike on the staging stack through the real HPA
 # controller (internal/rehearse, build tag rehearsal): twice in parallel,
 # with staging's HPA and with maxReplicas 2, asserting on the verdicts.
-# About 4 minutes of wall clock once the control plane is built (it shares
+# About 5 minutes of wall clock once the control plane is built (it shares
 # hack/controlplane's cache with .ci/controlplane.sh). SKIP_CONTROLPLANE=1
 # skips it.
 set -euo pipefail
