@@ -93,7 +93,7 @@ func PrometheusRule(args Args) (*monv1.PrometheusRule, error) {
 		alert(AlertHighErrorRatio, q.errorRatioAbove(), 5*time.Minute, SeverityCritical,
 			"{{ $labels.service }}: {{ $value | humanizePercentage }} of requests fail with a server error",
 			fmt.Sprintf("More than %s of the service's responses are 5xx for 5 minutes: users see errors.", percent(a.Thresholds.ErrorRatio)),
-			"kubectl logs -n "+ns+" -l "+selectorArg(a.podSelectorOf("{{ $labels.service }}"))+" --since=10m --prefix"),
+			"kubectl logs -n "+ns+" "+a.podsOf("{{ $labels.service }}")+" --since=10m --prefix"),
 		alert(AlertLatencyP95High, q.latencyAbove(), 10*time.Minute, SeverityWarning,
 			"{{ $labels.service }}: p95 latency {{ $value | humanizeDuration }} is above "+a.Thresholds.LatencyP95.String(),
 			"The p95 request duration is above the load test's threshold for 10 minutes: the service is slower in production than the load test allows. Check whether the HPA is at its maximum and whether pods are CPU-throttled.",
@@ -101,11 +101,11 @@ func PrometheusRule(args Args) (*monv1.PrometheusRule, error) {
 		alert(AlertRedisFallbackActive, q.fallbackActive(), 2*time.Minute, SeverityWarning,
 			"{{ $labels.service }}: the cache serves from memory, Redis is unavailable",
 			"Each replica caches and counts rate limits on its own: stale reads across replicas, up to N times the rate limits. cache_breaker_open{reason=\"auth\"} means the password is refused (fix the token); \"unavailable\" means Redis is down or too slow.",
-			"kubectl logs -n "+ns+" -l "+selectorArg(a.podSelectorOf("{{ $labels.service }}"))+" --since=15m | grep 'cache: Redis'; kubectl get pods,events -n "+ns),
+			"kubectl logs -n "+ns+" "+a.podsOf("{{ $labels.service }}")+" --since=15m | grep 'cache: Redis'; kubectl get pods,events -n "+ns),
 		alert(AlertRateLimitingHigh, q.rateLimitedAbove(), 10*time.Minute, SeverityWarning,
 			"{{ $labels.service }}: limiter {{ $labels.limiter }} refuses {{ $value | humanizePercentage }} of requests",
 			fmt.Sprintf("More than %s of the limiter's requests are answered 429 for 10 minutes: an abusive client, or a limit too tight for real traffic (clients behind one NAT share a bucket unless the trusted proxy header is set).", percent(a.Thresholds.RateLimitedRatio)),
-			"kubectl logs -n "+ns+" -l "+selectorArg(a.podSelectorOf("{{ $labels.service }}"))+" --since=10m | grep ' 429 '"),
+			"kubectl logs -n "+ns+" "+a.podsOf("{{ $labels.service }}")+" --since=10m | grep ' 429 '"),
 	}
 	return &monv1.PrometheusRule{
 		TypeMeta:   metav1.TypeMeta{APIVersion: monv1.SchemeGroupVersion.String(), Kind: monv1.PrometheusRuleKind},
@@ -132,11 +132,12 @@ func alert(name, expr string, pending time.Duration, severity, summary, descript
 	return r
 }
 
-// podSelectorOf is the label selector of a service's pods for a runbook:
+// podsOf is how kubectl's logs select a service's pods in a runbook:
 // when every service's pods share one label key whose value is the
-// service name (app.kubernetes.io/name, say), that key with the alert's
-// service label; else the namespace's pods.
-func (a Args) podSelectorOf(serviceTemplate string) map[string]string {
+// service's name (app.kubernetes.io/name, say), "-l key=<service>" (all
+// its pods); else "deploy/<service>" (one pod of the Deployment named
+// after the service).
+func (a Args) podsOf(service string) string {
 	for _, key := range slices.Sorted(maps.Keys(a.Services[0].PodSelector)) {
 		all := true
 		for _, s := range a.Services {
@@ -146,21 +147,10 @@ func (a Args) podSelectorOf(serviceTemplate string) map[string]string {
 			}
 		}
 		if all {
-			return map[string]string{key: serviceTemplate}
+			return "-l " + key + "=" + service
 		}
 	}
-	return nil
-}
-
-func selectorArg(sel map[string]string) string {
-	if len(sel) == 0 {
-		return "''" // kubectl: an empty selector selects every pod
-	}
-	parts := make([]string, 0, len(sel))
-	for _, k := range slices.Sorted(maps.Keys(sel)) {
-		parts = append(parts, k+"="+sel[k])
-	}
-	return strings.Join(parts, ",")
+	return "deploy/" + service
 }
 
 func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + " %" }

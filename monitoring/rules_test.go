@@ -237,3 +237,30 @@ func TestPrometheusRuleUnitTests(t *testing.T) {
 		t.Errorf("promtool test rules:\n%s", out)
 	}
 }
+
+// TestRunbookSelectsTheServicesPods: the logs command selects all of a
+// service's pods by the label that carries its name, or falls back to
+// its Deployment when the pods carry no such label.
+func TestRunbookSelectsTheServicesPods(t *testing.T) {
+	runbook := func(a monitoring.Args) string {
+		rule, err := monitoring.PrometheusRule(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rule.Spec.Groups[0].Rules {
+			if r.Alert == monitoring.AlertHighErrorRatio {
+				return r.Annotations["runbook"]
+			}
+		}
+		t.Fatal("no HighErrorRatio")
+		return ""
+	}
+	if got, want := runbook(baseArgs()), "kubectl logs -n "+ns+" -l app.kubernetes.io/name={{ $labels.service }} --since=10m --prefix"; got != want {
+		t.Errorf("runbook %q, want %q", got, want)
+	}
+	a := baseArgs()
+	a.Services[1].PodSelector = map[string]string{"app": "web"}
+	if got, want := runbook(a), "kubectl logs -n "+ns+" deploy/{{ $labels.service }} --since=10m --prefix"; got != want {
+		t.Errorf("runbook %q, want %q", got, want)
+	}
+}
