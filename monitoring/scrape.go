@@ -16,17 +16,18 @@ type ScrapeIngress struct {
 	// PodLabels select the Prometheus pods (the peer's podSelector).
 	PodLabels map[string]string
 	// Port is the named container port that serves metrics; a
-	// NetworkPolicy port may be a name (networking.k8s.io/v1
-	// NetworkPolicyPort.port: "a named port on a pod").
+	// NetworkPolicy port may be a name (k8s.io/api networking/v1
+	// NetworkPolicyPort.Port: "either be a numerical or named port on a
+	// pod").
 	Port string
 	// Protocol is always "TCP".
 	Protocol string
 }
 
 // NamespaceNameLabel is the label the API server puts on every namespace,
-// holding its name (Kubernetes docs, "Well-Known Labels, Annotations and
-// Taints": kubernetes.io/metadata.name, GA since 1.22), so a policy can
-// select a namespace by name.
+// holding its name (KEP-2161 "APIServer defaulted labels for all
+// Namespaces", stable; k8s.io/api core/v1 LabelMetadataName), so a policy
+// can select a namespace by name.
 const NamespaceNameLabel = "kubernetes.io/metadata.name"
 
 // ScrapeIngresses returns, per service, the ingress rule that lets the
