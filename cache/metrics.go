@@ -61,16 +61,15 @@ var redisCallBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .
 // once, so a call costs no label lookup. A nil *metrics is "metrics off":
 // every method returns at once, and begin reads no clock.
 type metrics struct {
-	hits, misses       [2]prometheus.Counter // backendIndex
-	fallbackActive     prometheus.Gauge
-	toMemory, toRedis  prometheus.Counter
-	breakerOpen        [2]prometheus.Gauge // 0 unavailable, 1 auth
-	calls              [numOps]prometheus.Observer
-	rateLimit          *prometheus.CounterVec
-	fallbackStarted    bool // guarded by Cache.mu: this cache's outage is counted in the gauges
-	fallbackAuth       bool // the counted outage's reason
-	fallbackRetired    bool // Close ran: the gauges no longer count this cache
-	registrationFailed error
+	hits, misses      [2]prometheus.Counter // backendIndex
+	fallbackActive    prometheus.Gauge
+	toMemory, toRedis prometheus.Counter
+	breakerOpen       [2]prometheus.Gauge // 0 unavailable, 1 auth
+	calls             [numOps]prometheus.Observer
+	rateLimit         *prometheus.CounterVec
+	fallbackStarted   bool // guarded by Cache.mu: this cache's outage is counted in the gauges
+	fallbackAuth      bool // the counted outage's reason
+	fallbackRetired   bool // Close ran: the gauges no longer count this cache
 }
 
 func backendIndex(redis bool) int {
