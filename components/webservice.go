@@ -152,16 +152,23 @@ func ValidateImage(errs *validate.Errors, path, image string, production bool) {
 	if strings.Contains(image, "@sha256:") {
 		return
 	}
-	tag := ""
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		tag = image[i+1:]
-	}
+	tag := ImageTag(image)
 	switch {
 	case tag == "":
 		errs.Add(path, image, "has no tag (Kubernetes would pull \"latest\")", "append a version tag, e.g. \""+image+":1.4.2\", or a digest")
 	case production && tag == "latest":
 		errs.Add(path, image, "uses the \"latest\" tag in production, so a rollout is not reproducible", "pin a version tag or an @sha256 digest")
 	}
+}
+
+// ImageTag is the tag of an image reference ("" without one, or with a
+// digest only): what follows the last ':' after the last '/'.
+func ImageTag(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[i+1:]
+	}
+	return ""
 }
 
 // NewWebService registers a WebService component.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -78,6 +79,7 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 	if !decodeKeys(&errs, src, &cfg) {
 		return nil, configError(stack, &errs)
 	}
+	cfg.validateUnusedRedis(&errs) // before resolveNames fills in the defaults
 	cfg.resolveNames()
 	readSecrets(&errs, src, &cfg, o)
 	readRedisToken(&errs, src, &cfg, o)
@@ -137,7 +139,11 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 	}
 	for _, full := range src.Keys() {
 		key, ok := strings.CutPrefix(full, prefix)
-		if !ok || slices.Contains(namesSecrets, key) || secretKeys[key] {
+		if !ok {
+			misspeltProject(errs, full, cfg.Project)
+			continue
+		}
+		if slices.Contains(namesSecrets, key) || secretKeys[key] {
 			continue
 		}
 		i, known := fields[key]
@@ -153,6 +159,19 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 	return decoded
 }
 
+// misspeltProject reports a key whose namespace is within two edits of the
+// project's name ("cirkeline:networkPolicy"): Pulumi would hand it to no one,
+// and the block of settings it holds would silently not apply. Other
+// namespaces (kubernetes:, aws:, a provider's) are not this program's.
+func misspeltProject(errs *validate.Errors, full, project string) {
+	ns, key, ok := strings.Cut(full, ":")
+	if !ok || ns == project || levenshtein(strings.ToLower(ns), strings.ToLower(project)) > 2 {
+		return
+	}
+	errs.Add(full, nil, fmt.Sprintf("is in the namespace %q, which is not this project's, so nothing reads it", ns),
+		fmt.Sprintf("did you mean %q? (rename the key in Pulumi.<stack>.yaml)", project+":"+key))
+}
+
 // decodeField decodes one config value onto dst (which holds the default).
 // Scalars arrive as plain text, objects and arrays as JSON. Unknown keys are
 // reported (with their path and the nearest valid key) and skipped; it
@@ -161,6 +180,11 @@ func decodeField(errs *validate.Errors, path, raw string, secret bool, dst refle
 	if dst.Kind() == reflect.String {
 		dst.SetString(raw)
 		return true
+	}
+	if strings.TrimSpace(raw) == "" {
+		// "services:" with nothing after it.
+		errs.Add(path, nil, "is empty", "write a value ("+kindName(dst.Type())+"), or remove the key to use the default")
+		return false
 	}
 	var generic any
 	if err := json.Unmarshal([]byte(raw), &generic); err != nil {
@@ -171,8 +195,12 @@ func decodeField(errs *validate.Errors, path, raw string, secret bool, dst refle
 		errs.Add(path, shown, "is not valid structured config ("+err.Error()+")", "write it as a YAML mapping or list in the stack file")
 		return false
 	}
+	before := errs.Len()
 	checkKeys(errs, path, generic, dst.Type())
 	if err := json.Unmarshal([]byte(raw), dst.Addr().Interface()); err != nil {
+		if errs.Len() > before {
+			return false // checkKeys named it, with its full path
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			field := path
@@ -246,6 +274,15 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 		errs.Add(path, v, fmt.Sprintf("has the wrong type: want %s", kindName(t)), "write a "+kindName(t))
 		return
 	}
+	if n, ok := v.(float64); ok && isInt(t) && reflect.Zero(t).OverflowInt(int64(n)) {
+		largest := int64(1)<<(t.Bits()-1) - 1
+		var shown any = v
+		if math.Abs(n) < 1<<62 {
+			shown = int64(n) // 3000000000, not 3e+09
+		}
+		errs.Add(path, shown, fmt.Sprintf("is too large: at most %d fits", largest), fmt.Sprintf("write a whole number between %d and %d", -largest-1, largest))
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
@@ -292,12 +329,20 @@ func collectFields(t reflect.Type, fields map[string]reflect.Type) {
 	}
 }
 
+func isInt(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return true
+	}
+	return false
+}
+
 // jsonKindFits reports whether a decoded JSON value can decode into t.
 func jsonKindFits(v any, t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := v.(float64)
-		return ok && n == float64(int64(n))
+		return ok && n == math.Trunc(n)
 	case reflect.Bool:
 		_, ok := v.(bool)
 		return ok
@@ -422,7 +467,9 @@ func readRedisToken(errs *validate.Errors, src Source, cfg *Config, o loadOption
 	case !cfg.Redis.AuthToken.IsZero() && !src.IsSecret(full):
 		errs.Add("redis.authToken", nil, fmt.Sprintf("is stored in plain text in Pulumi.%s.yaml", cfg.Stack),
 			fmt.Sprintf("run: pulumi config set --secret --path redis.authToken <token> --stack %s (it encrypts the value; rotate it, it was in plain text)", cfg.Stack))
-	case cfg.Redis.AuthToken.IsZero() && cfg.Redis.Mode != RedisNone && o.offlineSecrets != nil:
+	case cfg.Redis.AuthToken.IsZero() && cfg.Redis.needsToken() && o.offlineSecrets != nil:
+		// Only where `pulumi up` would require one: a stand-in token where
+		// none is needed would fail checks (AUTH without TLS) that up passes.
 		*o.offlineSecrets = append(*o.offlineSecrets, full+".authToken")
 		cfg.Redis.AuthToken = NewSecret(Redacted)
 	}

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -124,6 +125,14 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 	}
 	if lt.Target.Service != "" && !slices.Contains(c.ServiceNames(), lt.Target.Service) {
 		errs.Add("loadtest.target.service", lt.Target.Service, "is not a service of this stack", "use one of: "+strings.Join(c.ServiceNames(), ", "))
+	}
+	if u := lt.Target.URL; u != "" {
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			errs.Add("loadtest.target.url", u, "is not an absolute http(s) URL (k6 needs a scheme and a host in BASE_URL)", `write it with its scheme, e.g. "https://api.example.com"`)
+		}
+	}
+	if c.Environment == Production && components.ImageTag(lt.Image) == "latest" {
+		errs.Add("loadtest.image", lt.Image, `uses the "latest" tag in production, which refuses "latest" images everywhere`, "pin k6's version, e.g. \""+components.DefaultK6Image+"\"")
 	}
 	if lt.Target.Ingress && (!c.Ingress.Enabled || len(c.Ingress.Hosts) == 0) {
 		errs.Add("loadtest.target.ingress", true, "needs an enabled ingress with at least one host", "set ingress.hosts, or target a service")

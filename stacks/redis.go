@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -178,9 +179,8 @@ func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
 	if clients == 0 {
 		errs.Add("redis.mode", string(r.Mode), "provisions a Redis that no service uses", "set redis: true on the services that use it")
 	}
-	needsToken := r.Mode == RedisInCluster || r.ElastiCache.TransitEncryption
 	switch {
-	case r.AuthToken.IsZero() && needsToken:
+	case r.AuthToken.IsZero() && r.needsToken():
 		errs.Add("redis.authToken", nil, "is not set", fmt.Sprintf("run: pulumi config set --secret --path redis.authToken \"$(openssl rand -hex 32)\" --stack %s", c.Stack))
 	case !r.AuthToken.IsZero() && tokenKnown:
 		components.ValidateAuthToken(errs, "redis.authToken", r.AuthToken.Reveal())
@@ -188,6 +188,48 @@ func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
 	if r.Mode == RedisElastiCache {
 		c.validateElastiCacheNetwork(errs)
 	}
+}
+
+// validateUnusedRedis reports settings of the Redis mode the stack does not
+// run: given, they would be silently ignored. It compares the decoded
+// config with the defaults before the environment's defaults fill it in.
+func (c *Config) validateUnusedRedis(errs *validate.Errors) {
+	d := defaultRedis()
+	unused := []struct {
+		path   string
+		given  []string
+		active RedisMode
+	}{
+		{"redis.elasticache", changedFields(d.ElastiCache, c.Redis.ElastiCache), RedisElastiCache},
+		{"redis.inCluster", changedFields(d.InCluster, c.Redis.InCluster), RedisInCluster},
+	}
+	for _, u := range unused {
+		if c.Redis.Mode == u.active {
+			continue
+		}
+		for _, f := range u.given {
+			errs.Add(validate.Join(u.path, f), nil, fmt.Sprintf("is ignored: redis.mode is %q, not %q", c.Redis.Mode, u.active),
+				fmt.Sprintf("remove %s from the stack file, or set redis.mode: %s", validate.Join(u.path, f), u.active))
+		}
+	}
+}
+
+// changedFields lists the json names of the fields of got that differ from def.
+func changedFields[T any](def, got T) []string {
+	dv, gv := reflect.ValueOf(def), reflect.ValueOf(got)
+	var names []string
+	for i := range dv.NumField() {
+		if name := jsonName(dv.Type().Field(i)); name != "" && !reflect.DeepEqual(dv.Field(i).Interface(), gv.Field(i).Interface()) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// needsToken: in-cluster Redis always has a password; ElastiCache takes an
+// AUTH token only over TLS, and with TLS this project requires one.
+func (r RedisConfig) needsToken() bool {
+	return r.Mode == RedisInCluster || (r.Mode == RedisElastiCache && r.ElastiCache.TransitEncryption)
 }
 
 func (c *Config) validateElastiCacheNetwork(errs *validate.Errors) {

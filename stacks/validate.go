@@ -2,7 +2,9 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -19,6 +21,10 @@ func (c *Config) validate(secretsKnown bool) error {
 	var errs validate.Errors
 	validate.OneOf(&errs, "environment", c.Environment, Development, Staging, Production)
 	validate.DNSLabel(&errs, "namespace", c.Namespace, 63)
+	if isSystemNamespace(c.Namespace) {
+		errs.Add("namespace", c.Namespace, "is a namespace of the cluster itself: the stack would enforce restricted Pod Security and a default-deny NetworkPolicy on it, and pulumi destroy would delete it",
+			`set namespace to one this stack owns, e.g. "`+DefaultNamespace+`"`)
+	}
 	validate.OneOf(&errs, "podSecurity", c.PodSecurity, components.PodSecurityRestricted, components.PodSecurityBaseline, components.PodSecurityPrivileged)
 	validate.OneOf(&errs, "app.logLevel", c.App.LogLevel, logLevels...)
 	for env := range c.App.Settings {
@@ -37,6 +43,17 @@ func (c *Config) validate(secretsKnown bool) error {
 			errs.Add(validate.Join(path, "name"), s.Name, fmt.Sprintf("is used twice (also services[%d])", j), "give each service its own name")
 		}
 		seen[s.Name] = i
+		if s.AppConfig {
+			for _, env := range slices.Sorted(maps.Keys(s.Env)) {
+				// A container's env wins over its envFrom, so the plain value
+				// would replace the Secret's and sit in the Deployment in clear text.
+				if key := c.App.SecretEnv[env]; key != "" {
+					errs.Add(validate.Key(validate.Join(path, "env"), env), nil,
+						fmt.Sprintf("shadows the secret app.secretEnv.%s (secret config %q) with a plain value, in clear text in the Deployment", env, key),
+						fmt.Sprintf("remove services[%d].env.%s; to change the secret run: pulumi config set --secret %s <value> --stack %s", i, env, key, c.Stack))
+				}
+			}
+		}
 	}
 
 	if c.Ingress.Enabled {
@@ -48,6 +65,16 @@ func (c *Config) validate(secretsKnown bool) error {
 	c.validateRedis(&errs, secretsKnown)
 	c.validateLoadTest(&errs)
 	return errs.Err()
+}
+
+// isSystemNamespace reports the cluster's own namespaces: Kubernetes starts
+// with default, kube-system, kube-public and kube-node-lease, and reserves
+// the "kube-" prefix for system namespaces (kubernetes.io, Concepts >
+// Namespaces: "Avoid creating namespaces with the prefix kube-"; the names
+// are metav1.NamespaceSystem, metav1.NamespacePublic and
+// corev1.NamespaceNodeLease).
+func isSystemNamespace(ns string) bool {
+	return ns == "default" || strings.HasPrefix(ns, "kube-")
 }
 
 func firstHost(hosts []string) string {

@@ -56,6 +56,12 @@ func TestLoadBadConfig(t *testing.T) {
 		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
 		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
 		{"structured value that is not JSON", set("ingress", `{hosts`), []string{`ingress`, `is not valid structured config`}},
+		{"system namespace", set("namespace", "kube-system"), []string{`namespace ("kube-system"): is a namespace of the cluster itself`, `set namespace to one this stack owns`}},
+		{"default namespace", set("namespace", "default"), []string{`namespace ("default"): is a namespace of the cluster itself`}},
+		{"env shadows a secret", service(`"env":{"JWT_SECRET_KEY":"plain-text"}`), []string{`services[0].env.JWT_SECRET_KEY: shadows the secret app.secretEnv.JWT_SECRET_KEY (secret config "jwtSecret")`, `pulumi config set --secret jwtSecret <value> --stack production`}},
+		{"misspelt project prefix", func(s *stacks.MapSource) { s.Values["cirkeline:networkPolicy"] = `{"enabled":false}` }, []string{`cirkeline:networkPolicy: is in the namespace "cirkeline", which is not this project's`, `did you mean "cirkelline:networkPolicy"?`}},
+		{"empty structured value", set("services", ``), []string{`services: is empty; fix: write a value (list), or remove the key`}},
+		{"number too large for its field", service(`"hpa":{"maxReplicas":3000000000}`), []string{`services[0].hpa.maxReplicas (3000000000): is too large: at most 2147483647 fits`}},
 	}
 	redis := func(redisJSON string) func(*stacks.MapSource) {
 		return func(s *stacks.MapSource) {
@@ -89,6 +95,8 @@ func TestLoadBadConfig(t *testing.T) {
 		{"bad KMS key", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"kmsKeyArn":"alias/redis"}}`), []string{`redis.elasticache.kmsKeyArn ("alias/redis"): is not a KMS key ARN`}},
 		{"unknown redis mode", redis(`{"mode":"memcached"}`), []string{`redis.mode ("memcached"): is not a valid choice`, `"in-cluster"`}},
 		{"redis db out of range", redis(`{"mode":"in-cluster",` + tok + `,"db":16}`), []string{`redis.db (16): must be between 0 and 15`}},
+		{"ElastiCache settings with in-cluster Redis", redis(`{"mode":"in-cluster",` + tok + `,"elasticache":{"nodeType":"cache.r7g.large"}}`), []string{`redis.elasticache.nodeType: is ignored: redis.mode is "in-cluster", not "elasticache"`, `or set redis.mode: elasticache`}},
+		{"in-cluster settings with ElastiCache", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `},"inCluster":{"image":"redis:7.2"}}`), []string{`redis.inCluster.image: is ignored: redis.mode is "elasticache", not "in-cluster"`}},
 		{"secret of the wrong type", redis(`{"mode":"in-cluster","authToken":12345678901234567}`), []string{`redis.authToken: has the wrong type: want a string`}},
 	}...)
 	loadTest := func(js string) func(*stacks.MapSource) {
@@ -115,6 +123,10 @@ func TestLoadBadConfig(t *testing.T) {
 		{"malformed threshold", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"http_req_duration":["95th < 2s"]}}`), []string{`loadtest.thresholds.http_req_duration[0] ("95th < 2s"): is not a k6 threshold expression`}},
 		{"zero VUs per runner", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":0}`), []string{`loadtest.vusPerRunner (0): must be at least 1`}},
 		{"unknown target service", loadTest(`{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`), []string{`loadtest.target.service ("web"): is not a service of this stack`}},
+		{"target URL without a scheme", loadTest(`{"enabled":true,"allowProduction":true,"target":{"url":"api.cirkelline.com"}}`), []string{`loadtest.target.url ("api.cirkelline.com"): is not an absolute http(s) URL`}},
+		{"latest k6 in production", loadTest(`{"enabled":true,"allowProduction":true,"image":"grafana/k6:latest"}`), []string{`loadtest.image ("grafana/k6:latest"): uses the "latest" tag in production`}},
+		{"reserved k6 env (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"env":{"K6_VUS":"10"}}`), []string{`loadtest.env.K6_VUS ("10"): is set by the program`}},
+		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an http(s) URL`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")
@@ -169,6 +181,41 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(strings.Join(paths, " "), w) {
 			t.Errorf("missing problem at %s; got %v", w, paths)
 		}
+	}
+}
+
+// TestLoadWrongTypeOnce: a value of the wrong type, or too large for its
+// field, is one problem at its full path, not a second one from the decoder.
+func TestLoadWrongTypeOnce(t *testing.T) {
+	for _, services := range []string{
+		`[{"name":"api","image":"a:1","hpa":{"maxReplicas":"string"}}]`,
+		`[{"name":"api","image":"a:1","hpa":{"maxReplicas":3000000000}}]`,
+	} {
+		src := stacktest.ProductionSource()
+		src.Values["cirkelline:services"] = services
+		_, err := workloads.Load(src, project, "production")
+		var cfgErr *stacks.ConfigError
+		if !errors.As(err, &cfgErr) || len(cfgErr.Problems) != 1 || !strings.HasPrefix(cfgErr.Problems[0].Error(), "services[0].hpa.maxReplicas (") {
+			t.Errorf("%s: want one problem at services[0].hpa.maxReplicas, got %v", services, err)
+		}
+	}
+}
+
+// TestRenderAndUpAgree: a stack that `pulumi up` accepts loads offline too
+// (render stands in for missing secrets only where up would require them).
+func TestRenderAndUpAgree(t *testing.T) {
+	src := stacktest.ProductionSource()
+	src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
+	src.Values["cirkelline:redis"] = `{"mode":"elasticache","elasticache":{"stackReference":"acme/eks/production","transitEncryption":false}}`
+	if _, err := workloads.Load(src, project, "production"); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	var missing []string
+	if _, err := workloads.Load(src, project, "production", stacks.OfflineSecrets(&missing)); err != nil {
+		t.Errorf("render refuses what up accepts: %v", err)
+	}
+	if len(missing) != 0 {
+		t.Errorf("no secret is required, render lists %v", missing)
 	}
 }
 
