@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
@@ -160,10 +161,31 @@ func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
 	if !snapshotWin.MatchString(a.SnapshotWindow) {
 		errs.Add(validate.Join(path, "snapshotWindow"), a.SnapshotWindow, "must look like hh:mm-hh:mm (UTC)", `use e.g. "01:00-02:00"`)
 	}
+	validateTags(&errs, validate.Join(path, "tags"), a.Tags)
 	if a.SnapshotRetentionDays < 0 || a.SnapshotRetentionDays > 35 {
 		errs.Add(validate.Join(path, "snapshotRetentionDays"), a.SnapshotRetentionDays, "must be between 0 and 35", "")
 	}
 	return errs.Err()
+}
+
+// validateTags checks AWS's tag rules: a key of 1–128 and a value of at
+// most 256 characters, and neither starting with "aws:", which AWS
+// reserves for its own tags in any case (tagging docs of ElastiCache, EC2,
+// EMR: "You can't start a tag key with aws:"; AWS refuses "AWS:" too).
+func validateTags(errs *validate.Errors, path string, tags map[string]string) {
+	for _, k := range sortedKeys(tags) {
+		kp, v := validate.Key(path, k), tags[k]
+		switch {
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			errs.Add(kp, v, `uses the prefix "aws:", which AWS reserves for its own tags`, "rename the tag without the aws: prefix")
+		case strings.HasPrefix(strings.ToLower(v), "aws:"):
+			errs.Add(kp, v, `has a value starting with "aws:", which AWS reserves`, "change the value")
+		case k == "" || utf8.RuneCountInString(k) > 128:
+			errs.Add(kp, nil, fmt.Sprintf("tag keys are 1 to 128 characters (it has %d)", utf8.RuneCountInString(k)), "shorten the key")
+		case utf8.RuneCountInString(v) > 256:
+			errs.Add(kp, v, fmt.Sprintf("tag values are at most 256 characters (it has %d)", utf8.RuneCountInString(v)), "shorten the value")
+		}
+	}
 }
 
 // ValidateAuthToken checks an AUTH token as ElastiCache does: 16–128

@@ -185,11 +185,20 @@ func (s ScalingRules) withDefaults(d ScalingRules) ScalingRules {
 	return s
 }
 
+// MaxHPAReplicas is the most pods an HPA may scale one service to. The API
+// server accepts any int32; this is the project's bound, well above the
+// seeds' largest need (million-users: 14 pods, production: 50).
+const MaxHPAReplicas = 500
+
 // Validate checks the replica range and utilisation targets.
 func (h HPASpec) Validate(path string) error {
 	var errs validate.Errors
 	if h.MinReplicas < 1 {
 		errs.Add(validate.Join(path, "minReplicas"), h.MinReplicas, "must be at least 1", "set minReplicas to 1 or more")
+	}
+	if h.MaxReplicas > MaxHPAReplicas {
+		errs.Add(validate.Join(path, "maxReplicas"), h.MaxReplicas, fmt.Sprintf("is above this project's ceiling of %d pods per service (the API server sets none, so a typo would let one service scale without bound)", MaxHPAReplicas),
+			fmt.Sprintf("set maxReplicas to at most %d (size it from the load test's capacity arithmetic)", MaxHPAReplicas))
 	}
 	if h.MaxReplicas < h.MinReplicas {
 		errs.Add(validate.Join(path, "maxReplicas"), h.MaxReplicas, fmt.Sprintf("must be >= minReplicas (%d)", h.MinReplicas), fmt.Sprintf("raise maxReplicas to at least %d or lower minReplicas", h.MinReplicas))

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -10,6 +11,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cirkelline/infra/internal/validate"
 )
@@ -130,6 +132,10 @@ func (a WebServiceArgs) Validate(path string) error {
 	}
 	if a.RunAsUser < 1 {
 		errs.Add(validate.Join(path, "runAsUser"), a.RunAsUser, "must be a non-root UID (1 or more)", "use e.g. 10001")
+	} else if msgs := k8svalidation.IsValidUserID(a.RunAsUser); len(msgs) > 0 {
+		// The API server refuses a UID above math.MaxInt32 (apimachinery
+		// util/validation IsValidUserID, used by ValidatePodSecurityContext).
+		errs.Add(validate.Join(path, "runAsUser"), a.RunAsUser, "is not a UID the API server accepts: "+strings.Join(msgs, "; "), "use e.g. 10001")
 	}
 	errs.Merge(a.Resources.Validate(validate.Join(path, "resources")))
 	errs.Merge(a.HPA.Validate(validate.Join(path, "hpa")))
@@ -149,7 +155,12 @@ func ValidateImage(errs *validate.Errors, path, image string, production bool) {
 		errs.Add(path, image, "must not contain white space", "")
 		return
 	}
-	if strings.Contains(image, "@sha256:") {
+	if !imageReference.MatchString(image) {
+		errs.Add(path, image, "is not a valid image reference (the repository path must be lower-case letters, digits and single '.', '_', '__' or '-' separators; the tag at most 128 of [A-Za-z0-9_.-])",
+			`write it as [registry/]repository[:tag][@digest], e.g. "ghcr.io/cirkelline/cirkelline-backend:1.4.2"`)
+		return
+	}
+	if strings.Contains(image, "@") {
 		return
 	}
 	tag := ImageTag(image)
@@ -160,6 +171,24 @@ func ValidateImage(errs *validate.Errors, path, image string, production bool) {
 		errs.Add(path, image, "uses the \"latest\" tag in production, so a rollout is not reproducible", "pin a version tag or an @sha256 digest")
 	}
 }
+
+// imageReference is the grammar of github.com/distribution/reference
+// (v0.6.0 regexp.go, the parser the kubelet's image pulls go through):
+// [domain/]path-component[/path-component]*[:tag][@digest], where a path
+// component is lower-case alphanumerics joined by '.', '_', '__' or '-'s.
+var imageReference = func() *regexp.Regexp {
+	const (
+		alnum     = `[a-z0-9]+`
+		separator = `(?:[._]|__|[-]+)`
+		pathComp  = alnum + `(?:` + separator + alnum + `)*`
+		domainC   = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+		host      = `(?:` + domainC + `(?:\.` + domainC + `)*|\[(?:[a-fA-F0-9:]+)\])`
+		domain    = host + `(?::[0-9]+)?`
+		tag       = `[\w][\w.-]{0,127}`
+		digest    = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[[:xdigit:]]{32,}`
+	)
+	return regexp.MustCompile(`^(?:` + domain + `/)?` + pathComp + `(?:/` + pathComp + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
+}()
 
 // ImageTag is the tag of an image reference ("" without one, or with a
 // digest only): what follows the last ':' after the last '/'.

@@ -33,6 +33,13 @@ func (c *Config) validate(secretsKnown bool) error {
 		}
 	}
 
+	// Both are checked here, at the stack file's keys, until the owning
+	// components (AppConfigArgs, AlbIngressArgs) call these in Validate.
+	components.ValidateConfigMapData(&errs, "app.settings", c.AppSettings())
+	if c.Ingress.Enabled {
+		components.ValidateAnnotations(&errs, "ingress.annotations", c.Ingress.Annotations)
+	}
+
 	if len(c.Services) == 0 {
 		errs.Add("services", nil, "must list at least one service", "add e.g. {name: cirkelline-backend, image: ...}")
 	}

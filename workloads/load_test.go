@@ -61,6 +61,13 @@ func TestLoadBadConfig(t *testing.T) {
 		{"env shadows a secret", service(`"env":{"JWT_SECRET_KEY":"plain-text"}`), []string{`services[0].env.JWT_SECRET_KEY: shadows the secret app.secretEnv.JWT_SECRET_KEY (secret config "jwtSecret")`, `pulumi config set --secret jwtSecret <value> --stack production`}},
 		{"misspelt project prefix", func(s *stacks.MapSource) { s.Values["cirkeline:networkPolicy"] = `{"enabled":false}` }, []string{`cirkeline:networkPolicy: is in the namespace "cirkeline", which is not this project's`, `did you mean "cirkelline:networkPolicy"?`}},
 		{"empty structured value", set("services", ``), []string{`services: is empty; fix: write a value (list), or remove the key`}},
+		{"runAsUser above the API server's maximum", service(`"runAsUser":2147483648`), []string{`services[0].runAsUser (2147483648): is not a UID the API server accepts: must be between 0 and 2147483647, inclusive`}},
+		{"upper-case image repository", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/Cirkelline/backend:1.0.0"}]`), []string{`services[0].image ("ghcr.io/Cirkelline/backend:1.0.0"): is not a valid image reference`}},
+		{"image with an empty tag", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/backend:"}]`), []string{`services[0].image ("ghcr.io/cirkelline/backend:"): is not a valid image reference`}},
+		{"maxReplicas without a bound", service(`"hpa":{"maxReplicas":100000}`), []string{`services[0].hpa.maxReplicas (100000): is above this project's ceiling of 500`}},
+		{"invalid annotation key", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","annotations":{"alb.ingress.kubernetes.io/":"x"}}`), []string{`ingress.annotations.alb.ingress.kubernetes.io/ ("alb.ingress.kubernetes.io/"): is not a valid annotation key`}},
+		{"ConfigMap over 1 MiB", set("app", `{"settings":{"BIG":"`+strings.Repeat("x", 1<<20)+`"}}`), []string{`app.settings: holds 1048590 bytes of values; a ConfigMap holds at most 1048576`}},
+		{"long value shortened", service(`"probe":{"path":{"a":"`+strings.Repeat("x", 300)+`"}}`), []string{`services[0].probe.path (map[a:xxxx`, `… (307 characters)): has the wrong type: want string`}},
 		{"number too large for its field", service(`"hpa":{"maxReplicas":3000000000}`), []string{`services[0].hpa.maxReplicas (3000000000): is too large: at most 2147483647 fits`}},
 	}
 	redis := func(redisJSON string) func(*stacks.MapSource) {
@@ -96,6 +103,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"unknown redis mode", redis(`{"mode":"memcached"}`), []string{`redis.mode ("memcached"): is not a valid choice`, `"in-cluster"`}},
 		{"redis db out of range", redis(`{"mode":"in-cluster",` + tok + `,"db":16}`), []string{`redis.db (16): must be between 0 and 15`}},
 		{"ElastiCache settings with in-cluster Redis", redis(`{"mode":"in-cluster",` + tok + `,"elasticache":{"nodeType":"cache.r7g.large"}}`), []string{`redis.elasticache.nodeType: is ignored: redis.mode is "in-cluster", not "elasticache"`, `or set redis.mode: elasticache`}},
+		{"reserved aws: tag", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"tags":{"aws:team":"core"}}}`), []string{`redis.elasticache.tags.aws:team ("core"): uses the prefix "aws:", which AWS reserves`}},
 		{"in-cluster settings with ElastiCache", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `},"inCluster":{"image":"redis:7.2"}}`), []string{`redis.inCluster.image: is ignored: redis.mode is "elasticache", not "in-cluster"`}},
 		{"secret of the wrong type", redis(`{"mode":"in-cluster","authToken":12345678901234567}`), []string{`redis.authToken: has the wrong type: want a string`}},
 	}...)

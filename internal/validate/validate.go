@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ErrInvalid is wrapped by every FieldError, so callers can test
@@ -45,13 +47,25 @@ func (e *FieldError) Error() string {
 // Unwrap lets errors.Is match ErrInvalid.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
+// MaxValueLength is how many characters of a value a problem shows; a
+// longer one (a whole mapping given where a string was wanted) is cut.
+const MaxValueLength = 80
+
 func formatValue(v any) string {
+	var s string
 	switch v := v.(type) {
 	case string:
-		return fmt.Sprintf("%q", v)
+		if r := []rune(v); len(r) > MaxValueLength {
+			return fmt.Sprintf("%q… (%d characters)", string(r[:MaxValueLength]), len(r))
+		}
+		s = fmt.Sprintf("%q", v)
 	default:
-		return fmt.Sprint(v)
+		s = fmt.Sprint(v)
 	}
+	if r := []rune(s); len(r) > MaxValueLength {
+		return fmt.Sprintf("%s… (%d characters)", string(r[:MaxValueLength]), len(r))
+	}
+	return s
 }
 
 // Errors collects FieldErrors. Its zero value is ready to use.
@@ -133,4 +147,25 @@ func OneOf[T ~string](errs *Errors, path string, value T, choices ...T) {
 		names[i] = fmt.Sprintf("%q", string(c))
 	}
 	errs.Add(path, string(value), "is not a valid choice", "use one of "+strings.Join(names, ", "))
+}
+
+// AnnotationKey checks an annotation key as the API server does
+// (k8s.io/apimachinery pkg/api/validation ValidateAnnotations: a qualified
+// name, case-insensitive): an optional DNS-subdomain prefix of at most 253
+// characters and '/', then a name of at most 63 alphanumerics, '-', '_' or
+// '.', starting and ending with an alphanumeric.
+func AnnotationKey(errs *Errors, path, key string) {
+	if msgs := k8svalidation.IsQualifiedName(strings.ToLower(key)); len(msgs) > 0 {
+		errs.Add(path, key, "is not a valid annotation key: "+strings.Join(msgs, "; "),
+			`use a key such as "alb.ingress.kubernetes.io/load-balancer-attributes" or "example.com/owner"`)
+	}
+}
+
+// LabelKey checks a label key (k8s.io/apimachinery pkg/apis/meta/v1/validation
+// ValidateLabels: a qualified name, case-sensitive).
+func LabelKey(errs *Errors, path, key string) {
+	if msgs := k8svalidation.IsQualifiedName(key); len(msgs) > 0 {
+		errs.Add(path, key, "is not a valid label key: "+strings.Join(msgs, "; "),
+			`use a key such as "app.kubernetes.io/name" or "team"`)
+	}
 }

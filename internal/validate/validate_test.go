@@ -18,6 +18,10 @@ func TestFieldErrorMessage(t *testing.T) {
 		{"value, problem and fix", validate.FieldError{Path: "services[0].hpa.maxReplicas", Value: 2, Problem: "must be >= minReplicas (5)", Fix: "raise it"},
 			"services[0].hpa.maxReplicas (2): must be >= minReplicas (5); fix: raise it"},
 		{"strings are quoted", validate.FieldError{Path: "namespace", Value: "Cirkelline_NS", Problem: "must be a label"}, `namespace ("Cirkelline_NS"): must be a label`},
+		{"long values are cut", validate.FieldError{Path: "services[0].name", Value: map[string]any{"a": strings.Repeat("x", 200)}, Problem: "has the wrong type"},
+			"services[0].name (map[a:" + strings.Repeat("x", 74) + "… (207 characters)): has the wrong type"},
+		{"long strings are cut inside their quotes", validate.FieldError{Path: "image", Value: strings.Repeat("y", 100), Problem: "is bad"},
+			`image ("` + strings.Repeat("y", 80) + `"… (100 characters)): is bad`},
 		{"no value to show", validate.FieldError{Path: "services", Problem: "must list at least one service", Fix: "add one"}, "services: must list at least one service; fix: add one"},
 	}
 	for _, tt := range tests {
@@ -101,5 +105,28 @@ func TestChecks(t *testing.T) {
 				t.Errorf("got %v, want it to start with %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestAnnotationAndLabelKeys(t *testing.T) {
+	for _, tt := range []struct {
+		key               string
+		annotation, label bool // valid as
+	}{
+		{"alb.ingress.kubernetes.io/scheme", true, true},
+		{"team", true, true},
+		{"Example.com/Owner", true, false}, // annotation keys are checked lower-cased; a label prefix must be lower-case
+		{"alb.ingress.kubernetes.io/", false, false},
+		{"has space", false, false},
+		{"a/b/c", false, false},
+		{"-leading-dash", false, false},
+		{strings.Repeat("n", 64), false, false},
+	} {
+		var a, l validate.Errors
+		validate.AnnotationKey(&a, "ingress.annotations", tt.key)
+		validate.LabelKey(&l, "labels", tt.key)
+		if (a.Len() == 0) != tt.annotation || (l.Len() == 0) != tt.label {
+			t.Errorf("%q: annotation ok %v (want %v), label ok %v (want %v): %v %v", tt.key, a.Len() == 0, tt.annotation, l.Len() == 0, tt.label, a.Err(), l.Err())
+		}
 	}
 }
