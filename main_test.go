@@ -518,3 +518,42 @@ func fixtureRepo(t *testing.T) string {
 	}
 	return repo
 }
+
+// TestRenderRefusesBadStackFiles: broken stack files, as a user writes them
+// in YAML, fail `render` with one line naming the key, the value and the
+// fix (workloads.TestLoadBadConfig covers every check through the config
+// the engine hands the program; these go through the stack-file reader).
+func TestRenderRefusesBadStackFiles(t *testing.T) {
+	const base = "config:\n  cirkelline:environment: staging\n"
+	for _, tt := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"empty services", base + "  cirkelline:services:\n", []string{"services: is empty; fix: write a value (list), or remove the key to use the default"}},
+		{"misspelt project prefix", base + "  cirkeline:networkPolicy:\n    enabled: false\n", []string{`cirkeline:networkPolicy: is in the namespace "cirkeline"`, `did you mean "cirkelline:networkPolicy"?`}},
+		{"system namespace", base + "  cirkelline:namespace: kube-system\n", []string{`namespace ("kube-system"): is a namespace of the cluster itself`}},
+		{"env shadows a secret", base + "  cirkelline:services:\n    - name: api\n      image: ghcr.io/cirkelline/api:1.0.0\n      env:\n        DATABASE_URL: postgres://plain\n  cirkelline:ingress:\n    routes: [{path: /, service: api}]\n",
+			[]string{`services[0].env.DATABASE_URL: shadows the secret app.secretEnv.DATABASE_URL`}},
+		{"ElastiCache settings with in-cluster Redis", base + "  cirkelline:services:\n    - name: api\n      image: ghcr.io/cirkelline/api:1.0.0\n      redis: true\n  cirkelline:ingress:\n    routes: [{path: /, service: api}]\n  cirkelline:redis:\n    mode: in-cluster\n    elasticache:\n      numCacheClusters: 3\n",
+			[]string{`redis.elasticache.numCacheClusters: is ignored: redis.mode is "in-cluster"`}},
+		{"wrong type, once", base + "  cirkelline:services:\n    - name: api\n      image: ghcr.io/cirkelline/api:1.0.0\n      hpa: {maxReplicas: lots}\n  cirkelline:ingress:\n    routes: [{path: /, service: api}]\n",
+			[]string{`stack bad: 1 problem(s)`, `services[0].hpa.maxReplicas ("lots"): has the wrong type: want whole number`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyFile(t, "Pulumi.yaml", filepath.Join(dir, "Pulumi.yaml"))
+			if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(tt.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := cliMain([]string{"render", "--dir", dir, "--stack", "bad", "--out", filepath.Join(dir, "out")}, &stdout, &stderr); code == 0 {
+				t.Fatalf("want a non-zero exit, got:\n%s", stdout.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}

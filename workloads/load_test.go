@@ -67,7 +67,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"maxReplicas without a bound", service(`"hpa":{"maxReplicas":100000}`), []string{`services[0].hpa.maxReplicas (100000): is above this project's ceiling of 500`}},
 		{"invalid annotation key", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","annotations":{"alb.ingress.kubernetes.io/":"x"}}`), []string{`ingress.annotations.alb.ingress.kubernetes.io/ ("alb.ingress.kubernetes.io/"): is not a valid annotation key`}},
 		{"ConfigMap over 1 MiB", set("app", `{"settings":{"BIG":"`+strings.Repeat("x", 1<<20)+`"}}`), []string{`app.settings: holds 1048590 bytes of values; a ConfigMap holds at most 1048576`}},
-		{"long value shortened", service(`"probe":{"path":{"a":"`+strings.Repeat("x", 300)+`"}}`), []string{`services[0].probe.path (map[a:xxxx`, `… (307 characters)): has the wrong type: want string`}},
+		{"long value shortened", service(`"probe":{"path":{"a":"` + strings.Repeat("x", 300) + `"}}`), []string{`services[0].probe.path (map[a:xxxx`, `… (307 characters)): has the wrong type: want string`}},
 		{"number too large for its field", service(`"hpa":{"maxReplicas":3000000000}`), []string{`services[0].hpa.maxReplicas (3000000000): is too large: at most 2147483647 fits`}},
 	}
 	redis := func(redisJSON string) func(*stacks.MapSource) {
