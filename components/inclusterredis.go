@@ -108,7 +108,13 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 		return nil, fmt.Errorf("in-cluster redis %s: secret: %w", name, err)
 	}
 	const uid = 999 // the redis user of the official image
-	probe := &corev1.ProbeArgs{TcpSocket: &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}, PeriodSeconds: pulumi.Int(10)}
+	// Readiness takes the pod out of the Service quickly; liveness restarts
+	// it (emptying the cache) only after two minutes without an answer, so
+	// the two differ (kube-score pod-probes: identical probes restart a pod
+	// for what should only take it out of rotation).
+	tcp := &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}
+	readiness := &corev1.ProbeArgs{TcpSocket: tcp, PeriodSeconds: pulumi.Int(10)}
+	liveness := &corev1.ProbeArgs{TcpSocket: tcp, PeriodSeconds: pulumi.Int(20), FailureThreshold: pulumi.Int(6)}
 	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: meta(args.Name),
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -138,8 +144,8 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 						}},
 						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
 						Resources:       args.Resources.requirements(),
-						ReadinessProbe:  probe,
-						LivenessProbe:   probe,
+						ReadinessProbe:  readiness,
+						LivenessProbe:   liveness,
 						SecurityContext: restrictedContainer(false),
 						VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
 					}},
