@@ -162,10 +162,12 @@ func decodeKeys(errs *validate.Errors, src Source, cfg *Config) (decoded bool) {
 // misspeltProject reports a key whose namespace is within two edits of the
 // project's name ("cirkeline:networkPolicy"): Pulumi would hand it to no one,
 // and the block of settings it holds would silently not apply. Other
-// namespaces (kubernetes:, aws:, a provider's) are not this program's.
+// namespaces (kubernetes:, aws:, a provider's) are not this program's,
+// and are left alone.
 func misspeltProject(errs *validate.Errors, full, project string) {
 	ns, key, ok := strings.Cut(full, ":")
-	if !ok || ns == project || levenshtein(strings.ToLower(ns), strings.ToLower(project)) > 2 {
+	// At most two edits, fewer for a short name: "app" is not a typo of "aws".
+	if !ok || ns == project || levenshtein(strings.ToLower(ns), strings.ToLower(project)) > min(2, len(project)/4) {
 		return
 	}
 	errs.Add(full, nil, fmt.Sprintf("is in the namespace %q, which is not this project's, so nothing reads it", ns),

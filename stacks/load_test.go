@@ -129,3 +129,28 @@ func TestLoadTestCredentialsAreKnownKeys(t *testing.T) {
 		t.Errorf("load test secrets %v", cfg.LoadTestSecrets)
 	}
 }
+
+// TestMisspeltProjectPrefix: a namespace two edits from the project's is a
+// typo; other namespaces, and near ones of a short project name, are not.
+func TestMisspeltProjectPrefix(t *testing.T) {
+	for _, tt := range []struct {
+		project, key string
+		refused      bool
+	}{
+		{"cirkelline", "cirkeline:networkPolicy", true},
+		{"cirkelline", "cirkelin:namespace", true},
+		{"cirkelline", "kubernetes:context", false},
+		{"app", "aws:region", false},
+	} {
+		src := stacktest.ProductionSource()
+		src.Values = maps.Clone(src.Values)
+		src.Values[tt.key] = "x"
+		if tt.project != "cirkelline" {
+			src = stacks.MapSource{Values: map[string]string{tt.key: "x"}}
+		}
+		_, err := stacks.Load(src, tt.project, "production")
+		if refused := err != nil && strings.Contains(err.Error(), "which is not this project's"); refused != tt.refused {
+			t.Errorf("%s in project %s: refused %v, want %v (%v)", tt.key, tt.project, refused, tt.refused, err)
+		}
+	}
+}
