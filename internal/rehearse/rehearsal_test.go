@@ -47,7 +47,8 @@ func rehearseStaging(t *testing.T, extra ...string) (Verdict, string, error) {
 
 // TestRehearsalOfStaging replays the shortened spike through the real HPA
 // controller twice, in parallel: with staging's HPA (1–5), which must
-// scale to exactly the 4 pods the capacity model gives the peak, in steps
+// scale to the 4 pods the capacity model gives the peak (one more when the
+// metrics lag a scale-up), in steps
 // its scale-up policies allow, and with maxReplicas 2, which must leave
 // the peak under-provisioned.
 func TestRehearsalOfStaging(t *testing.T) {
@@ -63,8 +64,15 @@ func TestRehearsalOfStaging(t *testing.T) {
 		if v.PeakNeeded != 4 || v.Expected != 4 {
 			t.Errorf("peak needs %d pods, expected %d; want 4 and 4 (100 req/s at 25 req/s a pod)", v.PeakNeeded, v.Expected)
 		}
-		if !v.Reached || v.PeakReady != 4 || v.PeakDesired != 4 {
-			t.Errorf("reached %v, peak %d ready / %d desired; want the capacity model's 4, no more", v.Reached, v.PeakReady, v.PeakDesired)
+		// The capacity model's 4 pods, or one more: metrics-server reports a
+		// pod's CPU as the rate between its last two scrapes
+		// (--metric-resolution 15s here), so for up to one resolution after
+		// new pods turn Ready the old pods still show the load they carried
+		// alone, and an HPA sync in that window may ask for a fifth pod. A
+		// real HPA overshoots the same way; more than one pod over would be
+		// the model or the replay being wrong.
+		if !v.Reached || v.PeakReady < 4 || v.PeakDesired < 4 || v.PeakDesired > 5 || v.PeakReady > v.PeakDesired {
+			t.Errorf("reached %v, peak %d ready / %d desired; want the capacity model's 4 ready, at most one more desired", v.Reached, v.PeakReady, v.PeakDesired)
 		}
 		if len(v.Violations) > 0 || v.PolicySteps != 1 {
 			t.Errorf("scale-up outside the policies (%d steps allowed): %v", v.PolicySteps, v.Violations)
