@@ -17,6 +17,7 @@ var layers = map[string]int{
 	// Leaf libraries: used by the layers above, using none of them.
 	"loadtest":              1,
 	"monitoring":            1,
+	"capacity":              1,
 	"internal/controlplane": 1,
 	// Reusable typed components.
 	"components": 2,

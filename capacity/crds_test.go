@@ -1,0 +1,216 @@
+package capacity_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/capacity"
+)
+
+// crdSchema is the v1 openAPIV3Schema of the embedded CRD of kind, and
+// the CRD's group.
+func crdSchema(t *testing.T, kind string) (map[string]any, string) {
+	t.Helper()
+	entries, err := capacity.CRDs.ReadDir("crds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		raw, err := capacity.CRDs.ReadFile("crds/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var crd struct {
+			Spec struct {
+				Group    string
+				Names    struct{ Kind string }
+				Versions []struct {
+					Name   string
+					Served bool
+					Schema struct {
+						OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
+					}
+				}
+			}
+		}
+		if err := yaml.Unmarshal(raw, &crd); err != nil {
+			t.Fatal(err)
+		}
+		if crd.Spec.Names.Kind != kind {
+			continue
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Name == "v1" && v.Served {
+				return v.Schema.OpenAPIV3Schema, crd.Spec.Group
+			}
+		}
+	}
+	t.Fatalf("no served v1 CRD of kind %s", kind)
+	return nil, ""
+}
+
+// schemaProblems walks v against an OpenAPI v3 schema as the API server's
+// strict field validation does for the parts these objects use: unknown
+// fields, missing required fields, wrong types, and (beyond
+// monitoring's walk) string patterns and enums. CEL rules
+// (x-kubernetes-validations) are the real API server's job.
+func schemaProblems(path string, v any, schema map[string]any) []string {
+	if schema["x-kubernetes-preserve-unknown-fields"] == true {
+		return nil
+	}
+	var out []string
+	if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, v) {
+		out = append(out, fmt.Sprintf("%s: %v is not one of %v", path, v, enum))
+	}
+	if pattern, ok := schema["pattern"].(string); ok {
+		if s, isString := v.(string); isString && !regexp.MustCompile(pattern).MatchString(s) {
+			out = append(out, fmt.Sprintf("%s: %q does not match %s", path, s, pattern))
+		}
+	}
+	if schema["x-kubernetes-int-or-string"] == true {
+		switch v.(type) {
+		case string, float64:
+			return out
+		}
+		return append(out, fmt.Sprintf("%s: %T, want an int or a string", path, v))
+	}
+	switch schema["type"] {
+	case "object":
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %T, want an object", path, v))
+		}
+		props, _ := schema["properties"].(map[string]any)
+		extra, _ := schema["additionalProperties"].(map[string]any)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			switch {
+			case props[k] != nil:
+				out = append(out, schemaProblems(path+"."+k, obj[k], props[k].(map[string]any))...)
+			case extra != nil:
+				out = append(out, schemaProblems(path+"."+k, obj[k], extra)...)
+			case props == nil && extra == nil:
+				// An object without a schema of its fields (metadata).
+			default:
+				out = append(out, fmt.Sprintf("%s.%s: unknown field", path, k))
+			}
+		}
+		req, _ := schema["required"].([]any)
+		for _, r := range req {
+			if _, ok := obj[r.(string)]; !ok {
+				out = append(out, fmt.Sprintf("%s.%s: required", path, r))
+			}
+		}
+	case "array":
+		items, ok := v.([]any)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %T, want an array", path, v))
+		}
+		for i, item := range items {
+			out = append(out, schemaProblems(fmt.Sprintf("%s[%d]", path, i), item, schema["items"].(map[string]any))...)
+		}
+	case "string":
+		if _, ok := v.(string); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, want a string", path, v))
+		}
+	case "integer", "number":
+		if _, ok := v.(float64); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, want a number", path, v))
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, want a boolean", path, v))
+		}
+	}
+	return out
+}
+
+// TestObjectsFitTheCRDs checks the built objects against the embedded
+// CRDs' schemas offline (the API server's --validate=strict and CEL rules
+// are an integration test's job), with every optional part the builders
+// have switched on, and that the walk catches an unknown field, a missing
+// required one and a value outside a pattern.
+func TestObjectsFitTheCRDs(t *testing.T) {
+	k := baseKarpenter()
+	k.PDBMaxUnavailable = 1
+	k.Labels = map[string]string{"app.kubernetes.io/part-of": "cirkelline"}
+	k.Tags = map[string]string{"team": "platform"}
+	np, err := capacity.NodePool(basePlan(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := capacity.EC2NodeClass(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Role, k.InstanceProfile = "", "KarpenterNodeInstanceProfile"
+	ncProfile, err := capacity.EC2NodeClass(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	npSchema, npGroup := crdSchema(t, "NodePool")
+	ncSchema, ncGroup := crdSchema(t, "EC2NodeClass")
+	if npGroup+"/v1" != capacity.NodePoolAPIVersion || ncGroup+"/v1" != capacity.EC2NodeClassAPIVersion || ncGroup != capacity.EC2NodeClassGroup {
+		t.Errorf("CRD groups %s, %s; the objects use %s, %s", npGroup, ncGroup, capacity.NodePoolAPIVersion, capacity.EC2NodeClassAPIVersion)
+	}
+	for name, c := range map[string]struct {
+		obj    map[string]any
+		schema map[string]any
+	}{
+		"NodePool":                       {np.Object, npSchema},
+		"EC2NodeClass":                   {nc.Object, ncSchema},
+		"EC2NodeClass (instanceProfile)": {ncProfile.Object, ncSchema},
+	} {
+		if p := schemaProblems("", asMap(t, c.obj), c.schema); len(p) > 0 {
+			t.Errorf("%s:\n%s", name, strings.Join(p, "\n"))
+		}
+	}
+
+	broken := asMap(t, np.Object)
+	tpl := broken["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	delete(tpl, "nodeClassRef")
+	tpl["nodeClass"] = "x"
+	broken["spec"].(map[string]any)["disruption"].(map[string]any)["budgets"] = []any{map[string]any{"nodes": "110%"}}
+	got := schemaProblems("", broken, npSchema)
+	want := []string{
+		`.spec.disruption.budgets[0].nodes: "110%" does not match ^((100|[0-9]{1,2})%|[0-9]+)$`,
+		".spec.template.spec.nodeClass: unknown field",
+		".spec.template.spec.nodeClassRef: required",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("a broken NodePool:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCRDsArePinned: crds/ holds the two CRDs of Karpenter
+// KarpenterVersion, byte for byte as the Go module
+// github.com/aws/karpenter-provider-aws@v1.14.1 ships them in
+// pkg/apis/crds/ (their SHA-256 taken from the module cache); a new
+// version is copied in whole and these sums replaced.
+func TestCRDsArePinned(t *testing.T) {
+	want := map[string]string{
+		"karpenter.k8s.aws_ec2nodeclasses.yaml": "62dec59f01c0972d4503ca3ed25f243ba9c2f561be0d964ce7a14c8df406132f",
+		"karpenter.sh_nodepools.yaml":           "3bb64a20c80776b77aa19a699ebdaf34480a7b2e7ec4ef890b43225b3517f878",
+	}
+	entries, err := capacity.CRDs.ReadDir("crds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		raw, err := capacity.CRDs.ReadFile("crds/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(raw))
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("crds/ is %v, want Karpenter %s's %v", got, capacity.KarpenterVersion, want)
+	}
+}

@@ -1,0 +1,202 @@
+package capacity_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/capacity"
+)
+
+func baseKarpenter() capacity.KarpenterArgs {
+	return capacity.KarpenterArgs{
+		Name:        "cirkelline",
+		ClusterName: "prod-eks",
+		Role:        "KarpenterNodeRole-prod-eks",
+		AMIAlias:    "al2023@v20250920",
+	}
+}
+
+func basePlan(t *testing.T) capacity.Plan {
+	t.Helper()
+	p, err := capacity.Compute(baseArgs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func asMap(t *testing.T, obj any) map[string]any {
+	t.Helper()
+	raw, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func dig(m map[string]any, path ...string) map[string]any {
+	for _, p := range path {
+		m = m[p].(map[string]any)
+	}
+	return m
+}
+
+// TestNodePool: the base NodePool as golden YAML (three planned nodes of
+// 4 CPU / 16Gi, 25 % margin: limits 15 CPU and 60Gi), then each argument's
+// change on the whole object.
+func TestNodePool(t *testing.T) {
+	base, err := capacity.NodePool(basePlan(t), baseKarpenter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := yaml.Marshal(base.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "nodepool.yaml", string(raw))
+
+	tests := []struct {
+		name  string
+		setup func(*capacity.KarpenterArgs)
+		want  func(m map[string]any)
+	}{
+		{"a PDB adds a budget of its allowance", func(a *capacity.KarpenterArgs) { a.PDBMaxUnavailable = 1 }, func(m map[string]any) {
+			d := dig(m, "spec", "disruption")
+			d["budgets"] = []any{map[string]any{"nodes": "10%"}, map[string]any{"nodes": "1"}}
+		}},
+		{"margin 1: twice", func(a *capacity.KarpenterArgs) { a.Margin = 1 }, func(m map[string]any) {
+			dig(m, "spec")["limits"] = map[string]any{"cpu": "24", "memory": "96Gi"}
+		}},
+		{"spot and arm, labels on nodes", func(a *capacity.KarpenterArgs) {
+			a.CapacityTypes = []string{"spot", "on-demand"}
+			a.Arch = []string{"arm64"}
+			a.Labels = map[string]string{"app.kubernetes.io/part-of": "cirkelline"}
+		}, func(m map[string]any) {
+			dig(m, "metadata")["labels"] = map[string]any{"app.kubernetes.io/part-of": "cirkelline"}
+			tpl := dig(m, "spec", "template")
+			tpl["metadata"] = map[string]any{"labels": map[string]any{"app.kubernetes.io/part-of": "cirkelline"}}
+			reqs := dig(tpl, "spec")["requirements"].([]any)
+			reqs[0].(map[string]any)["values"] = []any{"arm64"}
+			reqs[1].(map[string]any)["values"] = []any{"spot", "on-demand"}
+		}},
+		{"consolidation", func(a *capacity.KarpenterArgs) {
+			a.ConsolidationPolicy = capacity.WhenEmpty
+			a.ConsolidateAfter = 90 * time.Minute
+			a.Budget = "2"
+		}, func(m map[string]any) {
+			d := dig(m, "spec", "disruption")
+			d["consolidationPolicy"] = "WhenEmpty"
+			d["consolidateAfter"] = "1h30m"
+			d["budgets"] = []any{map[string]any{"nodes": "2"}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := baseKarpenter()
+			tt.setup(&a)
+			got, err := capacity.NodePool(basePlan(t), a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := asMap(t, base.Object)
+			tt.want(want)
+			if g := asMap(t, got.Object); !reflect.DeepEqual(g, want) {
+				gy, _ := yaml.Marshal(g)
+				wy, _ := yaml.Marshal(want)
+				t.Errorf("got\n%s\nwant\n%s", gy, wy)
+			}
+		})
+	}
+}
+
+func TestEC2NodeClass(t *testing.T) {
+	base, err := capacity.EC2NodeClass(baseKarpenter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := yaml.Marshal(base.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "ec2nodeclass.yaml", string(raw))
+
+	a := baseKarpenter()
+	a.Role = ""
+	a.InstanceProfile = "KarpenterNodeInstanceProfile"
+	a.SubnetTags = map[string]string{"tier": "private"}
+	a.Tags = map[string]string{"team": "platform"}
+	got, err := capacity.EC2NodeClass(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := asMap(t, base.Object)
+	spec := dig(want, "spec")
+	delete(spec, "role")
+	spec["instanceProfile"] = "KarpenterNodeInstanceProfile"
+	spec["subnetSelectorTerms"] = []any{map[string]any{"tags": map[string]any{"tier": "private"}}}
+	spec["tags"] = map[string]any{"team": "platform"}
+	if g := asMap(t, got.Object); !reflect.DeepEqual(g, want) {
+		t.Errorf("got %v\nwant %v", g, want)
+	}
+}
+
+func TestKarpenterInvalidArgs(t *testing.T) {
+	a := capacity.KarpenterArgs{
+		Name:                "Cirkelline",
+		Role:                "r",
+		InstanceProfile:     "p",
+		AMIAlias:            "windows2022@latest",
+		Margin:              -0.5,
+		CapacityTypes:       []string{"preemptible"},
+		Budget:              "ten",
+		PDBMaxUnavailable:   -1,
+		ConsolidationPolicy: "Always",
+		ConsolidateAfter:    1500 * time.Millisecond,
+		Tags:                map[string]string{"": "x"},
+	}
+	want := []string{
+		`karpenter.name ("Cirkelline"): must be a lower-case RFC 1123 label`,
+		`karpenter.clusterName: is required`,
+		`karpenter.margin (-0.5): must be between 0 and 10`,
+		`karpenter.capacityTypes[0] ("preemptible"): is not a valid choice; fix: use one of "on-demand", "spot", "reserved"`,
+		`karpenter.budget ("ten"): is not a node count or a percentage`,
+		`karpenter.pdbMaxUnavailable (-1): must not be negative`,
+		`karpenter.consolidationPolicy ("Always"): is not a valid choice; fix: use one of "WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced"`,
+		`karpenter.consolidateAfter ("1.5s"): must be whole seconds, at least 1s`,
+		`karpenter.role ("r"): exactly one of role and instanceProfile must be set`,
+		`karpenter.amiAlias ("windows2022@latest"): must be family@version with a Linux family`,
+		`karpenter.subnetTags.karpenter.sh/discovery (""): empty tag keys or values are not supported`,
+		`karpenter.securityGroupTags.karpenter.sh/discovery (""): empty tag keys or values are not supported`,
+		`karpenter.tags. ("x"): empty tag keys or values are not supported`,
+	}
+	for name, build := range map[string]func() error{
+		"NodePool":     func() error { _, err := capacity.NodePool(basePlan(t), a); return err },
+		"EC2NodeClass": func() error { _, err := capacity.EC2NodeClass(a); return err },
+	} {
+		err := build()
+		if !errors.Is(err, capacity.ErrInvalidArgs) {
+			t.Fatalf("%s: %v does not match ErrInvalidArgs", name, err)
+		}
+		got := strings.Split(strings.TrimPrefix(err.Error(), capacity.ErrInvalidArgs.Error()+": "), "\n")
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %d problems, want %d:\n%s", name, len(got), len(want), err)
+		}
+		for i := range want {
+			if !strings.HasPrefix(got[i], want[i]) {
+				t.Errorf("%s problem %d:\ngot  %s\nwant %s", name, i, got[i], want[i])
+			}
+		}
+	}
+	if _, err := capacity.NodePool(capacity.Plan{}, baseKarpenter()); err == nil || !strings.Contains(err.Error(), "plan: is empty") {
+		t.Errorf("an empty plan: %v", err)
+	}
+}
