@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
 )
 
@@ -39,7 +40,7 @@ func TestNoRolloutWaitsOnAnotherObjectsAwait(t *testing.T) {
 					if d.Type != "kubernetes:core/v1:Service" && d.Type != "kubernetes:apps/v1:Deployment" {
 						continue
 					}
-					if loadTest && label(d, "app.kubernetes.io/component") == "web" {
+					if c := label(d, components.LabelComponent); loadTest && (c == components.WebComponent || c == components.PeersComponent) {
 						continue // declared: the runners test these services
 					}
 					t.Errorf("%s %s waits for %s %s", r.Type, r.Name, d.Type, d.Name)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -118,6 +121,10 @@ func typedObject(kind string) (any, bool) {
 		return &networkingv1.NetworkPolicy{}, true
 	case "Job":
 		return &batchv1.Job{}, true
+	case "ServiceMonitor":
+		return &monv1.ServiceMonitor{}, true
+	case "PrometheusRule":
+		return &monv1.PrometheusRule{}, true
 	}
 	return nil, false
 }
@@ -826,5 +833,42 @@ func TestPolicyRulesCatchBadObjects(t *testing.T) {
 				t.Errorf("want a new %s finding, got %q", tt.rule, added)
 			}
 		})
+	}
+}
+
+// TestRenderWritesDashboards: with monitoring on, render writes the
+// dashboard JSON from the rendered ConfigMap next to the manifests (for a
+// manual import) and names it in the summary; a stack without monitoring
+// writes none and leaves no stale one behind.
+func TestRenderWritesDashboards(t *testing.T) {
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	if err := render.Run(render.Options{Dir: ".", Stack: "staging", Out: out, Stdout: &stdout, Stderr: io.Discard}, program); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(out, render.DashboardsDir, "staging-scaling.json")
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("no dashboard written: %v\n%s", err, stdout.String())
+	}
+	var cm corev1.ConfigMap
+	body, err := os.ReadFile(filepath.Join(out, "configmap-cirkelline-staging-cirkelline-staging-dashboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(body, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != cm.Data["staging-scaling.json"] || !json.Valid(got) {
+		t.Errorf("the written dashboard is not the ConfigMap's JSON")
+	}
+	if !strings.Contains(stdout.String(), file) {
+		t.Errorf("the summary does not name %s:\n%s", file, stdout.String())
+	}
+	if err := render.Run(render.Options{Dir: ".", Stack: "local", Out: out, Stdout: io.Discard, Stderr: io.Discard}, program); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, render.DashboardsDir, "*.json")); len(left) != 0 {
+		t.Errorf("a stack without monitoring left dashboards behind: %v", left)
 	}
 }

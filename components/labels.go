@@ -18,6 +18,28 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 )
 
+// Component label values of a web service's objects: the headless
+// Service has its own, so that a ServiceMonitor selecting the web
+// component scrapes each pod once, through the ClusterIP Service.
+const (
+	WebComponent   = "web"
+	PeersComponent = "peers"
+)
+
+// HTTPPortName names a web service's container port and Service port
+// (probes, the ALB and Prometheus use it by name); AppContainerName is its
+// container.
+const (
+	HTTPPortName     = "http"
+	AppContainerName = "app"
+)
+
+// WebServiceLabels are the labels of a web service's Deployment and
+// ClusterIP Service (the ServiceMonitor selects the Service by them).
+func WebServiceLabels(partOf, name string) map[string]string {
+	return Labels(partOf, name, WebComponent)
+}
+
 // Labels is the one place app.kubernetes.io/* labels are made. partOf is the
 // application (the stack's namespace), name the object's workload, component
 // its role ("web", "config", "ingress", ...).

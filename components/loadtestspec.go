@@ -296,7 +296,7 @@ func (p loadTestPlan) runnerPolicy() *networkingv1.NetworkPolicyArgs {
 		dnsEgress(),
 		networkingv1.NetworkPolicyEgressRuleArgs{ // the stack's services
 			To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(p.args.PartOf), LabelComponent: pulumi.String("web")}},
+				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(p.args.PartOf), LabelComponent: pulumi.String(WebComponent)}},
 			}},
 		},
 		networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{AnyIPv4}), Ports: tcpPorts(80, 443)}, // the ingress host

@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/monitoring"
 )
 
 // EgressRule allows traffic from the services to some CIDRs on some TCP ports.
@@ -29,6 +30,9 @@ type PolicyService struct {
 	Port int32
 	// UsesRedis opens egress to the stack's Redis.
 	UsesRedis bool
+	// Scrape, when set, lets the stack's Prometheus reach the metrics port
+	// (monitoring.ScrapeIngresses), whatever IngressCIDRs say.
+	Scrape *monitoring.ScrapeIngress
 }
 
 // NetworkPoliciesArgs configures the namespace's NetworkPolicies: deny
@@ -173,10 +177,25 @@ func servicePolicySpec(a NetworkPoliciesArgs, s PolicyService) *networkingv1.Net
 		}
 		ingress.From = from
 	}
+	ingresses := networkingv1.NetworkPolicyIngressRuleArray{ingress}
+	if sc := s.Scrape; sc != nil {
+		// One peer with both selectors: pods with these labels in that
+		// namespace (not either of them; k8s.io/api networking/v1
+		// NetworkPolicyPeer: "If namespaceSelector is also set, then the
+		// NetworkPolicyPeer as a whole selects the Pods matching
+		// PodSelector in the Namespaces selected by NamespaceSelector").
+		ingresses = append(ingresses, networkingv1.NetworkPolicyIngressRuleArgs{
+			From: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+				NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(sc.NamespaceLabels)},
+				PodSelector:       &metav1.LabelSelectorArgs{MatchLabels: stringMap(sc.PodLabels)},
+			}},
+			Ports: networkingv1.NetworkPolicyPortArray{networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String(sc.Protocol), Port: pulumi.String(sc.Port)}},
+		})
+	}
 	return &networkingv1.NetworkPolicySpecArgs{
 		PodSelector: metav1.LabelSelectorArgs{MatchLabels: stringMap(SelectorLabels(a.PartOf, s.Name))},
 		PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
-		Ingress:     networkingv1.NetworkPolicyIngressRuleArray{ingress},
+		Ingress:     ingresses,
 		Egress:      egress,
 	}
 }

@@ -211,7 +211,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		return nil, fmt.Errorf("register web service %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	labels := stringMap(Labels(args.PartOf, args.Name, "web"))
+	labels := stringMap(WebServiceLabels(args.PartOf, args.Name))
 	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
 	meta := func(objName string, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
 		return objectMeta(objName, args.Namespace, labels, annotations)
@@ -226,7 +226,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	}
 
 	ports := corev1.ServicePortArray{corev1.ServicePortArgs{
-		Name: pulumi.String("http"), Port: pulumi.Int(int(args.Port)), TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
+		Name: pulumi.String(HTTPPortName), Port: pulumi.Int(int(args.Port)), TargetPort: pulumi.String(HTTPPortName), Protocol: pulumi.String("TCP"),
 	}}
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
 		Metadata: meta(args.Name, pulumi.StringMap{AlbHealthCheckPathAnnotation: pulumi.String(args.Probe.ReadinessPath)}),
@@ -238,7 +238,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	// The headless Service gives every pod a DNS record (peer discovery,
 	// client-side balancing); unready pods stay out of it.
 	if _, err := corev1.NewService(ctx, name+HeadlessSuffix, &corev1.ServiceArgs{
-		Metadata: meta(args.Name+HeadlessSuffix, nil),
+		Metadata: objectMeta(args.Name+HeadlessSuffix, args.Namespace, stringMap(Labels(args.PartOf, args.Name, PeersComponent)), nil),
 		Spec:     &corev1.ServiceSpecArgs{ClusterIP: pulumi.String("None"), Selector: selector, Ports: ports},
 	}, parent); err != nil {
 		return nil, fmt.Errorf("web service %s: headless service: %w", name, err)
@@ -337,7 +337,7 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 	}
 	probe := func(path string, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String("http")},
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String(HTTPPortName)},
 			PeriodSeconds:    pulumi.Int(int(a.Probe.PeriodSeconds)),
 			TimeoutSeconds:   pulumi.Int(int(a.Probe.TimeoutSeconds)),
 			FailureThreshold: pulumi.Int(failures),
@@ -348,10 +348,10 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 	// fails for three periods, and readiness takes it out of the Service.
 	startupFailures := int((a.Probe.StartupSeconds + a.Probe.PeriodSeconds - 1) / a.Probe.PeriodSeconds)
 	return corev1.ContainerArgs{
-		Name:            pulumi.String("app"),
+		Name:            pulumi.String(AppContainerName),
 		Image:           pulumi.String(a.Image),
 		ImagePullPolicy: pulumi.String("IfNotPresent"),
-		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(int(a.Port)), Protocol: pulumi.String("TCP")}},
+		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String(HTTPPortName), ContainerPort: pulumi.Int(int(a.Port)), Protocol: pulumi.String("TCP")}},
 		Env:             env,
 		EnvFrom:         envFrom,
 		Resources:       a.Resources.requirements(),

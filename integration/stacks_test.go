@@ -234,6 +234,19 @@ spec:
       restartPolicy: Always
       containers: [{name: k6, image: grafana/k6:1.3.0}]
 `, "restartPolicy"},
+		{"ServiceMonitor with an unknown field (prometheus-operator's CRD schema)", `apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: typo, namespace: broken}
+spec:
+  selector: {matchLabels: {app: api}}
+  endpoints: [{port: http, intervall: 30s}]
+`, "intervall"},
+		{"PrometheusRule with a malformed duration", `apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: bad-for, namespace: broken}
+spec:
+  groups: [{name: g, rules: [{alert: A, expr: up == 0, for: ten minutes}]}]
+`, "spec.groups[0].rules[0].for"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -199,3 +199,25 @@ func validateSplit(errs *validate.Errors, path string, flow Flow, t Thresholds, 
 		}
 	}
 }
+
+// UpperBound is the bound of the first "p(<percentile>)<N" (or "<=")
+// expression on metric, in the metric's unit (milliseconds for k6's
+// http_req_duration), and whether there is one. Monitoring alerts on the
+// same number the load test gates on.
+func (t Thresholds) UpperBound(metric string, percentile float64) (float64, bool) {
+	for _, expr := range t[metric] {
+		e := thresholdExpr.FindStringSubmatch(strings.TrimSpace(expr))
+		if e == nil || aggregationKind(e[1]) != "p" || (e[4] != "<" && e[4] != "<=") {
+			continue
+		}
+		if p, err := strconv.ParseFloat(e[2], 64); err != nil || p != percentile {
+			continue
+		}
+		op := strings.Index(expr, e[4])
+		bound, err := strconv.ParseFloat(strings.TrimSpace(expr[op+len(e[4]):]), 64)
+		if err == nil {
+			return bound, true
+		}
+	}
+	return 0, false
+}

@@ -42,6 +42,8 @@ type Config struct {
 	Redis RedisConfig `json:"redis"`
 	// LoadTest is the stack's k6 load test.
 	LoadTest LoadTestConfig `json:"loadtest"`
+	// Monitoring is how Prometheus and Grafana watch the stack.
+	Monitoring MonitoringConfig `json:"monitoring"`
 
 	// Project and Stack name the Pulumi project and stack; not config keys.
 	Project string `json:"-"`

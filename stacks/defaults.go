@@ -35,8 +35,9 @@ func Defaults() Config {
 			SSLPolicy:       components.DefaultSSLPolicy,
 			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
 		},
-		Redis:    defaultRedis(),
-		LoadTest: defaultLoadTest(),
+		Redis:      defaultRedis(),
+		LoadTest:   defaultLoadTest(),
+		Monitoring: defaultMonitoring(),
 		NetworkPolicy: NetworkPolicyConfig{
 			Enabled:          true,
 			HTTPSEgressCIDRs: []string{components.AnyIPv4},

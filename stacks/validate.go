@@ -71,6 +71,7 @@ func (c *Config) validate(secretsKnown bool) error {
 	}
 	c.validateRedis(&errs, secretsKnown)
 	c.validateLoadTest(&errs)
+	c.validateMonitoring(&errs)
 	return errs.Err()
 }
 

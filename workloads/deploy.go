@@ -118,6 +118,18 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 		out.LoadTestJob = lt.JobName
 		warnings[lt] = "loadtest."
 	}
+	if plan.Monitoring != nil {
+		args := *plan.Monitoring
+		args.Namespace = ns.Name
+		if cfg.Monitoring.Grafana.Namespace != "" {
+			args.Dashboard.Namespace = pulumi.String(cfg.Monitoring.Grafana.Namespace)
+		}
+		m, err := components.NewMonitoring(ctx, cfg.Namespace, args, inNamespace)
+		if err != nil {
+			return nil, err
+		}
+		warnings[m] = "monitoring."
+	}
 	if plan.NetworkPolicies != nil {
 		args := *plan.NetworkPolicies
 		args.Namespace = ns.Name

@@ -135,6 +135,21 @@ func TestLoadBadConfig(t *testing.T) {
 		{"latest k6 in production", loadTest(`{"enabled":true,"allowProduction":true,"image":"grafana/k6:latest"}`), []string{`loadtest.image ("grafana/k6:latest"): uses the "latest" tag in production`}},
 		{"reserved k6 env (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"env":{"K6_VUS":"10"}}`), []string{`loadtest.env.K6_VUS ("10"): is set by the program`}},
 		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an http(s) URL`}},
+		{"monitoring: every bad field at its key", set("monitoring", `{"enabled":true,"prometheus":{"namespace":"Monitoring","interval":"500ms","selectorLabels":{"release":"kube prometheus"}},"grafana":{"sidecarLabel":"grafana dashboard"},"metricsPath":"metrics","requests":{"counter":"http-requests","serverErrors":"5(("},"thresholds":{"errorRatio":5,"restarts":0}}`), []string{
+			`monitoring.prometheus.namespace ("Monitoring")`,
+			`monitoring.prometheus.interval ("500ms"): must be at least 1s`,
+			`monitoring.prometheus.selectorLabels.release ("kube prometheus"): is not a label value`,
+			`monitoring.grafana.sidecarLabel`,
+			`monitoring.metricsPath ("metrics"): must start with /`,
+			`monitoring.requests.counter ("http-requests"): is not a Prometheus name`,
+			`monitoring.requests.serverErrors ("5(("): is not a regular expression`,
+			`monitoring.thresholds.errorRatio (5): must be between 0 and 1`,
+			`monitoring.thresholds.restarts (0): must be at least 1`,
+		}},
+		{"monitoring without the load test's p95 threshold", func(s *stacks.MapSource) {
+			set("monitoring", `{"enabled":true}`)(s)
+			set("loadtest", `{"thresholds":{"http_req_duration":["p(99)<5000"]}}`)(s)
+		}, []string{`loadtest.thresholds.http_req_duration: has no p(95) upper bound, which the LatencyP95High alert shares with the load test`, `add "p(95)<2000"`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

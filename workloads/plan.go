@@ -10,6 +10,7 @@ import (
 	"github.com/cirkelline/infra/cache/redisenv"
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/monitoring"
 	"github.com/cirkelline/infra/stacks"
 )
 
@@ -32,6 +33,8 @@ type Plan struct {
 	NetworkPolicies *components.NetworkPoliciesArgs
 	Redis           *RedisPlan
 	LoadTest        *components.LoadTestArgs
+	// Monitoring is nil unless monitoring.enabled.
+	Monitoring *components.MonitoringArgs
 }
 
 // ServicePlan is one web service and the shared environments it loads.
@@ -104,8 +107,19 @@ func NewPlan(cfg *stacks.Config) *Plan {
 		args := albIngressArgs(cfg)
 		p.Ingress = &args
 	}
+	if cfg.Monitoring.Enabled {
+		args := monitoringArgs(cfg)
+		p.Monitoring = &args
+	}
 	if cfg.NetworkPolicy.Enabled {
 		args := networkPoliciesArgs(cfg)
+		if p.Monitoring != nil {
+			// Invalid monitoring args give no rules; Validate reports them.
+			scrapes, _ := monitoring.ScrapeIngresses(p.Monitoring.Watch)
+			for i := range scrapes {
+				args.Services[i].Scrape = &scrapes[i]
+			}
+		}
 		p.NetworkPolicies = &args
 	}
 	if cfg.LoadTest.Enabled {
@@ -131,6 +145,9 @@ func (p *Plan) Warnings() []Warning {
 	cfg := p.Config
 	if p.Ingress != nil && p.Ingress.CertificateARN == "" {
 		ws = append(ws, Warning{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"})
+	}
+	if p.Monitoring != nil && len(cfg.Monitoring.Prometheus.SelectorLabels) == 0 {
+		ws = append(ws, Warning{"monitoring.prometheus.selectorLabels", "not set: only a Prometheus that selects every ServiceMonitor and PrometheusRule picks this stack's up (kube-prometheus-stack selects {release: <its release>})"})
 	}
 	if p.LoadTest == nil {
 		return ws
@@ -177,6 +194,9 @@ func (p *Plan) Validate() error {
 	}
 	if p.LoadTest != nil {
 		errs.Merge(p.LoadTest.Validate("loadtest"))
+	}
+	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
+		errs.Merge(p.Monitoring.Validate("monitoring"))
 	}
 	return errs.Err()
 }
@@ -246,6 +266,56 @@ func networkPoliciesArgs(c *stacks.Config) components.NetworkPoliciesArgs {
 		args.AllowFromPods = components.SelectorLabels(c.Namespace, components.LoadTestName)
 	}
 	return args
+}
+
+// monitoringArgs: a ServiceMonitor and alerts per service, through its
+// ClusterIP Service's "http" port, the latency alert at the load test's
+// p95 threshold.
+func monitoringArgs(c *stacks.Config) components.MonitoringArgs {
+	m := c.Monitoring
+	latency, _ := c.LatencyP95()
+	watch := monitoring.Args{
+		Stack: c.Stack, Namespace: c.Namespace,
+		Prometheus: monitoring.Prometheus{
+			SelectorLabels: m.Prometheus.SelectorLabels, Namespace: m.Prometheus.Namespace,
+			PodLabels: m.Prometheus.PodLabels, Interval: time.Duration(m.Prometheus.Interval),
+		},
+		Requests: monitoring.RequestMetrics{
+			Requests: m.Requests.Counter, StatusLabel: m.Requests.StatusLabel,
+			ServerErrors: m.Requests.ServerErrors, Duration: m.Requests.Duration,
+		},
+		Thresholds: monitoring.Thresholds{
+			LatencyP95: latency, ErrorRatio: m.Thresholds.ErrorRatio,
+			RateLimitedRatio: m.Thresholds.RateLimitedRatio, Restarts: m.Thresholds.Restarts,
+		},
+		Labels: components.Labels(c.Namespace, c.Namespace+"-monitoring", "monitoring"),
+	}
+	for _, s := range c.Services {
+		svc := monitoring.Service{
+			Name: s.Name, Selector: webServiceSelector(c.Namespace, s.Name),
+			PodSelector: components.SelectorLabels(c.Namespace, s.Name),
+			Port:        components.HTTPPortName, Path: m.MetricsPath, Container: components.AppContainerName,
+		}
+		if !s.HPA.Disabled {
+			svc.HPA = s.Name + components.HPASuffix
+		}
+		watch.Services = append(watch.Services, svc)
+	}
+	return components.MonitoringArgs{
+		Watch: watch,
+		Dashboard: components.DashboardConfigMapArgs{
+			Name: c.DashboardConfigMapName(), SidecarLabel: m.Grafana.SidecarLabel, SidecarLabelValue: m.Grafana.SidecarLabelValue,
+		},
+	}
+}
+
+// webServiceSelector selects a web service's ClusterIP Service, not its
+// headless one (whose component is components.PeersComponent): each pod is
+// scraped once.
+func webServiceSelector(partOf, name string) map[string]string {
+	l := components.SelectorLabels(partOf, name)
+	l[components.LabelComponent] = components.WebComponent
+	return l
 }
 
 // redisName names the stack's Redis objects.

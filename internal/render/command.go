@@ -3,13 +3,17 @@ package render
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/stacks"
 )
@@ -45,6 +49,9 @@ type Result struct {
 	Notes string
 	// AwaitChain is the longest chain of objects `pulumi up` waits through.
 	AwaitChain []Await
+	// Dashboards are the Grafana dashboards the stack ships (file name to
+	// JSON), taken from its dashboard ConfigMap, for a manual import.
+	Dashboards map[string][]byte
 }
 
 // Stack renders one stack in memory; nothing is written.
@@ -82,6 +89,11 @@ func Stack(opts Options, program Program) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Config: sc, Objects: objs, MissingSecrets: missing, Resources: resources, AwaitChain: NewGraph(resources).CriticalPath()}
+	if cfg.Monitoring.Enabled {
+		if res.Dashboards, err = dashboards(objs, cfg.DashboardNamespace(), cfg.DashboardConfigMapName()); err != nil {
+			return nil, err
+		}
+	}
 	if report := cfg.CapacityReport(); report != "" {
 		res.Notes = "load test capacity (" + string(cfg.LoadTest.Shape) + ", " + fmt.Sprint(cfg.LoadTest.Flow) + "):\n" + report
 	}
@@ -139,6 +151,9 @@ func Run(opts Options, program Program) error {
 	if err := Write(out, res.Objects); err != nil {
 		return err
 	}
+	if err := WriteDashboards(filepath.Join(out, DashboardsDir), res.Dashboards); err != nil {
+		return err
+	}
 	Summary(opts.Stdout, out, res)
 	return nil
 }
@@ -183,6 +198,12 @@ func Summary(w io.Writer, dir string, res *Result) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nrendered %d objects of stack %s to %s\n", len(res.Objects), res.Config.Stack, dir)
 	fmt.Fprintf(w, "\npulumi up waits for: %s\n", FormatChain(res.AwaitChain))
+	if len(res.Dashboards) > 0 {
+		fmt.Fprintf(w, "\nGrafana dashboards (also in their ConfigMap; import by hand under Dashboards > New > Import):\n")
+		for _, f := range slices.Sorted(maps.Keys(res.Dashboards)) {
+			fmt.Fprintf(w, "  %s\n", filepath.Join(dir, DashboardsDir, f))
+		}
+	}
 	if res.Notes != "" {
 		fmt.Fprintf(w, "\n%s", res.Notes)
 	}
@@ -197,4 +218,58 @@ func Summary(w io.Writer, dir string, res *Result) {
 			fmt.Fprintf(w, "  pulumi config set --secret %s%s <value> --stack %s\n", path, key, res.Config.Stack)
 		}
 	}
+}
+
+// DashboardsDir is where Run writes the dashboards' JSON, under the output
+// directory.
+const DashboardsDir = "dashboards"
+
+// dashboards reads the dashboard ConfigMap namespace/name among objs: its
+// data, file name to JSON.
+func dashboards(objs []Object, namespace, name string) (map[string][]byte, error) {
+	for _, o := range objs {
+		if o.Kind != "ConfigMap" || o.Namespace != namespace || o.Name != name {
+			continue
+		}
+		var cm struct {
+			Data map[string]string `json:"data"`
+		}
+		if err := yaml.Unmarshal(o.Body, &cm); err != nil {
+			return nil, fmt.Errorf("read dashboard ConfigMap %s/%s: %w", namespace, name, err)
+		}
+		out := map[string][]byte{}
+		for f, v := range cm.Data {
+			out[f] = []byte(v)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("monitoring is enabled but no dashboard ConfigMap %s/%s was rendered", namespace, name)
+}
+
+// WriteDashboards replaces the *.json files in dir with files.
+func WriteDashboards(dir string, files map[string][]byte) error {
+	stale, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("remove stale %s: %w", f, err)
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		if filepath.Base(f) != f {
+			return fmt.Errorf("dashboard file name %q is not a plain file name", f)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), files[f], 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", f, err)
+		}
+	}
+	return nil
 }

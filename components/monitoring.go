@@ -1,0 +1,161 @@
+package components
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/monitoring"
+)
+
+// MonitoringArgs configures a Monitoring component: what the stack's
+// Prometheus scrapes and alerts on, and the Grafana dashboard.
+type MonitoringArgs struct {
+	// Namespace of the ServiceMonitors and the PrometheusRule: the stack's,
+	// whose plain name is Watch.Namespace. Required.
+	Namespace pulumi.StringInput
+	// Watch is what the monitoring package builds the objects from (its
+	// defaults apply). Required.
+	Watch monitoring.Args
+	// Dashboard is the ConfigMap Grafana's sidecar loads the dashboard from.
+	Dashboard DashboardConfigMapArgs
+}
+
+// DashboardConfigMapArgs place the dashboard ConfigMap.
+type DashboardConfigMapArgs struct {
+	// Name of the ConfigMap. Required.
+	Name string
+	// Namespace of the ConfigMap. Default: MonitoringArgs.Namespace.
+	Namespace pulumi.StringInput
+	// SidecarLabel and SidecarLabelValue mark it for the sidecar. Default
+	// monitoring.DefaultSidecarLabel and monitoring.DefaultSidecarLabelValue.
+	SidecarLabel, SidecarLabelValue string
+}
+
+// Monitoring is a ServiceMonitor per service, a PrometheusRule and the
+// dashboard ConfigMap.
+type Monitoring struct {
+	pulumi.ResourceState
+
+	// RuleName is the PrometheusRule's name.
+	RuleName pulumi.StringOutput `pulumi:"ruleName"`
+}
+
+// WithDefaults fills every unset field with its documented default.
+// NewMonitoring applies it before validating.
+func (a MonitoringArgs) WithDefaults() MonitoringArgs {
+	a.Watch = a.Watch.WithDefaults()
+	if a.Dashboard.Namespace == nil {
+		a.Dashboard.Namespace = a.Namespace
+	}
+	if a.Dashboard.SidecarLabel == "" {
+		a.Dashboard.SidecarLabel = monitoring.DefaultSidecarLabel
+	}
+	if a.Dashboard.SidecarLabelValue == "" {
+		a.Dashboard.SidecarLabelValue = monitoring.DefaultSidecarLabelValue
+	}
+	return a
+}
+
+// Validate reports every problem with the args, with field paths under
+// path (the monitoring package's own paths for Watch's).
+func (a MonitoringArgs) Validate(path string) error {
+	var errs validate.Errors
+	errs.Merge(a.Watch.Validate())
+	validate.DNSLabel(&errs, validate.Join(path, "dashboard.name"), a.Dashboard.Name, 253)
+	validate.LabelKey(&errs, validate.Join(path, "grafana.sidecarLabel"), a.Dashboard.SidecarLabel)
+	return errs.Err()
+}
+
+// monitoringAPIVersion is prometheus-operator's group and version; a
+// CustomResource of it gets the type token
+// "kubernetes:monitoring.coreos.com/v1:<kind>" (NewCustomResource in
+// apiextensions/customResource.go of pulumi-kubernetes sdk/v4 v4.25.0).
+const monitoringAPIVersion = "monitoring.coreos.com/v1"
+
+// customResource registers a prometheus-operator object from its typed
+// form: metadata as the component's, everything else (spec) untyped.
+func customResource(ctx *pulumi.Context, name, kind string, meta metav1.ObjectMeta, body any, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: encode: %w", kind, meta.Name, err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("%s %s: decode: %w", kind, meta.Name, err)
+	}
+	other := kubernetes.UntypedArgs{}
+	for k, v := range fields {
+		if k != "apiVersion" && k != "kind" && k != "metadata" && k != "status" {
+			other[k] = v
+		}
+	}
+	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(monitoringAPIVersion),
+		Kind:        pulumi.String(kind),
+		Metadata:    objectMeta(meta.Name, namespace, stringMap(meta.Labels), nilIfEmpty(meta.Annotations)),
+		OtherFields: other,
+	}, opts...)
+}
+
+func nilIfEmpty(m map[string]string) pulumi.StringMap {
+	if len(m) == 0 {
+		return nil
+	}
+	return stringMap(m)
+}
+
+// NewMonitoring registers a Monitoring component. The cluster must have
+// prometheus-operator's CRDs (monitoring.CRDs) for the ServiceMonitors
+// and the PrometheusRule.
+func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	args = args.WithDefaults()
+	if err := args.Validate("monitoring"); err != nil {
+		return nil, fmt.Errorf("monitoring %s: %w", name, err)
+	}
+	monitors, err := monitoring.ServiceMonitors(args.Watch)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring %s: service monitors: %w", name, err)
+	}
+	rule, err := monitoring.PrometheusRule(args.Watch)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
+	}
+	dashboard, err := monitoring.Dashboard(args.Watch)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring %s: dashboard: %w", name, err)
+	}
+
+	comp := &Monitoring{}
+	if err := ctx.RegisterComponentResource("cirkelline:components:Monitoring", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("register monitoring %s: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	for _, sm := range monitors {
+		if _, err := customResource(ctx, name+"-"+sm.Name, "ServiceMonitor", sm.ObjectMeta, sm, args.Namespace, parent); err != nil {
+			return nil, fmt.Errorf("monitoring %s: service monitor %s: %w", name, sm.Name, err)
+		}
+	}
+	pr, err := customResource(ctx, name+"-alerts", "PrometheusRule", rule.ObjectMeta, rule, args.Namespace, parent)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
+	}
+	labels := merged(args.Watch.Labels, map[string]string{args.Dashboard.SidecarLabel: args.Dashboard.SidecarLabelValue})
+	if _, err := corev1.NewConfigMap(ctx, name+"-dashboard", &corev1.ConfigMapArgs{
+		Metadata: objectMeta(args.Dashboard.Name, args.Dashboard.Namespace, stringMap(labels), nil),
+		Data:     pulumi.StringMap{monitoring.DashboardFileName(args.Watch.Stack): pulumi.String(string(dashboard))},
+	}, parent); err != nil {
+		return nil, fmt.Errorf("monitoring %s: dashboard config map: %w", name, err)
+	}
+	comp.RuleName = pr.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"ruleName": comp.RuleName}); err != nil {
+		return nil, fmt.Errorf("monitoring %s outputs: %w", name, err)
+	}
+	return comp, nil
+}
