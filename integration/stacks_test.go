@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -101,6 +102,22 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 							"-o", "jsonpath={.items[*].endpoints[*].addresses[*]}")
 						return err == nil && strings.TrimSpace(out) != ""
 					})
+				case "ServiceMonitor":
+					// Its selector must pick the service's ClusterIP Service
+					// only: the headless one would scrape every pod twice.
+					var sm monv1.ServiceMonitor
+					if err := yaml.Unmarshal(o.raw, &sm); err != nil {
+						t.Fatal(err)
+					}
+					var selector []string
+					for k, v := range sm.Spec.Selector.MatchLabels {
+						selector = append(selector, k+"="+v)
+					}
+					sort.Strings(selector)
+					out, err := cp.Kubectl("get", "services", "-n", ns, "-l", strings.Join(selector, ","), "-o", "jsonpath={.items[*].metadata.name}")
+					if err != nil || strings.TrimSpace(out) != o.Metadata.Name {
+						t.Errorf("ServiceMonitor %s/%s selects services %q (%v); want exactly %s", ns, o.Metadata.Name, out, err, o.Metadata.Name)
+					}
 				case "HorizontalPodAutoscaler":
 					var want, got autoscalingv2.HorizontalPodAutoscaler
 					stored(t, o, &want, &got)

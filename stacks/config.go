@@ -42,6 +42,8 @@ type Config struct {
 	Redis RedisConfig `json:"redis"`
 	// LoadTest is the stack's k6 load test.
 	LoadTest LoadTestConfig `json:"loadtest"`
+	// Cluster is how the program reaches the cluster.
+	Cluster ClusterConfig `json:"cluster"`
 	// Monitoring is how Prometheus and Grafana watch the stack.
 	Monitoring MonitoringConfig `json:"monitoring"`
 

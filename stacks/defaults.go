@@ -38,6 +38,7 @@ func Defaults() Config {
 		Redis:      defaultRedis(),
 		LoadTest:   defaultLoadTest(),
 		Monitoring: defaultMonitoring(),
+		Cluster:    defaultCluster(),
 		NetworkPolicy: NetworkPolicyConfig{
 			Enabled:          true,
 			HTTPSEgressCIDRs: []string{components.AnyIPv4},

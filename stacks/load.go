@@ -83,6 +83,7 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 	cfg.resolveNames()
 	readSecrets(&errs, src, &cfg, o)
 	readRedisToken(&errs, src, &cfg, o)
+	readKubeconfig(&errs, src, &cfg)
 	errs.Merge(cfg.validate(o.offlineSecrets == nil))
 	for _, check := range o.checks {
 		check(&cfg, &errs)
@@ -459,6 +460,15 @@ func readSecretEnv(errs *validate.Errors, src Source, cfg *Config, o loadOptions
 		}
 	}
 	return secrets
+}
+
+// readKubeconfig checks that cluster.kubeconfig, when set, came from secret
+// config: it holds the cluster's credentials.
+func readKubeconfig(errs *validate.Errors, src Source, cfg *Config) {
+	if !cfg.Cluster.Kubeconfig.IsZero() && !src.IsSecret(cfg.Project+":cluster") {
+		errs.Add("cluster.kubeconfig", nil, fmt.Sprintf("is stored in plain text in Pulumi.%s.yaml", cfg.Stack),
+			fmt.Sprintf(`run: pulumi config set --secret --path cluster.kubeconfig "$(cat kubeconfig)" --stack %s (it encrypts the value; rotate the credentials, they were in plain text)`, cfg.Stack))
+	}
 }
 
 // readRedisToken checks that redis.authToken, when set, came from secret

@@ -3,8 +3,6 @@ package stacks
 import (
 	"fmt"
 	"reflect"
-	"slices"
-	"strings"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -129,6 +127,11 @@ func (c *Config) resolveRedis() {
 	if e.Name == "" {
 		e.Name = c.Project + "-" + c.Stack
 	}
+	// One reference, not two: the network comes from the cluster's stack
+	// unless the stack file names the network itself.
+	if e.StackReference == "" && e.VpcID == "" && len(e.SubnetIDs) == 0 && len(e.ClusterSecurityGroupIDs) == 0 {
+		e.StackReference = c.Cluster.StackReference
+	}
 	if e.NodeType == "" {
 		e.NodeType = map[bool]string{true: "cache.r7g.large", false: "cache.t4g.small"}[prod]
 	}
@@ -239,9 +242,7 @@ func (c *Config) validateElastiCacheNetwork(errs *validate.Errors) {
 	case e.StackReference != "" && explicit:
 		errs.Add("redis.elasticache.stackReference", e.StackReference, "is set together with vpcId/subnetIds/clusterSecurityGroupIds", "name the network in one place: the stack reference or the explicit IDs")
 	case e.StackReference != "":
-		if parts := strings.Split(e.StackReference, "/"); len(parts) != 3 || slices.Contains(parts, "") {
-			errs.Add("redis.elasticache.stackReference", e.StackReference, `must be "<org>/<project>/<stack>"`, `use e.g. "acme/eks-cluster/production"`)
-		}
+		validStackReference(errs, "redis.elasticache.stackReference", e.StackReference)
 	default:
 		if len(e.SubnetIDs) == 0 {
 			errs.Add("redis.elasticache.subnetIds", nil, "is required (or a stackReference)", "list the cluster's private subnet IDs")

@@ -72,6 +72,7 @@ func (c *Config) validate(secretsKnown bool) error {
 	c.validateRedis(&errs, secretsKnown)
 	c.validateLoadTest(&errs)
 	c.validateMonitoring(&errs)
+	c.validateCluster(&errs, secretsKnown)
 	return errs.Err()
 }
 

@@ -33,13 +33,22 @@ type Outputs struct {
 // from Load (or NewPlan and Validate), so it is valid.
 func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 	cfg := plan.Config
-	ns, err := components.NewNamespace(ctx, cfg.Namespace, plan.Namespace)
+	refs := &stackRefs{ctx: ctx}
+	// Every component gets the cluster's provider when the stack names
+	// one; without, the default provider (nothing changes for such stacks).
+	onCluster := pulumi.Composite()
+	if p, err := clusterProvider(ctx, cfg, refs); err != nil {
+		return nil, err
+	} else if p != nil {
+		onCluster = p
+	}
+	ns, err := components.NewNamespace(ctx, cfg.Namespace, plan.Namespace, onCluster)
 	if err != nil {
 		return nil, err
 	}
-	inNamespace := pulumi.DependsOn([]pulumi.Resource{ns})
+	inNamespace := pulumi.Composite(pulumi.DependsOn([]pulumi.Resource{ns}), onCluster)
 
-	redis, err := deployRedis(ctx, plan.Redis, ns.Name, inNamespace)
+	redis, err := deployRedis(ctx, plan.Redis, refs, ns.Name, inNamespace)
 	if err != nil {
 		return nil, err
 	}

@@ -150,6 +150,20 @@ func TestLoadBadConfig(t *testing.T) {
 			set("monitoring", `{"enabled":true}`)(s)
 			set("loadtest", `{"thresholds":{"http_req_duration":["p(99)<5000"]}}`)(s)
 		}, []string{`loadtest.thresholds.http_req_duration: has no p(95) upper bound, which the LatencyP95High alert shares with the load test`, `add "p(95)<2000"`}},
+		{"cluster: malformed stack reference", set("cluster", `{"stackReference":"eks-cluster/production"}`), []string{`cluster.stackReference ("eks-cluster/production"): must be "<org>/<project>/<stack>"`}},
+		{"cluster: kubeconfig in plain text", set("cluster", `{"kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c}]"}`), []string{`cluster.kubeconfig: is stored in plain text in Pulumi.production.yaml`, `pulumi config set --secret --path cluster.kubeconfig`}},
+		{"cluster: a secret that is no kubeconfig, not quoted", func(s *stacks.MapSource) {
+			set("cluster", `{"kubeconfig":"hunter2: [1"}`)(s)
+			s.Secrets = append(s.Secrets, "cirkelline:cluster")
+		}, []string{`cluster.kubeconfig: is not YAML or JSON`}},
+		{"cluster: kubeconfig without users", func(s *stacks.MapSource) {
+			set("cluster", `{"kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\ncontexts: [{name: c}]"}`)(s)
+			s.Secrets = append(s.Secrets, "cirkelline:cluster")
+		}, []string{`cluster.kubeconfig: is not a kubeconfig: it has no users`}},
+		{"cluster: both a stack reference and a kubeconfig", func(s *stacks.MapSource) {
+			set("cluster", `{"stackReference":"acme/eks/prod","kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c}]"}`)(s)
+			s.Secrets = append(s.Secrets, "cirkelline:cluster")
+		}, []string{`cluster.kubeconfig: is set together with cluster.stackReference`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

@@ -19,7 +19,7 @@ type redisWiring struct {
 // deployRedis provisions the stack's Redis (ElastiCache or in-cluster) and
 // the ConfigMap and Secret that carry the cache library's env contract
 // (redisenv.EnvURL and friends). It returns nil for redis.mode "none".
-func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*redisWiring, error) {
+func deployRedis(ctx *pulumi.Context, plan *RedisPlan, refs *stackRefs, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*redisWiring, error) {
 	if plan == nil {
 		return nil, nil
 	}
@@ -33,7 +33,7 @@ func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringIn
 	switch {
 	case plan.ElastiCache != nil:
 		args := *plan.ElastiCache
-		if err := elastiCacheNetwork(ctx, plan, &args); err != nil {
+		if err := elastiCacheNetwork(plan, refs, &args); err != nil {
 			return nil, err
 		}
 		ec, err := components.NewElastiCacheRedis(ctx, plan.Name, args, opts...)
@@ -70,7 +70,7 @@ func deployRedis(ctx *pulumi.Context, plan *RedisPlan, namespace pulumi.StringIn
 
 // elastiCacheNetwork fills the network inputs from the stack file or from a
 // StackReference to the cluster's stack.
-func elastiCacheNetwork(ctx *pulumi.Context, plan *RedisPlan, args *components.ElastiCacheRedisArgs) error {
+func elastiCacheNetwork(plan *RedisPlan, refs *stackRefs, args *components.ElastiCacheRedisArgs) error {
 	e := plan.Network
 	if len(e.SecurityGroupIDs) > 0 {
 		args.SecurityGroupIDs = pulumi.ToStringArray(e.SecurityGroupIDs)
@@ -85,7 +85,7 @@ func elastiCacheNetwork(ctx *pulumi.Context, plan *RedisPlan, args *components.E
 		}
 		return nil
 	}
-	ref, err := pulumi.NewStackReference(ctx, plan.Name+"-network", &pulumi.StackReferenceArgs{Name: pulumi.String(e.StackReference)})
+	ref, err := refs.get(e.StackReference, plan.Name+"-network")
 	if err != nil {
 		return fmt.Errorf("redis.elasticache.stackReference %s: %w", e.StackReference, err)
 	}

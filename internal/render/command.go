@@ -104,18 +104,30 @@ func Stack(opts Options, program Program) (*Result, error) {
 // stacks, e.g. "[vpcId of cirkelline/eks-cluster/staging]", since their real
 // values cannot be read offline.
 func stackReferenceStandIns(cfg *stacks.Config) map[string]resource.PropertyMap {
-	e := cfg.Redis.ElastiCache
-	if cfg.Redis.Mode != stacks.RedisElastiCache || e.StackReference == "" {
+	out := map[string]resource.PropertyMap{}
+	standIn := func(stack, key string) resource.PropertyValue {
+		return resource.NewStringProperty(fmt.Sprintf("[%s of %s]", key, stack))
+	}
+	outputs := func(stack string) resource.PropertyMap {
+		if out[stack] == nil {
+			out[stack] = resource.PropertyMap{}
+		}
+		return out[stack]
+	}
+	if e := cfg.Redis.ElastiCache; cfg.Redis.Mode == stacks.RedisElastiCache && e.StackReference != "" {
+		o := outputs(e.StackReference)
+		o[resource.PropertyKey(e.StackOutputs.VpcID)] = standIn(e.StackReference, e.StackOutputs.VpcID)
+		o[resource.PropertyKey(e.StackOutputs.PrivateSubnetIDs)] = resource.NewArrayProperty([]resource.PropertyValue{standIn(e.StackReference, e.StackOutputs.PrivateSubnetIDs)})
+		o[resource.PropertyKey(e.StackOutputs.ClusterSecurityGroupID)] = standIn(e.StackReference, e.StackOutputs.ClusterSecurityGroupID)
+	}
+	if cl := cfg.Cluster; cl.StackReference != "" {
+		// A secret in the other stack: it stays [secret] in the render.
+		outputs(cl.StackReference)[resource.PropertyKey(cl.Outputs.Kubeconfig)] = resource.MakeSecret(standIn(cl.StackReference, cl.Outputs.Kubeconfig))
+	}
+	if len(out) == 0 {
 		return nil
 	}
-	standIn := func(key string) resource.PropertyValue {
-		return resource.NewStringProperty(fmt.Sprintf("[%s of %s]", key, e.StackReference))
-	}
-	return map[string]resource.PropertyMap{e.StackReference: {
-		resource.PropertyKey(e.StackOutputs.VpcID):                  standIn(e.StackOutputs.VpcID),
-		resource.PropertyKey(e.StackOutputs.PrivateSubnetIDs):       resource.NewArrayProperty([]resource.PropertyValue{standIn(e.StackOutputs.PrivateSubnetIDs)}),
-		resource.PropertyKey(e.StackOutputs.ClusterSecurityGroupID): standIn(e.StackOutputs.ClusterSecurityGroupID),
-	}}
+	return out
 }
 
 // Run renders a stack and writes it to opts.Out, then prints a summary.
