@@ -23,8 +23,11 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/cli"
 	"github.com/cirkelline/infra/internal/render"
 )
@@ -125,6 +128,8 @@ func typedObject(kind string) (any, bool) {
 		return &monv1.ServiceMonitor{}, true
 	case "PrometheusRule":
 		return &monv1.PrometheusRule{}, true
+	case "PriorityClass":
+		return &schedulingv1.PriorityClass{}, true
 	}
 	return nil, false
 }
@@ -137,6 +142,13 @@ func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 		res := renderStack(t, stack)
 		for _, o := range res.Objects {
 			if o.Cloud {
+				continue
+			}
+			if o.Kind == capacity.NodePoolKind || o.Kind == capacity.EC2NodeClassKind {
+				// Karpenter ships no Go types here (its modules are not
+				// imported): capacity's tests walk these objects against
+				// Karpenter's CRD schemas, and the integration test applies
+				// them with --validate=strict after the CRDs.
 				continue
 			}
 			obj, ok := typedObject(o.Kind)
@@ -470,9 +482,24 @@ func TestRenderDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := diff()
-	if n := strings.Count(d, "diff --git "); n != 1 || !strings.Contains(d, "horizontalpodautoscaler-cirkelline-staging-cirkelline-backend-hpa.yaml") {
-		t.Fatalf("want exactly the HPA file, got:\n%s", d)
+	// The HPA, and staging's Karpenter NodePool, whose limits follow the
+	// worst case (the capacity plan).
+	if n := strings.Count(d, "diff --git "); n != 2 || !strings.Contains(d, "horizontalpodautoscaler-cirkelline-staging-cirkelline-backend-hpa.yaml") ||
+		!strings.Contains(d, "nodepool-cirkelline-staging.yaml") {
+		t.Fatalf("want exactly the HPA and the NodePool files, got:\n%s", d)
 	}
+	hpaDiff := d[:strings.Index(d, "diff --git a/base/nodepool")]
+	var limits []string
+	for _, line := range strings.Split(d[len(hpaDiff):], "\n") {
+		if (strings.HasPrefix(line, "-") || strings.HasPrefix(line, "+")) && !strings.HasPrefix(line, "---") && !strings.HasPrefix(line, "+++") {
+			limits = append(limits, strings.TrimSpace(line))
+		}
+	}
+	// 8 pods of 100m/256Mi instead of 5: a second m6i.large-sized node.
+	if strings.Join(limits, " ") != `-    cpu: "3" -    memory: 9Gi +    cpu: "5" +    memory: 17Gi` {
+		t.Errorf("the NodePool diff is not its limits, 3 CPU / 9Gi to 5 / 17Gi:\n%s", d[len(hpaDiff):])
+	}
+	d = hpaDiff
 	var changes []string
 	hunks := 0
 	for _, line := range strings.Split(d, "\n") {
@@ -635,10 +662,29 @@ func policyRules(t testing.TB) []policyRule {
 			}
 		})},
 		{"pod-probes", func(objs []render.Object, finding func(render.Object, string)) {
+			// As kube-score (score/probes: "The pod is not targeted by a
+			// service, skipping probe checks."): a pod no Service selects
+			// serves no traffic (Jobs, the headroom's pause pods).
+			var selectors []map[string]string
+			for _, o := range objs {
+				if o.Kind == "Service" {
+					var s corev1.Service
+					mustDecode(t, o, &s)
+					selectors = append(selectors, s.Spec.Selector)
+				}
+			}
+			targeted := func(podLabels map[string]string) bool {
+				for _, sel := range selectors {
+					if len(sel) > 0 && labels.SelectorFromSet(sel).Matches(labels.Set(podLabels)) {
+						return true
+					}
+				}
+				return false
+			}
 			for _, o := range objs {
 				p, ok := podTemplate(t, o)
-				if !ok || o.Kind != "Deployment" {
-					continue // Jobs serve no traffic
+				if !ok || o.Kind != "Deployment" || !targeted(p.Labels) {
+					continue
 				}
 				for _, c := range p.Spec.Containers {
 					switch {
@@ -870,5 +916,30 @@ func TestRenderWritesDashboards(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(out, render.DashboardsDir, "*.json")); len(left) != 0 {
 		t.Errorf("a stack without monitoring left dashboards behind: %v", left)
+	}
+}
+
+// TestRenderStreamIsOnlyManifests: `render --out -` prints nothing but the
+// manifests (the capacity plan and warnings stay out of the stream), so it
+// can be piped to kubectl; the plan is printed with files output.
+func TestRenderStreamIsOnlyManifests(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := cliMain([]string{"render", "--stack", "production", "--out", "-"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for i, doc := range strings.Split(stdout.String(), "\n---\n") {
+		var obj struct {
+			Kind string `json:"kind"`
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), &map[string]any{}); err != nil || yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Kind == "" {
+			t.Fatalf("document %d of the stream is not a manifest (%v):\n%s", i, err, doc)
+		}
+	}
+	stdout.Reset()
+	if code := cliMain([]string{"render", "--stack", "production", "--out", t.TempDir()}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "capacity plan (worst case") || !strings.Contains(stdout.String(), "pool: 6 nodes (cluster.capacity.nodes): fits") {
+		t.Errorf("render does not print production's capacity plan:\n%s", stdout.String())
 	}
 }

@@ -88,8 +88,8 @@ func DefaultRunnerResources() ResourcesSpec {
 	return ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"}
 }
 
-// starterResources is the starter pod's size: one VU making a few HTTP calls.
-func starterResources() ResourcesSpec {
+// StarterResources is the starter pod's size: one VU making a few HTTP calls.
+func StarterResources() ResourcesSpec {
 	return ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}
 }
 

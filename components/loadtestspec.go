@@ -278,7 +278,7 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 						Image:           pulumi.String(p.args.Image),
 						Command:         pulumi.StringArray{pulumi.String("k6"), pulumi.String("run"), pulumi.String("--quiet"), pulumi.String("/scripts/" + loadtest.StarterFile)},
 						Env:             envVars(env),
-						Resources:       starterResources().requirements(),
+						Resources:       StarterResources().requirements(),
 						SecurityContext: restrictedContainer(false),
 						VolumeMounts:    mounts,
 					}},

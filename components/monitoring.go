@@ -1,14 +1,10 @@
 package components
 
 import (
-	"encoding/json"
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/monitoring"
@@ -73,43 +69,8 @@ func (a MonitoringArgs) Validate(path string) error {
 	return errs.Err()
 }
 
-// monitoringAPIVersion is prometheus-operator's group and version; a
-// CustomResource of it gets the type token
-// "kubernetes:monitoring.coreos.com/v1:<kind>" (NewCustomResource in
-// apiextensions/customResource.go of pulumi-kubernetes sdk/v4 v4.25.0).
+// monitoringAPIVersion is prometheus-operator's group and version.
 const monitoringAPIVersion = "monitoring.coreos.com/v1"
-
-// customResource registers a prometheus-operator object from its typed
-// form: metadata as the component's, everything else (spec) untyped.
-func customResource(ctx *pulumi.Context, name, kind string, meta metav1.ObjectMeta, body any, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: encode: %w", kind, meta.Name, err)
-	}
-	var fields map[string]any
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("%s %s: decode: %w", kind, meta.Name, err)
-	}
-	other := kubernetes.UntypedArgs{}
-	for k, v := range fields {
-		if k != "apiVersion" && k != "kind" && k != "metadata" && k != "status" {
-			other[k] = v
-		}
-	}
-	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(monitoringAPIVersion),
-		Kind:        pulumi.String(kind),
-		Metadata:    objectMeta(meta.Name, namespace, stringMap(meta.Labels), nilIfEmpty(meta.Annotations)),
-		OtherFields: other,
-	}, opts...)
-}
-
-func nilIfEmpty(m map[string]string) pulumi.StringMap {
-	if len(m) == 0 {
-		return nil
-	}
-	return stringMap(m)
-}
 
 // NewMonitoring registers a Monitoring component. The cluster must have
 // prometheus-operator's CRDs (monitoring.CRDs) for the ServiceMonitors
@@ -138,11 +99,11 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 	}
 	parent := pulumi.Parent(comp)
 	for _, sm := range monitors {
-		if _, err := customResource(ctx, name+"-"+sm.Name, "ServiceMonitor", sm.ObjectMeta, sm, args.Namespace, parent); err != nil {
+		if _, err := registerObject(ctx, name+"-"+sm.Name, monitoringAPIVersion, "ServiceMonitor", sm.ObjectMeta, sm, args.Namespace, parent); err != nil {
 			return nil, fmt.Errorf("monitoring %s: service monitor %s: %w", name, sm.Name, err)
 		}
 	}
-	pr, err := customResource(ctx, name+"-alerts", "PrometheusRule", rule.ObjectMeta, rule, args.Namespace, parent)
+	pr, err := registerObject(ctx, name+"-alerts", monitoringAPIVersion, "PrometheusRule", rule.ObjectMeta, rule, args.Namespace, parent)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
 	}

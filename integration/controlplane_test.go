@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/controlplane"
 	"github.com/cirkelline/infra/monitoring"
 )
@@ -37,10 +38,12 @@ func TestMain(m *testing.M) {
 	}
 	fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), c.Server)
 	cp = c
-	if err := applyCRDs(monitoring.CRDs); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		c.Stop()
-		os.Exit(1)
+	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
+		if err := applyCRDs(crds); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			c.Stop()
+			os.Exit(1)
+		}
 	}
 	// Stop what was started also on Ctrl-C or a CI timeout.
 	sigs := make(chan os.Signal, 1)

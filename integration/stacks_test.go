@@ -264,6 +264,26 @@ metadata: {name: bad-for, namespace: broken}
 spec:
   groups: [{name: g, rules: [{alert: A, expr: up == 0, for: ten minutes}]}]
 `, "spec.groups[0].rules[0].for"},
+		{"EC2NodeClass with a role and an instance profile (Karpenter's CEL rule)", `apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: both}
+spec:
+  role: KarpenterNodeRole-x
+  instanceProfile: KarpenterNodeInstanceProfile-x
+  amiSelectorTerms: [{alias: al2023@v20250920}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: x}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: x}}]
+`, "must specify exactly one of ['role', 'instanceProfile']"},
+		{"NodePool with a restricted label (Karpenter's CEL rule)", `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: restricted}
+spec:
+  template:
+    metadata: {labels: {karpenter.sh/nodepool: other}}
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: x}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]
+`, "is restricted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

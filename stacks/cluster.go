@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/validate"
 )
 
@@ -26,6 +28,12 @@ type ClusterConfig struct {
 	// cluster.kubeconfig "$(cat kubeconfig)"`), when there is no cluster
 	// stack. Default: none.
 	Kubeconfig Secret `json:"kubeconfig,omitzero"`
+	// Capacity is the node pool the worst case must fit. Default: no plan.
+	Capacity CapacityConfig `json:"capacity"`
+	// Karpenter makes the stack manage its own NodePool. Default off.
+	Karpenter KarpenterConfig `json:"karpenter"`
+	// Headroom runs pause pods that keep room for a scale-up. Default off.
+	Headroom HeadroomConfig `json:"headroom"`
 }
 
 // ClusterOutputNames are the cluster stack's outputs the program reads.
@@ -37,7 +45,10 @@ type ClusterOutputNames struct {
 }
 
 func defaultCluster() ClusterConfig {
-	return ClusterConfig{Outputs: ClusterOutputNames{Kubeconfig: "kubeconfig"}}
+	return ClusterConfig{
+		Outputs:   ClusterOutputNames{Kubeconfig: "kubeconfig"},
+		Karpenter: KarpenterConfig{Margin: capacity.DefaultMargin, Budget: capacity.DefaultBudget},
+	}
 }
 
 // ExplicitProvider reports whether the stack registers its own Kubernetes
@@ -57,6 +68,7 @@ func validStackReference(errs *validate.Errors, path, ref string) {
 // validateCluster checks the cluster block; the kubeconfig's content only
 // when secretsKnown (never printing it).
 func (c *Config) validateCluster(errs *validate.Errors, secretsKnown bool) {
+	c.validateCapacity(errs)
 	cl := c.Cluster
 	if cl.StackReference != "" {
 		validStackReference(errs, "cluster.stackReference", cl.StackReference)
@@ -102,4 +114,133 @@ func checkKubeconfig(text string) error {
 		return fmt.Errorf("is not a kubeconfig: it has no %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// CapacityConfig is the node pool the stack's worst case must fit
+// (cluster.capacity): every HPA at maxReplicas, the load-test runners and
+// the in-cluster Redis, packed onto nodes of Node's shape. Without a node
+// shape, no plan is made.
+type CapacityConfig struct {
+	// Nodes is the most nodes the pool can have (the node group's maximum
+	// size). Required with a node shape, unless autoscaled or Karpenter
+	// manages the pool.
+	Nodes int `json:"nodes,omitempty"`
+	// Node is one node's allocatable resources (`kubectl get node <name> -o
+	// jsonpath='{.status.allocatable}'`).
+	Node NodeShape `json:"node"`
+	// Overhead is what every node runs before the stack (DaemonSets: CNI,
+	// kube-proxy, agents), by their requests.
+	Overhead NodeShape `json:"overhead"`
+	// Autoscaled says node autoscaling (Cluster Autoscaler, or a Karpenter
+	// pool managed elsewhere) covers a worst case beyond Nodes: the plan is
+	// printed but does not refuse the stack.
+	Autoscaled bool `json:"autoscaled,omitempty"`
+}
+
+// NodeShape is CPU, memory and pod slots.
+type NodeShape struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	// Pods: a node's maxPods (on EKS with the VPC CNI, by instance type),
+	// or the overhead's pod count. Node default 110, the kubelet's.
+	Pods int `json:"pods,omitempty"`
+}
+
+// KarpenterConfig makes the stack manage a Karpenter NodePool and
+// EC2NodeClass for its workloads (cluster.karpenter), with limits from the
+// capacity plan.
+type KarpenterConfig struct {
+	Enabled bool `json:"enabled,omitempty"`
+	// ClusterName is the EKS cluster (the discovery tag of its subnets and
+	// security groups). Required when enabled.
+	ClusterName string `json:"clusterName,omitempty"`
+	// Role is the nodes' IAM role, or InstanceProfile a pre-made instance
+	// profile: exactly one.
+	Role            string `json:"role,omitempty"`
+	InstanceProfile string `json:"instanceProfile,omitempty"`
+	// AMIAlias pins the EKS-optimised AMI ("al2023@v20250920"). Required.
+	AMIAlias string `json:"amiAlias,omitempty"`
+	// Margin on the planned capacity for the NodePool's limits. Default 0.25.
+	Margin float64 `json:"margin"`
+	// CapacityTypes, InstanceCategories, Arch: the NodePool's requirements.
+	// Default on-demand; c, m, r; amd64.
+	CapacityTypes      []string `json:"capacityTypes,omitempty"`
+	InstanceCategories []string `json:"instanceCategories,omitempty"`
+	Arch               []string `json:"arch,omitempty"`
+	// Budget of nodes disrupted at once. Default "10%".
+	Budget string `json:"budget"`
+}
+
+// HeadroomConfig runs low-priority pause pods (cluster.headroom) that hold
+// room for the first scale-up step of the busiest HPA: real pods preempt
+// them at once, and the evicted pause pods make the node autoscaler add a
+// node in the background.
+type HeadroomConfig struct {
+	Enabled bool `json:"enabled,omitempty"`
+}
+
+// PlansCapacity reports whether the stack declares a node shape to plan
+// its worst case against.
+func (c *Config) PlansCapacity() bool {
+	return c.Cluster.Capacity.Node.CPU != "" || c.Cluster.Capacity.Node.Memory != ""
+}
+
+// validateCapacity checks cluster.capacity, cluster.karpenter and
+// cluster.headroom at their keys.
+func (c *Config) validateCapacity(errs *validate.Errors) {
+	cl := c.Cluster
+	cp := cl.Capacity
+	quantity := func(path, v string, required bool) {
+		if v == "" {
+			if required {
+				errs.Add(path, nil, "is required", `pass a Kubernetes quantity, e.g. "3920m" or "14Gi"`)
+			}
+			return
+		}
+		q, err := resource.ParseQuantity(v)
+		switch {
+		case err != nil:
+			errs.Add(path, v, "is not a Kubernetes quantity", `e.g. "3920m" or "14Gi"`)
+		case q.Sign() < 0:
+			errs.Add(path, v, "must not be negative", "")
+		}
+	}
+	planned := c.PlansCapacity()
+	if planned {
+		quantity("cluster.capacity.node.cpu", cp.Node.CPU, true)
+		quantity("cluster.capacity.node.memory", cp.Node.Memory, true)
+		if cp.Node.Pods < 0 {
+			errs.Add("cluster.capacity.node.pods", cp.Node.Pods, "must not be negative", "")
+		}
+		quantity("cluster.capacity.overhead.cpu", cp.Overhead.CPU, false)
+		quantity("cluster.capacity.overhead.memory", cp.Overhead.Memory, false)
+		if cp.Overhead.Pods < 0 {
+			errs.Add("cluster.capacity.overhead.pods", cp.Overhead.Pods, "must not be negative", "")
+		}
+		if cp.Nodes < 0 {
+			errs.Add("cluster.capacity.nodes", cp.Nodes, "must not be negative", "")
+		}
+		if cp.Nodes == 0 && !cp.Autoscaled && !cl.Karpenter.Enabled {
+			errs.Add("cluster.capacity.nodes", nil, "is required with a node shape",
+				"set the node group's maximum size, cluster.capacity.autoscaled: true when node autoscaling covers the worst case, or cluster.karpenter")
+		}
+	} else if cp.Nodes != 0 || cp.Overhead != (NodeShape{}) {
+		errs.Add("cluster.capacity.node", nil, "is required to plan cluster.capacity", `set the allocatable cpu and memory of one node, e.g. {cpu: 3920m, memory: 14Gi, pods: 58}`)
+	}
+	if k := cl.Karpenter; k.Enabled {
+		if !planned {
+			errs.Add("cluster.capacity.node", nil, "is required with cluster.karpenter (the NodePool's limits come from the capacity plan)", `set the planned instance's allocatable, e.g. {cpu: 3920m, memory: 14Gi, pods: 58}`)
+		}
+		// The rest of cluster.karpenter is checked by capacity.KarpenterArgs
+		// (its paths are these keys under "cluster"), in the plan.
+	}
+	if cl.Headroom.Enabled {
+		hpa := false
+		for _, s := range c.Services {
+			hpa = hpa || !s.HPA.Disabled
+		}
+		if !hpa {
+			errs.Add("cluster.headroom.enabled", true, "holds room for an HPA's first scale-up step, but no service has an HPA", "turn it off, or give a service an HPA")
+		}
+	}
 }

@@ -127,6 +127,13 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 		out.LoadTestJob = lt.JobName
 		warnings[lt] = "loadtest."
 	}
+	if plan.Karpenter != nil || plan.Headroom != nil {
+		// Room for the worst case: the stack's NodePool, the pause pods.
+		args := components.NodeCapacityArgs{Namespace: ns.Name, Plan: plan.Capacity, Karpenter: plan.Karpenter, Headroom: plan.Headroom}
+		if _, err := components.NewNodeCapacity(ctx, cfg.Namespace+"-capacity", args, inNamespace); err != nil {
+			return nil, err
+		}
+	}
 	if plan.Monitoring != nil {
 		args := *plan.Monitoring
 		args.Namespace = ns.Name

@@ -164,6 +164,18 @@ func TestLoadBadConfig(t *testing.T) {
 			set("cluster", `{"stackReference":"acme/eks/prod","kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c}]"}`)(s)
 			s.Secrets = append(s.Secrets, "cirkelline:cluster")
 		}, []string{`cluster.kubeconfig: is set together with cluster.stackReference`}},
+		{"capacity: the worst case does not fit the node group", set("cluster", `{"capacity":{"nodes":2,"node":{"cpu":"3920m","memory":"14Gi","pods":58}}}`), []string{
+			`cluster.capacity.nodes (2): the worst case needs`, `services[0].hpa.maxReplicas`, `cluster.capacity.autoscaled`}},
+		{"capacity: a pod larger than a node", set("cluster", `{"capacity":{"nodes":20,"node":{"cpu":"200m","memory":"14Gi"}}}`), []string{`services[0].resources.cpuRequest ("250m"): one cirkelline-backend pod requests more CPU than a node offers`}},
+		{"capacity: a node count without a node shape", set("cluster", `{"capacity":{"nodes":3}}`), []string{`cluster.capacity.node: is required to plan cluster.capacity`}},
+		{"capacity: malformed node memory", set("cluster", `{"capacity":{"nodes":3,"node":{"cpu":"4","memory":"14 GB"}}}`), []string{`cluster.capacity.node.memory ("14 GB"): is not a Kubernetes quantity`}},
+		{"karpenter: role and instance profile missing, no node shape", set("cluster", `{"karpenter":{"enabled":true,"clusterName":"prod","amiAlias":"al2023@v20250920"}}`), []string{`cluster.capacity.node: is required with cluster.karpenter`}},
+		{"karpenter: role and instance profile missing", set("cluster", `{"capacity":{"node":{"cpu":"4","memory":"14Gi"}},"karpenter":{"enabled":true,"clusterName":"prod","amiAlias":"al2023@v20250920","budget":"ten"}}`), []string{
+			`cluster.karpenter.role ("")`, `exactly one of role and instanceProfile`, `cluster.karpenter.budget ("ten")`}},
+		{"headroom without an HPA", func(s *stacks.MapSource) {
+			set("cluster", `{"headroom":{"enabled":true}}`)(s)
+			service(`"hpa":{"disabled":true,"minReplicas":3}`)(s)
+		}, []string{`cluster.headroom.enabled (true): holds room for an HPA's first scale-up step, but no service has an HPA`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/cache/redisenv"
+	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/monitoring"
@@ -35,6 +36,12 @@ type Plan struct {
 	LoadTest        *components.LoadTestArgs
 	// Monitoring is nil unless monitoring.enabled.
 	Monitoring *components.MonitoringArgs
+	// Capacity is the worst case against cluster.capacity (nil without a
+	// node shape); Karpenter and Headroom are nil unless turned on.
+	Capacity    *capacity.Plan
+	Karpenter   *capacity.KarpenterArgs
+	Headroom    *capacity.HeadroomArgs
+	capacityErr error
 }
 
 // ServicePlan is one web service and the shared environments it loads.
@@ -126,6 +133,7 @@ func NewPlan(cfg *stacks.Config) *Plan {
 		args := loadTestArgs(cfg)
 		p.LoadTest = &args
 	}
+	p.planCapacity(cfg)
 	return p
 }
 
@@ -195,6 +203,7 @@ func (p *Plan) Validate() error {
 	if p.LoadTest != nil {
 		errs.Merge(p.LoadTest.Validate("loadtest"))
 	}
+	p.validateCapacity(&errs)
 	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
 		errs.Merge(p.Monitoring.Validate("monitoring"))
 	}

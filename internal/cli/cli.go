@@ -87,7 +87,12 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 		}
 		// What `pulumi preview` would flag on the resources, offline.
 		if cfg, err := loadOffline(opts.Dir, opts.Stack); err == nil {
-			for _, w := range workloads.NewPlan(cfg).Warnings() {
+			plan := workloads.NewPlan(cfg)
+			// Not into a manifest stream on stdout (--out -).
+			if note := plan.CapacityNote(); note != "" && opts.Out != "-" {
+				fmt.Fprintf(stdout, "\n%s", note)
+			}
+			for _, w := range plan.Warnings() {
 				fmt.Fprintf(stderr, "warning: %s\n", w)
 			}
 		}

@@ -23,7 +23,7 @@ type Object struct {
 
 // applyOrder is the order kubectl would need: what others refer to first.
 var applyOrder = []string{
-	"Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret",
+	"Namespace", "PriorityClass", "EC2NodeClass", "NodePool", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret",
 	"NetworkPolicy", "Service", "Deployment", "StatefulSet", "HorizontalPodAutoscaler",
 	"PodDisruptionBudget", "Ingress", "Job",
 }

@@ -169,3 +169,34 @@ func LabelKey(errs *Errors, path, key string) {
 			`use a key such as "app.kubernetes.io/name" or "team"`)
 	}
 }
+
+// Under re-roots every FieldError in err under prefix: a library's
+// "karpenter.role" becomes the stack file's "cluster.karpenter.role". The
+// sentinels the FieldErrors were wrapped in are dropped (ErrInvalid still
+// matches each). err without FieldErrors comes back as it is.
+func Under(prefix string, err error) error {
+	var found []error
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case *FieldError:
+			c := *x
+			c.Path = Join(prefix, x.Path)
+			found = append(found, &c)
+		case interface{ Unwrap() []error }:
+			for _, inner := range x.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	walk(err)
+	if len(found) == 0 {
+		return err
+	}
+	return errors.Join(found...)
+}

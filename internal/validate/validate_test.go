@@ -2,6 +2,7 @@ package validate_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -128,5 +129,25 @@ func TestAnnotationAndLabelKeys(t *testing.T) {
 		if (a.Len() == 0) != tt.annotation || (l.Len() == 0) != tt.label {
 			t.Errorf("%q: annotation ok %v (want %v), label ok %v (want %v): %v %v", tt.key, a.Len() == 0, tt.annotation, l.Len() == 0, tt.label, a.Err(), l.Err())
 		}
+	}
+}
+
+func TestUnder(t *testing.T) {
+	var errs validate.Errors
+	errs.Add("karpenter.role", "", "exactly one of role and instanceProfile must be set", "")
+	errs.Add("karpenter.budget", "x", "is not a node count", "")
+	sentinel := errors.New("capacity: invalid arguments")
+	wrapped := fmt.Errorf("%w: %w", sentinel, errs.Err())
+	got := validate.Under("cluster", wrapped)
+	want := "cluster.karpenter.role (\"\"): exactly one of role and instanceProfile must be set\ncluster.karpenter.budget (\"x\"): is not a node count"
+	if got.Error() != want || !errors.Is(got, validate.ErrInvalid) || errors.Is(got, sentinel) {
+		t.Errorf("Under = %q (ErrInvalid %v); want %q, matching ErrInvalid only", got, errors.Is(got, validate.ErrInvalid), want)
+	}
+	if errs.List()[0].(*validate.FieldError).Path != "karpenter.role" {
+		t.Errorf("Under changed the original FieldError")
+	}
+	plain := errors.New("no field")
+	if validate.Under("cluster", plain) != plain || validate.Under("cluster", nil) != nil {
+		t.Errorf("errors without FieldErrors must come back as they are")
 	}
 }

@@ -1,0 +1,197 @@
+package workloads
+
+import (
+	"fmt"
+	"math"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/cirkelline/infra/capacity"
+	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/validate"
+	"github.com/cirkelline/infra/loadtest"
+	"github.com/cirkelline/infra/stacks"
+)
+
+// quantity parses a quantity the stack's checks already accepted (zero
+// for an empty or, defensively, an unparsable one: the capacity checks
+// then report it as not positive).
+func quantity(s string) resource.Quantity {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return resource.Quantity{}
+	}
+	return q
+}
+
+// capacityArgs is the stack's worst case: every service at its HPA's
+// maxReplicas (minReplicas without an HPA), the load test's runners and
+// starter, and the in-cluster Redis, against cluster.capacity.
+func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
+	cp := c.Cluster.Capacity
+	args := capacity.Args{
+		Node:       capacity.Node{CPU: quantity(cp.Node.CPU), Memory: quantity(cp.Node.Memory), Pods: cp.Node.Pods},
+		Overhead:   capacity.Overhead{CPU: quantity(cp.Overhead.CPU), Memory: quantity(cp.Overhead.Memory), Pods: cp.Overhead.Pods},
+		Nodes:      cp.Nodes,
+		Autoscaled: cp.Autoscaled || c.Cluster.Karpenter.Enabled,
+	}
+	if c.Cluster.Karpenter.Enabled && !cp.Autoscaled {
+		// The stack's own NodePool grows to the plan: its limits come from it.
+		args.AutoscaledPath = "cluster.karpenter.enabled"
+	}
+	for i, s := range c.Services {
+		path := validate.Index("services", i)
+		pods, podsPath := int(s.HPA.MaxReplicas), validate.Join(path, "hpa.maxReplicas")
+		if s.HPA.Disabled {
+			pods, podsPath = int(s.HPA.MinReplicas), validate.Join(path, "hpa.minReplicas")
+		}
+		args.Workloads = append(args.Workloads, capacity.Workload{
+			Name: s.Name, Kind: capacity.KindService, Pods: pods, PodsPath: podsPath,
+			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
+			CPUPath: validate.Join(path, "resources.cpuRequest"), MemoryPath: validate.Join(path, "resources.memoryRequest"),
+		})
+	}
+	if c.LoadTest.Enabled {
+		shape, _ := c.LoadTest.Resolved()
+		runners := loadtest.Parallelism(shape, c.LoadTest.VUsPerRunner)
+		args.Workloads = append(args.Workloads, capacity.Workload{
+			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: runners, PodsPath: "loadtest.vusPerRunner",
+			CPU: quantity(c.LoadTest.RunnerResources.CPURequest), Memory: quantity(c.LoadTest.RunnerResources.MemoryRequest),
+			CPUPath: "loadtest.runnerResources.cpuRequest", MemoryPath: "loadtest.runnerResources.memoryRequest",
+		})
+		starter := components.StarterResources()
+		args.Workloads = append(args.Workloads, capacity.Workload{
+			Name: c.LoadTestJobName() + "-starter", Kind: capacity.KindLoadTest, Pods: 1,
+			CPU: quantity(starter.CPURequest), Memory: quantity(starter.MemoryRequest),
+		})
+	}
+	if p.Redis != nil && p.Redis.InCluster != nil {
+		r := p.Redis.InCluster.WithDefaults().Resources
+		args.Workloads = append(args.Workloads, capacity.Workload{
+			Name: p.Redis.Name, Kind: capacity.KindRedis, Pods: 1,
+			CPU: quantity(r.CPURequest), Memory: quantity(r.MemoryRequest),
+			CPUPath: "redis.inCluster.resources.cpuRequest", MemoryPath: "redis.inCluster.resources.memoryRequest",
+		})
+	}
+	return args
+}
+
+// karpenterArgs is cluster.karpenter for the capacity library; its paths
+// are the stack file's under "cluster".
+func karpenterArgs(c *stacks.Config) capacity.KarpenterArgs {
+	k := c.Cluster.Karpenter
+	return capacity.KarpenterArgs{
+		Name: c.Namespace, ClusterName: k.ClusterName, Role: k.Role, InstanceProfile: k.InstanceProfile, AMIAlias: k.AMIAlias,
+		Margin: k.Margin, Arch: k.Arch, CapacityTypes: k.CapacityTypes, InstanceCategories: k.InstanceCategories, Budget: k.Budget,
+		// Every service's PDB lets at most this many pods go at once.
+		PDBMaxUnavailable: minPDBMaxUnavailable(c),
+		Labels:            components.Labels(c.Namespace, c.Namespace, "capacity"),
+	}
+}
+
+// minPDBMaxUnavailable is the fewest pods any service's PDB lets go at
+// once: maxUnavailable, or at minReplicas the pods above minAvailable (0
+// without a PDB).
+func minPDBMaxUnavailable(c *stacks.Config) int {
+	least := 0
+	for _, s := range c.Services {
+		var n int
+		switch {
+		case s.PDB.Disabled:
+			continue
+		case s.PDB.MaxUnavailable != nil:
+			n = int(*s.PDB.MaxUnavailable)
+		case s.PDB.MinAvailable != nil:
+			n = int(s.HPA.MinReplicas - *s.PDB.MinAvailable)
+		}
+		if n > 0 && (least == 0 || n < least) {
+			least = n
+		}
+	}
+	return least
+}
+
+// headroomArgs sizes the pause pods for each HPA's first scale-up step.
+func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
+	args := capacity.HeadroomArgs{
+		Name: c.Namespace + "-headroom", Namespace: c.Namespace,
+		Labels: map[string]string{components.LabelPartOf: c.Namespace, components.LabelManagedBy: "pulumi"},
+	}
+	for _, s := range c.Services {
+		if s.HPA.Disabled {
+			continue
+		}
+		args.Steps = append(args.Steps, capacity.ScaleUpStep{
+			Service: s.Name, Pods: FirstScaleUpStep(s.HPA),
+			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
+		})
+	}
+	return args
+}
+
+// FirstScaleUpStep is how many pods an HPA adds in its first scale-up
+// period from minReplicas: the larger of its Pods and Percent policies
+// (this project's HPAs select Max), capped at maxReplicas - minReplicas
+// (calculateScaleUpLimitWithScalingRules in
+// pkg/controller/podautoscaler/horizontal.go of k8s.io/kubernetes: Percent
+// rounds up).
+func FirstScaleUpStep(h components.HPASpec) int {
+	h = h.WithDefaults()
+	byPercent := int(math.Ceil(float64(h.MinReplicas) * float64(h.ScaleUp.Percent) / 100))
+	step := max(int(h.ScaleUp.Pods), byPercent)
+	return max(min(step, int(h.MaxReplicas-h.MinReplicas)), 1)
+}
+
+// planCapacity fills the plan's capacity parts from cluster.*.
+func (p *Plan) planCapacity(c *stacks.Config) {
+	if c.PlansCapacity() {
+		plan, err := capacity.Compute(capacityArgs(c, p))
+		if err != nil {
+			p.capacityErr = err
+		} else {
+			p.Capacity = &plan
+		}
+	}
+	if c.Cluster.Karpenter.Enabled {
+		args := karpenterArgs(c)
+		p.Karpenter = &args
+	}
+	if c.Cluster.Headroom.Enabled {
+		args := headroomArgs(c)
+		p.Headroom = &args
+	}
+}
+
+// validateCapacity reports a plan that cannot be made, a worst case that
+// does not fit, and bad Karpenter or headroom arguments.
+func (p *Plan) validateCapacity(errs *validate.Errors) {
+	errs.Merge(validate.Under("", p.capacityErr))
+	if p.Capacity != nil {
+		errs.Merge(p.Capacity.Err())
+	}
+	if p.Karpenter != nil {
+		errs.Merge(validate.Under("cluster", p.Karpenter.WithDefaults().Validate()))
+	}
+	if p.Headroom != nil {
+		errs.Merge(validate.Under("cluster", p.Headroom.WithDefaults().Validate()))
+	}
+}
+
+// CapacityNote is what render prints about the capacity plan ("" without
+// one).
+func (p *Plan) CapacityNote() string {
+	if p.Capacity == nil {
+		return ""
+	}
+	note := "capacity plan (worst case: every HPA at maxReplicas, the load-test runners, the in-cluster Redis):\n" + p.Capacity.Table()
+	if p.Karpenter != nil {
+		a := p.Karpenter.WithDefaults()
+		cpu, mem := capacity.NodeLimits(*p.Capacity, a.Margin)
+		note += fmt.Sprintf("Karpenter NodePool %s limits: cpu %s, memory %s (the planned nodes' capacity + %.0f %%)\n", a.Name, cpu.String(), mem.String(), a.Margin*100)
+	}
+	if p.Headroom != nil {
+		b := capacity.Busiest(p.Headroom.Steps)
+		note += fmt.Sprintf("headroom: %d pause pod(s) of %s CPU / %s, for %s's first scale-up step\n", b.Pods, b.CPU.String(), b.Memory.String(), b.Service)
+	}
+	return note
+}
