@@ -144,6 +144,10 @@ type IngressConfig struct {
 	// SkipAwait: `pulumi up` does not wait for the ALB's address (a cluster
 	// without the AWS Load Balancer Controller). Default false.
 	SkipAwait bool `json:"skipAwait,omitempty"`
+	// AllowPlainHTTP lets an internet-facing ALB without a certificate
+	// serve plain HTTP (logins, tokens and uploads in clear). Default
+	// false: such a stack is refused; never allowed in production.
+	AllowPlainHTTP bool `json:"allowPlainHttp,omitempty"`
 }
 
 // NetworkPolicyConfig restricts traffic in the namespace.

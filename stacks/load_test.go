@@ -80,6 +80,9 @@ func TestProjectDefaultsMatchGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Keep only what Pulumi.yaml supplies: drop every key the stack file sets.
+	// The default ALB is internet-facing without a certificate, which a
+	// stack must accept explicitly: the one key both sides set.
+	const plainHTTP = `{"allowPlainHttp":true}`
 	onlyDefaults := stacks.MapSource{Values: map[string]string{
 		"cirkelline:databaseUrl": "x", "cirkelline:jwtSecret": "y",
 	}, Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"}}
@@ -88,12 +91,13 @@ func TestProjectDefaultsMatchGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	maps.Copy(onlyDefaults.Values, fromProject)
+	onlyDefaults.Values["cirkelline:ingress"] = plainHTTP
 	got, err := stacks.Load(onlyDefaults, sc.Project, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want, err := stacks.Load(stacks.MapSource{Values: map[string]string{
-		"cirkelline:databaseUrl": "x", "cirkelline:jwtSecret": "y",
+		"cirkelline:databaseUrl": "x", "cirkelline:jwtSecret": "y", "cirkelline:ingress": plainHTTP,
 	}, Secrets: onlyDefaults.Secrets}, sc.Project, "dev")
 	if err != nil {
 		t.Fatal(err)

@@ -64,9 +64,13 @@ func (c *Config) validate(secretsKnown bool) error {
 	}
 
 	if c.Ingress.Enabled {
-		if c.Environment == Production && c.Ingress.CertificateARN == "" {
+		switch in := c.Ingress; {
+		case c.Environment == Production && in.CertificateARN == "":
 			errs.Add("ingress.certificateArn", nil, "is required in production (HTTPS only)",
-				"set ingress.certificateArn to the ACM certificate for "+firstHost(c.Ingress.Hosts))
+				"set ingress.certificateArn to the ACM certificate for "+firstHost(in.Hosts))
+		case in.Scheme == components.AlbInternetFacing && in.CertificateARN == "" && !in.AllowPlainHTTP:
+			errs.Add("ingress.certificateArn", nil, "is not set on an internet-facing ALB: it would serve plain HTTP to the internet (logins, tokens and uploads in clear)",
+				"set ingress.certificateArn to the ACM certificate for "+firstHost(in.Hosts)+`, use scheme "internal", or set ingress.allowPlainHttp: true to accept plain HTTP`)
 		}
 	}
 	c.validateRedis(&errs, secretsKnown)

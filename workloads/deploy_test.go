@@ -73,6 +73,9 @@ func deploy(t *testing.T, values map[string]string) (*revealing, *stacks.Config)
 	t.Helper()
 	values["cirkelline:databaseUrl"] = "postgres://db"
 	values["cirkelline:jwtSecret"] = "jwt-secret-jwt-secret"
+	if _, ok := values["cirkelline:ingress"]; !ok {
+		values["cirkelline:ingress"] = `{"scheme":"internal"}` // no certificate needed
+	}
 	src := stacks.MapSource{Values: values, Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret", "cirkelline:redis"}}
 	plan, err := workloads.Load(src, "cirkelline", "test")
 	if err != nil {

@@ -176,6 +176,10 @@ func TestLoadBadConfig(t *testing.T) {
 			set("cluster", `{"headroom":{"enabled":true}}`)(s)
 			service(`"hpa":{"disabled":true,"minReplicas":3}`)(s)
 		}, []string{`cluster.headroom.enabled (true): holds room for an HPA's first scale-up step, but no service has an HPA`}},
+		{"plain HTTP on an internet-facing ALB", func(s *stacks.MapSource) {
+			set("environment", "staging")(s)
+			set("ingress", `{"hosts":["api.cirkelline.com"]}`)(s)
+		}, []string{`ingress.certificateArn: is not set on an internet-facing ALB: it would serve plain HTTP to the internet`, `set ingress.allowPlainHttp: true to accept plain HTTP`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

@@ -152,7 +152,11 @@ func (p *Plan) Warnings() []Warning {
 	var ws []Warning
 	cfg := p.Config
 	if p.Ingress != nil && p.Ingress.CertificateARN == "" {
-		ws = append(ws, Warning{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"})
+		if cfg.Ingress.AllowPlainHTTP {
+			ws = append(ws, Warning{"ingress.allowPlainHttp", "the internet-facing ALB listens on plain HTTP (port 80) only; set ingress.certificateArn to an ACM certificate to serve HTTPS"})
+		} else {
+			ws = append(ws, Warning{"ingress.certificateArn", "not set: the internal ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"})
+		}
 	}
 	if p.Monitoring != nil && len(cfg.Monitoring.Prometheus.SelectorLabels) == 0 {
 		ws = append(ws, Warning{"monitoring.prometheus.selectorLabels", "not set: only a Prometheus that selects every ServiceMonitor and PrometheusRule picks this stack's up (kube-prometheus-stack selects {release: <its release>})"})

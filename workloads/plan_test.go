@@ -237,17 +237,17 @@ func TestPlanWarnings(t *testing.T) {
 		{"nothing to say", func(*stacks.MapSource) {}, nil},
 		{"plain HTTP", func(s *stacks.MapSource) {
 			s.Values["cirkelline:environment"] = "staging"
-			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"]}`
-		}, []workloads.Warning{{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"}}},
+			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"],"allowPlainHttp":true}`
+		}, []workloads.Warning{{"ingress.allowPlainHttp", "the internet-facing ALB listens on plain HTTP (port 80) only; set ingress.certificateArn to an ACM certificate to serve HTTPS"}}},
 		{"load test through a plain-HTTP ingress, capacity overridden", func(s *stacks.MapSource) {
 			s.Values["cirkelline:environment"] = "staging"
-			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"]}`
+			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"],"allowPlainHttp":true}`
 			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"maxReplicas":10}}]`
 			s.Values["cirkelline:loadtest"] = `{"enabled":true,"shape":"million-users","allowCapacityOverride":true,"target":{"ingress":true}}`
 			s.Values["cirkelline:loadtestEmail"], s.Values["cirkelline:loadtestPassword"] = "lt@example.com", "password"
 			s.Secrets = append(s.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
 		}, []workloads.Warning{
-			{"ingress.certificateArn", "not set: the ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"},
+			{"ingress.allowPlainHttp", "the internet-facing ALB listens on plain HTTP (port 80) only; set ingress.certificateArn to an ACM certificate to serve HTTPS"},
 			{"loadtest.target.ingress", "the ingress has no certificate: the runners send plain HTTP to http://api.example.com"},
 			{"loadtest.allowCapacityOverride", "the capacity check is overridden: the peak needs 14 pods of cirkelline-backend but services[0].hpa.maxReplicas is 10, so the test will hold the HPA at its ceiling and may fail its thresholds"},
 		}},
