@@ -43,22 +43,24 @@ func TestServiceIdentity(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*components.ServiceIdentityArgs)
+		// noRole: nothing to grant registers no Role and no RoleBinding.
+		noRole bool
 		check  func(*testing.T, corev1.ServiceAccount, rbacv1.Role, rbacv1.RoleBinding)
 	}{
-		{"least privilege by default", func(*components.ServiceIdentityArgs) {}, func(t *testing.T, sa corev1.ServiceAccount, r rbacv1.Role, rb rbacv1.RoleBinding) {
+		{"least privilege by default: no token, no Role", func(*components.ServiceIdentityArgs) {}, true, func(t *testing.T, sa corev1.ServiceAccount, _ rbacv1.Role, _ rbacv1.RoleBinding) {
 			if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
 				t.Error("automountServiceAccountToken must be false")
 			}
-			if len(r.Rules) != 0 || sa.Annotations[components.IRSAAnnotation] != "" {
-				t.Errorf("rules %v annotations %v, want none", r.Rules, sa.Annotations)
-			}
-			if rb.RoleRef.Name != "shop" || rb.Subjects[0].Name != "shop" || rb.Subjects[0].Namespace != "shop" {
-				t.Errorf("binding %+v", rb)
+			if sa.Annotations[components.IRSAAnnotation] != "" {
+				t.Errorf("annotations %v, want none", sa.Annotations)
 			}
 		}},
 		{"reads only its own config", func(a *components.ServiceIdentityArgs) {
 			a.ReadableConfigMaps, a.ReadableSecrets = []string{"shop-config"}, []string{"shop-secrets"}
-		}, func(t *testing.T, _ corev1.ServiceAccount, r rbacv1.Role, _ rbacv1.RoleBinding) {
+		}, false, func(t *testing.T, _ corev1.ServiceAccount, r rbacv1.Role, rb rbacv1.RoleBinding) {
+			if rb.RoleRef.Name != "shop" || rb.Subjects[0].Name != "shop" || rb.Subjects[0].Namespace != "shop" {
+				t.Errorf("binding %+v", rb)
+			}
 			got := fmt.Sprint(r.Rules)
 			for _, want := range []string{"[get] [] [configmaps] [shop-config]", "[get] [] [secrets] [shop-secrets]"} {
 				if !strings.Contains(got, want) {
@@ -68,7 +70,7 @@ func TestServiceIdentity(t *testing.T) {
 		}},
 		{"irsa and token", func(a *components.ServiceIdentityArgs) {
 			a.IAMRoleARN, a.AutomountToken = "arn:aws:iam::123456789012:role/shop", true
-		}, func(t *testing.T, sa corev1.ServiceAccount, _ rbacv1.Role, _ rbacv1.RoleBinding) {
+		}, true, func(t *testing.T, sa corev1.ServiceAccount, _ rbacv1.Role, _ rbacv1.RoleBinding) {
 			if sa.Annotations[components.IRSAAnnotation] != "arn:aws:iam::123456789012:role/shop" || !*sa.AutomountServiceAccountToken {
 				t.Errorf("sa %+v", sa)
 			}
@@ -89,8 +91,11 @@ func TestServiceIdentity(t *testing.T) {
 				rb rbacv1.RoleBinding
 			)
 			c.mustGet("kubernetes:core/v1:ServiceAccount", "shop", &sa)
-			c.mustGet("kubernetes:rbac.authorization.k8s.io/v1:Role", "shop", &r)
-			c.mustGet("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop", &rb)
+			hasRole := c.get("kubernetes:rbac.authorization.k8s.io/v1:Role", "shop", &r)
+			hasBinding := c.get("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop", &rb)
+			if hasRole == tt.noRole || hasBinding == tt.noRole {
+				t.Fatalf("Role registered %v, RoleBinding %v; want %v", hasRole, hasBinding, !tt.noRole)
+			}
 			tt.check(t, sa, r, rb)
 		})
 	}

@@ -30,7 +30,10 @@ type ServiceIdentityArgs struct {
 	// the web services do not call the API server, so they get no credentials.
 	AutomountToken bool
 	// ReadableConfigMaps and ReadableSecrets are the only objects the Role
-	// grants "get" on (by resourceNames). Default: none, so the Role is empty.
+	// grants "get" on (by resourceNames). Default: none, and then no Role
+	// or RoleBinding at all. Pods load their config through envFrom, which
+	// the kubelet resolves with its own credentials, so only a pod that
+	// calls the API itself (AutomountToken) needs these.
 	ReadableConfigMaps []string
 	ReadableSecrets    []string
 }
@@ -97,7 +100,16 @@ func NewServiceIdentity(ctx *pulumi.Context, name string, args ServiceIdentityAr
 	if err != nil {
 		return nil, fmt.Errorf("service identity %s: service account: %w", name, err)
 	}
-	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{Metadata: meta(), Rules: roleRules(args)}, pulumi.Parent(comp))
+	comp.ServiceAccountName = sa.Metadata.Name().Elem()
+	rules := roleRules(args)
+	if len(rules) == 0 {
+		// Nothing to grant: a Role without rules would only be noise.
+		if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"serviceAccountName": comp.ServiceAccountName}); err != nil {
+			return nil, fmt.Errorf("service identity %s outputs: %w", name, err)
+		}
+		return comp, nil
+	}
+	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{Metadata: meta(), Rules: rules}, pulumi.Parent(comp))
 	if err != nil {
 		return nil, fmt.Errorf("service identity %s: role: %w", name, err)
 	}
@@ -117,7 +129,6 @@ func NewServiceIdentity(ctx *pulumi.Context, name string, args ServiceIdentityAr
 	if err != nil {
 		return nil, fmt.Errorf("service identity %s: role binding: %w", name, err)
 	}
-	comp.ServiceAccountName = sa.Metadata.Name().Elem()
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"serviceAccountName": comp.ServiceAccountName}); err != nil {
 		return nil, fmt.Errorf("service identity %s outputs: %w", name, err)
 	}

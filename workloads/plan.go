@@ -102,7 +102,7 @@ func NewPlan(cfg *stacks.Config) *Plan {
 		App:       appConfigArgs(cfg),
 		Redis:     redisPlan(cfg),
 	}
-	if p.Redis != nil {
+	if p.Redis != nil && p.Identity.AutomountToken {
 		// The pods may read the Redis env too.
 		p.Identity.ReadableConfigMaps = append(p.Identity.ReadableConfigMaps, p.Redis.Env.ConfigMapName)
 		p.Identity.ReadableSecrets = append(p.Identity.ReadableSecrets, p.Redis.Env.SecretName)
@@ -235,13 +235,18 @@ func albIngressArgs(c *stacks.Config) components.AlbIngressArgs {
 	}
 }
 
-// identityArgs: the Role may read exactly the app's ConfigMap and Secret.
+// identityArgs: with an API token mounted, the Role may read exactly the
+// app's ConfigMap and Secret; without one (the default) the pods cannot
+// use a Role, and get none.
 func identityArgs(c *stacks.Config) components.ServiceIdentityArgs {
-	return components.ServiceIdentityArgs{
+	args := components.ServiceIdentityArgs{
 		Name: c.ServiceAccount.Name, PartOf: c.Namespace,
 		IAMRoleARN: c.ServiceAccount.IAMRoleARN, AutomountToken: c.ServiceAccount.AutomountToken,
-		ReadableConfigMaps: []string{c.App.ConfigMapName}, ReadableSecrets: []string{c.App.SecretName},
 	}
+	if args.AutomountToken {
+		args.ReadableConfigMaps, args.ReadableSecrets = []string{c.App.ConfigMapName}, []string{c.App.SecretName}
+	}
+	return args
 }
 
 // appConfigArgs: the ConfigMap holds the settings, the Secret the secret

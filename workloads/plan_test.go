@@ -162,8 +162,6 @@ func TestPlan(t *testing.T) {
 			s.Secrets = append(s.Secrets, "cirkelline:redis")
 		}, func(p *workloads.Plan) {
 			p.Services[0].Redis = true
-			p.Identity.ReadableConfigMaps = []string{"cirkelline-config", "cirkelline-redis-env"}
-			p.Identity.ReadableSecrets = []string{"cirkelline-secrets", "cirkelline-redis-env"}
 			p.NetworkPolicies.RedisPort = components.RedisPort
 			p.NetworkPolicies.RedisPodSelector = components.SelectorLabels("cirkelline", "cirkelline-redis")
 			p.NetworkPolicies.Services = []components.PolicyService{{Name: backend, Port: 8000, UsesRedis: true}}
@@ -264,5 +262,24 @@ func TestPlanWarnings(t *testing.T) {
 				t.Errorf("warnings\n got %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIdentityGrantsOnlyWhatATokenCanUse: without an API token (the
+// default) the pods get no Role; with one, get on exactly the app's and
+// the Redis env's ConfigMap and Secret.
+func TestIdentityGrantsOnlyWhatATokenCanUse(t *testing.T) {
+	src := stacktest.ProductionSource()
+	src.Values["cirkelline:redis"] = `{"mode":"in-cluster","authToken":"0123456789abcdef0123"}`
+	src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
+	src.Secrets = append(src.Secrets, "cirkelline:redis")
+	if id := plan(t, src, "production").Identity; len(id.ReadableConfigMaps)+len(id.ReadableSecrets) != 0 {
+		t.Errorf("no token, yet the Role grants %v and %v", id.ReadableConfigMaps, id.ReadableSecrets)
+	}
+	src.Values["cirkelline:serviceAccount"] = `{"automountToken":true}`
+	id := plan(t, src, "production").Identity
+	if !reflect.DeepEqual(id.ReadableConfigMaps, []string{"cirkelline-config", "cirkelline-redis-env"}) ||
+		!reflect.DeepEqual(id.ReadableSecrets, []string{"cirkelline-secrets", "cirkelline-redis-env"}) {
+		t.Errorf("with a token the Role grants %v and %v; want the app's and the Redis env's", id.ReadableConfigMaps, id.ReadableSecrets)
 	}
 }
