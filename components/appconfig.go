@@ -1,9 +1,11 @@
 package components
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -34,6 +36,13 @@ type AppConfigArgs struct {
 	// Secrets become the Secret's data; values come from Pulumi secret config
 	// and stay secret in state and in rendered output.
 	Secrets map[string]pulumi.StringInput
+	// ChecksumKey keys the secret checksum (HMAC-SHA256): the annotation
+	// rolls the pods when a secret changes, but tells whoever can read pods
+	// nothing about the values, and cannot be checked against guesses
+	// without the key. It must be secret material such a reader lacks
+	// (workloads passes a digest of the stack's secret config values).
+	// Required when Secrets is set.
+	ChecksumKey pulumi.StringInput
 	// ChecksumName distinguishes the checksum annotations when a pod loads
 	// several AppConfigs: "redis" gives checksum/redis-config and
 	// checksum/redis-secret. Default: checksum/config and checksum/secret.
@@ -63,6 +72,9 @@ func (a AppConfigArgs) Validate(path string) error {
 	for _, k := range sortedKeys(a.Settings) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "settings"), k), k)
 	}
+	if len(a.Secrets) > 0 && a.ChecksumKey == nil {
+		errs.Add(validate.Join(path, "checksumKey"), nil, "is required with secrets", "pass secret key material for the secret checksum (an unkeyed hash of the values would let anyone who reads pods test guesses)")
+	}
 	for _, k := range sortedKeys(a.Secrets) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "secretEnv"), k), k)
 		if _, dup := a.Settings[k]; dup {
@@ -72,13 +84,28 @@ func (a AppConfigArgs) Validate(path string) error {
 	return errs.Err()
 }
 
-// Checksum is a stable digest of a string map, independent of key order.
+// Checksum is a stable digest of a string map, independent of key order:
+// for data anyone may read (the ConfigMap's).
 func Checksum(data map[string]string) string {
 	h := sha256.New()
-	for _, k := range sortedKeys(data) {
-		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(k), k, len(data[k]), data[k])
-	}
+	writeCanonical(h, data)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// SecretChecksum is a keyed digest (HMAC-SHA256) of a string map: it
+// changes with any value, and without key says nothing about them.
+func SecretChecksum(key string, data map[string]string) string {
+	h := hmac.New(sha256.New, []byte(key))
+	writeCanonical(h, data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeCanonical writes data length-prefixed in key order, so no two maps
+// write the same bytes.
+func writeCanonical(w io.Writer, data map[string]string) {
+	for _, k := range sortedKeys(data) {
+		fmt.Fprintf(w, "%d:%s=%d:%s\n", len(k), k, len(data[k]), data[k])
+	}
 }
 
 // NewAppConfig registers an AppConfig component.
@@ -111,7 +138,13 @@ func NewAppConfig(ctx *pulumi.Context, name string, args AppConfigArgs, opts ...
 		return nil, fmt.Errorf("app config %s: secret: %w", name, err)
 	}
 	// Hashing a value is not creating a resource: ApplyT is the right tool here.
-	secretSum := secretData.ToStringMapOutput().ApplyT(func(m map[string]string) string { return Checksum(m) }).(pulumi.StringOutput)
+	var key pulumi.StringInput = pulumi.String("")
+	if args.ChecksumKey != nil {
+		key = args.ChecksumKey
+	}
+	secretSum := pulumi.All(secretData.ToStringMapOutput(), key).ApplyT(func(v []any) string {
+		return SecretChecksum(v[1].(string), v[0].(map[string]string))
+	}).(pulumi.StringOutput)
 	comp.ConfigMapName = cm.Metadata.Name().Elem()
 	comp.SecretName = secret.Metadata.Name().Elem()
 	configKey, secretKey := ConfigChecksumAnnotation, SecretChecksumAnnotation

@@ -101,6 +101,28 @@ func TestServiceIdentity(t *testing.T) {
 	}
 }
 
+// TestSecretChecksum: the secret checksum moves with any value, depends on
+// the key, and is not the unkeyed digest of the values, which anyone who
+// reads pods could check guesses against.
+func TestSecretChecksum(t *testing.T) {
+	data := map[string]string{"DATABASE_URL": "postgres://x", "JWT_SECRET_KEY": "jwt"}
+	base := components.SecretChecksum("key-1", data)
+	rotated := map[string]string{"DATABASE_URL": "postgres://y", "JWT_SECRET_KEY": "jwt"}
+	for name, other := range map[string]string{
+		"a value rotated":     components.SecretChecksum("key-1", rotated),
+		"another key":         components.SecretChecksum("key-2", data),
+		"the unkeyed digest":  components.Checksum(data),
+		"a key moved to data": components.SecretChecksum("key-1", map[string]string{"DATABASE_URL": "postgres://x", "JWT_SECRET_KEY": "jwt", "": ""}),
+	} {
+		if other == base {
+			t.Errorf("%s gives the same checksum %s", name, base)
+		}
+	}
+	if components.SecretChecksum("key-1", map[string]string{"JWT_SECRET_KEY": "jwt", "DATABASE_URL": "postgres://x"}) != base {
+		t.Errorf("the checksum depends on map order")
+	}
+}
+
 func TestAppConfigChecksumRollsPods(t *testing.T) {
 	checksum := func(settings map[string]string) string {
 		var got string
@@ -108,6 +130,7 @@ func TestAppConfigChecksumRollsPods(t *testing.T) {
 			app, err := components.NewAppConfig(ctx, "shop", components.AppConfigArgs{
 				ConfigMapName: "shop-config", SecretName: "shop-secrets", Namespace: pulumi.String("shop"), PartOf: "shop",
 				Settings: settings, Secrets: map[string]pulumi.StringInput{"DATABASE_URL": pulumi.String("postgres://x")},
+				ChecksumKey: pulumi.String("k"),
 			})
 			if err != nil {
 				return err
@@ -378,8 +401,9 @@ func ExampleNewAppConfig() {
 	resources, _ := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewAppConfig(ctx, "shop", components.AppConfigArgs{
 			ConfigMapName: "shop-config", SecretName: "shop-secrets", Namespace: pulumi.String("shop"), PartOf: "shop",
-			Settings: map[string]string{"LOG_LEVEL": "INFO"},
-			Secrets:  map[string]pulumi.StringInput{"DATABASE_URL": pulumi.String("postgres://user:pw@db/shop")},
+			Settings:    map[string]string{"LOG_LEVEL": "INFO"},
+			Secrets:     map[string]pulumi.StringInput{"DATABASE_URL": pulumi.String("postgres://user:pw@db/shop")},
+			ChecksumKey: pulumi.ToSecret(pulumi.String("stack-secret-key")).(pulumi.StringOutput),
 		})
 		return err
 	})

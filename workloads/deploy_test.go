@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/cache/redisenv"
+	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/workloads"
 )
@@ -72,7 +73,9 @@ const token = "0123456789abcdef0123456789abcdef"
 func deploy(t *testing.T, values map[string]string) (*revealing, *stacks.Config) {
 	t.Helper()
 	values["cirkelline:databaseUrl"] = "postgres://db"
-	values["cirkelline:jwtSecret"] = "jwt-secret-jwt-secret"
+	if _, ok := values["cirkelline:jwtSecret"]; !ok {
+		values["cirkelline:jwtSecret"] = "jwt-secret-jwt-secret"
+	}
 	if _, ok := values["cirkelline:ingress"]; !ok {
 		values["cirkelline:ingress"] = `{"scheme":"internal"}` // no certificate needed
 	}
@@ -160,5 +163,31 @@ func TestRedisEnvIsTheCacheContract(t *testing.T) {
 				t.Errorf("web did not ask for Redis but gets it: %s", got)
 			}
 		})
+	}
+}
+
+// TestSecretChecksumIsKeyed: the pods' checksum/secret annotation is a
+// keyed checksum of the Secret's values (not their plain digest, nor keyed
+// with anything a reader of pods could guess), and a rotated secret moves
+// it, so the pods roll.
+func TestSecretChecksumIsKeyed(t *testing.T) {
+	annotation := func(jwt string) (string, map[string]string) {
+		mocks, _ := deploy(t, map[string]string{"cirkelline:jwtSecret": jwt})
+		data := stringMap(t, mocks.objects["kubernetes:core/v1:Secret cirkelline-secrets"], "stringData")
+		spec := reveal(mocks.objects["kubernetes:apps/v1:Deployment cirkelline-backend"]["spec"]).ObjectValue()
+		meta := reveal(reveal(spec["template"]).ObjectValue()["metadata"]).ObjectValue()
+		return stringMap(t, meta, "annotations")[components.SecretChecksumAnnotation], data
+	}
+	got, data := annotation("jwt-secret-one-jwt-secret-one")
+	if got == "" || got == components.Checksum(data) {
+		t.Fatalf("checksum/secret %q is empty or the unkeyed digest of the Secret's values", got)
+	}
+	for _, key := range []string{"", "cirkelline", "cirkelline-secrets"} {
+		if got == components.SecretChecksum(key, data) {
+			t.Errorf("checksum/secret is keyed with %q, which a reader of pods could guess", key)
+		}
+	}
+	if rotated, _ := annotation("jwt-secret-two-jwt-secret-two"); rotated == got {
+		t.Errorf("rotating jwtSecret leaves checksum/secret at %s: the pods would not roll", got)
 	}
 }

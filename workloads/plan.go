@@ -1,8 +1,11 @@
 package workloads
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -260,8 +263,24 @@ func appConfigArgs(c *stacks.Config) components.AppConfigArgs {
 	}
 	return components.AppConfigArgs{
 		ConfigMapName: c.App.ConfigMapName, SecretName: c.App.SecretName, PartOf: c.Namespace,
-		Settings: c.AppSettings(), Secrets: secrets,
+		Settings: c.AppSettings(), Secrets: secrets, ChecksumKey: checksumKey(c),
 	}
+}
+
+// checksumKey keys the pods' secret checksums: a digest of the stack's
+// secret values the pods receive (the app's secrets and the Redis token),
+// length-prefixed in key order, itself a secret. A reader of pods has none
+// of it; rotating one of them rolls the pods, as the checksum must.
+func checksumKey(c *stacks.Config) pulumi.StringInput {
+	h := sha256.New()
+	fmt.Fprint(h, "cirkelline checksum key v1\n")
+	for _, env := range slices.Sorted(maps.Keys(c.Secrets)) {
+		v := c.Secrets[env].Reveal()
+		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(env), env, len(v), v)
+	}
+	token := c.Redis.AuthToken.Reveal()
+	fmt.Fprintf(h, "redis=%d:%s\n", len(token), token)
+	return stacks.NewSecret(hex.EncodeToString(h.Sum(nil))).Input()
 }
 
 // networkPoliciesArgs: default deny, then what each service needs.
@@ -364,7 +383,7 @@ func redisPlan(c *stacks.Config) *RedisPlan {
 		Name: redisName(c), TLS: tls, DB: r.DB, Network: r.ElastiCache, Password: r.AuthToken.Input(),
 		Env: components.AppConfigArgs{
 			ConfigMapName: RedisEnvName(c), SecretName: RedisEnvName(c), PartOf: c.Namespace,
-			Settings: plain, ChecksumName: "redis",
+			Settings: plain, ChecksumName: "redis", ChecksumKey: checksumKey(c),
 		},
 	}
 	switch r.Mode {

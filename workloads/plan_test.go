@@ -38,6 +38,7 @@ func view(t *testing.T, p *workloads.Plan) workloads.Plan {
 		}
 		return secret
 	}
+	v.App.ChecksumKey = hide(v.App.ChecksumKey)
 	v.App.Secrets = maps.Clone(v.App.Secrets)
 	for k := range v.App.Secrets {
 		v.App.Secrets[k] = secret
@@ -46,6 +47,7 @@ func view(t *testing.T, p *workloads.Plan) workloads.Plan {
 	if p.Redis != nil {
 		r := *p.Redis
 		r.Password = hide(r.Password)
+		r.Env.ChecksumKey = hide(r.Env.ChecksumKey)
 		if r.ElastiCache != nil {
 			e := *r.ElastiCache
 			e.AuthToken = hide(e.AuthToken)
@@ -173,7 +175,7 @@ func TestPlan(t *testing.T) {
 					Resources: components.DefaultRedisResources(), Password: secret, Clients: []string{backend},
 				},
 				Env: components.AppConfigArgs{
-					ConfigMapName: "cirkelline-redis-env", SecretName: "cirkelline-redis-env", PartOf: "cirkelline", ChecksumName: "redis",
+					ConfigMapName: "cirkelline-redis-env", SecretName: "cirkelline-redis-env", PartOf: "cirkelline", ChecksumName: "redis", ChecksumKey: secret,
 					Settings: map[string]string{"REDIS_DB": "2", "REDIS_MAX_CONNECTIONS": "50", "REDIS_TLS": "false"},
 				},
 			}
