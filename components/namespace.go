@@ -30,7 +30,25 @@ type NamespaceArgs struct {
 	PodSecurity PodSecurityLevel
 	// Labels added to the namespace.
 	Labels map[string]string
+	// PodReadinessGate labels the namespace for the AWS Load Balancer
+	// Controller's pod readiness gate (PodReadinessGateLabel): its webhook
+	// then adds a readiness gate to each new pod behind an ALB target group
+	// (target-type ip only), and the pod counts as ready only once the
+	// target is healthy, so a rolling update never leaves the target group
+	// with only initial or draining targets. Default false; the stacks set
+	// it when they have an ingress.
+	PodReadinessGate bool
 }
+
+// PodReadinessGateLabel and its value turn on the pod readiness gate
+// injection in a namespace (AWS Load Balancer Controller docs,
+// deploy/pod_readiness_gate: "apply the label
+// elbv2.k8s.aws/pod-readiness-gate-inject: enabled to the pod namespace";
+// "this only works with target-type: ip", which AlbIngress uses).
+const (
+	PodReadinessGateLabel   = "elbv2.k8s.aws/pod-readiness-gate-inject"
+	PodReadinessGateEnabled = "enabled"
+)
 
 // Namespace is a Kubernetes namespace with Pod Security Standards labels.
 type Namespace struct {
@@ -58,9 +76,14 @@ func (a NamespaceArgs) Validate(path string) error {
 	return errs.Err()
 }
 
-// namespaceLabels are the Pod Security admission labels plus the caller's.
+// namespaceLabels are the Pod Security admission labels, the readiness
+// gate's when asked, plus the caller's.
 func namespaceLabels(a NamespaceArgs) map[string]string {
-	return merged(a.Labels, map[string]string{
+	labels := a.Labels
+	if a.PodReadinessGate {
+		labels = merged(labels, map[string]string{PodReadinessGateLabel: PodReadinessGateEnabled})
+	}
+	return merged(labels, map[string]string{
 		"pod-security.kubernetes.io/enforce": string(a.PodSecurity),
 		"pod-security.kubernetes.io/audit":   string(PodSecurityRestricted),
 		"pod-security.kubernetes.io/warn":    string(PodSecurityRestricted),

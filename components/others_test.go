@@ -2,6 +2,7 @@ package components_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -29,6 +30,25 @@ func TestNamespace(t *testing.T) {
 		c.mustGet("kubernetes:core/v1:Namespace", "shop", &ns)
 		if ns.Labels["pod-security.kubernetes.io/enforce"] != tt.want || ns.Labels["pod-security.kubernetes.io/warn"] != "restricted" || ns.Labels["team"] != "web" {
 			t.Errorf("labels %v, want enforce=%s", ns.Labels, tt.want)
+		}
+	}
+	for _, gate := range []bool{false, true} {
+		c := capture(t, func(ctx *pulumi.Context) error {
+			_, err := components.NewNamespace(ctx, "shop", components.NamespaceArgs{Name: "shop", PodReadinessGate: gate})
+			return err
+		})
+		var ns corev1.Namespace
+		c.mustGet("kubernetes:core/v1:Namespace", "shop", &ns)
+		want := map[string]string{
+			"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted",
+			"app.kubernetes.io/name": "shop", "app.kubernetes.io/managed-by": "pulumi",
+		}
+		if gate {
+			// AWS Load Balancer Controller, deploy/pod_readiness_gate.
+			want["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
+		}
+		if !reflect.DeepEqual(ns.Labels, want) {
+			t.Errorf("readiness gate %v: labels %v, want %v", gate, ns.Labels, want)
 		}
 	}
 	err := components.NamespaceArgs{Name: "Shop", PodSecurity: "strict"}.Validate("namespace")

@@ -126,12 +126,25 @@ type ScalingRules struct {
 	// Percent of current pods that may be added or removed per period.
 	// Default 100 up, 10 down.
 	Percent int32 `json:"percent,omitempty"`
-	// Pods that may be added or removed per period (the larger of Percent and
-	// Pods wins when scaling up, the smaller when scaling down). Default 4 up, 1 down.
+	// Pods that may be added or removed per period. Default 4 up, 1 down.
 	Pods int32 `json:"pods,omitempty"`
 	// PeriodSeconds over which Percent and Pods apply. Default 15 up, 60 down.
 	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
+	// SelectPolicy picks between the Percent and the Pods policy: "Max" the
+	// one allowing the larger change, "Min" the smaller. Default "Max" in
+	// both directions (see DefaultHPA for the scale-down arithmetic).
+	SelectPolicy ScalingSelect `json:"selectPolicy,omitempty"`
 }
+
+// ScalingSelect is an HPA scaling direction's selectPolicy.
+type ScalingSelect string
+
+// The selectPolicy values this project uses (autoscaling/v2 also has
+// "Disabled"; a service that must not scale sets hpa.disabled instead).
+const (
+	SelectMax ScalingSelect = "Max"
+	SelectMin ScalingSelect = "Min"
+)
 
 // HPASpec is an autoscaling/v2 HorizontalPodAutoscaler's shape.
 type HPASpec struct {
@@ -147,19 +160,33 @@ type HPASpec struct {
 	MemoryUtilization int32 `json:"memoryUtilization,omitempty"`
 	// ScaleUp limits how fast pods are added. Defaults: no stabilisation, +100 % or +4 pods per 15 s.
 	ScaleUp ScalingRules `json:"scaleUp,omitzero"`
-	// ScaleDown limits how fast pods are removed. Defaults: 300 s stabilisation, -10 % or -1 pod per 60 s.
+	// ScaleDown limits how fast pods are removed. Defaults: 300 s
+	// stabilisation, then per 60 s the larger of -10 % and -1 pod.
 	ScaleDown ScalingRules `json:"scaleDown,omitzero"`
 }
 
-// DefaultHPA is the seed's base autoscaling.
+// DefaultHPA is the seed's base autoscaling, with a scale-down chosen to
+// finish in minutes rather than within the hour.
+//
+// Scale-down keeps selectPolicy Max: each 60 s period removes the larger
+// of 10 % (truncated: the controller keeps int(replicas × 0.9)) and 1 pod.
+// Under Min the smaller change always won, so the 10 % policy never
+// mattered and the HPA removed exactly 1 pod a minute: 50 → 3 took 47
+// steps, 300 s + 47 × 60 s ≈ 52 min. Under Max, 50 → 3 goes
+// 50 45 40 36 32 28 25 22 19 17 15 13 11 9 8 7 6 5 4 3: 19 steps,
+// 300 s + 19 × 60 s = 24 min; 5 → 1 is 1 pod a minute either way (10 % of
+// 5 or fewer is less than a pod): 4 steps, 300 s + 4 × 60 s = 9 min. Each
+// step can lag one 15 s controller sync; internal/rehearse's
+// TestDefaultScaleDownTimes computes both from the rendered HPA with the
+// controller's algorithm (calculateScaleDownLimitWithBehaviors).
 func DefaultHPA() HPASpec {
 	return HPASpec{
 		MinReplicas:       DefaultMinReplicas,
 		MaxReplicas:       DefaultMaxReplicas,
 		CPUUtilization:    DefaultCPUUtilizationPercent,
 		MemoryUtilization: DefaultMemoryUtilizationPercent,
-		ScaleUp:           ScalingRules{StabilizationSeconds: ptr[int32](0), Percent: 100, Pods: 4, PeriodSeconds: 15},
-		ScaleDown:         ScalingRules{StabilizationSeconds: ptr[int32](300), Percent: 10, Pods: 1, PeriodSeconds: 60},
+		ScaleUp:           ScalingRules{StabilizationSeconds: ptr[int32](0), Percent: 100, Pods: 4, PeriodSeconds: 15, SelectPolicy: SelectMax},
+		ScaleDown:         ScalingRules{StabilizationSeconds: ptr[int32](300), Percent: 10, Pods: 1, PeriodSeconds: 60, SelectPolicy: SelectMax},
 	}
 }
 
@@ -182,6 +209,7 @@ func (s ScalingRules) withDefaults(d ScalingRules) ScalingRules {
 	s.Percent = orInt(s.Percent, d.Percent)
 	s.Pods = orInt(s.Pods, d.Pods)
 	s.PeriodSeconds = orInt(s.PeriodSeconds, d.PeriodSeconds)
+	s.SelectPolicy = orString(s.SelectPolicy, d.SelectPolicy)
 	return s
 }
 
@@ -229,6 +257,7 @@ func (s ScalingRules) validate(errs *validate.Errors, path string) {
 	if s.PeriodSeconds < 1 || s.PeriodSeconds > 1800 {
 		errs.Add(validate.Join(path, "periodSeconds"), s.PeriodSeconds, "must be between 1 and 1800 (the API server's limit)", "")
 	}
+	validate.OneOf(errs, validate.Join(path, "selectPolicy"), s.SelectPolicy, SelectMax, SelectMin)
 }
 
 // PDBSpec is a PodDisruptionBudget's shape. Exactly one of MaxUnavailable and
@@ -277,6 +306,13 @@ type ProbeSpec struct {
 	Path string `json:"path,omitempty"`
 	// ReadinessPath, when the service has a separate readiness endpoint. Default: Path.
 	ReadinessPath string `json:"readinessPath,omitempty"`
+	// LivenessPath makes the liveness probe an HTTP GET on this path; it
+	// must differ from ReadinessPath and check only the process, never a
+	// dependency. Default "": the liveness probe is a TCP connect to the
+	// "http" port (the process is alive and accepts connections), so a
+	// database or Redis blip takes pods out of the Service (readiness) but
+	// never restarts them all at once.
+	LivenessPath string `json:"livenessPath,omitempty"`
 	// StartupSeconds is how long a pod may take to start before it is restarted. Default 120.
 	StartupSeconds int32 `json:"startupSeconds,omitempty"`
 	// PeriodSeconds between probes. Default 10.
@@ -295,13 +331,22 @@ func (p ProbeSpec) WithDefaults() ProbeSpec {
 	return p
 }
 
-// Validate checks paths are absolute and timings positive.
+// Validate checks paths are absolute, liveness differs from readiness,
+// and timings are positive.
 func (p ProbeSpec) Validate(path string) error {
 	var errs validate.Errors
 	for _, f := range []struct{ name, v string }{{"path", p.Path}, {"readinessPath", p.ReadinessPath}} {
 		if len(f.v) == 0 || f.v[0] != '/' {
 			errs.Add(validate.Join(path, f.name), f.v, "must be an absolute HTTP path", `use e.g. "/health"`)
 		}
+	}
+	switch {
+	case p.LivenessPath == "":
+	case p.LivenessPath[0] != '/':
+		errs.Add(validate.Join(path, "livenessPath"), p.LivenessPath, "must be an absolute HTTP path", `use e.g. "/livez", or remove it for a TCP check on the "http" port`)
+	case p.LivenessPath == p.ReadinessPath:
+		errs.Add(validate.Join(path, "livenessPath"), p.LivenessPath, "is also the readiness path, so a failing dependency would restart every pod at once",
+			`point it at an endpoint that checks only the process (e.g. "/livez"), or remove it for a TCP check on the "http" port`)
 	}
 	if p.TimeoutSeconds < 1 || p.PeriodSeconds < 1 || p.StartupSeconds < 1 {
 		errs.Add(path, nil, "startupSeconds, periodSeconds and timeoutSeconds must all be at least 1", "")
@@ -312,11 +357,83 @@ func (p ProbeSpec) Validate(path string) error {
 	return errs.Err()
 }
 
+// ShutdownSpec is how a pod leaves the ALB's target group without failing
+// requests. When a pod is deleted its endpoint goes, the AWS Load
+// Balancer Controller deregisters the target and the ALB stops sending it
+// new requests, letting in-flight ones finish for the deregistration
+// delay; meanwhile the preStop sleep keeps the app serving whatever the
+// ALB still sends, then SIGTERM lets the app drain, and SIGKILL follows
+// at the grace period.
+type ShutdownSpec struct {
+	// PreStopSeconds the container sleeps (lifecycle.preStop.sleep) before
+	// SIGTERM, while the controller deregisters the target. Default 15.
+	PreStopSeconds int32 `json:"preStopSeconds,omitempty"`
+	// DeregistrationDelaySeconds the ALB lets in-flight requests finish on
+	// a deregistering target (the target group's
+	// deregistration_delay.timeout_seconds, AWS default 300). Default 30;
+	// must stay below GracePeriodSeconds, so the pod outlives the draining.
+	DeregistrationDelaySeconds int32 `json:"deregistrationDelaySeconds,omitempty"`
+	// GracePeriodSeconds is the pod's terminationGracePeriodSeconds: the
+	// preStop sleep plus the app's own drain after SIGTERM. Default 45
+	// (15 s preStop + 30 s drain); must exceed PreStopSeconds and
+	// DeregistrationDelaySeconds.
+	GracePeriodSeconds int32 `json:"gracePeriodSeconds,omitempty"`
+}
+
+// The shutdown defaults.
+const (
+	DefaultPreStopSeconds             = 15
+	DefaultDeregistrationDelaySeconds = 30
+	DefaultGracePeriodSeconds         = 45
+	// MaxDeregistrationDelaySeconds is the target group attribute's limit
+	// (0-3600 s, Elastic Load Balancing's TargetGroupAttribute).
+	MaxDeregistrationDelaySeconds = 3600
+)
+
+// DefaultShutdown is every shutdown default.
+func DefaultShutdown() ShutdownSpec {
+	return ShutdownSpec{
+		PreStopSeconds:             DefaultPreStopSeconds,
+		DeregistrationDelaySeconds: DefaultDeregistrationDelaySeconds,
+		GracePeriodSeconds:         DefaultGracePeriodSeconds,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultShutdown.
+func (s ShutdownSpec) WithDefaults() ShutdownSpec {
+	d := DefaultShutdown()
+	s.PreStopSeconds = orInt(s.PreStopSeconds, d.PreStopSeconds)
+	s.DeregistrationDelaySeconds = orInt(s.DeregistrationDelaySeconds, d.DeregistrationDelaySeconds)
+	s.GracePeriodSeconds = orInt(s.GracePeriodSeconds, d.GracePeriodSeconds)
+	return s
+}
+
+// Validate checks the grace period covers the preStop sleep and outlasts
+// the ALB's draining.
+func (s ShutdownSpec) Validate(path string) error {
+	var errs validate.Errors
+	if s.PreStopSeconds < 1 {
+		errs.Add(validate.Join(path, "preStopSeconds"), s.PreStopSeconds, "must be at least 1", "use e.g. 15")
+	}
+	if s.DeregistrationDelaySeconds < 1 || s.DeregistrationDelaySeconds > MaxDeregistrationDelaySeconds {
+		errs.Add(validate.Join(path, "deregistrationDelaySeconds"), s.DeregistrationDelaySeconds, fmt.Sprintf("must be between 1 and %d (the target group attribute's range)", MaxDeregistrationDelaySeconds), "use e.g. 30")
+	}
+	if s.GracePeriodSeconds <= s.PreStopSeconds {
+		errs.Add(validate.Join(path, "gracePeriodSeconds"), s.GracePeriodSeconds, fmt.Sprintf("must exceed preStopSeconds (%d), or the pod is killed before the app is even told to stop", s.PreStopSeconds),
+			fmt.Sprintf("set gracePeriodSeconds to preStopSeconds plus the app's drain time, e.g. %d", s.PreStopSeconds+30))
+	}
+	if s.GracePeriodSeconds <= s.DeregistrationDelaySeconds {
+		errs.Add(validate.Join(path, "gracePeriodSeconds"), s.GracePeriodSeconds, fmt.Sprintf("must exceed deregistrationDelaySeconds (%d), or the pod is killed while the ALB still drains requests to it", s.DeregistrationDelaySeconds),
+			fmt.Sprintf("raise gracePeriodSeconds above %d or lower deregistrationDelaySeconds", s.DeregistrationDelaySeconds))
+	}
+	return errs.Err()
+}
+
 // DefaultHealthPath is the services' health endpoint: the probes' path and
 // the ALB's health check.
 const DefaultHealthPath = "/health"
 
-func orString(v, d string) string {
+func orString[T ~string](v, d T) T {
 	if v == "" {
 		return d
 	}

@@ -20,6 +20,30 @@ import (
 // Controller which path its target group health check uses for that service.
 const AlbHealthCheckPathAnnotation = "alb.ingress.kubernetes.io/healthcheck-path"
 
+// AlbTargetGroupAttributesAnnotation on a Service sets its target group's
+// attributes; the service's carries the deregistration delay. The AWS Load
+// Balancer Controller reads it on an Ingress or a Service, and a
+// Service's annotation wins over the Ingress's (its ingress annotations
+// guide: "Annotations applied to Service have higher priority over
+// annotations applied to Ingress"; target-group-attributes: stringMap,
+// Location Ingress,Service), so each service sets its own target group.
+const AlbTargetGroupAttributesAnnotation = "alb.ingress.kubernetes.io/target-group-attributes"
+
+// Topology keys and the pod label the spread constraints use.
+const (
+	ZoneTopologyKey = "topology.kubernetes.io/zone"
+	HostTopologyKey = "kubernetes.io/hostname"
+	// PodTemplateHashLabel is the label the Deployment controller gives
+	// each ReplicaSet's pods; as a spread constraint's matchLabelKeys it
+	// makes the scheduler count only the pods of the incoming pod's own
+	// revision, so a rolling update spreads the new pods instead of
+	// counting the old ones it is about to delete (KEP-3243, "Respect
+	// PodTopologySpread after rolling upgrades"; the field is beta and on
+	// by default since Kubernetes 1.27, k8s.io/api v0.37.2 core/v1
+	// TopologySpreadConstraint.MatchLabelKeys).
+	PodTemplateHashLabel = "pod-template-hash"
+)
+
 // Names a web service's objects get; explicit and stable because DNS names,
 // selectors and kubectl commands depend on them.
 const (
@@ -59,21 +83,32 @@ type WebServiceArgs struct {
 	HPA HPASpec
 	// PDB shape. Default: maxUnavailable 1.
 	PDB PDBSpec
-	// Probe is the HTTP health endpoint. Default path "/health".
+	// Probe is the HTTP health endpoint. Default path "/health"; liveness
+	// a TCP check on the "http" port.
 	Probe ProbeSpec
+	// Shutdown is the preStop sleep, the ALB's deregistration delay and the
+	// grace period. Defaults: DefaultShutdown (15 s, 30 s, 45 s).
+	Shutdown ShutdownSpec
 	// RunAsUser is the non-root UID the container runs as. Default 10001.
 	RunAsUser int64
 	// WritableRootFilesystem turns off the read-only root filesystem. Default
 	// false: the root filesystem is read-only and /tmp is an emptyDir.
 	WritableRootFilesystem bool
 	// DisableZoneSpread turns off spreading the pods over
-	// topology.kubernetes.io/zone and hosts (maxSkew 1, ScheduleAnyway, so a
-	// single-zone cluster still schedules). Default false: pods are spread.
+	// topology.kubernetes.io/zone and hosts. Default false: pods are
+	// spread, maxSkew 1, see Zones.
 	DisableZoneSpread bool
+	// Zones is how many zones the cluster's nodes span (cluster.zones).
+	// When it is 2 or more and the service always runs at least that many
+	// pods (hpa.minReplicas >= Zones), the zone spread is a hard one
+	// (DoNotSchedule, minDomains Zones): the pods never share a zone while
+	// another has none. Otherwise, and by default (0, undeclared), the zone
+	// spread is ScheduleAnyway, so a single-zone cluster (kind, kwok, a
+	// laptop) still schedules every pod. The host spread is always
+	// ScheduleAnyway.
+	Zones int32
 	// RequirePinnedImage refuses the "latest" tag (production sets it).
 	RequirePinnedImage bool
-	// TerminationGracePeriodSeconds lets in-flight requests finish. Default 30.
-	TerminationGracePeriodSeconds int64
 }
 
 // WebService is one autoscaled HTTP service.
@@ -110,11 +145,9 @@ func (a WebServiceArgs) WithDefaults() WebServiceArgs {
 	a.HPA = a.HPA.WithDefaults()
 	a.PDB = a.PDB.WithDefaults()
 	a.Probe = a.Probe.WithDefaults()
+	a.Shutdown = a.Shutdown.WithDefaults()
 	if a.RunAsUser == 0 {
 		a.RunAsUser = DefaultRunAsUser
-	}
-	if a.TerminationGracePeriodSeconds == 0 {
-		a.TerminationGracePeriodSeconds = 30
 	}
 	return a
 }
@@ -141,6 +174,12 @@ func (a WebServiceArgs) Validate(path string) error {
 	errs.Merge(a.HPA.Validate(validate.Join(path, "hpa")))
 	errs.Merge(a.PDB.Validate(validate.Join(path, "pdb"), a.HPA.MinReplicas))
 	errs.Merge(a.Probe.Validate(validate.Join(path, "probe")))
+	errs.Merge(a.Shutdown.Validate(validate.Join(path, "shutdown")))
+	if a.Zones < 0 {
+		// The stack file's cluster.zones is checked at its own key; this
+		// guards the component's own callers.
+		errs.Add(validate.Join(path, "zones"), a.Zones, "must not be negative", "set the number of zones the nodes span, or 0")
+	}
 	return errs.Err()
 }
 
@@ -229,7 +268,7 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		Name: pulumi.String(HTTPPortName), Port: pulumi.Int(int(args.Port)), TargetPort: pulumi.String(HTTPPortName), Protocol: pulumi.String("TCP"),
 	}}
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: meta(args.Name, pulumi.StringMap{AlbHealthCheckPathAnnotation: pulumi.String(args.Probe.ReadinessPath)}),
+		Metadata: meta(args.Name, serviceAnnotations(args)),
 		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector, Ports: ports},
 	}, parent)
 	if err != nil {
@@ -275,6 +314,15 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	return comp, nil
 }
 
+// serviceAnnotations tell the AWS Load Balancer Controller the service's
+// health check path and its target group's deregistration delay.
+func serviceAnnotations(a WebServiceArgs) pulumi.StringMap {
+	return pulumi.StringMap{
+		AlbHealthCheckPathAnnotation:       pulumi.String(a.Probe.ReadinessPath),
+		AlbTargetGroupAttributesAnnotation: pulumi.Sprintf("deregistration_delay.timeout_seconds=%d", a.Shutdown.DeregistrationDelaySeconds),
+	}
+}
+
 // deploymentSpec builds the Deployment spec. When an HPA manages the
 // Deployment, replicas is left unset: under server-side apply a replicas
 // field owned by Pulumi fights the HPA on every update.
@@ -301,7 +349,7 @@ func deploymentSpec(a WebServiceArgs, labels, selector pulumi.StringMap) *appsv1
 func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 	spec := &corev1.PodSpecArgs{
 		ServiceAccountName:            a.ServiceAccountName,
-		TerminationGracePeriodSeconds: pulumi.Int(int(a.TerminationGracePeriodSeconds)),
+		TerminationGracePeriodSeconds: pulumi.Int(int(a.Shutdown.GracePeriodSeconds)),
 		SecurityContext:               restrictedPod(a.RunAsUser),
 		Containers:                    corev1.ContainerArray{container(a)},
 		Volumes: corev1.VolumeArray{corev1.VolumeArgs{
@@ -309,18 +357,47 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 		}},
 	}
 	if !a.DisableZoneSpread {
-		spread := func(key string) corev1.TopologySpreadConstraintArgs {
-			return corev1.TopologySpreadConstraintArgs{
-				MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String(key),
-				WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
-				LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: selector},
-			}
-		}
-		spec.TopologySpreadConstraints = corev1.TopologySpreadConstraintArray{
-			spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname"),
-		}
+		spec.TopologySpreadConstraints = topologySpread(a, selector)
 	}
 	return spec
+}
+
+// HardZoneSpread reports whether the zone spread is DoNotSchedule with
+// minDomains Zones: the stack declares at least two zones and the service
+// never runs fewer pods than that.
+func (a WebServiceArgs) HardZoneSpread() bool {
+	return !a.DisableZoneSpread && a.Zones >= 2 && a.HPA.MinReplicas >= a.Zones
+}
+
+// topologySpread spreads the pods over zones and hosts, maxSkew 1, each
+// constraint counting only the pods of the incoming pod's revision.
+//
+// The zone constraint is hard only when HardZoneSpread: minDomains needs
+// whenUnsatisfiable DoNotSchedule (k8s.io/api v0.37.2 core/v1
+// TopologySpreadConstraint.MinDomains: "When value is not nil,
+// WhenUnsatisfiable must be DoNotSchedule"), and while fewer than
+// minDomains zones have eligible nodes the scheduler treats the global
+// minimum as 0, placing at most maxSkew pods per zone: on a cluster whose
+// nodes span fewer zones than declared (a single kwok node, a laptop),
+// the other pods would stay Pending, which is why Zones must be declared
+// (cluster.zones) and is 0 by default. A ScheduleAnyway constraint may
+// not set minDomains, and only prefers the spread: every pod could land
+// in one zone.
+func topologySpread(a WebServiceArgs, selector pulumi.StringMap) corev1.TopologySpreadConstraintArray {
+	spread := func(key, when string) corev1.TopologySpreadConstraintArgs {
+		return corev1.TopologySpreadConstraintArgs{
+			MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String(key),
+			WhenUnsatisfiable: pulumi.String(when),
+			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: selector},
+			MatchLabelKeys:    pulumi.StringArray{pulumi.String(PodTemplateHashLabel)},
+		}
+	}
+	zone := spread(ZoneTopologyKey, "ScheduleAnyway")
+	if a.HardZoneSpread() {
+		zone = spread(ZoneTopologyKey, "DoNotSchedule")
+		zone.MinDomains = pulumi.Int(int(a.Zones))
+	}
+	return corev1.TopologySpreadConstraintArray{zone, spread(HostTopologyKey, "ScheduleAnyway")}
 }
 
 func container(a WebServiceArgs) corev1.ContainerArgs {
@@ -336,16 +413,24 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 		envFrom = append(envFrom, corev1.EnvFromSourceArgs{SecretRef: &corev1.SecretEnvSourceArgs{Name: name}})
 	}
 	probe := func(path string, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
+		p := &corev1.ProbeArgs{
 			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String(HTTPPortName)},
 			PeriodSeconds:    pulumi.Int(int(a.Probe.PeriodSeconds)),
 			TimeoutSeconds:   pulumi.Int(int(a.Probe.TimeoutSeconds)),
 			FailureThreshold: pulumi.Int(failures),
 		}
+		if path == "" {
+			p.HttpGet = nil
+			p.TcpSocket = &corev1.TCPSocketActionArgs{Port: pulumi.String(HTTPPortName)}
+		}
+		return p
 	}
 	// The startup probe holds off liveness for up to StartupSeconds, so a slow
 	// start is not mistaken for a hang; after it, liveness restarts a pod that
 	// fails for three periods, and readiness takes it out of the Service.
+	// Liveness never shares readiness's check: by default it only connects
+	// to the port (the process is alive), so a dependency outage that fails
+	// readiness everywhere does not also restart every pod.
 	startupFailures := int((a.Probe.StartupSeconds + a.Probe.PeriodSeconds - 1) / a.Probe.PeriodSeconds)
 	return corev1.ContainerArgs{
 		Name:            pulumi.String(AppContainerName),
@@ -356,10 +441,16 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 		EnvFrom:         envFrom,
 		Resources:       a.Resources.requirements(),
 		StartupProbe:    probe(a.Probe.Path, startupFailures),
-		LivenessProbe:   probe(a.Probe.Path, 3),
+		LivenessProbe:   probe(a.Probe.LivenessPath, 3),
 		ReadinessProbe:  probe(a.Probe.ReadinessPath, 3),
 		SecurityContext: restrictedContainer(a.WritableRootFilesystem),
-		VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}},
+		// The sleep action (Kubernetes' PodLifecycleSleepAction: beta and on
+		// by default since 1.30, GA in 1.34, KEP-3960) needs no shell in the
+		// image; the app keeps serving while the ALB deregisters the pod.
+		Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+			Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(int(a.Shutdown.PreStopSeconds))},
+		}},
+		VolumeMounts: corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}},
 	}
 }
 
@@ -373,10 +464,10 @@ func hpaSpec(h HPASpec, deploymentName pulumi.StringInput) *autoscalingv2.Horizo
 			},
 		}
 	}
-	rules := func(r ScalingRules, selectPolicy string) *autoscalingv2.HPAScalingRulesArgs {
+	rules := func(r ScalingRules) *autoscalingv2.HPAScalingRulesArgs {
 		return &autoscalingv2.HPAScalingRulesArgs{
 			StabilizationWindowSeconds: pulumi.Int(int(*r.StabilizationSeconds)),
-			SelectPolicy:               pulumi.String(selectPolicy),
+			SelectPolicy:               pulumi.String(string(r.SelectPolicy)),
 			Policies: autoscalingv2.HPAScalingPolicyArray{
 				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Percent"), Value: pulumi.Int(int(r.Percent)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
 				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Pods"), Value: pulumi.Int(int(r.Pods)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
@@ -391,9 +482,9 @@ func hpaSpec(h HPASpec, deploymentName pulumi.StringInput) *autoscalingv2.Horizo
 		MaxReplicas: pulumi.Int(int(h.MaxReplicas)),
 		Metrics:     autoscalingv2.MetricSpecArray{utilization("cpu", h.CPUUtilization), utilization("memory", h.MemoryUtilization)},
 		Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
-			// Up: the faster policy wins; down: the gentler one.
-			ScaleUp:   rules(h.ScaleUp, "Max"),
-			ScaleDown: rules(h.ScaleDown, "Min"),
+			// The arithmetic of the defaults is on DefaultHPA.
+			ScaleUp:   rules(h.ScaleUp),
+			ScaleDown: rules(h.ScaleDown),
 		},
 	}
 }

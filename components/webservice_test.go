@@ -11,6 +11,9 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
@@ -163,7 +166,8 @@ func TestWebService(t *testing.T) {
 			a.Probe.ReadinessPath = "/ready"
 		}, func(t *testing.T, o webObjects) {
 			c := o.deployment.Spec.Template.Spec.Containers[0]
-			if c.Ports[0].ContainerPort != 3000 || o.service.Spec.Ports[0].Port != 3000 || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/ready" {
+			if c.Ports[0].ContainerPort != 3000 || o.service.Spec.Ports[0].Port != 3000 || c.StartupProbe.HTTPGet.Path != "/healthz" ||
+				c.LivenessProbe.TCPSocket.Port.String() != "http" || c.ReadinessProbe.HTTPGet.Path != "/ready" {
 				t.Errorf("ports %+v probes %+v %+v", c.Ports, c.LivenessProbe, c.ReadinessProbe)
 			}
 		}},
@@ -175,6 +179,169 @@ func TestWebService(t *testing.T) {
 			o, c := renderWebService(t, args)
 			c.checkParenting("cirkelline:components:WebService")
 			tt.check(t, o)
+		})
+	}
+}
+
+// hardening is what issue 13 changed in a web service's objects: probes,
+// shutdown, spread, the ALB annotations and the scale-down behaviour.
+type hardening struct {
+	Startup, Liveness, Readiness *corev1.Probe
+	PreStop                      *corev1.LifecycleHandler
+	GracePeriodSeconds           *int64
+	Spread                       []corev1.TopologySpreadConstraint
+	ServiceAnnotations           map[string]string
+	ScaleDown                    *autoscalingv2.HPAScalingRules
+}
+
+func hardeningOf(o webObjects) hardening {
+	pod := o.deployment.Spec.Template.Spec
+	c := pod.Containers[0]
+	h := hardening{
+		Startup: c.StartupProbe, Liveness: c.LivenessProbe, Readiness: c.ReadinessProbe,
+		GracePeriodSeconds: pod.TerminationGracePeriodSeconds, Spread: pod.TopologySpreadConstraints,
+		ServiceAnnotations: o.service.Annotations,
+	}
+	if c.Lifecycle != nil {
+		h.PreStop = c.Lifecycle.PreStop
+	}
+	if o.hpa != nil && o.hpa.Spec.Behavior != nil {
+		h.ScaleDown = o.hpa.Spec.Behavior.ScaleDown
+	}
+	return h
+}
+
+// baseHardening is what baseWebService renders: liveness a TCP check on
+// "http", distinct from readiness; a 15 s preStop sleep inside a 45 s
+// grace period; the ALB draining for 30 s; both spreads preferences
+// counted per revision; scale-down the larger of 10 % and 1 pod a minute.
+func baseHardening() hardening {
+	selector := &metav1.LabelSelector{MatchLabels: components.SelectorLabels("shop", "api")}
+	httpProbe := func(path string, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds: 10, TimeoutSeconds: 3, FailureThreshold: failures,
+		}
+	}
+	spread := func(key string) corev1.TopologySpreadConstraint {
+		return corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: selector, MatchLabelKeys: []string{"pod-template-hash"}}
+	}
+	return hardening{
+		Startup: httpProbe("/health", 12),
+		Liveness: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}},
+			PeriodSeconds: 10, TimeoutSeconds: 3, FailureThreshold: 3,
+		},
+		Readiness:          httpProbe("/health", 3),
+		PreStop:            &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 15}},
+		GracePeriodSeconds: ptr[int64](45),
+		Spread:             []corev1.TopologySpreadConstraint{spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")},
+		ServiceAnnotations: map[string]string{
+			"alb.ingress.kubernetes.io/healthcheck-path":        "/health",
+			"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
+		},
+		ScaleDown: &autoscalingv2.HPAScalingRules{
+			StabilizationWindowSeconds: ptr[int32](300), SelectPolicy: ptr(autoscalingv2.MaxChangePolicySelect),
+			Policies: []autoscalingv2.HPAScalingPolicy{
+				{Type: autoscalingv2.PercentScalingPolicy, Value: 10, PeriodSeconds: 60},
+				{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 60},
+			},
+		},
+	}
+}
+
+// TestWebServiceHardening: the base case, then one mutation of the args
+// and of the wanted objects per row, compared whole.
+func TestWebServiceHardening(t *testing.T) {
+	hardZone := func(h *hardening, minDomains int32) {
+		h.Spread[0].WhenUnsatisfiable = corev1.DoNotSchedule
+		h.Spread[0].MinDomains = ptr(minDomains)
+	}
+	tests := []struct {
+		name  string
+		setup func(*components.WebServiceArgs)
+		want  func(*hardening)
+	}{
+		{"defaults", func(*components.WebServiceArgs) {}, func(*hardening) {}},
+		{"liveness path", func(a *components.WebServiceArgs) { a.Probe.LivenessPath = "/livez" }, func(h *hardening) {
+			h.Liveness.TCPSocket = nil
+			h.Liveness.HTTPGet = &corev1.HTTPGetAction{Path: "/livez", Port: intstr.FromString("http")}
+		}},
+		{"readiness path apart from the startup path", func(a *components.WebServiceArgs) { a.Probe.ReadinessPath = "/ready" }, func(h *hardening) {
+			h.Readiness.HTTPGet.Path = "/ready"
+			h.ServiceAnnotations["alb.ingress.kubernetes.io/healthcheck-path"] = "/ready"
+		}},
+		{"shutdown", func(a *components.WebServiceArgs) {
+			a.Shutdown = components.ShutdownSpec{PreStopSeconds: 20, DeregistrationDelaySeconds: 60, GracePeriodSeconds: 90}
+		}, func(h *hardening) {
+			h.PreStop.Sleep.Seconds = 20
+			h.GracePeriodSeconds = ptr[int64](90)
+			h.ServiceAnnotations["alb.ingress.kubernetes.io/target-group-attributes"] = "deregistration_delay.timeout_seconds=60"
+		}},
+		{"three zones, three pods at least: hard zone spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3 }, func(h *hardening) { hardZone(h, 3) }},
+		{"three zones, fewer pods: a preference", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 2 }, func(*hardening) {}},
+		{"one zone: a preference", func(a *components.WebServiceArgs) { a.Zones = 1; a.HPA.MinReplicas = 3 }, func(*hardening) {}},
+		{"fixed replicas count as the floor", func(a *components.WebServiceArgs) { a.Zones = 2; a.HPA.Disabled = true; a.HPA.MinReplicas = 2 }, func(h *hardening) {
+			hardZone(h, 2)
+			h.ScaleDown = nil
+		}},
+		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3; a.DisableZoneSpread = true }, func(h *hardening) { h.Spread = nil }},
+		{"scale-down Min", func(a *components.WebServiceArgs) { a.HPA.ScaleDown.SelectPolicy = components.SelectMin }, func(h *hardening) {
+			h.ScaleDown.SelectPolicy = ptr(autoscalingv2.MinChangePolicySelect)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := baseWebService()
+			tt.setup(&args)
+			want := baseHardening()
+			tt.want(&want)
+			o, _ := renderWebService(t, args)
+			if got := hardeningOf(o); !reflect.DeepEqual(got, want) {
+				gotY, _ := yaml.Marshal(got)
+				wantY, _ := yaml.Marshal(want)
+				t.Errorf("got\n%s\nwant\n%s", gotY, wantY)
+			}
+		})
+	}
+}
+
+// TestWebServiceHardeningRefused: each bad value is reported at its path
+// with the fix.
+func TestWebServiceHardeningRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(*components.WebServiceArgs)
+		want  []string
+	}{
+		{"liveness on the readiness path", func(a *components.WebServiceArgs) { a.Probe.LivenessPath = "/health" },
+			[]string{`service.probe.livenessPath ("/health"): is also the readiness path, so a failing dependency would restart every pod at once`, `remove it for a TCP check on the "http" port`}},
+		{"relative liveness path", func(a *components.WebServiceArgs) { a.Probe.LivenessPath = "livez" },
+			[]string{`service.probe.livenessPath ("livez"): must be an absolute HTTP path`}},
+		{"grace period within the preStop sleep", func(a *components.WebServiceArgs) {
+			a.Shutdown = components.ShutdownSpec{PreStopSeconds: 20, GracePeriodSeconds: 20, DeregistrationDelaySeconds: 10}
+		}, []string{`service.shutdown.gracePeriodSeconds (20): must exceed preStopSeconds (20)`, `e.g. 50`}},
+		{"grace period within the ALB's draining", func(a *components.WebServiceArgs) { a.Shutdown.DeregistrationDelaySeconds = 300 },
+			[]string{`service.shutdown.gracePeriodSeconds (45): must exceed deregistrationDelaySeconds (300), or the pod is killed while the ALB still drains requests to it`, `raise gracePeriodSeconds above 300`}},
+		{"deregistration delay beyond AWS's range", func(a *components.WebServiceArgs) {
+			a.Shutdown = components.ShutdownSpec{DeregistrationDelaySeconds: 4000, GracePeriodSeconds: 5000}
+		}, []string{`service.shutdown.deregistrationDelaySeconds (4000): must be between 1 and 3600`}},
+		{"negative preStop", func(a *components.WebServiceArgs) { a.Shutdown.PreStopSeconds = -1 },
+			[]string{`service.shutdown.preStopSeconds (-1): must be at least 1`}},
+		{"unknown select policy", func(a *components.WebServiceArgs) { a.HPA.ScaleDown.SelectPolicy = "Fastest" },
+			[]string{`service.hpa.scaleDown.selectPolicy ("Fastest"): is not a valid choice`, `"Max"`}},
+		{"negative zones", func(a *components.WebServiceArgs) { a.Zones = -1 }, []string{`service.zones (-1): must not be negative`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := baseWebService()
+			tt.setup(&args)
+			err := args.WithDefaults().Validate("service")
+			for _, want := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q: %v", want, err)
+				}
+			}
 		})
 	}
 }

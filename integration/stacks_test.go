@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,18 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			stream := renderStream(t, stack)
 			objs := documents(t, stream)
+			// A hard zone spread (cluster.zones) needs nodes in that many
+			// zones, or its pods stay Pending by design: add fake nodes in
+			// the other zones for this stack, cordoned after it so the
+			// stacks applied later (and the drain test) see one node.
+			zones := hardZones(t, objs)
+			for i := 1; i < zones; i++ {
+				name := fmt.Sprintf("kwok-node-zone-%d", i)
+				if out, err := cp.KubectlIn(zoneNode(name, fmt.Sprintf("zone-%c", 'a'+i)), "apply", "-f", "-"); err != nil {
+					t.Fatalf("add node %s: %v\n%s", name, err, out)
+				}
+				defer cp.Kubectl("cordon", name)
+			}
 			if out, err := cp.KubectlIn(stream, "apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", "-"); err != nil {
 				t.Fatalf("the API server rejected the %s stack:\n%v\n%s", stack, err, out)
 			}
@@ -159,6 +172,30 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 					}
 				}
 			}
+			if zones > 1 {
+				// The hard zone spread put the pods of each such Deployment
+				// in as many zones as it declares.
+				for _, o := range objs {
+					var d appsv1.Deployment
+					if o.Kind != "Deployment" || yaml.Unmarshal(o.raw, &d) != nil || minDomains(d) == 0 {
+						continue
+					}
+					var sel []string
+					for k, v := range d.Spec.Selector.MatchLabels {
+						sel = append(sel, k+"="+v)
+					}
+					sort.Strings(sel)
+					var got map[string]bool
+					waitFor(t, 60*time.Second, fmt.Sprintf("pods of %s in %d zones", d.Name, minDomains(d)), func() bool {
+						out, err := cp.Kubectl("get", "pods", "-n", d.Namespace, "-l", strings.Join(sel, ","), "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}")
+						got = map[string]bool{}
+						for _, n := range strings.Fields(out) {
+							got[n] = true
+						}
+						return err == nil && len(got) >= int(minDomains(d))
+					})
+				}
+			}
 			// A Deployment managed by an HPA must leave replicas to it.
 			for _, o := range objs {
 				if o.Kind != "Deployment" {
@@ -174,6 +211,53 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 			}
 		})
 	}
+}
+
+// minDomains is the minDomains of a Deployment's hard zone spread, 0 without one.
+func minDomains(d appsv1.Deployment) int32 {
+	for _, c := range d.Spec.Template.Spec.TopologySpreadConstraints {
+		if c.TopologyKey == corev1.LabelTopologyZone && c.WhenUnsatisfiable == corev1.DoNotSchedule && c.MinDomains != nil {
+			return *c.MinDomains
+		}
+	}
+	return 0
+}
+
+// hardZones is the most zones a stack's Deployments require.
+func hardZones(t *testing.T, objs []object) int {
+	zones := 1
+	for _, o := range objs {
+		if o.Kind != "Deployment" {
+			continue
+		}
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal(o.raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		zones = max(zones, int(minDomains(d)))
+	}
+	return zones
+}
+
+// zoneNode is a kwok fake node like the control plane's own, in another zone.
+func zoneNode(name, zone string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Node
+metadata:
+  name: %[1]s
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: %[1]s
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: %[2]s
+    type: kwok
+status:
+  allocatable: {cpu: "64", memory: 256Gi, pods: "250"}
+  capacity: {cpu: "64", memory: 256Gi, pods: "250"}
+`, name, zone)
 }
 
 // stored decodes the rendered object into want and the API server's copy into got.

@@ -34,7 +34,17 @@ type ClusterConfig struct {
 	Karpenter KarpenterConfig `json:"karpenter"`
 	// Headroom runs pause pods that keep room for a scale-up. Default off.
 	Headroom HeadroomConfig `json:"headroom"`
+	// Zones is how many zones (topology.kubernetes.io/zone) the cluster's
+	// nodes span. With 2 or more, every service whose hpa.minReplicas is at
+	// least Zones spreads over them strictly (DoNotSchedule, minDomains
+	// Zones; components.WebServiceArgs.Zones). Default 0, undeclared: the
+	// zone spread stays a preference, as a single-zone cluster needs.
+	Zones int32 `json:"zones,omitempty"`
 }
+
+// MaxZones bounds cluster.zones: no cloud region has more zones (AWS's
+// largest, us-east-1, has 6), so a larger value is a typo.
+const MaxZones = 8
 
 // ClusterOutputNames are the cluster stack's outputs the program reads.
 type ClusterOutputNames struct {
@@ -70,6 +80,10 @@ func validStackReference(errs *validate.Errors, path, ref string) {
 func (c *Config) validateCluster(errs *validate.Errors, secretsKnown bool) {
 	c.validateCapacity(errs)
 	cl := c.Cluster
+	if cl.Zones < 0 || cl.Zones > MaxZones {
+		errs.Add("cluster.zones", cl.Zones, fmt.Sprintf("must be between 0 and %d", MaxZones),
+			"set the number of zones the node pool spans (kubectl get nodes -L topology.kubernetes.io/zone), or 0 to keep the zone spread a preference")
+	}
 	if cl.StackReference != "" {
 		validStackReference(errs, "cluster.stackReference", cl.StackReference)
 		if cl.Outputs.Kubeconfig == "" {

@@ -106,8 +106,12 @@ type ServiceConfig struct {
 	HPA components.HPASpec `json:"hpa"`
 	// PDB: disruption budget. Default maxUnavailable 1.
 	PDB components.PDBSpec `json:"pdb"`
-	// Probe: health endpoint. Default "/health".
+	// Probe: health endpoints. Default "/health" (startup, readiness);
+	// liveness a TCP check on the "http" port unless probe.livenessPath.
 	Probe components.ProbeSpec `json:"probe"`
+	// Shutdown: preStop sleep, the ALB's deregistration delay and the grace
+	// period. Default components.DefaultShutdown (15 s, 30 s, 45 s).
+	Shutdown components.ShutdownSpec `json:"shutdown"`
 	// RunAsUser is the non-root UID. Default components.DefaultRunAsUser (10001).
 	RunAsUser int64 `json:"runAsUser"`
 	// WritableRootFilesystem turns off the read-only root filesystem. Default false.

@@ -60,6 +60,7 @@ func DefaultService() ServiceConfig {
 		Resources: components.DefaultResources(),
 		HPA:       components.DefaultHPA(),
 		Probe:     probe,
+		Shutdown:  components.DefaultShutdown(),
 		RunAsUser: components.DefaultRunAsUser,
 	}
 }

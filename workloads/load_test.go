@@ -69,6 +69,14 @@ func TestLoadBadConfig(t *testing.T) {
 		{"ConfigMap over 1 MiB", set("app", `{"settings":{"BIG":"`+strings.Repeat("x", 1<<20)+`"}}`), []string{`app.settings: holds 1048590 bytes of values; a ConfigMap holds at most 1048576`}},
 		{"long value shortened", service(`"probe":{"path":{"a":"` + strings.Repeat("x", 300) + `"}}`), []string{`services[0].probe.path (map[a:xxxx`, `… (307 characters)): has the wrong type: want string`}},
 		{"number too large for its field", service(`"hpa":{"maxReplicas":3000000000}`), []string{`services[0].hpa.maxReplicas (3000000000): is too large: at most 2147483647 fits`}},
+		{"liveness on the readiness path", service(`"probe":{"livenessPath":"/health"}`), []string{`services[0].probe.livenessPath ("/health"): is also the readiness path, so a failing dependency would restart every pod at once`, `remove it for a TCP check on the "http" port`}},
+		{"grace period within the preStop sleep", service(`"shutdown":{"gracePeriodSeconds":10}`), []string{`services[0].shutdown.gracePeriodSeconds (10): must exceed preStopSeconds (15)`, `e.g. 45`}},
+		{"grace period within the ALB's draining", service(`"shutdown":{"deregistrationDelaySeconds":60}`), []string{`services[0].shutdown.gracePeriodSeconds (45): must exceed deregistrationDelaySeconds (60)`, `raise gracePeriodSeconds above 60 or lower deregistrationDelaySeconds`}},
+		{"preStop set to zero", service(`"shutdown":{"preStopSeconds":0}`), []string{`services[0].shutdown.preStopSeconds (0): must be at least 1`}},
+		{"unknown scale-down select policy", service(`"hpa":{"scaleDown":{"selectPolicy":"min"}}`), []string{`services[0].hpa.scaleDown.selectPolicy ("min"): is not a valid choice`, `"Min"`}},
+		{"more zones than a region has", set("cluster", `{"zones":12}`), []string{`cluster.zones (12): must be between 0 and 8`, `kubectl get nodes -L topology.kubernetes.io/zone`}},
+		{"target group attributes on the ingress", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","annotations":{"alb.ingress.kubernetes.io/target-group-attributes":"stickiness.enabled=true"}}`),
+			[]string{`ingress.annotations.alb.ingress.kubernetes.io/target-group-attributes ("stickiness.enabled=true"): would be ignored: each service's Service sets its own target group attributes`, `services[].shutdown.deregistrationDelaySeconds`}},
 	}
 	redis := func(redisJSON string) func(*stacks.MapSource) {
 		return func(s *stacks.MapSource) {

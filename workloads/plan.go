@@ -99,8 +99,10 @@ func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (
 // file sets to zero is validated as zero, not replaced.
 func NewPlan(cfg *stacks.Config) *Plan {
 	p := &Plan{
-		Config:    cfg,
-		Namespace: components.NamespaceArgs{Name: cfg.Namespace, PodSecurity: cfg.PodSecurity},
+		Config: cfg,
+		// With an ALB (target-type ip), pods count as ready only once their
+		// target is healthy.
+		Namespace: components.NamespaceArgs{Name: cfg.Namespace, PodSecurity: cfg.PodSecurity, PodReadinessGate: cfg.Ingress.Enabled},
 		Identity:  identityArgs(cfg),
 		App:       appConfigArgs(cfg),
 		Redis:     redisPlan(cfg),
@@ -191,6 +193,13 @@ func (p *Plan) Validate() error {
 	}
 	if p.Ingress != nil {
 		errs.Merge(p.Ingress.Validate("ingress", p.Config.ServiceNames()))
+		if _, ok := p.Config.Ingress.Annotations[components.AlbTargetGroupAttributesAnnotation]; ok {
+			// Every service's Service sets this annotation (its
+			// deregistration delay), and a Service's wins over the Ingress's.
+			errs.Add(validate.Key("ingress.annotations", components.AlbTargetGroupAttributesAnnotation), p.Config.Ingress.Annotations[components.AlbTargetGroupAttributesAnnotation],
+				"would be ignored: each service's Service sets its own target group attributes (the deregistration delay), and the controller prefers the Service's",
+				"remove it; set services[].shutdown.deregistrationDelaySeconds for the deregistration delay")
+		}
 	}
 	if p.NetworkPolicies != nil {
 		errs.Merge(p.NetworkPolicies.Validate("networkPolicy"))
@@ -222,8 +231,8 @@ func (p *Plan) Validate() error {
 func webServiceArgs(c *stacks.Config, s stacks.ServiceConfig) components.WebServiceArgs {
 	return components.WebServiceArgs{
 		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, Env: s.Env,
-		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe,
-		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem,
+		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe, Shutdown: s.Shutdown,
+		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem, Zones: c.Cluster.Zones,
 		RequirePinnedImage: c.Environment == stacks.Production,
 	}
 }

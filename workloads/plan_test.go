@@ -152,9 +152,14 @@ func TestPlan(t *testing.T) {
 			s.Values["cirkelline:environment"] = "staging"
 		}, func(p *workloads.Plan) {
 			p.Ingress, p.NetworkPolicies = nil, nil
+			// No ALB, no readiness gate on the namespace.
+			p.Namespace.PodReadinessGate = false
 			p.Services[0].Args.RequirePinnedImage = false
 			p.App.Settings = map[string]string{"ENVIRONMENT": "staging", "LOG_LEVEL": "INFO"}
 		}},
+		{"zones declared", func(s *stacks.MapSource) {
+			s.Values["cirkelline:cluster"] = `{"zones":3}`
+		}, func(p *workloads.Plan) { p.Services[0].Args.Zones = 3 }},
 		{"ingress await skipped", func(s *stacks.MapSource) {
 			s.Values["cirkelline:ingress"] = `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123","skipAwait":true}`
 		}, func(p *workloads.Plan) { p.Ingress.SkipAwait = true }},

@@ -349,3 +349,58 @@ func TestReplayStops(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultScaleDownTimes: how long the shipped HPAs take to scale back
+// down once the load is gone, computed from the rendered HPA with the
+// controller's algorithm (ScaleDownBound mirrors
+// calculateScaleDownLimitWithBehaviors). nominal is the stabilisation
+// window plus one policy period per step; the bound adds a 15 s
+// controller sync per step. The row "as before" is the old selectPolicy
+// Min, under which the 10 % policy never won (components.DefaultHPA).
+func TestDefaultScaleDownTimes(t *testing.T) {
+	hpa := func(stack, file string) *autoscalingv2.HorizontalPodAutoscaler {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "rendered", stack, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if err := yaml.Unmarshal(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		return &h
+	}
+	production := hpa("production", "horizontalpodautoscaler-cirkelline-cirkelline-backend-hpa.yaml")
+	staging := hpa("staging", "horizontalpodautoscaler-cirkelline-staging-cirkelline-backend-hpa.yaml")
+	minPolicy := func(h *autoscalingv2.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
+		h = h.DeepCopy()
+		h.Spec.Behavior.ScaleDown.SelectPolicy = ptrTo(autoscalingv2.MinChangePolicySelect)
+		return h
+	}
+	for _, tt := range []struct {
+		name          string
+		hpa           *autoscalingv2.HorizontalPodAutoscaler
+		from          int32
+		steps         int
+		nominal, upTo time.Duration
+	}{
+		{"production 50 → 3", production, 50, 19, 24 * time.Minute, 28*time.Minute + 45*time.Second},
+		{"production 50 → 3 as before (Min)", minPolicy(production), 50, 47, 52 * time.Minute, 63*time.Minute + 45*time.Second},
+		{"staging 5 → 1", staging, 5, 4, 9 * time.Minute, 10 * time.Minute},
+		{"staging 5 → 1 as before (Min)", minPolicy(staging), 5, 4, 9 * time.Minute, 10 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			down := tt.hpa.Spec.Behavior.ScaleDown
+			tgt := Target{MinReplicas: *tt.hpa.Spec.MinReplicas, ScaleDown: down}
+			window := time.Duration(*down.StabilizationWindowSeconds) * time.Second
+			period := time.Duration(down.Policies[0].PeriodSeconds) * time.Second
+			bound := tgt.ScaleDownBound(tt.from)
+			steps := int((bound - window) / (period + syncPeriod))
+			if nominal := window + time.Duration(steps)*period; steps != tt.steps || nominal != tt.nominal || bound != tt.upTo {
+				t.Errorf("%d → %d: %d steps, %s nominal, %s at most; want %d, %s, %s",
+					tt.from, tgt.MinReplicas, steps, nominal, bound, tt.steps, tt.nominal, tt.upTo)
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
