@@ -77,9 +77,28 @@ type AlbIngressArgs struct {
 	// missing controller or a refused certificate no longer fails the
 	// deploy, and the ingressHost output may be empty. Default false.
 	SkipAwait bool
+	// DeletionProtection keeps AWS from deleting the ALB
+	// (deletion_protection.enabled): a deleted Ingress, or a pulumi destroy,
+	// leaves it in place until the protection is turned off. Default false.
+	DeletionProtection bool
+	// AccessLogs, when set, has the ALB write its access logs to S3
+	// (access_logs.s3.*; the bucket policy must let the region's ELB
+	// account write). Default: none.
+	AccessLogs *AlbAccessLogs
+	// SuccessCodes are the HTTP codes the target health check accepts.
+	// Default "200": a redirect from the health path is not healthy.
+	SuccessCodes string
 	// ExtraAnnotations are added last and win, for controller features not
 	// modelled here.
 	ExtraAnnotations map[string]string
+}
+
+// AlbAccessLogs is where the ALB writes its access logs.
+type AlbAccessLogs struct {
+	// Bucket is the S3 bucket's name. Required.
+	Bucket string `json:"bucket"`
+	// Prefix of the log objects in the bucket. Default: none.
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // IngressBackend is a Service the Ingress can route to.
@@ -107,6 +126,19 @@ var (
 // for older clients.
 const DefaultSSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
+// DefaultSuccessCodes are the health check's healthy codes.
+const DefaultSuccessCodes = "200"
+
+var (
+	// s3Bucket is S3's bucket naming rule (3–63 characters, lower-case
+	// letters, digits, dots and hyphens, starting and ending with a letter
+	// or digit; AWS S3 User Guide, "General purpose bucket naming rules").
+	s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	// successCodes is the controller's success-codes format: codes or
+	// ranges, comma-separated ("200", "200,201", "200-299").
+	successCodes = regexp.MustCompile(`^[1-5]\d\d(-[1-5]\d\d)?(,[1-5]\d\d(-[1-5]\d\d)?)*$`)
+)
+
 // WithDefaults fills every unset field with its documented default.
 // NewAlbIngress applies it before validating.
 func (a AlbIngressArgs) WithDefaults() AlbIngressArgs {
@@ -118,6 +150,9 @@ func (a AlbIngressArgs) WithDefaults() AlbIngressArgs {
 	}
 	if a.SSLPolicy == "" {
 		a.SSLPolicy = DefaultSSLPolicy
+	}
+	if a.SuccessCodes == "" {
+		a.SuccessCodes = DefaultSuccessCodes
 	}
 	a.Routes = slices.Clone(a.Routes)
 	for i := range a.Routes {
@@ -142,6 +177,19 @@ func (a AlbIngressArgs) Validate(path string, services []string) error {
 	}
 	if a.GroupName != "" && !groupName.MatchString(a.GroupName) {
 		errs.Add(validate.Join(path, "groupName"), a.GroupName, "must be lower-case alphanumerics, '-' or '.', at most 63 characters", "")
+	}
+	if l := a.AccessLogs; l != nil {
+		if !s3Bucket.MatchString(l.Bucket) {
+			errs.Add(validate.Join(path, "accessLogs.bucket"), l.Bucket, "is not an S3 bucket name", "3–63 lower-case letters, digits, '.' or '-', e.g. \"acme-alb-logs\"")
+		}
+		// The ELB docs: the prefix cannot start with a slash or contain
+		// "AWSLogs", which ELB adds itself.
+		if strings.HasPrefix(l.Prefix, "/") || strings.Contains(l.Prefix, "AWSLogs") {
+			errs.Add(validate.Join(path, "accessLogs.prefix"), l.Prefix, `must not start with "/" or contain "AWSLogs"`, `use e.g. "cirkelline/production"`)
+		}
+	}
+	if !successCodes.MatchString(a.SuccessCodes) {
+		errs.Add(validate.Join(path, "successCodes"), a.SuccessCodes, "is not a list of HTTP codes or ranges", `use e.g. "200" or "200-299"`)
 	}
 	if !strings.HasPrefix(a.HealthCheckPath, "/") {
 		errs.Add(validate.Join(path, "healthCheckPath"), a.HealthCheckPath, "must be an absolute HTTP path", `use e.g. "/health"`)
@@ -180,6 +228,23 @@ func firstOr(s []string, d string) string {
 	return d
 }
 
+// loadBalancerAttributes is the load-balancer-attributes annotation (a
+// stringMap, k1=v1,k2=v2; AWS Load Balancer Controller annotations docs,
+// "Load Balancer Attributes", whose examples name deletion_protection.enabled
+// and access_logs.s3.enabled/bucket/prefix). With an IngressGroup it is
+// Exclusive: every Ingress of the group must carry the same value.
+func loadBalancerAttributes(a AlbIngressArgs) string {
+	attrs := []string{"idle_timeout.timeout_seconds=60", "routing.http.drop_invalid_header_fields.enabled=true",
+		fmt.Sprintf("deletion_protection.enabled=%t", a.DeletionProtection)}
+	if l := a.AccessLogs; l != nil {
+		attrs = append(attrs, "access_logs.s3.enabled=true", "access_logs.s3.bucket="+l.Bucket)
+		if l.Prefix != "" {
+			attrs = append(attrs, "access_logs.s3.prefix="+l.Prefix)
+		}
+	}
+	return strings.Join(attrs, ",")
+}
+
 // AlbAnnotations builds the AWS Load Balancer Controller annotations.
 func AlbAnnotations(a AlbIngressArgs) map[string]string {
 	const p = "alb.ingress.kubernetes.io/"
@@ -188,8 +253,8 @@ func AlbAnnotations(a AlbIngressArgs) map[string]string {
 		p + "target-type":                  "ip",
 		p + "healthcheck-path":             a.HealthCheckPath,
 		p + "healthcheck-protocol":         "HTTP",
-		p + "success-codes":                "200-399",
-		p + "load-balancer-attributes":     "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true",
+		p + "success-codes":                a.SuccessCodes,
+		p + "load-balancer-attributes":     loadBalancerAttributes(a),
 		p + "target-group-attributes":      "deregistration_delay.timeout_seconds=30",
 		p + "backend-protocol":             "HTTP",
 		p + "healthcheck-interval-seconds": "15",

@@ -234,6 +234,24 @@ func TestAlbIngress(t *testing.T) {
 				t.Errorf("the most specific path must come first: %+v", paths)
 			}
 		}},
+		{"health check: only 200 is healthy, no deletion protection or logs by default", func(*components.AlbIngressArgs) {}, func(t *testing.T, ing networkingv1.Ingress) {
+			a := ing.Annotations
+			if a[p+"success-codes"] != "200" || a[p+"load-balancer-attributes"] != "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true,deletion_protection.enabled=false" {
+				t.Errorf("success codes %q, attributes %q", a[p+"success-codes"], a[p+"load-balancer-attributes"])
+			}
+		}},
+		{"deletion protection and access logs", func(a *components.AlbIngressArgs) {
+			a.DeletionProtection = true
+			a.AccessLogs = &components.AlbAccessLogs{Bucket: "shop-alb-logs", Prefix: "prod"}
+			a.SuccessCodes = "200-299"
+		}, func(t *testing.T, ing networkingv1.Ingress) {
+			a := ing.Annotations
+			want := "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true,deletion_protection.enabled=true," +
+				"access_logs.s3.enabled=true,access_logs.s3.bucket=shop-alb-logs,access_logs.s3.prefix=prod"
+			if a[p+"load-balancer-attributes"] != want || a[p+"success-codes"] != "200-299" {
+				t.Errorf("attributes %q, success codes %q; want %q and 200-299", a[p+"load-balancer-attributes"], a[p+"success-codes"], want)
+			}
+		}},
 		{"await skipped", func(a *components.AlbIngressArgs) { a.SkipAwait = true }, func(t *testing.T, ing networkingv1.Ingress) {
 			if ing.Annotations["pulumi.com/skipAwait"] != "true" {
 				t.Errorf("annotations %v", ing.Annotations)

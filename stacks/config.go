@@ -152,6 +152,14 @@ type IngressConfig struct {
 	// serve plain HTTP (logins, tokens and uploads in clear). Default
 	// false: such a stack is refused; never allowed in production.
 	AllowPlainHTTP bool `json:"allowPlainHttp,omitempty"`
+	// DeletionProtection keeps AWS from deleting the ALB (turn it off, up,
+	// then destroy). Default: true in production, false elsewhere.
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
+	// AccessLogs sends the ALB's access logs to S3. Default: none (a
+	// production stack without them is warned about).
+	AccessLogs *components.AlbAccessLogs `json:"accessLogs,omitempty"`
+	// SuccessCodes the target health check accepts. Default "200".
+	SuccessCodes string `json:"successCodes"`
 }
 
 // NetworkPolicyConfig restricts traffic in the namespace.

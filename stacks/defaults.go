@@ -33,6 +33,7 @@ func Defaults() Config {
 			Scheme:          components.AlbInternetFacing,
 			HealthCheckPath: components.DefaultHealthPath,
 			SSLPolicy:       components.DefaultSSLPolicy,
+			SuccessCodes:    components.DefaultSuccessCodes,
 			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
 		},
 		Redis:      defaultRedis(),
@@ -78,6 +79,9 @@ func (c *Config) resolveNames() {
 	}
 	if c.Ingress.Name == "" {
 		c.Ingress.Name = c.Namespace
+	}
+	if c.Ingress.DeletionProtection == nil {
+		c.Ingress.DeletionProtection = ptr(c.Environment == Production)
 	}
 	c.resolveRedis()
 	c.resolveLoadTest()

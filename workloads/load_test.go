@@ -188,6 +188,9 @@ func TestLoadBadConfig(t *testing.T) {
 			set("environment", "staging")(s)
 			set("ingress", `{"hosts":["api.cirkelline.com"]}`)(s)
 		}, []string{`ingress.certificateArn: is not set on an internet-facing ALB: it would serve plain HTTP to the internet`, `set ingress.allowPlainHttp: true to accept plain HTTP`}},
+		{"ALB access logs to a bucket S3 cannot name", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","accessLogs":{"bucket":"ALB_Logs","prefix":"/AWSLogs/x"}}`), []string{
+			`ingress.accessLogs.bucket ("ALB_Logs"): is not an S3 bucket name`, `ingress.accessLogs.prefix ("/AWSLogs/x"): must not start with "/" or contain "AWSLogs"`}},
+		{"health check success codes", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","successCodes":"2xx"}`), []string{`ingress.successCodes ("2xx"): is not a list of HTTP codes or ranges`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

@@ -163,6 +163,9 @@ func (p *Plan) Warnings() []Warning {
 			ws = append(ws, Warning{"ingress.certificateArn", "not set: the internal ALB listens on plain HTTP (port 80) only; set an ACM certificate to serve HTTPS"})
 		}
 	}
+	if p.Ingress != nil && cfg.Environment == stacks.Production && cfg.Ingress.AccessLogs == nil {
+		ws = append(ws, Warning{"ingress.accessLogs", "not set: the production ALB keeps no access logs; set {bucket: <S3 bucket>, prefix: <stack>} to record every request"})
+	}
 	if p.Monitoring != nil && len(cfg.Monitoring.Prometheus.SelectorLabels) == 0 {
 		ws = append(ws, Warning{"monitoring.prometheus.selectorLabels", "not set: only a Prometheus that selects every ServiceMonitor and PrometheusRule picks this stack's up (kube-prometheus-stack selects {release: <its release>})"})
 	}
@@ -244,6 +247,7 @@ func albIngressArgs(c *stacks.Config) components.AlbIngressArgs {
 		Name: i.Name, PartOf: c.Namespace, Scheme: i.Scheme, CertificateARN: i.CertificateARN,
 		GroupName: i.GroupName, WAFv2ACLARN: i.WAFv2ACLARN, HealthCheckPath: i.HealthCheckPath,
 		SSLPolicy: i.SSLPolicy, Hosts: i.Hosts, Routes: i.Routes, ExtraAnnotations: i.Annotations, SkipAwait: i.SkipAwait,
+		DeletionProtection: *i.DeletionProtection, AccessLogs: i.AccessLogs, SuccessCodes: i.SuccessCodes,
 	}
 }
 

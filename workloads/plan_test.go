@@ -144,6 +144,7 @@ func TestPlan(t *testing.T) {
 		{"the base stack", func(*stacks.MapSource) {}, func(*workloads.Plan) {}},
 		{"staging allows unpinned images", func(s *stacks.MapSource) { s.Values["cirkelline:environment"] = "staging" }, func(p *workloads.Plan) {
 			p.Services[0].Args.RequirePinnedImage = false
+			p.Ingress.DeletionProtection = false // production's default only
 			p.App.Settings = map[string]string{"ENVIRONMENT": "staging", "LOG_LEVEL": "INFO"}
 		}},
 		{"ingress and network policies off", func(s *stacks.MapSource) {
@@ -162,7 +163,7 @@ func TestPlan(t *testing.T) {
 		}, func(p *workloads.Plan) { p.Services[0].Args.Zones = 3 }},
 		{"ingress await skipped", func(s *stacks.MapSource) {
 			s.Values["cirkelline:ingress"] = `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123","skipAwait":true}`
-		}, func(p *workloads.Plan) { p.Ingress.SkipAwait = true }},
+		}, func(p *workloads.Plan) { p.Ingress.SkipAwait, p.Ingress.AccessLogs = true, nil }},
 		{"in-cluster Redis for the backend", func(s *stacks.MapSource) {
 			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50},"redis":true}]`
 			s.Values["cirkelline:redis"] = `{"mode":"in-cluster","authToken":"0123456789abcdef0123","db":2}`
@@ -240,6 +241,9 @@ func TestPlanWarnings(t *testing.T) {
 		want   []workloads.Warning
 	}{
 		{"nothing to say", func(*stacks.MapSource) {}, nil},
+		{"production ALB without access logs", func(s *stacks.MapSource) {
+			s.Values["cirkelline:ingress"] = `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123"}`
+		}, []workloads.Warning{{"ingress.accessLogs", "not set: the production ALB keeps no access logs; set {bucket: <S3 bucket>, prefix: <stack>} to record every request"}}},
 		{"plain HTTP", func(s *stacks.MapSource) {
 			s.Values["cirkelline:environment"] = "staging"
 			s.Values["cirkelline:ingress"] = `{"hosts":["api.example.com"],"allowPlainHttp":true}`
