@@ -218,6 +218,7 @@ func (a AlbIngressArgs) Validate(path string, services []string) error {
 		}
 		seen[key] = i
 	}
+	validateAnnotations(&errs, validate.Join(path, "annotations"), a.ExtraAnnotations)
 	return errs.Err()
 }
 

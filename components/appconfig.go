@@ -72,6 +72,7 @@ func (a AppConfigArgs) Validate(path string) error {
 	for _, k := range sortedKeys(a.Settings) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "settings"), k), k)
 	}
+	validateConfigMapData(&errs, validate.Join(path, "settings"), a.Settings)
 	if len(a.Secrets) > 0 && a.ChecksumKey == nil {
 		errs.Add(validate.Join(path, "checksumKey"), nil, "is required with secrets", "pass secret key material for the secret checksum (an unkeyed hash of the values would let anyone who reads pods test guesses)")
 	}

@@ -12,9 +12,9 @@ import (
 // ValidateConfigMap; the keys are not counted).
 const MaxConfigMapBytes = 1 << 20
 
-// ValidateConfigMapData reports data the API server would refuse as a
+// validateConfigMapData reports data the API server would refuse as a
 // ConfigMap (too large), at path, the stack file's key that fills it.
-func ValidateConfigMapData(errs *validate.Errors, path string, data map[string]string) {
+func validateConfigMapData(errs *validate.Errors, path string, data map[string]string) {
 	total := 0
 	for _, v := range data {
 		total += len(v)
@@ -25,9 +25,9 @@ func ValidateConfigMapData(errs *validate.Errors, path string, data map[string]s
 	}
 }
 
-// ValidateAnnotations reports annotation keys the API server would refuse,
+// validateAnnotations reports annotation keys the API server would refuse,
 // each at path.<key> (validate.AnnotationKey).
-func ValidateAnnotations(errs *validate.Errors, path string, annotations map[string]string) {
+func validateAnnotations(errs *validate.Errors, path string, annotations map[string]string) {
 	for _, k := range sortedKeys(annotations) {
 		validate.AnnotationKey(errs, validate.Key(path, k), k)
 	}

@@ -166,7 +166,11 @@ type IngressConfig struct {
 type NetworkPolicyConfig struct {
 	// Enabled creates the policies. Default true.
 	Enabled bool `json:"enabled"`
-	// IngressCIDRs may reach the services. Default: anywhere.
+	// IngressCIDRs may reach the services' ports, besides the load-test
+	// runners and Prometheus: the ALB's subnets (with target-type ip the ALB
+	// connects from its own addresses there). Default: anywhere, which
+	// lets every pod of the cluster bypass the ALB, so staging and
+	// production must set it when they have an ingress.
 	IngressCIDRs []string `json:"ingressCidrs,omitempty"`
 	// HTTPSEgressCIDRs the services may reach on 443. Default [components.AnyIPv4].
 	HTTPSEgressCIDRs []string `json:"httpsEgressCidrs"`

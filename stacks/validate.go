@@ -33,13 +33,6 @@ func (c *Config) validate(secretsKnown bool) error {
 		}
 	}
 
-	// Both are checked here, at the stack file's keys, until the owning
-	// components (AppConfigArgs, AlbIngressArgs) call these in Validate.
-	components.ValidateConfigMapData(&errs, "app.settings", c.AppSettings())
-	if c.Ingress.Enabled {
-		components.ValidateAnnotations(&errs, "ingress.annotations", c.Ingress.Annotations)
-	}
-
 	if len(c.Services) == 0 {
 		errs.Add("services", nil, "must list at least one service", "add e.g. {name: cirkelline-backend, image: ...}")
 	}
@@ -72,6 +65,10 @@ func (c *Config) validate(secretsKnown bool) error {
 			errs.Add("ingress.certificateArn", nil, "is not set on an internet-facing ALB: it would serve plain HTTP to the internet (logins, tokens and uploads in clear)",
 				"set ingress.certificateArn to the ACM certificate for "+firstHost(in.Hosts)+`, use scheme "internal", or set ingress.allowPlainHttp: true to accept plain HTTP`)
 		}
+	}
+	if c.Ingress.Enabled && c.NetworkPolicy.Enabled && len(c.NetworkPolicy.IngressCIDRs) == 0 && c.Environment != Development {
+		errs.Add("networkPolicy.ingressCidrs", nil, "is empty: the services' ports are open to every pod of the cluster, which can bypass the ALB (its WAF, TLS and routing)",
+			"set it to the CIDRs of the subnets the ALB runs in (the cluster stack's public subnets), e.g. [10.0.0.0/22, 10.0.4.0/22, 10.0.8.0/22]; the load-test runners and Prometheus are let in on their own")
 	}
 	c.validateRedis(&errs, secretsKnown)
 	c.validateLoadTest(&errs)

@@ -191,6 +191,8 @@ func TestLoadBadConfig(t *testing.T) {
 		{"ALB access logs to a bucket S3 cannot name", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","accessLogs":{"bucket":"ALB_Logs","prefix":"/AWSLogs/x"}}`), []string{
 			`ingress.accessLogs.bucket ("ALB_Logs"): is not an S3 bucket name`, `ingress.accessLogs.prefix ("/AWSLogs/x"): must not start with "/" or contain "AWSLogs"`}},
 		{"health check success codes", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","successCodes":"2xx"}`), []string{`ingress.successCodes ("2xx"): is not a list of HTTP codes or ranges`}},
+		{"services open to every pod behind an ALB", set("networkPolicy", `{}`), []string{
+			`networkPolicy.ingressCidrs: is empty: the services' ports are open to every pod of the cluster, which can bypass the ALB`, `set it to the CIDRs of the subnets the ALB runs in`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

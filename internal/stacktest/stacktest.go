@@ -9,12 +9,13 @@ import "github.com/cirkelline/infra/stacks"
 func ProductionSource() stacks.MapSource {
 	return stacks.MapSource{
 		Values: map[string]string{
-			"cirkelline:environment": "production",
-			"cirkelline:services":    `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50}}]`,
-			"cirkelline:ingress":     `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123","accessLogs":{"bucket":"cirkelline-alb-logs","prefix":"production"}}`,
-			"cirkelline:databaseUrl": "postgres://u:p@db:5432/cirkelline",
-			"cirkelline:jwtSecret":   "s3cr3t-s3cr3t-s3cr3t",
-			"kubernetes:context":     "prod",
+			"cirkelline:environment":   "production",
+			"cirkelline:services":      `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50}}]`,
+			"cirkelline:ingress":       `{"hosts":["api.cirkelline.com"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123","accessLogs":{"bucket":"cirkelline-alb-logs","prefix":"production"}}`,
+			"cirkelline:networkPolicy": `{"ingressCidrs":["10.0.0.0/22"]}`,
+			"cirkelline:databaseUrl":   "postgres://u:p@db:5432/cirkelline",
+			"cirkelline:jwtSecret":     "s3cr3t-s3cr3t-s3cr3t",
+			"kubernetes:context":       "prod",
 		},
 		Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"},
 	}
