@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), c.Server)
 	cp = c
 	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
-		if err := applyCRDs(crds); err != nil {
+		if err := c.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			c.Stop()
 			os.Exit(1)
@@ -52,31 +52,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	c.Stop()
 	os.Exit(code)
-}
-
-// applyCRDs installs the CRDs of an embedded crds/ directory, copied
-// unchanged from their project, and waits until the API server serves them,
-// so the stacks' custom resources are validated against the real schemas.
-func applyCRDs(crds fs.FS) error {
-	files, err := fs.Glob(crds, "crds/*.yaml")
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no CRDs embedded: %v", err)
-	}
-	for _, f := range files {
-		b, err := fs.ReadFile(crds, f)
-		if err != nil {
-			return err
-		}
-		// Server-side: these CRDs are larger than the last-applied
-		// annotation client-side apply would write (262144 bytes).
-		if out, err := cp.KubectlIn(string(b), "apply", "--server-side", "-f", "-"); err != nil {
-			return fmt.Errorf("apply %s: %v\n%s", f, err, out)
-		}
-	}
-	if out, err := cp.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
-		return fmt.Errorf("CRDs not established: %v\n%s", err, out)
-	}
-	return nil
 }
 
 func repoRoot() string {

@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -434,4 +435,34 @@ func waitReady(server string, p pkiFiles, within time.Duration) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// ApplyCRDs installs the CustomResourceDefinitions among the files of crds
+// matching pattern (e.g. an embedded "crds/*.yaml", copied unchanged from
+// their project) and waits until the API server serves them, so objects of
+// those kinds are validated against the real schemas.
+func (c *Cluster) ApplyCRDs(crds fs.FS, pattern string) error {
+	files, err := fs.Glob(crds, pattern)
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no CRDs match %s: %v", pattern, err)
+	}
+	var names []string
+	for _, f := range files {
+		b, err := fs.ReadFile(crds, f)
+		if err != nil {
+			return err
+		}
+		// Server-side: these CRDs are larger than the last-applied
+		// annotation client-side apply would write (262144 bytes).
+		out, err := c.KubectlIn(string(b), "apply", "--server-side", "-o", "name", "-f", "-")
+		if err != nil {
+			return fmt.Errorf("apply %s: %v\n%s", f, err, out)
+		}
+		names = append(names, strings.Fields(out)...)
+	}
+	args := append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, names...)
+	if out, err := c.Kubectl(args...); err != nil {
+		return fmt.Errorf("CRDs not established: %v\n%s", err, out)
+	}
+	return nil
 }

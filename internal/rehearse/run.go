@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/controlplane"
+	"github.com/cirkelline/infra/monitoring"
 )
 
 // kwok's ClusterResourceUsage (kustomize/metrics/usage of kwok v0.8.0)
@@ -129,6 +132,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("start the control plane: %w", err)
 	}
 	defer cp.Stop()
+	// The stack's custom resources (ServiceMonitors, a Karpenter NodePool)
+	// need their CRDs; nothing in the rehearsal acts on them.
+	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
+		if err := cp.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := cp.KubectlIn(strings.Join(docs, "\n---\n"), "apply", "--server-side", "--field-manager=rehearse", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("apply the stack: %w", err)
 	}
