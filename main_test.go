@@ -573,6 +573,16 @@ func TestRenderRefusesBadStackFiles(t *testing.T) {
 			[]string{`redis.elasticache.numCacheClusters: is ignored: redis.mode is "in-cluster"`}},
 		{"wrong type, once", base + "  cirkelline:services:\n    - name: api\n      image: ghcr.io/cirkelline/api:1.0.0\n      hpa: {maxReplicas: lots}\n  cirkelline:ingress:\n    routes: [{path: /, service: api}]\n",
 			[]string{`stack bad: 1 problem(s)`, `services[0].hpa.maxReplicas ("lots"): has the wrong type: want whole number`}},
+		{"plain HTTP on an internet-facing ALB", base + "  cirkelline:networkPolicy:\n    ingressCidrs: [10.0.0.0/22]\n",
+			[]string{`stack bad: 1 problem(s)`, `ingress.certificateArn: is not set on an internet-facing ALB`}},
+		{"services open to every pod behind the ALB", base + "  cirkelline:ingress:\n    allowPlainHttp: true\n",
+			[]string{`stack bad: 1 problem(s)`, `networkPolicy.ingressCidrs: is empty: the services' ports are open to every pod of the cluster`}},
+		{"kubeconfig in plain text, not quoted", base + "  cirkelline:ingress:\n    enabled: false\n  cirkelline:cluster:\n    kubeconfig: |\n      apiVersion: v1\n      kind: Config\n      clusters: [{name: eks}]\n      users: [{name: ci, user: {token: tok-9f8e7d}}]\n      contexts: [{name: eks}]\n",
+			[]string{`cluster.kubeconfig: is stored in plain text in Pulumi.bad.yaml`, `pulumi config set --secret --path cluster.kubeconfig`}},
+		{"the worst case does not fit the node group", base + "  cirkelline:ingress:\n    enabled: false\n  cirkelline:cluster:\n    capacity:\n      nodes: 2\n      node: {cpu: 2, memory: 8Gi}\n",
+			[]string{`cluster.capacity.nodes (2): the worst case needs 3 nodes`, `lower services[0].hpa.maxReplicas (20)`}},
+		{"liveness on the readiness path", base + "  cirkelline:ingress:\n    enabled: false\n  cirkelline:services:\n    - name: api\n      image: ghcr.io/cirkelline/api:1.0.0\n      probe: {path: /health, livenessPath: /health}\n",
+			[]string{`services[0].probe.livenessPath ("/health")`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -588,6 +598,9 @@ func TestRenderRefusesBadStackFiles(t *testing.T) {
 				if !strings.Contains(stderr.String(), w) {
 					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
 				}
+			}
+			if strings.Contains(stderr.String(), "tok-9f8e7d") {
+				t.Errorf("a credential of the stack file is printed:\n%s", stderr.String())
 			}
 		})
 	}
@@ -928,5 +941,45 @@ func TestRenderStreamIsOnlyManifests(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "capacity plan (worst case") || !strings.Contains(stdout.String(), "pool: 6 nodes (cluster.capacity.nodes): fits") {
 		t.Errorf("render does not print production's capacity plan:\n%s", stdout.String())
+	}
+}
+
+// TestRenderedRulesPassPromtool: every shipped stack's rendered
+// PrometheusRule, as a Prometheus rule file, passes `promtool check rules`
+// (expressions and annotation templates), and staging and production have
+// one. promtool is Debian's prometheus package (.ci/install-promtool.sh);
+// without it the test skips, except in CI.
+func TestRenderedRulesPassPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("promtool is not installed; CI must run .ci/install-promtool.sh first")
+		}
+		t.Skip("promtool not on PATH (apt-get install prometheus)")
+	}
+	for _, stack := range shippedStacks(t) {
+		rules := 0
+		for _, o := range renderStack(t, stack).Objects {
+			if o.Kind != "PrometheusRule" {
+				continue
+			}
+			rules++
+			var pr monv1.PrometheusRule
+			mustDecode(t, o, &pr)
+			file := filepath.Join(t.TempDir(), "rules.yaml")
+			body, err := yaml.Marshal(map[string]any{"groups": pr.Spec.Groups})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
+				t.Errorf("%s/%s: promtool check rules: %v\n%s", stack, o.File, err, out)
+			}
+		}
+		if want := stack == "staging" || stack == "production"; want != (rules == 1) {
+			t.Errorf("%s renders %d PrometheusRules", stack, rules)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -153,8 +154,8 @@ type CapacityConfig struct {
 
 // NodeShape is CPU, memory and pod slots.
 type NodeShape struct {
-	CPU    string `json:"cpu,omitempty"`
-	Memory string `json:"memory,omitempty"`
+	CPU    Quantity `json:"cpu,omitempty"`
+	Memory Quantity `json:"memory,omitempty"`
 	// Pods: a node's maxPods (on EKS with the VPC CNI, by instance type),
 	// or the overhead's pod count. Node default 110, the kubelet's.
 	Pods int `json:"pods,omitempty"`
@@ -193,6 +194,25 @@ type HeadroomConfig struct {
 	Enabled bool `json:"enabled,omitempty"`
 }
 
+// Quantity is a Kubernetes quantity as the stack file writes it: a string
+// ("3920m", "14Gi") or a plain number (cpu: 4), as kubectl accepts both.
+type Quantity string
+
+// UnmarshalJSON reads a string or a number.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*q = Quantity(n.String())
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a quantity such as \"4\", \"3920m\" or \"14Gi\"")
+	}
+	*q = Quantity(s)
+	return nil
+}
+
 // PlansCapacity reports whether the stack declares a node shape to plan
 // its worst case against.
 func (c *Config) PlansCapacity() bool {
@@ -204,7 +224,8 @@ func (c *Config) PlansCapacity() bool {
 func (c *Config) validateCapacity(errs *validate.Errors) {
 	cl := c.Cluster
 	cp := cl.Capacity
-	quantity := func(path, v string, required bool) {
+	quantity := func(path string, raw Quantity, required bool) {
+		v := string(raw)
 		if v == "" {
 			if required {
 				errs.Add(path, nil, "is required", `pass a Kubernetes quantity, e.g. "3920m" or "14Gi"`)

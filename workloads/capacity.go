@@ -30,8 +30,8 @@ func quantity(s string) resource.Quantity {
 func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 	cp := c.Cluster.Capacity
 	args := capacity.Args{
-		Node:       capacity.Node{CPU: quantity(cp.Node.CPU), Memory: quantity(cp.Node.Memory), Pods: cp.Node.Pods},
-		Overhead:   capacity.Overhead{CPU: quantity(cp.Overhead.CPU), Memory: quantity(cp.Overhead.Memory), Pods: cp.Overhead.Pods},
+		Node:       capacity.Node{CPU: quantity(string(cp.Node.CPU)), Memory: quantity(string(cp.Node.Memory)), Pods: cp.Node.Pods},
+		Overhead:   capacity.Overhead{CPU: quantity(string(cp.Overhead.CPU)), Memory: quantity(string(cp.Overhead.Memory)), Pods: cp.Overhead.Pods},
 		Nodes:      cp.Nodes,
 		Autoscaled: cp.Autoscaled || c.Cluster.Karpenter.Enabled,
 	}
