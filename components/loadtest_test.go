@@ -3,10 +3,12 @@ package components_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -319,4 +321,45 @@ func ExampleNewLoadTest() {
 	// exec k6 run --paused --address 0.0.0.0:6565 --no-setup \
 	//   --execution-segment "$1" --execution-segment-sequence "$RUNNER_SEGMENT_SEQUENCE" \
 	//   --tag "runner=$index" --config '/scripts/options.json' '/scripts/cirkelline.js'
+}
+
+// relativeImportRE matches `import ... from './x.js';`, the shape of the
+// shipped scripts' imports of their modules (the first capture: x.js).
+var relativeImportRE = regexp.MustCompile(`(?m)^import\s[^;]*?\sfrom\s+'\./([^']+)';`)
+
+// TestLoadTestConfigMapCarriesEveryRelativeImport: the pods mount the
+// ConfigMap at /scripts, one file a key, and k6 resolves the flow's
+// './x.js' to /scripts/x.js: every relative import of every script in it
+// is a key, with the content `loadtest export` writes.
+func TestLoadTestConfigMapCarriesEveryRelativeImport(t *testing.T) {
+	for _, flow := range loadtest.Flows() {
+		args := baseLoadTest()
+		args.Test.Flow, args.Test.Shape = flow, loadtest.Smoke
+		c, _, _ := renderLoadTest(t, args)
+		var cm corev1.ConfigMap
+		c.mustGet("kubernetes:core/v1:ConfigMap", args.JobName, &cm)
+		var imported []string
+		for key, body := range cm.Data {
+			for _, m := range relativeImportRE.FindAllStringSubmatch(body, -1) {
+				imported = append(imported, m[1])
+				if _, ok := cm.Data[m[1]]; !ok {
+					t.Errorf("%s: %s imports ./%s, which the ConfigMap lacks (keys %q)", flow, key, m[1], slices.Sorted(maps.Keys(cm.Data)))
+				}
+			}
+		}
+		if !slices.Contains(imported, "pacing.js") {
+			t.Errorf("%s: the ConfigMap's scripts import %q, want ./pacing.js among them", flow, imported)
+		}
+		dir := t.TempDir()
+		if _, err := loadtest.Export(dir, args.Test, args.Run); err != nil {
+			t.Fatal(err)
+		}
+		exported, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, f := range exported {
+			body, _ := os.ReadFile(f)
+			if got, ok := cm.Data[filepath.Base(f)]; !ok || got != string(body) {
+				t.Errorf("%s: the ConfigMap's %s differs from the export's", flow, filepath.Base(f))
+			}
+		}
+	}
 }

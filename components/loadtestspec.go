@@ -30,9 +30,12 @@ type loadTestPlan struct {
 	shape    loadtest.Shape
 	runners  int
 	segments []loadtest.Segment
-	// options is the generated options.json, script the flow's k6 script,
-	// starter the starter's.
-	options, script, starter []byte
+	// options is the generated options.json, starter the starter's k6
+	// script.
+	options, starter []byte
+	// scripts are the flow's k6 script and the modules it imports
+	// (loadtest.Flow.Files), each a key of the ConfigMap.
+	scripts []loadtest.File
 }
 
 func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
@@ -41,9 +44,9 @@ func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
 	if err != nil {
 		return loadTestPlan{}, fmt.Errorf("options: %w", err)
 	}
-	script, err := a.Test.Flow.Script()
+	scripts, err := a.Test.Flow.Files()
 	if err != nil {
-		return loadTestPlan{}, fmt.Errorf("script: %w", err)
+		return loadTestPlan{}, fmt.Errorf("scripts: %w", err)
 	}
 	starter, err := loadtest.StarterScript()
 	if err != nil {
@@ -51,7 +54,7 @@ func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
 	}
 	runners := loadtest.Parallelism(shape, a.Test.VUsPerRunner)
 	return loadTestPlan{args: a, shape: shape, runners: runners, segments: loadtest.Segments(runners),
-		options: options, script: script, starter: starter}, nil
+		options: options, scripts: scripts, starter: starter}, nil
 }
 
 func (p loadTestPlan) starterJobName() string { return p.args.JobName + "-starter" }
@@ -82,16 +85,18 @@ func (p loadTestPlan) jobAnnotations() pulumi.StringMap {
 	return nil
 }
 
-// scriptsConfigMap holds the flow, the generated options and the starter.
+// scriptsConfigMap holds the flow and the modules it imports, the
+// generated options and the starter. The pods mount it at /scripts, one
+// file a key, so the flow's './pacing.js' is /scripts/pacing.js.
 func (p loadTestPlan) scriptsConfigMap() *corev1.ConfigMapArgs {
-	return &corev1.ConfigMapArgs{
-		Metadata: p.meta(p.args.JobName, nil),
-		Data: pulumi.StringMap{
-			p.args.Test.Flow.FileName(): pulumi.String(string(p.script)),
-			loadtest.OptionsFile:        pulumi.String(string(p.options)),
-			loadtest.StarterFile:        pulumi.String(string(p.starter)),
-		},
+	data := pulumi.StringMap{
+		loadtest.OptionsFile: pulumi.String(string(p.options)),
+		loadtest.StarterFile: pulumi.String(string(p.starter)),
 	}
+	for _, f := range p.scripts {
+		data[f.Name] = pulumi.String(string(f.Body))
+	}
+	return &corev1.ConfigMapArgs{Metadata: p.meta(p.args.JobName, nil), Data: data}
 }
 
 // credentialsSecret holds the flow's secret env, as secrets.

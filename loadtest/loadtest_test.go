@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,8 +368,9 @@ func TestExport(t *testing.T) {
 	c := loadtest.DefaultConfig()
 	c.Shape, c.Flow = loadtest.PeakEvent, loadtest.PartyPic
 	files, err := loadtest.Export(dir, c, loadtest.RunInfo{Stack: "test", RunID: "1"})
-	if err != nil || len(files) != 2 {
-		t.Fatalf("%v %v", files, err)
+	want := []string{filepath.Join(dir, "options.json"), filepath.Join(dir, "partypic.js"), filepath.Join(dir, "pacing.js")}
+	if err != nil || !slices.Equal(files, want) {
+		t.Fatalf("wrote %q (%v), want %q", files, err, want)
 	}
 	opts, _ := os.ReadFile(filepath.Join(dir, "options.json"))
 	script, _ := os.ReadFile(filepath.Join(dir, "partypic.js"))
@@ -376,5 +379,40 @@ func TestExport(t *testing.T) {
 	}
 	if bytes.Contains(script, []byte("export const options")) {
 		t.Error("scripts must not carry their own options")
+	}
+}
+
+// relativeImportRE matches `import ... from './x.js';`, the shape of the
+// shipped scripts' imports of their modules (the first capture: x.js).
+var relativeImportRE = regexp.MustCompile(`(?m)^import\s[^;]*?\sfrom\s+'\./([^']+)';`)
+
+// TestExportCarriesEveryRelativeImport: `k6 run DIR/<flow>.js` resolves
+// './x.js' to DIR/x.js, so every relative import of every exported script
+// is a file of the export, with the embedded content.
+func TestExportCarriesEveryRelativeImport(t *testing.T) {
+	for _, flow := range loadtest.Flows() {
+		dir := t.TempDir()
+		c := loadtest.DefaultConfig()
+		c.Flow = flow
+		if _, err := loadtest.Export(dir, c, loadtest.RunInfo{Stack: "test", RunID: "1"}); err != nil {
+			t.Fatal(err)
+		}
+		scripts, _ := filepath.Glob(filepath.Join(dir, "*.js"))
+		var imported []string
+		for _, s := range scripts {
+			body, err := os.ReadFile(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range relativeImportRE.FindAllStringSubmatch(string(body), -1) {
+				imported = append(imported, m[1])
+				if _, err := os.Stat(filepath.Join(dir, m[1])); err != nil {
+					t.Errorf("%s: %s imports ./%s, which the export lacks: %v", flow, filepath.Base(s), m[1], err)
+				}
+			}
+		}
+		if !slices.Contains(imported, "pacing.js") {
+			t.Errorf("%s: the exported scripts import %q, want ./pacing.js among them", flow, imported)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func Tags(c Config, run RunInfo) map[string]string {
 var ReservedTags = []string{"stack", "run", "environment", "runner"}
 
 // EnvRequestInterval paces the flows: with it, each VU sends one request
-// per interval (see the scripts' pacer), which is the capacity model.
+// per interval (scripts/pacing.js), which is the capacity model.
 const EnvRequestInterval = "REQUEST_INTERVAL_SECONDS"
 
 // FlowEnv is the flow's environment the Go side decides: the pacing of a

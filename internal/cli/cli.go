@@ -27,8 +27,9 @@ const usage = `usage:
       Print the unified diff of the stack's manifests between git REF
       (rendered by REF's own code) and the working tree; nothing if none.
   go run . loadtest export --stack NAME --out DIR
-      Write the stack's k6 script and generated options.json to DIR, to run
-      the same test with a local k6 (it prints the k6 run command).
+      Write the stack's k6 script, the modules it imports (pacing.js) and
+      the generated options.json to DIR, to run the same test with a local
+      k6 (it prints the k6 run command).
   go run . loadtest report --stack NAME [--kubeconfig F] [--context C] [--logs DIR]
       Read every runner's summary from its pod log (through the Kubernetes
       API, or from saved logs) and print one combined result and verdict;
@@ -121,7 +122,7 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadtest export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stack := fs.String("stack", "", "stack whose load test to export")
-	out := fs.String("out", "", "directory to write the script and options.json to")
+	out := fs.String("out", "", "directory to write the scripts and options.json to")
 	dir := fs.String("dir", ".", "project directory (holds Pulumi.yaml)")
 	if err := fs.Parse(args); err != nil {
 		return err

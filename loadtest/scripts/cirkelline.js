@@ -13,8 +13,9 @@
 // The flow has no setup() and must not export teardown(): in a distributed
 // run teardown() would run on every runner.
 import http from 'k6/http';
-import { check, group, sleep } from 'k6';
+import { check, group } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
+import { newPacer } from './pacing.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://localhost:8000';
 const TEST_EMAIL = __ENV.TEST_EMAIL || '';
@@ -23,7 +24,9 @@ const HEALTH_PATH = __ENV.HEALTH_PATH || '/health';
 const LOGIN_PATH = __ENV.LOGIN_PATH || '/api/auth/login';
 const CHAT_PATH = __ENV.CHAT_PATH || '/api/chat';
 const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '1');
-const REQUEST_INTERVAL_MS = intervalMs(__ENV.REQUEST_INTERVAL_SECONDS);
+// This VU's pacing: pace() before each request, think() between steps
+// (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
+const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
 
 /**
  * Marks the one stdout line handleSummary() writes: the marker, then compact
@@ -48,60 +51,6 @@ const json = { headers: { 'Content-Type': 'application/json' } };
  * @type {string | null}
  */
 let token = null;
-
-/**
- * Parses REQUEST_INTERVAL_SECONDS; unset or empty means not paced (0). A
- * value that is not a number >= 0 fails the init context, so a typo stops
- * the run instead of silently changing the load.
- * @param {string | undefined} value
- */
-function intervalMs(value) {
-  if (value === undefined || value === '') {
-    return 0;
-  }
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new Error(`REQUEST_INTERVAL_SECONDS must be a number >= 0, got ${JSON.stringify(value)}`);
-  }
-  return seconds * 1000;
-}
-
-/**
- * The time (ms since the epoch) at which this VU's next request may start;
- * 0 before its first request. Module state is per VU: each k6 VU has its own
- * JS runtime (internal/js/bundle.go, Bundle.instantiate).
- */
-let nextSlot = 0;
-
-/**
- * Call before each HTTP request. When paced, sleeps until this VU's next
- * slot; the slot after it is max(now, this slot) + interval, so a slow
- * response delays the VU instead of causing a burst to catch up. The first
- * slot is at a random point of the first interval, so VUs started together
- * do not fire together. N VUs then send N / interval requests per second.
- * Date.now() and Math.random() are ECMAScript; k6 seeds Math.random per VU
- * from crypto/rand (js/common/randsource.go).
- */
-function pace() {
-  if (REQUEST_INTERVAL_MS <= 0) {
-    return;
-  }
-  const now = Date.now();
-  if (nextSlot === 0) {
-    nextSlot = now + Math.random() * REQUEST_INTERVAL_MS;
-  }
-  if (nextSlot > now) {
-    sleep((nextSlot - now) / 1000); // k6's sleep takes seconds (internal/js/modules/k6/k6.go, Sleep)
-  }
-  nextSlot = Math.max(Date.now(), nextSlot) + REQUEST_INTERVAL_MS;
-}
-
-/** Think time between steps; pacing replaces it. */
-function think() {
-  if (REQUEST_INTERVAL_MS <= 0) {
-    sleep(THINK_SECONDS);
-  }
-}
 
 function login() {
   pace();

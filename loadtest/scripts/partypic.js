@@ -16,14 +16,17 @@
 // its data to the others (PUT /v1/setup): setup() must be self-contained.
 // The flow must not export teardown(): it would run on every runner.
 import http from 'k6/http';
-import { check, fail, sleep } from 'k6';
+import { check, fail } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
+import { newPacer } from './pacing.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://localhost:3000';
 const SESSIONS = Number(__ENV.SESSIONS || '1'); // the peak test uses 5
 const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '3');
 const PHOTOS_PER_GUEST = Number(__ENV.PHOTOS_PER_GUEST || '3');
-const REQUEST_INTERVAL_MS = intervalMs(__ENV.REQUEST_INTERVAL_SECONDS);
+// This VU's pacing: pace() before each request, think() between steps
+// (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
+const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
 const RUNNER = __ENV.JOB_COMPLETION_INDEX || '0';
 
 /**
@@ -45,60 +48,6 @@ const json = { 'Content-Type': 'application/json' };
 
 /** A small JPEG-sized payload; the server stores it in S3 like a photo. */
 const photo = new Uint8Array(64 * 1024).map((_, i) => (i * 31) % 256).buffer;
-
-/**
- * Parses REQUEST_INTERVAL_SECONDS; unset or empty means not paced (0). A
- * value that is not a number >= 0 fails the init context, so a typo stops
- * the run instead of silently changing the load.
- * @param {string | undefined} value
- */
-function intervalMs(value) {
-  if (value === undefined || value === '') {
-    return 0;
-  }
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new Error(`REQUEST_INTERVAL_SECONDS must be a number >= 0, got ${JSON.stringify(value)}`);
-  }
-  return seconds * 1000;
-}
-
-/**
- * The time (ms since the epoch) at which this VU's next request may start;
- * 0 before its first request. Module state is per VU: each k6 VU has its own
- * JS runtime (internal/js/bundle.go, Bundle.instantiate).
- */
-let nextSlot = 0;
-
-/**
- * Call before each HTTP request. When paced, sleeps until this VU's next
- * slot; the slot after it is max(now, this slot) + interval, so a slow
- * response delays the VU instead of causing a burst to catch up. The first
- * slot is at a random point of the first interval, so VUs started together
- * do not fire together. N VUs then send N / interval requests per second.
- * Date.now() and Math.random() are ECMAScript; k6 seeds Math.random per VU
- * from crypto/rand (js/common/randsource.go).
- */
-function pace() {
-  if (REQUEST_INTERVAL_MS <= 0) {
-    return;
-  }
-  const now = Date.now();
-  if (nextSlot === 0) {
-    nextSlot = now + Math.random() * REQUEST_INTERVAL_MS;
-  }
-  if (nextSlot > now) {
-    sleep((nextSlot - now) / 1000); // k6's sleep takes seconds (internal/js/modules/k6/k6.go, Sleep)
-  }
-  nextSlot = Math.max(Date.now(), nextSlot) + REQUEST_INTERVAL_MS;
-}
-
-/** Think time between steps; pacing replaces it. */
-function think() {
-  if (REQUEST_INTERVAL_MS <= 0) {
-    sleep(THINK_SECONDS);
-  }
-}
 
 /**
  * This VU's part of every email: a random tag drawn once per VU, so two runs

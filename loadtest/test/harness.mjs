@@ -1,7 +1,9 @@
 // Runs a k6 script under Node the way k6 v1.3.0 runs it, as far as the
 // flows depend on it:
 // - every VU is its own module instance (a fresh import), as each k6 VU has
-//   its own JS runtime (internal/js/bundle.go Bundle.instantiate);
+//   its own JS runtime (internal/js/bundle.go Bundle.instantiate); so are
+//   the modules a script imports by a relative path, e.g. ./pacing.js
+//   (./k6/loader.mjs);
 // - __ENV is defined in every VU (bundle.go setupJSRuntime) and, for
 //   `k6 run`, holds the process environment (internal/cmd/runtime_options.go,
 //   include-system-env-vars): here, the env the test gives;
@@ -28,7 +30,7 @@ let runs = 0;
 
 export class Run {
   /**
-   * @param {string} script file name under SCRIPTS_DIR
+   * @param {string} script file name under SCRIPTS_DIR, or an absolute path (the harness's own fixtures)
    * @param {Record<string, string>} env the runner's environment (__ENV)
    */
   constructor(script, env = {}) {
@@ -49,7 +51,8 @@ export class Run {
   }
 
   #url() {
-    return `${pathToFileURL(path.join(SCRIPTS_DIR, this.script)).href}?instance=${++instances}`;
+    const file = path.isAbsolute(this.script) ? this.script : path.join(SCRIPTS_DIR, this.script);
+    return `${pathToFileURL(file).href}?instance=${++instances}`;
   }
 
   /** Runs fn as VU `vu` in `phase`, with k6's globals for it. */
