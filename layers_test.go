@@ -13,7 +13,8 @@ const module = "github.com/cirkelline/infra"
 // packages of a lower rank, so the arrows run one way (the README's layout
 // table states the same rule). A new package must be given a rank here.
 var layers = map[string]int{
-	"internal/validate": 0, // the error type every check returns
+	"internal/validate":  0, // the error type every check returns
+	"internal/crdschema": 0, // offline checks against CRD schemas (tests)
 	// Leaf libraries: used by the layers above, using none of them.
 	"loadtest":              1,
 	"monitoring":            1,

@@ -4,131 +4,29 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
+	"github.com/cirkelline/infra/internal/crdschema"
 )
 
 // crdSchema is the v1 openAPIV3Schema of the embedded CRD of kind, and
 // the CRD's group.
 func crdSchema(t *testing.T, kind string) (map[string]any, string) {
 	t.Helper()
-	entries, err := capacity.CRDs.ReadDir("crds")
+	schema, group, err := crdschema.Schema(capacity.CRDs, kind, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		raw, err := capacity.CRDs.ReadFile("crds/" + e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var crd struct {
-			Spec struct {
-				Group    string
-				Names    struct{ Kind string }
-				Versions []struct {
-					Name   string
-					Served bool
-					Schema struct {
-						OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
-					}
-				}
-			}
-		}
-		if err := yaml.Unmarshal(raw, &crd); err != nil {
-			t.Fatal(err)
-		}
-		if crd.Spec.Names.Kind != kind {
-			continue
-		}
-		for _, v := range crd.Spec.Versions {
-			if v.Name == "v1" && v.Served {
-				return v.Schema.OpenAPIV3Schema, crd.Spec.Group
-			}
-		}
-	}
-	t.Fatalf("no served v1 CRD of kind %s", kind)
-	return nil, ""
+	return schema, group
 }
 
-// schemaProblems walks v against an OpenAPI v3 schema as the API server's
-// strict field validation does for the parts these objects use: unknown
-// fields, missing required fields, wrong types, and (beyond
-// monitoring's walk) string patterns and enums. CEL rules
-// (x-kubernetes-validations) are the real API server's job.
+// schemaProblems walks v against the schema (crdschema.Problems).
 func schemaProblems(path string, v any, schema map[string]any) []string {
-	if schema["x-kubernetes-preserve-unknown-fields"] == true {
-		return nil
-	}
-	var out []string
-	if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, v) {
-		out = append(out, fmt.Sprintf("%s: %v is not one of %v", path, v, enum))
-	}
-	if pattern, ok := schema["pattern"].(string); ok {
-		if s, isString := v.(string); isString && !regexp.MustCompile(pattern).MatchString(s) {
-			out = append(out, fmt.Sprintf("%s: %q does not match %s", path, s, pattern))
-		}
-	}
-	if schema["x-kubernetes-int-or-string"] == true {
-		switch v.(type) {
-		case string, float64:
-			return out
-		}
-		return append(out, fmt.Sprintf("%s: %T, want an int or a string", path, v))
-	}
-	switch schema["type"] {
-	case "object":
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return append(out, fmt.Sprintf("%s: %T, want an object", path, v))
-		}
-		props, _ := schema["properties"].(map[string]any)
-		extra, _ := schema["additionalProperties"].(map[string]any)
-		for _, k := range slices.Sorted(maps.Keys(obj)) {
-			switch {
-			case props[k] != nil:
-				out = append(out, schemaProblems(path+"."+k, obj[k], props[k].(map[string]any))...)
-			case extra != nil:
-				out = append(out, schemaProblems(path+"."+k, obj[k], extra)...)
-			case props == nil && extra == nil:
-				// An object without a schema of its fields (metadata).
-			default:
-				out = append(out, fmt.Sprintf("%s.%s: unknown field", path, k))
-			}
-		}
-		req, _ := schema["required"].([]any)
-		for _, r := range req {
-			if _, ok := obj[r.(string)]; !ok {
-				out = append(out, fmt.Sprintf("%s.%s: required", path, r))
-			}
-		}
-	case "array":
-		items, ok := v.([]any)
-		if !ok {
-			return append(out, fmt.Sprintf("%s: %T, want an array", path, v))
-		}
-		for i, item := range items {
-			out = append(out, schemaProblems(fmt.Sprintf("%s[%d]", path, i), item, schema["items"].(map[string]any))...)
-		}
-	case "string":
-		if _, ok := v.(string); !ok {
-			out = append(out, fmt.Sprintf("%s: %T, want a string", path, v))
-		}
-	case "integer", "number":
-		if _, ok := v.(float64); !ok {
-			out = append(out, fmt.Sprintf("%s: %T, want a number", path, v))
-		}
-	case "boolean":
-		if _, ok := v.(bool); !ok {
-			out = append(out, fmt.Sprintf("%s: %T, want a boolean", path, v))
-		}
-	}
-	return out
+	return crdschema.Problems(path, v, schema)
 }
 
 // TestObjectsFitTheCRDs checks the built objects against the embedded

@@ -174,14 +174,8 @@ func Run(opts Options, program Program) error {
 // dir and dir/cloud are removed, so a mistaken --out cannot wipe a tree.
 func Write(dir string, objs []Object) error {
 	for _, d := range []string{dir, filepath.Join(dir, "cloud")} {
-		stale, err := filepath.Glob(filepath.Join(d, "*.yaml"))
-		if err != nil {
+		if err := removeStale(d, "*.yaml"); err != nil {
 			return err
-		}
-		for _, f := range stale {
-			if err := os.Remove(f); err != nil {
-				return fmt.Errorf("remove stale %s: %w", f, err)
-			}
 		}
 	}
 	for _, o := range objs {
@@ -260,14 +254,8 @@ func dashboards(objs []Object, namespace, name string) (map[string][]byte, error
 
 // WriteDashboards replaces the *.json files in dir with files.
 func WriteDashboards(dir string, files map[string][]byte) error {
-	stale, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
+	if err := removeStale(dir, "*.json"); err != nil {
 		return err
-	}
-	for _, f := range stale {
-		if err := os.Remove(f); err != nil {
-			return fmt.Errorf("remove stale %s: %w", f, err)
-		}
 	}
 	if len(files) == 0 {
 		return nil
@@ -281,6 +269,20 @@ func WriteDashboards(dir string, files map[string][]byte) error {
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), files[f], 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// removeStale removes the files of dir matching pattern, and nothing else.
+func removeStale(dir, pattern string) error {
+	stale, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return err
+	}
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("remove stale %s: %w", f, err)
 		}
 	}
 	return nil
