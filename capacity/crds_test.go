@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/crdschema"
 )

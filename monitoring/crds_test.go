@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/cirkelline/infra/internal/crdschema"
 	"github.com/cirkelline/infra/monitoring"
 )
