@@ -224,7 +224,7 @@ func (p *Plan) Validate() error {
 	}
 	p.validateCapacity(&errs)
 	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
-		errs.Merge(p.Monitoring.Validate("monitoring"))
+		errs.Merge(p.Monitoring.WithDefaults().Validate("monitoring"))
 	}
 	return errs.Err()
 }
