@@ -24,7 +24,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
@@ -688,7 +687,7 @@ func policyRules(t testing.TB) []policyRule {
 			}
 			targeted := func(podLabels map[string]string) bool {
 				for _, sel := range selectors {
-					if len(sel) > 0 && labels.SelectorFromSet(sel).Matches(labels.Set(podLabels)) {
+					if len(sel) > 0 && selects(sel, podLabels) {
 						return true
 					}
 				}
