@@ -98,14 +98,17 @@ func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (
 // owns it), so the args are not defaulted again here: a value the stack
 // file sets to zero is validated as zero, not replaced.
 func NewPlan(cfg *stacks.Config) *Plan {
+	// One key for the secret checksums of the app's and the Redis env's
+	// Secrets.
+	key := checksumKey(cfg)
 	p := &Plan{
 		Config: cfg,
 		// With an ALB (target-type ip), pods count as ready only once their
 		// target is healthy.
 		Namespace: components.NamespaceArgs{Name: cfg.Namespace, PodSecurity: cfg.PodSecurity, PodReadinessGate: cfg.Ingress.Enabled},
 		Identity:  identityArgs(cfg),
-		App:       appConfigArgs(cfg),
-		Redis:     redisPlan(cfg),
+		App:       appConfigArgs(cfg, key),
+		Redis:     redisPlan(cfg, key),
 	}
 	if p.Redis != nil && p.Identity.AutomountToken {
 		// The pods may read the Redis env too.
@@ -267,7 +270,7 @@ func identityArgs(c *stacks.Config) components.ServiceIdentityArgs {
 
 // appConfigArgs: the ConfigMap holds the settings, the Secret the secret
 // config values, as secret inputs.
-func appConfigArgs(c *stacks.Config) components.AppConfigArgs {
+func appConfigArgs(c *stacks.Config, key pulumi.StringInput) components.AppConfigArgs {
 	secrets := map[string]pulumi.StringInput{}
 	for env, key := range c.App.SecretEnv {
 		if key != "" {
@@ -276,7 +279,7 @@ func appConfigArgs(c *stacks.Config) components.AppConfigArgs {
 	}
 	return components.AppConfigArgs{
 		ConfigMapName: c.App.ConfigMapName, SecretName: c.App.SecretName, PartOf: c.Namespace,
-		Settings: c.AppSettings(), Secrets: secrets, ChecksumKey: checksumKey(c),
+		Settings: c.AppSettings(), Secrets: secrets, ChecksumKey: key,
 	}
 }
 
@@ -385,7 +388,7 @@ func redisClients(c *stacks.Config) []string {
 	return names
 }
 
-func redisPlan(c *stacks.Config) *RedisPlan {
+func redisPlan(c *stacks.Config, key pulumi.StringInput) *RedisPlan {
 	r := c.Redis
 	if r.Mode != stacks.RedisElastiCache && r.Mode != stacks.RedisInCluster {
 		return nil
@@ -396,7 +399,7 @@ func redisPlan(c *stacks.Config) *RedisPlan {
 		Name: redisName(c), TLS: tls, DB: r.DB, Network: r.ElastiCache, Password: r.AuthToken.Input(),
 		Env: components.AppConfigArgs{
 			ConfigMapName: RedisEnvName(c), SecretName: RedisEnvName(c), PartOf: c.Namespace,
-			Settings: plain, ChecksumName: "redis", ChecksumKey: checksumKey(c),
+			Settings: plain, ChecksumName: "redis", ChecksumKey: key,
 		},
 	}
 	switch r.Mode {
