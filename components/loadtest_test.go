@@ -205,7 +205,11 @@ func TestRunnerCommandContract(t *testing.T) {
 		t.Run(fmt.Sprint(n, " runners"), func(t *testing.T) {
 			args := baseLoadTest()
 			args.Test.VUsPerRunner = (10000 + n - 1) / n
-			_, job, starter := renderLoadTest(t, args)
+			args.Test.Tags = map[string]string{"team": "growth"}
+			args.Run = loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"}
+			c, job, starter := renderLoadTest(t, args)
+			var cm corev1.ConfigMap
+			c.mustGet("kubernetes:core/v1:ConfigMap", "loadtest-7", &cm)
 			if got := int(*job.Spec.Parallelism); got != n {
 				t.Fatalf("parallelism %d, want %d", got, n)
 			}
@@ -239,8 +243,13 @@ func TestRunnerCommandContract(t *testing.T) {
 				if got := flag("--execution-segment-sequence"); got != loadtest.Sequence(loadtest.Segments(n)) {
 					t.Errorf("runner %d: sequence %s", i, got)
 				}
-				if flag("--address") != "0.0.0.0:6565" || flag("--tag") != fmt.Sprintf("runner=%d", i) || !slices.Contains(argv, "--paused") || !slices.Contains(argv, "--no-setup") {
+				if flag("--address") != "0.0.0.0:6565" || flag("--config") != "/scripts/options.json" || !slices.Contains(argv, "--paused") || !slices.Contains(argv, "--no-setup") {
 					t.Errorf("runner %d: argv %q", i, argv)
+				}
+				// The tags every sample of this runner carries (issue 21).
+				wantTags := map[string]string{"team": "growth", "stack": "staging", "run": "7", "environment": "staging", "runner": fmt.Sprint(i)}
+				if got := k6RunTags(t, argv, cm, ctr); !maps.Equal(got, wantTags) {
+					t.Errorf("runner %d: k6 tags every sample with %v, want %v", i, got, wantTags)
 				}
 				for s, st := range shape.Stages {
 					shares[s] += loadtest.ScaleVUs(st.Target, seg)
@@ -362,4 +371,70 @@ func TestLoadTestConfigMapCarriesEveryRelativeImport(t *testing.T) {
 			}
 		}
 	}
+}
+
+// k6RunTags is the tag set k6 v1.3.0 applies to every sample of a runner
+// started with argv and the container's env, its --config file and script
+// taken from the ConfigMap. k6 consolidates its options
+// (internal/cmd/config.go getConsolidatedConfig) as: the --config file, then
+// the script's exported options, then the K6_* environment, then the
+// command line, each applied with lib/options.go Options.Apply, which
+// replaces RunTags whole when the later layer has any ("if len(opts.RunTags)
+// > 0 { o.RunTags = opts.RunTags }"); internal/cmd/config_consolidation_test.go
+// ("Test-wide Tags") shows a file's tags replaced by a single --tag. The
+// command line's --tag flags are parsed by internal/cmd/options.go
+// getOptions and parseTagNameValue (split at the first "=", empty name or
+// value refused), a later flag winning for the same name.
+func k6RunTags(t *testing.T, argv []string, cm corev1.ConfigMap, ctr corev1.Container) map[string]string {
+	t.Helper()
+	var result map[string]string
+	apply := func(tags map[string]string) { // Options.Apply's RunTags rule
+		if len(tags) > 0 {
+			result = tags
+		}
+	}
+	// 1. the --config file.
+	var configPath string
+	for j, a := range argv {
+		if a == "--config" && j+1 < len(argv) {
+			configPath = argv[j+1]
+		}
+	}
+	var file struct {
+		Tags map[string]string `json:"tags"`
+	}
+	if err := json.Unmarshal([]byte(cm.Data[strings.TrimPrefix(configPath, "/scripts/")]), &file); err != nil {
+		t.Fatalf("--config %q: %v", configPath, err)
+	}
+	apply(file.Tags)
+	// 2. the script's exported options: the flows export none (they hold
+	// request logic only), which this pins.
+	script := argv[len(argv)-1]
+	body, ok := cm.Data[strings.TrimPrefix(script, "/scripts/")]
+	if !ok {
+		t.Fatalf("script %q is not in the ConfigMap", script)
+	}
+	if regexp.MustCompile(`export\s+(const|let|var)\s+options\b|export\s*\{[^}]*\boptions\b`).MatchString(body) {
+		t.Fatalf("%s exports options, whose tags this model does not read", script)
+	}
+	// 3. K6_TAGS (lib/options.go RunTags `envconfig:"K6_TAGS"`): the
+	// program never sets it and a stack's env may not (loadtest.Config.Validate).
+	if v, ok := envMap(ctr)["K6_TAGS"]; ok {
+		t.Fatalf("K6_TAGS=%q would replace the file's tags", v)
+	}
+	// 4. the command line.
+	cli := map[string]string{}
+	for j, a := range argv {
+		if a != "--tag" || j+1 >= len(argv) {
+			continue
+		}
+		nv := argv[j+1]
+		idx := strings.IndexRune(nv, '=')
+		if idx <= 0 || idx == len(nv)-1 {
+			t.Fatalf("k6 refuses --tag %q (parseTagNameValue)", nv)
+		}
+		cli[nv[:idx]] = nv[idx+1:]
+	}
+	apply(cli)
+	return result
 }

@@ -157,7 +157,7 @@ func (p loadTestPlan) runnerCommand() pulumi.StringArray {
 		extra = []string{"-o", "experimental-prometheus-rw"}
 	}
 	return pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(loadtest.RunnerScript(
-		"/scripts/"+p.args.Test.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, extra))}
+		"/scripts/"+p.args.Test.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, loadtest.Tags(p.args.Test, p.args.Run), extra))}
 }
 
 // podVolumes mounts the run's ConfigMap at /scripts and a writable /tmp

@@ -84,6 +84,10 @@ func (c Config) Validate(path string) error {
 			errs.Add(kp, c.Tags[k], "is set by the program on every run", "use another tag name; reserved: "+strings.Join(ReservedTags, ", "))
 		} else if !tagName.MatchString(k) {
 			errs.Add(kp, c.Tags[k], "is not a usable tag name", "use letters, digits and _ (it becomes a Prometheus label with remote write)")
+		} else if c.Tags[k] == "" {
+			// k6 v1.3.0 internal/cmd/options.go parseTagNameValue:
+			// "invalid tag, empty value" for the runners' --tag flags.
+			errs.Add(kp, c.Tags[k], "is empty, which k6 refuses on the command line the runners get their tags from", "give the tag a value, or remove it")
 		}
 	}
 	c.Capacity.Validate(&errs, validate.Join(path, "capacity"))

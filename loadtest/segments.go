@@ -2,7 +2,9 @@ package loadtest
 
 import (
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 )
 
@@ -113,10 +115,23 @@ func RunnerEnv(segs []Segment) map[string]string {
 //   - --no-setup: setup() runs once, on runner 0, through the REST API
 //     (POST /v1/setup), and the starter hands its data to the others
 //     (PUT /v1/setup), as k6-operator's runSetup does;
-//   - --tag runner=<index>, so the runners' metrics stay apart in any
-//     output (k6-operator tags instance_id the same way).
-func RunnerScript(scriptPath, optionsPath string, extraArgs []string) string {
+//   - every tag of the run (tags, normally Tags) and runner=<index>, each a
+//     --tag flag: k6 takes the run's tags from one source only. Its
+//     consolidation (internal/cmd/config.go getConsolidatedConfig) applies
+//     the --config file, the script's options, the K6_* environment and the
+//     command line in that order, and lib/options.go Options.Apply replaces
+//     RunTags whole whenever the later layer has any ("if len(opts.RunTags)
+//     > 0 { o.RunTags = opts.RunTags }"; internal/cmd/config_consolidation_test.go
+//     pins it: a file's {"tags": {...}} and a --tag leave only the --tag).
+//     A --tag runner=<index> alone would drop stack, run and environment
+//     from every sample, so the command line carries them all.
+//     (k6-operator tags instance_id the same way.)
+func RunnerScript(scriptPath, optionsPath string, tags map[string]string, extraArgs []string) string {
 	args := ""
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		args += " --tag " + shellQuote(k+"="+tags[k])
+	}
+	args += ` --tag "` + RunnerTag + `=$index"`
 	for _, a := range extraArgs {
 		args += " " + shellQuote(a)
 	}
@@ -132,7 +147,7 @@ export %[3]s="$1"
 echo "runner $index: segment $1 of $%[2]s" >&2
 exec k6 run --paused --address 0.0.0.0:%[4]d --no-setup \
   --execution-segment "$1" --execution-segment-sequence "$%[2]s" \
-  --tag "runner=$index" --config %[5]s%[6]s %[7]s`,
+  --config %[5]s%[6]s %[7]s`,
 		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath))
 }
 

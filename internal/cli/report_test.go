@@ -137,7 +137,8 @@ func TestLoadtestReportFromSavedLogs(t *testing.T) {
 	if err := loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--logs", dir}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	for _, want := range []string{"runners: 1 of 1 reported; test run 1m0s", "requests: 200, 3.3 req/s, 0.00 % failed", "verdict: PASS"} {
+	for _, want := range []string{"tags on every sample: environment=staging run=1 stack=staging runner=0\n",
+		"runners: 1 of 1 reported; test run 1m0s", "requests: 200, 3.3 req/s, 0.00 % failed", "verdict: PASS"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
