@@ -9,12 +9,16 @@ import (
 	"maps"
 	"math"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -489,5 +493,69 @@ func TestTagsLine(t *testing.T) {
 		if got := loadtest.TagsLine(tags, n); got != want {
 			t.Errorf("%d runners: %q, want %q", n, got, want)
 		}
+	}
+}
+
+// k6Status is k6 v1.3.0's api/v1 status document (status_jsonapi.go
+// StatusJSONAPI around status.go Status), field for field, so json.Marshal
+// writes what handleGetStatus writes.
+type k6Status struct {
+	Data struct {
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+		Attributes struct {
+			Status  uint32 `json:"status"`
+			Paused  bool   `json:"paused"`
+			VUs     int64  `json:"vus"`
+			VUsMax  int64  `json:"vus-max"`
+			Stopped bool   `json:"stopped"`
+			Running bool   `json:"running"`
+			Tainted bool   `json:"tainted"`
+		} `json:"attributes"`
+	} `json:"data"`
+}
+
+// TestRunnerReadyCommand runs the runners' readiness probe under /bin/sh
+// with wget against a stand-in k6 REST API: not ready while k6 initialises
+// its VUs (although /v1/status answers 200), ready once it reports
+// PausedBeforeRun and while the test runs, not ready once it has ended.
+func TestRunnerReadyCommand(t *testing.T) {
+	if _, err := exec.LookPath("wget"); err != nil {
+		t.Fatalf("the probe needs wget (busybox's in the k6 image): %v", err)
+	}
+	var status atomic.Uint32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/status" {
+			http.NotFound(w, r)
+			return
+		}
+		var doc k6Status
+		doc.Data.Type, doc.Data.ID = "status", "default"
+		doc.Data.Attributes.Status = status.Load()
+		doc.Data.Attributes.Paused = status.Load() <= loadtest.PausedBeforeRun
+		doc.Data.Attributes.VUsMax = 10
+		b, _ := json.Marshal(doc)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(b)
+	}))
+	defer srv.Close()
+	cmd := loadtest.RunnerReadyCommand()
+	script := cmd[len(cmd)-1]
+	local := strings.Replace(script, fmt.Sprintf("127.0.0.1:%d", loadtest.APIPort), strings.TrimPrefix(srv.URL, "http://"), 1)
+	if local == script {
+		t.Fatalf("the probe does not ask 127.0.0.1:%d: %s", loadtest.APIPort, script)
+	}
+	// lib/execution.go: Created 0 … InitDone 3, PausedBeforeRun 4 … Teardown 8, Ended 9, Interrupted 10.
+	for s := uint32(0); s <= 10; s++ {
+		status.Store(s)
+		err := exec.Command(cmd[0], append(slices.Clone(cmd[1:len(cmd)-1]), local)...).Run()
+		want := s >= loadtest.PausedBeforeRun && s <= 8
+		if (err == nil) != want {
+			t.Errorf("execution status %d: ready %v (%v), want %v", s, err == nil, err, want)
+		}
+	}
+	srv.Close()
+	if err := exec.Command(cmd[0], append(slices.Clone(cmd[1:len(cmd)-1]), local)...).Run(); err == nil {
+		t.Error("ready although the REST API is gone")
 	}
 }

@@ -26,6 +26,18 @@ const (
 	EnvStartTimeout = "START_TIMEOUT_SECONDS"
 )
 
+// The starter reads the runners' pods through the Kubernetes API
+// (scripts/starter.js): a runner that exits during init never answers its
+// REST API, and only its pod says why.
+const (
+	// EnvKubernetesAPI is the API server's base URL.
+	EnvKubernetesAPI = "KUBERNETES_API"
+	// EnvKubernetesNamespace is the runners' namespace.
+	EnvKubernetesNamespace = "KUBERNETES_NAMESPACE"
+	// EnvRunnerJob is the runners' Job; its pods carry job-name=<job>.
+	EnvRunnerJob = "RUNNER_JOB"
+)
+
 // DefaultStartTimeout is how long the runners may take to be scheduled and
 // ready: long enough for a node autoscaler to add a node for them.
 const DefaultStartTimeout = 10 * time.Minute

@@ -151,4 +151,26 @@ exec k6 run --paused --address 0.0.0.0:%[4]d --no-setup \
 		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath))
 }
 
+// PausedBeforeRun is the execution status a --paused k6 reports on
+// GET /v1/status once its VUs are initialised and it waits for the resume
+// (k6 v1.3.0 lib/execution.go: Created 0, InitVUs 1, InitExecutors 2,
+// InitDone 3, PausedBeforeRun 4, Started 5, Setup 6, Running 7, Teardown 8,
+// Ended 9, Interrupted 10; internal/execution/scheduler.go Run sets it
+// after Init). k6 answers the endpoint before that: internal/cmd/run.go
+// starts the API server, then execScheduler.Init initialises the VUs.
+const PausedBeforeRun = 4
+
+// RunnerReadyCommand is the runner's readiness probe: ready while k6
+// reports its VUs initialised and not yet ended, i.e. an execution status
+// from PausedBeforeRun (4) to Teardown (8). api/v1/status_routes.go
+// handleGetStatus writes the status with json.Marshal, compact, as
+// {"data":{...,"attributes":{"status":4,"paused":true,...}}} (the status is
+// a number: lib/execution_status_gen.go has no JSON methods). wget and grep
+// are busybox's, from the grafana/k6 image's alpine base (its Dockerfile:
+// FROM alpine:3.22).
+func RunnerReadyCommand() []string {
+	return []string{"/bin/sh", "-c", fmt.Sprintf(
+		`wget -q -T 1 -O - http://127.0.0.1:%d/v1/status | grep -q '"status":[4-8],'`, APIPort)}
+}
+
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
