@@ -333,6 +333,7 @@ func ExampleNewLoadTest() {
 	resources, _ := render.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewLoadTest(ctx, "scale", components.LoadTestArgs{
 			JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop", Test: test,
+			Run:       loadtest.RunInfo{Stack: "staging", RunID: "1", Environment: "staging"},
 			TargetURL: pulumi.String("http://api.shop.svc.cluster.local:8000"),
 		})
 		return err
@@ -361,7 +362,8 @@ func ExampleNewLoadTest() {
 	// runners: 20 of loadtest-1 paced at 30 s a request
 	// exec k6 run --paused --address 0.0.0.0:6565 --no-setup \
 	//   --execution-segment "$1" --execution-segment-sequence "$RUNNER_SEGMENT_SEQUENCE" \
-	//   --tag "runner=$index" --config '/scripts/options.json' '/scripts/cirkelline.js'
+	//   --tag 'environment=staging' --tag 'run=1' --tag 'stack=staging' --tag "runner=$index" \
+	//   --config '/scripts/options.json' '/scripts/cirkelline.js'
 }
 
 // relativeImportRE matches `import ... from './x.js';`, the shape of the

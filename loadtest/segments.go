@@ -127,11 +127,12 @@ func RunnerEnv(segs []Segment) map[string]string {
 //     from every sample, so the command line carries them all.
 //     (k6-operator tags instance_id the same way.)
 func RunnerScript(scriptPath, optionsPath string, tags map[string]string, extraArgs []string) string {
-	args := ""
+	tagArgs := ""
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		args += " --tag " + shellQuote(k+"="+tags[k])
+		tagArgs += "--tag " + shellQuote(k+"="+tags[k]) + " "
 	}
-	args += ` --tag "` + RunnerTag + `=$index"`
+	tagArgs += `--tag "` + RunnerTag + `=$index"`
+	args := ""
 	for _, a := range extraArgs {
 		args += " " + shellQuote(a)
 	}
@@ -147,8 +148,9 @@ export %[3]s="$1"
 echo "runner $index: segment $1 of $%[2]s" >&2
 exec k6 run --paused --address 0.0.0.0:%[4]d --no-setup \
   --execution-segment "$1" --execution-segment-sequence "$%[2]s" \
+  %[8]s \
   --config %[5]s%[6]s %[7]s`,
-		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath))
+		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath), tagArgs)
 }
 
 // PausedBeforeRun is the execution status a --paused k6 reports on
