@@ -37,10 +37,12 @@ export class Run {
   /**
    * @param {string} script file name under SCRIPTS_DIR, or an absolute path (the harness's own fixtures)
    * @param {Record<string, string>} env the runner's environment (__ENV)
+   * @param {any} k6Options the consolidated options k6/execution's test.options returns
    */
-  constructor(script, env = {}) {
+  constructor(script, env = {}, k6Options = {}) {
     this.script = script;
     this.env = { ...env };
+    this.k6Options = k6Options;
     this.id = `run-${++runs}`;
     /** @type {Map<string, {type: string, isTime: boolean, samples: any[]}>} */
     this.metrics = new Map();
