@@ -345,7 +345,7 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 						SecurityContext: restrictedContainer(false),
 						VolumeMounts:    mounts,
 						// The starter's abort message ("runner 1 (...) exited
-						// 104, invalid configuration before it was ready: ...")
+						// 104 (invalid configuration) before the test started: ...")
 						// is the last line of its log: Pulumi prints it.
 						TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
 					}},

@@ -323,7 +323,7 @@ function k6Reason(terminated) {
 
 /** @param {number} code */
 function exitMeaning(code) {
-  return EXIT_CODES[code] ? `${code}, ${EXIT_CODES[code]}` : String(code);
+  return EXIT_CODES[code] ? `${code} (${EXIT_CODES[code]})` : String(code);
 }
 
 /**
@@ -364,7 +364,7 @@ function waitForRunners() {
       const first = ended[0];
       stopAndAbort(
         RUNNERS.map((_, i) => i).filter((i) => answered[i] && !ended.some((e) => e.index === i)),
-        `${name(first.index)} exited ${exitMeaning(first.exitCode)} before it was ready: ${first.reason}` +
+        `${name(first.index)} exited ${exitMeaning(first.exitCode)} before the test started: ${first.reason}` +
           (ended.length > 1 ? `; also ended: ${ended.slice(1).map((e) => `runner ${e.index} (exit ${e.exitCode})`).join(', ')}` : ''),
       );
     }

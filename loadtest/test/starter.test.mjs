@@ -169,7 +169,7 @@ test('starter: a runner still initialising its VUs is not resumed until it repor
   const { run, exit } = await start({ RUNNERS: hosts.join(','), POLL_SECONDS: '2' });
   assert.deepEqual(exit, { code: 0, message: '' });
   const seen = await byRunner(3);
-  // Runner 1 answered 200 four times with status InitVUs before it was ready;
+  // Runner 1 answered 200 four times with status InitVUs before the test started;
   // nothing was resumed, and setup() did not run, before its fifth answer.
   const all = (await be.log()).filter((e) => e.server === 'runner');
   const readyAt = all.filter((e) => e.runner === 1 && e.method === 'GET')[4].seq;
@@ -206,7 +206,7 @@ for (const [when, afterGets] of [['before its REST API started', 0], ['after ans
     const hosts = await be.runners([{}, { initPolls: 1e9, dies: { afterGets, exitCode: 104, log: THRESHOLD_LOG } }, { initPolls: 1 }]);
     const { run, exit } = await start({ RUNNERS: hosts.join(','), POLL_SECONDS: '2' }); // START_TIMEOUT_SECONDS: 600
     assert.equal(exit.code, 108);
-    assert.equal(exit.message, `test aborted: runner 1 (${hosts[1]}) exited 104, invalid configuration before it was ready: ` +
+    assert.equal(exit.message, `test aborted: runner 1 (${hosts[1]}) exited 104 (invalid configuration) before the test started: ` +
       'invalid threshold "max<=10" applied on metric vus; reason: unsupported aggregation method max on metric of type gauge. ' +
       'supported aggregation methods for this metric are: value');
     assert.ok(slept(run) <= BOUND_SECONDS, `gave up after ${slept(run)} s of virtual time`);
@@ -227,7 +227,7 @@ test('starter: every runner exits 107 before answering (a script error): abort a
   const hosts = await be.runners([0, 1].map((i) => ({ dies: { afterGets: 0, exitCode: 107, log, finishedAt: `2025-01-01T00:00:0${3 - i}Z` } })));
   const { run, exit } = await start({ RUNNERS: hosts.join(',') });
   assert.equal(exit.code, 108);
-  assert.equal(exit.message, `test aborted: runner 1 (${hosts[1]}) exited 107, script exception before it was ready: ` +
+  assert.equal(exit.message, `test aborted: runner 1 (${hosts[1]}) exited 107 (script exception) before the test started: ` +
     'SyntaxError: file:///scripts/cirkelline.js: Unexpected token (12:4); also ended: runner 0 (exit 107)');
   assert.equal(slept(run), 0);
 });
