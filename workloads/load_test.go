@@ -168,6 +168,12 @@ func TestLoadBadConfig(t *testing.T) {
 			set("cluster", `{"kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\ncontexts: [{name: c}]"}`)(s)
 			s.Secrets = append(s.Secrets, "cirkelline:cluster")
 		}, []string{`cluster.kubeconfig: is not a kubeconfig: it has no users`}},
+		{"cluster: kubeconfig without a current cluster, no identifier", func(s *stacks.MapSource) {
+			set("cluster", `{"kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c, context: {cluster: a, user: b}}]"}`)(s)
+			s.Secrets = append(s.Secrets, "cirkelline:cluster")
+		}, []string{`cluster.kubeconfig: has no current-context to name the cluster by`, `pulumi config set --path cluster.identifier <name> --stack production`}},
+		{"cluster: an identifier without a cluster", set("cluster", `{"identifier":"prod"}`), []string{
+			`cluster.identifier ("prod"): is set without cluster.stackReference or cluster.kubeconfig`}},
 		{"cluster: both a stack reference and a kubeconfig", func(s *stacks.MapSource) {
 			set("cluster", `{"stackReference":"acme/eks/prod","kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c}]"}`)(s)
 			s.Secrets = append(s.Secrets, "cirkelline:cluster")
