@@ -316,10 +316,18 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 
 // serviceAnnotations tell the AWS Load Balancer Controller the service's
 // health check path and its target group's deregistration delay.
+//
+// `pulumi up` does not wait for the Service's endpoints: the provider's
+// Service await waits for endpoints of ready pods (provider/pkg/await
+// service.go), which are exactly the pods the Deployment's rollout await
+// already waits for (deployment.go: the new ReplicaSet's pods available),
+// so it protects nothing; the real engine measured it at about 10 s per
+// Service, setting the wall time of `pulumi up` (issue 20).
 func serviceAnnotations(a WebServiceArgs) pulumi.StringMap {
 	return pulumi.StringMap{
 		AlbHealthCheckPathAnnotation:       pulumi.String(a.Probe.ReadinessPath),
 		AlbTargetGroupAttributesAnnotation: pulumi.Sprintf("deregistration_delay.timeout_seconds=%d", a.Shutdown.DeregistrationDelaySeconds),
+		SkipAwaitAnnotation:                pulumi.String("true"),
 	}
 }
 
