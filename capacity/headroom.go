@@ -19,10 +19,11 @@ import (
 type ScaleUpStep struct {
 	// Service names the HPA's workload. Required.
 	Service string
-	// Pods is the first step in pods: the larger of the scale-up
-	// policies' pods and percent of minReplicas (the faster policy wins,
-	// this project's default), capped at maxReplicas less minReplicas.
-	// The caller computes it from the HPA spec. At least 1.
+	// Pods is the first step in pods: what the HPA's scale-up policies
+	// allow from minReplicas under its selectPolicy (the faster policy
+	// under Max, the slower under Min), capped at maxReplicas less
+	// minReplicas. The caller computes it from the HPA spec
+	// (components.HPASpec.FirstScaleUpStep). At least 1.
 	Pods int
 	// CPU and Memory are one of the service's pods' requests. Required.
 	CPU, Memory resource.Quantity

@@ -2,7 +2,6 @@ package workloads
 
 import (
 	"fmt"
-	"math"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -122,24 +121,11 @@ func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
 			continue
 		}
 		args.Steps = append(args.Steps, capacity.ScaleUpStep{
-			Service: s.Name, Pods: FirstScaleUpStep(s.HPA),
+			Service: s.Name, Pods: int(s.HPA.FirstScaleUpStep()),
 			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
 		})
 	}
 	return args
-}
-
-// FirstScaleUpStep is how many pods an HPA adds in its first scale-up
-// period from minReplicas: the larger of its Pods and Percent policies
-// (this project's HPAs select Max), capped at maxReplicas - minReplicas
-// (calculateScaleUpLimitWithScalingRules in
-// pkg/controller/podautoscaler/horizontal.go of k8s.io/kubernetes: Percent
-// rounds up).
-func FirstScaleUpStep(h components.HPASpec) int {
-	h = h.WithDefaults()
-	byPercent := int(math.Ceil(float64(h.MinReplicas) * float64(h.ScaleUp.Percent) / 100))
-	step := max(int(h.ScaleUp.Pods), byPercent)
-	return max(min(step, int(h.MaxReplicas-h.MinReplicas)), 1)
 }
 
 // planCapacity fills the plan's capacity parts from cluster.*.
