@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"PDB with both fields", service(`"pdb":{"minAvailable":1,"maxUnavailable":1}`), []string{`services[0].pdb: sets both maxUnavailable and minAvailable`}},
 		{"wrong type", service(`"port":"eighty"`), []string{`services[0].port ("eighty"): has the wrong type: want whole number`}},
 		{"no services", set("services", `[]`), []string{`services: must list at least one service`}},
-		{"bad CIDR", set("networkPolicy", `{"extraEgress":[{"name":"postgres","cidrs":["10.0.0.0/33"],"ports":[5432]}]}`), []string{`networkPolicy.extraEgress[0].cidrs[0] ("10.0.0.0/33"): is not a CIDR`}},
+		{"bad CIDR", set("networkPolicy", `{"ingressCidrs":["10.0.0.0/22"],"extraEgress":[{"name":"postgres","cidrs":["10.0.0.0/33"],"ports":[5432]}]}`), []string{`networkPolicy.extraEgress[0].cidrs[0] ("10.0.0.0/33"): is not a CIDR`}},
 		{"bad log level", set("app", `{"logLevel":"verbose"}`), []string{`app.logLevel ("verbose"): is not a valid choice`}},
 		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
 		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
@@ -193,6 +194,10 @@ func TestLoadBadConfig(t *testing.T) {
 		{"health check success codes", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","successCodes":"2xx"}`), []string{`ingress.successCodes ("2xx"): is not a list of HTTP codes or ranges`}},
 		{"services open to every pod behind an ALB", set("networkPolicy", `{}`), []string{
 			`networkPolicy.ingressCidrs: is empty: the services' ports are open to every pod of the cluster, which can bypass the ALB`, `set it to the CIDRs of the subnets the ALB runs in`}},
+		{"load test aimed at an ingress without a host (issue 21: it panicked)", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true,"target":{"ingress":true}}`)(s)
+			set("ingress", `{"hosts":[],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc"}`)(s)
+		}, []string{`loadtest.target.ingress (true): needs an enabled ingress with at least one host`, "set ingress.hosts, or target a service"}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")
@@ -223,30 +228,48 @@ func TestLoadBadConfig(t *testing.T) {
 }
 
 // TestLoadReportsEveryProblem: several problems come back together, each as
-// its own FieldError.
+// its own FieldError: every problem of the stack file's own checks at
+// once; once those pass, every problem of the plan's (the components')
+// checks at once. The plan is not built from a config that failed the
+// stack file's checks (issue 21: it could panic), so the plan's problems
+// wait for the stack file's to be fixed.
 func TestLoadReportsEveryProblem(t *testing.T) {
+	paths := func(src stacks.MapSource) []string {
+		t.Helper()
+		_, err := workloads.Load(src, project, "production")
+		var cfgErr *stacks.ConfigError
+		if !errors.As(err, &cfgErr) {
+			t.Fatalf("want a *ConfigError, got %v", err)
+		}
+		var paths []string
+		for _, p := range cfgErr.Problems {
+			var fe *validate.FieldError
+			if !errors.As(p, &fe) {
+				t.Fatalf("problem %v is not a FieldError", p)
+			}
+			paths = append(paths, fe.Path)
+		}
+		return paths
+	}
+	components := `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
+	planProblems := []string{"services[0].image", "services[0].hpa.maxReplicas", "services[0].hpa.cpuUtilization", "ingress.routes[0].service"}
+
 	src := stacktest.ProductionSource()
-	src.Values["cirkelline:environment"] = "production"
-	src.Values["cirkelline:services"] = `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
+	src.Values["cirkelline:services"] = components
+	if got := paths(src); !reflect.DeepEqual(got, planProblems) {
+		t.Errorf("the plan's problems: got %v, want %v", got, planProblems)
+	}
+
+	src = stacktest.ProductionSource()
+	src.Values["cirkelline:services"] = components
+	src.Values["cirkelline:podSecurity"] = "open"
+	src.Values["cirkelline:loadtest"] = `{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`
+	src.Values["cirkelline:loadtestEmail"], src.Values["cirkelline:loadtestPassword"] = "e", "p"
+	src.Secrets = append(src.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
 	delete(src.Values, "cirkelline:jwtSecret")
-	_, err := workloads.Load(src, project, "production")
-	var cfgErr *stacks.ConfigError
-	if !errors.As(err, &cfgErr) {
-		t.Fatalf("want a *ConfigError, got %v", err)
-	}
-	var paths []string
-	for _, p := range cfgErr.Problems {
-		var fe *validate.FieldError
-		if !errors.As(p, &fe) {
-			t.Fatalf("problem %v is not a FieldError", p)
-		}
-		paths = append(paths, fe.Path)
-	}
-	want := []string{"app.secretEnv.JWT_SECRET_KEY", "services[0].image", "services[0].hpa.maxReplicas", "services[0].hpa.cpuUtilization", "ingress.routes[0].service"}
-	for _, w := range want {
-		if !strings.Contains(strings.Join(paths, " "), w) {
-			t.Errorf("missing problem at %s; got %v", w, paths)
-		}
+	want := []string{"app.secretEnv.JWT_SECRET_KEY", "podSecurity", "loadtest.target.service"}
+	if got := paths(src); !reflect.DeepEqual(got, want) {
+		t.Errorf("the stack file's problems, alone: got %v, want %v", got, want)
 	}
 }
 

@@ -76,13 +76,19 @@ type RedisPlan struct {
 	Name     string
 }
 
-// Load reads the stack's config and plans it. Every problem, the stack
-// file's and the plan's (each component's own checks), comes back in one
-// *stacks.ConfigError with the stack file's paths, before anything is
-// registered.
+// Load reads the stack's config and plans it. Every problem comes back in
+// one *stacks.ConfigError with the stack file's paths, before anything is
+// registered: first the stack file's own (every one of them); once those
+// pass, the plan's (each component's own checks, every one of them). The
+// plan is never built from a config that failed the stack file's checks:
+// NewPlan may rely on what they guarantee (an ingress target has a host, a
+// named service exists).
 func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (*Plan, error) {
 	var plan *Plan
 	check := stacks.Check(func(cfg *stacks.Config, errs *validate.Errors) {
+		if errs.Len() > 0 {
+			return
+		}
 		plan = NewPlan(cfg)
 		errs.Merge(plan.Validate())
 	})
@@ -451,19 +457,24 @@ func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 
 // LoadTestTargetURL is BASE_URL: an explicit URL, the first ingress host
 // (https, or http without a certificate), or the target service's
-// in-cluster name.
+// in-cluster name; "" when the config names no target at all. An ingress
+// target without a host (which the stack file's checks refuse) falls back
+// to the target service, so no config makes it fail.
 func LoadTestTargetURL(c *stacks.Config) string {
 	t := c.LoadTest.Target
 	switch {
 	case t.URL != "":
 		return t.URL
-	case t.Ingress:
+	case t.Ingress && len(c.Ingress.Hosts) > 0:
 		scheme := "https"
 		if c.Ingress.CertificateARN == "" {
 			scheme = "http"
 		}
 		return scheme + "://" + c.Ingress.Hosts[0]
 	}
-	svc, _, _ := c.LoadTestTargetService()
+	svc, _, ok := c.LoadTestTargetService()
+	if !ok {
+		return ""
+	}
 	return fmt.Sprintf("http://%s:%d", components.ServiceDNSName(svc.Name, c.Namespace), svc.Port)
 }
