@@ -133,7 +133,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"million users beyond the HPA", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true,"shape":"million-users"}`)(s)
 			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":10}}]`
-		}, []string{`loadtest.capacity: peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 10`, "allowCapacityOverride"}},
+		}, []string{`loadtest.capacity: the million-users shape's peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 10`, "allowCapacityOverride"}},
 		{"negative stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"1m","target":10},{"duration":"-30s","target":0}]}`), []string{`loadtest.stages[1].duration ("-30s"): must be positive`}},
 		{"unparsable stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"two minutes","target":10}]}`), []string{`loadtest.stages[0].duration ("two minutes"): want a duration such as "30s" or "2m"`}},
 		{"threshold on an unknown metric", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"chat_latency":["p(95)<100"]}}`), []string{`loadtest.thresholds.chat_latency: is not a metric the cirkelline flow reports`}},

@@ -184,13 +184,10 @@ func (p *Plan) Warnings() []Warning {
 	if cfg.LoadTest.Target.Ingress && p.Ingress != nil && p.Ingress.CertificateARN == "" {
 		ws = append(ws, Warning{"loadtest.target.ingress", "the ingress has no certificate: the runners send plain HTTP to " + LoadTestTargetURL(cfg)})
 	}
-	shape, _ := cfg.LoadTest.Resolved()
-	if svc, i, ok := cfg.LoadTestTargetService(); ok && shape.CapacityModel && cfg.LoadTest.AllowCapacityOverride {
-		if need := cfg.LoadTest.Capacity.PodsNeeded(); need > int(svc.HPA.MaxReplicas) {
-			ws = append(ws, Warning{"loadtest.allowCapacityOverride", fmt.Sprintf(
-				"the capacity check is overridden: the peak needs %d pods of %s but services[%d].hpa.maxReplicas is %d, so the test will hold the HPA at its ceiling and may fail its thresholds",
-				need, svc.Name, i, svc.HPA.MaxReplicas)})
-		}
+	if v, i, judged := cfg.CapacityVerdict(); judged && !v.OK() && cfg.LoadTest.AllowCapacityOverride {
+		ws = append(ws, Warning{"loadtest.allowCapacityOverride", fmt.Sprintf(
+			"the capacity check is overridden: the %s peak needs %d pods of %s but services[%d].hpa.maxReplicas is %d, so the test will hold the HPA at its ceiling and may fail its thresholds",
+			v.Shape, v.PodsNeeded, v.Service, i, v.MaxReplicas)})
 	}
 	return ws
 }
