@@ -86,6 +86,9 @@ type RedisPlan struct {
 func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (*Plan, error) {
 	var plan *Plan
 	check := stacks.Check(func(cfg *stacks.Config, errs *validate.Errors) {
+		// The names the plan derives from the stack file's keys are the
+		// stack file's problems, at the keys they come from.
+		checkDerivedNames(cfg, errs)
 		if errs.Len() > 0 {
 			return
 		}
@@ -230,7 +233,8 @@ func (p *Plan) Validate() error {
 	}
 	p.validateCapacity(&errs)
 	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
-		errs.Merge(p.Monitoring.WithDefaults().Validate("monitoring"))
+		// Without the library's sentinel: every problem has its path.
+		errs.Merge(validate.Under("", p.Monitoring.WithDefaults().Validate("monitoring")))
 	}
 	return errs.Err()
 }
@@ -344,7 +348,7 @@ func monitoringArgs(c *stacks.Config) components.MonitoringArgs {
 			LatencyP95: latency, ErrorRatio: m.Thresholds.ErrorRatio,
 			RateLimitedRatio: m.Thresholds.RateLimitedRatio, Restarts: m.Thresholds.Restarts,
 		},
-		Labels: components.Labels(c.Namespace, c.Namespace+"-monitoring", "monitoring"),
+		Labels: components.Labels(c.Namespace, c.Namespace+monitoringSuffix, "monitoring"),
 	}
 	for _, s := range c.Services {
 		svc := monitoring.Service{
@@ -375,7 +379,7 @@ func webServiceSelector(partOf, name string) map[string]string {
 }
 
 // redisName names the stack's Redis objects.
-func redisName(c *stacks.Config) string { return c.Namespace + "-redis" }
+func redisName(c *stacks.Config) string { return c.Namespace + redisSuffix }
 
 // RedisEnvName names the ConfigMap and Secret holding the REDIS_* env.
 func RedisEnvName(c *stacks.Config) string { return redisName(c) + "-env" }
