@@ -484,14 +484,18 @@ func hpaSpec(h HPASpec, deploymentName pulumi.StringInput) *autoscalingv2.Horizo
 			},
 		}
 	}
+	// The rules as ScalingRules.API states them, which the capacity and
+	// rehearsal arithmetic reads too.
 	rules := func(r ScalingRules) *autoscalingv2.HPAScalingRulesArgs {
+		api := r.API()
+		var policies autoscalingv2.HPAScalingPolicyArray
+		for _, p := range api.Policies {
+			policies = append(policies, autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String(string(p.Type)), Value: pulumi.Int(int(p.Value)), PeriodSeconds: pulumi.Int(int(p.PeriodSeconds))})
+		}
 		return &autoscalingv2.HPAScalingRulesArgs{
-			StabilizationWindowSeconds: pulumi.Int(int(*r.StabilizationSeconds)),
-			SelectPolicy:               pulumi.String(string(r.SelectPolicy)),
-			Policies: autoscalingv2.HPAScalingPolicyArray{
-				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Percent"), Value: pulumi.Int(int(r.Percent)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
-				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Pods"), Value: pulumi.Int(int(r.Pods)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
-			},
+			StabilizationWindowSeconds: pulumi.Int(int(*api.StabilizationWindowSeconds)),
+			SelectPolicy:               pulumi.String(string(*api.SelectPolicy)),
+			Policies:                   policies,
 		}
 	}
 	return &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
