@@ -833,12 +833,11 @@ func TestPolicy(t *testing.T) {
 // the production stack's web Deployment (or its PDB).
 func TestPolicyRulesCatchBadObjects(t *testing.T) {
 	objs := renderStack(t, "production").Objects
-	const web = "deployment-cirkelline-cirkelline-backend.yaml"
 	deployment := func(mutate func(d *appsv1.Deployment)) func([]render.Object) []render.Object {
 		return func(objs []render.Object) []render.Object {
 			out := slices.Clone(objs)
 			for i, o := range out {
-				if o.File == web {
+				if o.Kind == "Deployment" && o.Name == "cirkelline-backend" {
 					var d appsv1.Deployment
 					mustDecode(t, o, &d)
 					mutate(&d)
