@@ -36,18 +36,34 @@ func shippedStacks(t *testing.T) []string {
 	return stacks
 }
 
-// renderStream renders a stack's Kubernetes objects (cloud resources such
-// as ElastiCache are left out: they need AWS) as one stream in apply order.
-func renderStream(t *testing.T, stack string) string {
+// renderDir renders a stack into a directory, as a user would before
+// `kubectl apply -f rendered/<stack>/`, and returns it with its Kubernetes
+// objects in the order kubectl reads them (the files' lexical order; the
+// cloud resources such as ElastiCache sit in cloud/, which a plain -f
+// does not descend into: they need AWS).
+func renderDir(t *testing.T, stack string) (string, []object) {
 	t.Helper()
-	cmd := exec.Command("go", "run", ".", "render", "--stack", stack, "--out", "-")
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", ".", "render", "--stack", stack, "--out", dir)
 	cmd.Dir = repoRoot()
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		t.Fatalf("render %s: %v", stack, err)
 	}
-	return string(out)
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("render %s wrote no manifests to %s (%v)", stack, dir, err)
+	}
+	sort.Strings(files)
+	var docs []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, strings.TrimSuffix(string(b), "\n"))
+	}
+	return dir, documents(t, strings.Join(docs, "\n---\n"))
 }
 
 type object struct {
@@ -79,13 +95,18 @@ func documents(t *testing.T, stream string) []object {
 func TestStacksOnARealControlPlane(t *testing.T) {
 	for _, stack := range shippedStacks(t) {
 		t.Run(stack, func(t *testing.T) {
-			stream := renderStream(t, stack)
-			objs := documents(t, stream)
+			// The rendered directory applies as it is, on a cluster without
+			// the stack's namespace: kubectl reads the files in lexical
+			// order, and their names put the Namespace first.
+			dir, objs := renderDir(t, stack)
+			if out, err := cp.Kubectl("get", "namespace", objs[0].Metadata.Name); objs[0].Kind != "Namespace" || err == nil {
+				t.Fatalf("want the stack's Namespace first and absent before the apply; first is %s %s (%v %s)", objs[0].Kind, objs[0].Metadata.Name, err, out)
+			}
 			// A hard zone spread (cluster.zones) needs nodes in that many
 			// zones, or its pods stay Pending by design: add fake nodes in
 			// the other zones for this stack, cordoned after it so the
 			// stacks applied later (and the drain test) see one node.
-			zones := hardZones(t, objs)
+			zones := declaredZones(t, stack)
 			for i := 1; i < zones; i++ {
 				name := fmt.Sprintf("kwok-node-zone-%d", i)
 				if out, err := cp.KubectlIn(zoneNode(name, fmt.Sprintf("zone-%c", 'a'+i)), "apply", "-f", "-"); err != nil {
@@ -93,7 +114,7 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 				}
 				defer cp.Kubectl("cordon", name)
 			}
-			if out, err := cp.KubectlIn(stream, "apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", "-"); err != nil {
+			if out, err := cp.Kubectl("apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", dir); err != nil {
 				t.Fatalf("the API server rejected the %s stack:\n%v\n%s", stack, err, out)
 			}
 			for _, o := range objs {
@@ -174,10 +195,10 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 			}
 			if zones > 1 {
 				// The hard zone spread put the pods of each such Deployment
-				// in as many zones as it declares.
+				// that runs at least one pod per zone in every zone.
 				for _, o := range objs {
 					var d appsv1.Deployment
-					if o.Kind != "Deployment" || yaml.Unmarshal(o.raw, &d) != nil || minDomains(d) == 0 {
+					if o.Kind != "Deployment" || yaml.Unmarshal(o.raw, &d) != nil || !hardZoneSpread(d) || minReplicas(objs, d.Name) < zones {
 						continue
 					}
 					var sel []string
@@ -186,13 +207,13 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 					}
 					sort.Strings(sel)
 					var got map[string]bool
-					waitFor(t, 60*time.Second, fmt.Sprintf("pods of %s in %d zones", d.Name, minDomains(d)), func() bool {
+					waitFor(t, 60*time.Second, fmt.Sprintf("pods of %s in %d zones", d.Name, zones), func() bool {
 						out, err := cp.Kubectl("get", "pods", "-n", d.Namespace, "-l", strings.Join(sel, ","), "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}")
 						got = map[string]bool{}
 						for _, n := range strings.Fields(out) {
 							got[n] = true
 						}
-						return err == nil && len(got) >= int(minDomains(d))
+						return err == nil && len(got) >= zones
 					})
 				}
 			}
@@ -213,30 +234,48 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 	}
 }
 
-// minDomains is the minDomains of a Deployment's hard zone spread, 0 without one.
-func minDomains(d appsv1.Deployment) int32 {
+// hardZoneSpread reports whether a Deployment's pods must spread over zones
+// (DoNotSchedule on topology.kubernetes.io/zone).
+func hardZoneSpread(d appsv1.Deployment) bool {
 	for _, c := range d.Spec.Template.Spec.TopologySpreadConstraints {
-		if c.TopologyKey == corev1.LabelTopologyZone && c.WhenUnsatisfiable == corev1.DoNotSchedule && c.MinDomains != nil {
-			return *c.MinDomains
+		if c.TopologyKey == corev1.LabelTopologyZone && c.WhenUnsatisfiable == corev1.DoNotSchedule {
+			return true
 		}
 	}
-	return 0
+	return false
 }
 
-// hardZones is the most zones a stack's Deployments require.
-func hardZones(t *testing.T, objs []object) int {
-	zones := 1
+// minReplicas is the minReplicas of the HPA that scales a Deployment, 1
+// without one.
+func minReplicas(objs []object, deployment string) int {
 	for _, o := range objs {
-		if o.Kind != "Deployment" {
-			continue
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if o.Kind == "HorizontalPodAutoscaler" && yaml.Unmarshal(o.raw, &h) == nil && h.Spec.ScaleTargetRef.Name == deployment && h.Spec.MinReplicas != nil {
+			return int(*h.Spec.MinReplicas)
 		}
-		var d appsv1.Deployment
-		if err := yaml.Unmarshal(o.raw, &d); err != nil {
-			t.Fatal(err)
-		}
-		zones = max(zones, int(minDomains(d)))
 	}
-	return zones
+	return 1
+}
+
+// declaredZones is a stack file's cluster.zones (1 when it declares none):
+// a hard zone spread needs nodes in that many zones.
+func declaredZones(t *testing.T, stack string) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(), "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Config struct {
+			Cluster struct {
+				Zones int `json:"zones"`
+			} `json:"cirkelline:cluster"`
+		} `json:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	return max(1, file.Config.Cluster.Zones)
 }
 
 // zoneNode is a kwok fake node like the control plane's own, in another zone.
