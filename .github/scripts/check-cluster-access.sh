@@ -233,12 +233,13 @@ echo "NetworkPolicies: enforced by $enforcer"
 
 # 6. Rights. What the program applies in the namespace, and the cluster-scoped
 # and CRD kinds the stack renders (testdata/rendered/<stack>/, kept equal to
-# the program's output by the golden tests); without a rendered stack, all
-# of them. Each line: verb resource scope.
+# the program's output by the golden tests), cluster-scoped objects by name
+# (the RBAC of docs/cluster.md grants them by resourceNames); without a
+# rendered stack, every optional kind. Each line: verb resource scope.
 namespace=$(cfg namespace || true)
 namespace=${namespace:-cirkelline}
 checks="create namespaces cluster
-patch namespaces cluster
+patch namespaces/$namespace cluster
 patch deployments.apps ns
 patch services ns
 patch configmaps ns
@@ -251,30 +252,37 @@ patch poddisruptionbudgets.policy ns
 patch networkpolicies.networking.k8s.io ns
 patch ingresses.networking.k8s.io ns
 patch jobs.batch ns"
-# kind -> "resource scope" of the kinds not every stack has.
+# "kind name" -> "resource[/name] scope" for the kinds not every stack has.
 optional_kind() {
   case $1 in
-    PriorityClass) echo "priorityclasses.scheduling.k8s.io cluster" ;;
-    NodePool) echo "nodepools.karpenter.sh cluster" ;;
-    EC2NodeClass) echo "ec2nodeclasses.karpenter.k8s.aws cluster" ;;
+    PriorityClass) echo "priorityclasses.scheduling.k8s.io${2:+/$2} cluster" ;;
+    NodePool) echo "nodepools.karpenter.sh${2:+/$2} cluster" ;;
+    EC2NodeClass) echo "ec2nodeclasses.karpenter.k8s.aws${2:+/$2} cluster" ;;
     ServiceMonitor) echo "servicemonitors.monitoring.coreos.com ns" ;;
     PrometheusRule) echo "prometheusrules.monitoring.coreos.com ns" ;;
   esac
 }
 stack_dir=$rendered_dir/${stack##*/}
 if [ -d "$stack_dir" ]; then
-  kinds=$(awk 'FNR == 1 { seen = 0 } !seen && /^kind:/ { print $2; seen = 1 }' "$stack_dir"/*.yaml | sort -u)
+  # One "kind name" a rendered file (top-level kind, metadata.name).
+  objects=$(awk '
+    FNR == 1 && kind != "" { print kind, name }
+    FNR == 1 { kind = ""; name = ""; meta = 0 }
+    /^kind:/ { kind = $2 }
+    /^metadata:/ { meta = 1; next }
+    meta && /^[^ ]/ { meta = 0 }
+    meta && /^  name:/ { name = $2 }
+    END { if (kind != "") print kind, name }' "$stack_dir"/*.yaml)
 else
   echo "::warning title=cluster access::no rendered manifests in $stack_dir: checking the rights for every optional kind (PriorityClass, NodePool, EC2NodeClass, ServiceMonitor, PrometheusRule)"
-  kinds="PriorityClass NodePool EC2NodeClass ServiceMonitor PrometheusRule"
+  objects=$(printf '%s\n' PriorityClass NodePool EC2NodeClass ServiceMonitor PrometheusRule)
 fi
-for kind in $kinds; do
-  if r=$(optional_kind "$kind") && [ -n "$r" ]; then
-    checks+=$'\n'"patch $r"
-  fi
-done
+extra=$(while read -r kind name; do
+  optional_kind "$kind" "$name"
+done <<<"$objects" | sort -u)
+[ -z "$extra" ] || checks+=$'\n'"$(sed 's/^/patch /' <<<"$extra")"
 while read -r verb resource; do
-  [ -n "$verb" ] && checks+=$'\n'"$verb $resource ns"
+  if [ -n "$verb" ]; then checks+=$'\n'"$verb $resource ns"; fi
 done <<<"${CAN_I:-}"
 if [ "$mode" = preview ]; then
   # A preview identity may not read Secret values either.

@@ -242,10 +242,11 @@ func TestAccessCheckMasksIdentityAndContext(t *testing.T) {
 
 // The rights asked for follow what the stack renders: staging's Karpenter
 // NodePool and EC2NodeClass and its monitoring objects, production's
-// PriorityClass; cluster-scoped kinds without a namespace.
+// PriorityClass; cluster-scoped objects by name (the RBAC grants them by
+// resourceNames), without a namespace. Plus CAN_I's extra checks.
 func TestAccessCheckAsksForWhatTheStackRenders(t *testing.T) {
 	common := []string{
-		"create namespaces", "patch namespaces",
+		"create namespaces", "patch namespaces/cirkelline-staging",
 		"patch deployments.apps -n cirkelline-staging", "patch services -n cirkelline-staging",
 		"patch configmaps -n cirkelline-staging", "patch secrets -n cirkelline-staging",
 		"patch serviceaccounts -n cirkelline-staging", "patch roles.rbac.authorization.k8s.io -n cirkelline-staging",
@@ -255,30 +256,32 @@ func TestAccessCheckAsksForWhatTheStackRenders(t *testing.T) {
 		"patch networkpolicies.networking.k8s.io -n cirkelline-staging",
 		"patch ingresses.networking.k8s.io -n cirkelline-staging", "patch jobs.batch -n cirkelline-staging",
 	}
-	with := func(extra ...string) []string { return append(append([]string(nil), common...), extra...) }
+	with := func(extra ...string) []string {
+		return append(append(append([]string(nil), common...), extra...), "get pods -n cirkelline-staging")
+	}
 	for _, tc := range []struct {
 		stack, mode, answer string
 		ok                  bool
 		want                []string
 	}{
 		{"cirkelline/staging", "deploy", "yes", true, with(
-			"patch ec2nodeclasses.karpenter.k8s.aws", "patch nodepools.karpenter.sh",
+			"patch ec2nodeclasses.karpenter.k8s.aws/cirkelline-staging", "patch nodepools.karpenter.sh/cirkelline-staging",
 			"patch prometheusrules.monitoring.coreos.com -n cirkelline-staging",
 			"patch servicemonitors.monitoring.coreos.com -n cirkelline-staging")},
 		{"cirkelline/production", "deploy", "yes", true, with(
-			"patch priorityclasses.scheduling.k8s.io",
+			"patch priorityclasses.scheduling.k8s.io/cirkelline-headroom",
 			"patch prometheusrules.monitoring.coreos.com -n cirkelline-staging",
 			"patch servicemonitors.monitoring.coreos.com -n cirkelline-staging")},
 		{"cirkelline/staging", "deploy", "no", false, with(
-			"patch ec2nodeclasses.karpenter.k8s.aws", "patch nodepools.karpenter.sh",
+			"patch ec2nodeclasses.karpenter.k8s.aws/cirkelline-staging", "patch nodepools.karpenter.sh/cirkelline-staging",
 			"patch prometheusrules.monitoring.coreos.com -n cirkelline-staging",
 			"patch servicemonitors.monitoring.coreos.com -n cirkelline-staging")},
 		// A preview identity: every write and reading Secrets must be refused.
-		{"cirkelline/local", "preview", "no", true, with("get secrets -n cirkelline-staging", "list secrets -n cirkelline-staging")},
-		{"cirkelline/local", "preview", "yes", false, with("get secrets -n cirkelline-staging", "list secrets -n cirkelline-staging")},
+		{"cirkelline/local", "preview", "no", true, append(with(), "get secrets -n cirkelline-staging", "list secrets -n cirkelline-staging")},
+		{"cirkelline/local", "preview", "yes", false, append(with(), "get secrets -n cirkelline-staging", "list secrets -n cirkelline-staging")},
 	} {
 		t.Run(tc.stack+" "+tc.mode+" "+tc.answer, func(t *testing.T) {
-			r := runCheck(t, tc.stack, vpcCNIOn, tc.answer, "ACCESS_MODE="+tc.mode)
+			r := runCheck(t, tc.stack, vpcCNIOn, tc.answer, "ACCESS_MODE="+tc.mode, "CAN_I=get pods\n")
 			if r.ok != tc.ok {
 				t.Fatalf("exit ok=%v, want %v:\n%s", r.ok, tc.ok, r.out)
 			}
