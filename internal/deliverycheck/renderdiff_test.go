@@ -16,6 +16,10 @@ func TestRenderDiffFenceOutlastsTheDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read so that `go test`'s cache sees a change to the script.
+	if _, err := os.ReadFile(script); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
