@@ -273,3 +273,26 @@ func TestClusterRefusesPlainKubeconfig(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadroomFollowsSelectPolicy: the pause pods hold the HPA's first
+// scale-up step as its selectPolicy makes it. Production's backend scales
+// 3–50 with 4 pods or 100 % per 15 s: Max takes 3 + 4 = 7 (4 pods), Min
+// takes 3 × 2 = 6 (3 pods).
+func TestHeadroomFollowsSelectPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		selectPolicy string
+		pods         int
+	}{{"Max", 4}, {"Min", 3}} {
+		src := stacktest.ProductionSource()
+		src.Values = maps.Clone(src.Values)
+		src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50,"scaleUp":{"selectPolicy":"` + tt.selectPolicy + `"}}}]`
+		src.Values["cirkelline:cluster"] = `{"headroom":{"enabled":true}}`
+		p, err := workloads.Load(src, "cirkelline", "production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Headroom.Steps[0].Pods; got != tt.pods {
+			t.Errorf("selectPolicy %s: the headroom holds %d pods, want %d", tt.selectPolicy, got, tt.pods)
+		}
+	}
+}
