@@ -39,6 +39,9 @@ case "$1 $2" in
     echo "$FAKE_CANI"
     [ "$FAKE_CANI" = yes ] ;;
   "get daemonset"|"get configmap")
+    if [ -f "$FAKE/cluster/forbidden.json" ]; then
+      echo "Error from server (Forbidden): $2s \"$5\" is forbidden: User \"x\" cannot get resource \"$2s\"" >&2; exit 1
+    fi
     f="$FAKE/cluster/$2-$4-$5.json"
     if [ -f "$f" ]; then cat "$f"; else echo "Error from server (NotFound): $2s \"$5\" not found" >&2; exit 1; fi ;;
   *) echo "fake kubectl: unexpected $*" >&2; exit 2 ;;
@@ -214,6 +217,16 @@ func TestAccessCheckRequiresNetworkPolicyEnforcement(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An identity that may not read the CNI's objects is told which ClusterRole
+// to bind, not that the cluster enforces nothing.
+func TestAccessCheckNamesTheRoleToReadTheCNI(t *testing.T) {
+	r := runCheck(t, "cirkelline/staging", map[string]map[string]any{"forbidden": {}}, "yes")
+	want := "cannot read daemonset kube-system/aws-node to check NetworkPolicy enforcement: Error from server (Forbidden)"
+	if r.ok || !strings.Contains(r.out, want) || !strings.Contains(r.out, "ClusterRole networkpolicy-enforcement-reader (docs/cluster.md)") {
+		t.Errorf("exit ok=%v, want a failure with %q and the ClusterRole; output:\n%s", r.ok, want, r.out)
 	}
 }
 
