@@ -903,7 +903,7 @@ func TestRenderWritesDashboards(t *testing.T) {
 		t.Fatalf("no dashboard written: %v\n%s", err, stdout.String())
 	}
 	var cm corev1.ConfigMap
-	body, err := os.ReadFile(filepath.Join(out, "configmap-cirkelline-staging-cirkelline-staging-dashboard.yaml"))
+	body, err := os.ReadFile(filepath.Join(out, "07-configmap-cirkelline-staging-cirkelline-staging-dashboard.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
