@@ -213,6 +213,16 @@ func TestLoadBadConfig(t *testing.T) {
 			loadTest(`{"enabled":true,"allowProduction":true,"target":{"ingress":true}}`)(s)
 			set("ingress", `{"hosts":[],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc"}`)(s)
 		}, []string{`loadtest.target.ingress (true): needs an enabled ingress with at least one host`, "set ingress.hosts, or target a service"}},
+		{"capacity: a maxReplicas of millions (the plan packed it pod by pod and hung)", func(s *stacks.MapSource) {
+			set("cluster", `{"capacity":{"nodes":3,"node":{"cpu":"4","memory":"16Gi"}}}`)(s)
+			service(`"hpa":{"maxReplicas":20000000}`)(s)
+		}, []string{`services[0].hpa.maxReplicas (20000000): is above this project's ceiling of 500`}},
+		{"capacity: more load-test runners than a plan packs", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":2,"stages":[{"duration":"1m","target":20000}]}`)(s)
+			set("cluster", `{"capacity":{"autoscaled":true,"node":{"cpu":"64","memory":"256Gi","pods":110}}}`)(s)
+		}, []string{`loadtest.vusPerRunner: gives loadtest-1 10000 pods, a worst case of 10051; a plan packs at most 5000`}},
+		{"more runners than an Indexed Job runs", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":1,"stages":[{"duration":"1m","target":1000000000}]}`),
+			[]string{`loadtest.vusPerRunner (1): splits the shape's 1000000000 VUs over 1000000000 runners; an Indexed Job runs at most 100000`, "raise it to at least 10000"}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")
