@@ -168,6 +168,7 @@ type run struct {
 	events   []events.EngineEvent
 	at       []time.Time
 	began    time.Time
+	ended    time.Time
 	progress bytes.Buffer
 	err      error
 }
@@ -198,6 +199,7 @@ func up(s *auto.Stack, opts ...optup.Option) *run {
 	ctx, cancel := opContext()
 	defer cancel()
 	_, r.err = s.Up(ctx, append(opts, optup.EventStreams(ch), optup.ProgressStreams(&r.progress), optup.ErrorProgressStreams(&r.progress))...)
+	r.ended = time.Now()
 	wait()
 	return r
 }
@@ -208,6 +210,7 @@ func preview(s *auto.Stack, opts ...optpreview.Option) *run {
 	ctx, cancel := opContext()
 	defer cancel()
 	_, r.err = s.Preview(ctx, append(opts, optpreview.EventStreams(ch), optpreview.ProgressStreams(&r.progress), optpreview.ErrorProgressStreams(&r.progress))...)
+	r.ended = time.Now()
 	wait()
 	return r
 }
@@ -218,6 +221,7 @@ func refresh(s *auto.Stack) *run {
 	ctx, cancel := opContext()
 	defer cancel()
 	_, r.err = s.Refresh(ctx, optrefresh.EventStreams(ch), optrefresh.ProgressStreams(&r.progress), optrefresh.ErrorProgressStreams(&r.progress))
+	r.ended = time.Now()
 	wait()
 	return r
 }
@@ -228,6 +232,7 @@ func destroy(s *auto.Stack) *run {
 	ctx, cancel := opContext()
 	defer cancel()
 	_, r.err = s.Destroy(ctx, optdestroy.EventStreams(ch), optdestroy.ProgressStreams(&r.progress), optdestroy.ErrorProgressStreams(&r.progress))
+	r.ended = time.Now()
 	wait()
 	return r
 }
