@@ -99,13 +99,13 @@ type WebServiceArgs struct {
 	// spread, maxSkew 1, see Zones.
 	DisableZoneSpread bool
 	// Zones is how many zones the cluster's nodes span (cluster.zones).
-	// When it is 2 or more and the service always runs at least that many
-	// pods (hpa.minReplicas >= Zones), the zone spread is a hard one
-	// (DoNotSchedule, minDomains Zones): the pods never share a zone while
-	// another has none. Otherwise, and by default (0, undeclared), the zone
-	// spread is ScheduleAnyway, so a single-zone cluster (kind, kwok, a
-	// laptop) still schedules every pod. The host spread is always
-	// ScheduleAnyway.
+	// With 2 or more the zone spread is a hard one (DoNotSchedule,
+	// maxSkew 1, over the zones whose nodes the pods may use; see
+	// topologySpread): while every zone is up the pods never bunch in one
+	// of them, and when a zone is lost the others take its pods. Otherwise,
+	// and by default (0, undeclared), the zone spread is ScheduleAnyway,
+	// so a single-zone cluster (kind, kwok, a laptop) still schedules
+	// every pod. The host spread is always ScheduleAnyway.
 	Zones int32
 	// RequirePinnedImage refuses the "latest" tag (production sets it).
 	RequirePinnedImage bool
@@ -362,27 +362,39 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 	return spec
 }
 
-// HardZoneSpread reports whether the zone spread is DoNotSchedule with
-// minDomains Zones: the stack declares at least two zones and the service
-// never runs fewer pods than that.
+// HardZoneSpread reports whether the zone spread is DoNotSchedule: the
+// stack declares at least two zones.
 func (a WebServiceArgs) HardZoneSpread() bool {
-	return !a.DisableZoneSpread && a.Zones >= 2 && a.HPA.MinReplicas >= a.Zones
+	return !a.DisableZoneSpread && a.Zones >= 2
 }
 
 // topologySpread spreads the pods over zones and hosts, maxSkew 1, each
 // constraint counting only the pods of the incoming pod's revision.
 //
-// The zone constraint is hard only when HardZoneSpread: minDomains needs
-// whenUnsatisfiable DoNotSchedule (k8s.io/api v0.37.2 core/v1
-// TopologySpreadConstraint.MinDomains: "When value is not nil,
-// WhenUnsatisfiable must be DoNotSchedule"), and while fewer than
-// minDomains zones have eligible nodes the scheduler treats the global
-// minimum as 0, placing at most maxSkew pods per zone: on a cluster whose
-// nodes span fewer zones than declared (a single kwok node, a laptop),
-// the other pods would stay Pending, which is why Zones must be declared
-// (cluster.zones) and is 0 by default. A ScheduleAnyway constraint may
-// not set minDomains, and only prefers the spread: every pod could land
-// in one zone.
+// The zone constraint is hard only when HardZoneSpread, and then it sets
+// no minDomains and honours node taints, so that losing a zone leaves
+// the others free to take its pods:
+//   - with minDomains, while fewer zones than minDomains have eligible
+//     nodes the scheduler takes the global minimum as 0 (Kubernetes'
+//     topology spread documentation, "minDomains"; k8s.io/api v0.37.2
+//     core/v1 TopologySpreadConstraint.MinDomains), so after a zone
+//     outage each surviving zone could hold only maxSkew pods and the
+//     replacements stayed Pending (issue 21: four of nine pods ran);
+//   - with the default nodeTaintsPolicy Ignore, a lost zone's nodes that
+//     still exist (NotReady, tainted node.kubernetes.io/unreachable by
+//     the node lifecycle controller) would still count as a domain
+//     holding no pods, once the pods there are terminating (the
+//     scheduler does not count terminating pods), with the same effect.
+//     Honor counts only nodes whose taints the pod tolerates
+//     (TopologySpreadConstraint.NodeTaintsPolicy, "Honor: nodes without
+//     taints, along with tainted nodes for which the incoming pod has a
+//     toleration, are included"); the pods' default tolerations for
+//     node.kubernetes.io/unreachable are NoExecute ones, which do not
+//     tolerate the NoSchedule taint. Cordoned nodes are left out too.
+//
+// The integration test (TestZoneOutage) runs both outages on the real
+// scheduler. A ScheduleAnyway constraint only prefers the spread: every
+// pod could land in one zone.
 func topologySpread(a WebServiceArgs, selector pulumi.StringMap) corev1.TopologySpreadConstraintArray {
 	spread := func(key, when string) corev1.TopologySpreadConstraintArgs {
 		return corev1.TopologySpreadConstraintArgs{
@@ -395,7 +407,7 @@ func topologySpread(a WebServiceArgs, selector pulumi.StringMap) corev1.Topology
 	zone := spread(ZoneTopologyKey, "ScheduleAnyway")
 	if a.HardZoneSpread() {
 		zone = spread(ZoneTopologyKey, "DoNotSchedule")
-		zone.MinDomains = pulumi.Int(int(a.Zones))
+		zone.NodeTaintsPolicy = pulumi.String("Honor") // core/v1 NodeInclusionPolicyHonor
 	}
 	return corev1.TopologySpreadConstraintArray{zone, spread(HostTopologyKey, "ScheduleAnyway")}
 }

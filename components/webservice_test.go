@@ -254,9 +254,9 @@ func baseHardening() hardening {
 // TestWebServiceHardening: the base case, then one mutation of the args
 // and of the wanted objects per row, compared whole.
 func TestWebServiceHardening(t *testing.T) {
-	hardZone := func(h *hardening, minDomains int32) {
+	hardZone := func(h *hardening) {
 		h.Spread[0].WhenUnsatisfiable = corev1.DoNotSchedule
-		h.Spread[0].MinDomains = ptr(minDomains)
+		h.Spread[0].NodeTaintsPolicy = ptr(corev1.NodeInclusionPolicyHonor)
 	}
 	tests := []struct {
 		name  string
@@ -279,11 +279,11 @@ func TestWebServiceHardening(t *testing.T) {
 			h.GracePeriodSeconds = ptr[int64](90)
 			h.ServiceAnnotations["alb.ingress.kubernetes.io/target-group-attributes"] = "deregistration_delay.timeout_seconds=60"
 		}},
-		{"three zones, three pods at least: hard zone spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3 }, func(h *hardening) { hardZone(h, 3) }},
-		{"three zones, fewer pods: a preference", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 2 }, func(*hardening) {}},
+		{"three zones: hard zone spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3 }, func(h *hardening) { hardZone(h) }},
+		{"three zones, fewer pods: still hard, no minDomains", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 1 }, func(h *hardening) { hardZone(h) }},
 		{"one zone: a preference", func(a *components.WebServiceArgs) { a.Zones = 1; a.HPA.MinReplicas = 3 }, func(*hardening) {}},
-		{"fixed replicas count as the floor", func(a *components.WebServiceArgs) { a.Zones = 2; a.HPA.Disabled = true; a.HPA.MinReplicas = 2 }, func(h *hardening) {
-			hardZone(h, 2)
+		{"fixed replicas, two zones", func(a *components.WebServiceArgs) { a.Zones = 2; a.HPA.Disabled = true; a.HPA.MinReplicas = 2 }, func(h *hardening) {
+			hardZone(h)
 			h.ScaleDown = nil
 		}},
 		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3; a.DisableZoneSpread = true }, func(h *hardening) { h.Spread = nil }},

@@ -85,7 +85,7 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 			// zones, or its pods stay Pending by design: add fake nodes in
 			// the other zones for this stack, cordoned after it so the
 			// stacks applied later (and the drain test) see one node.
-			zones := hardZones(t, objs)
+			zones := declaredZones(t, stack)
 			for i := 1; i < zones; i++ {
 				name := fmt.Sprintf("kwok-node-zone-%d", i)
 				if out, err := cp.KubectlIn(zoneNode(name, fmt.Sprintf("zone-%c", 'a'+i)), "apply", "-f", "-"); err != nil {
@@ -174,10 +174,10 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 			}
 			if zones > 1 {
 				// The hard zone spread put the pods of each such Deployment
-				// in as many zones as it declares.
+				// that runs at least one pod per zone in every zone.
 				for _, o := range objs {
 					var d appsv1.Deployment
-					if o.Kind != "Deployment" || yaml.Unmarshal(o.raw, &d) != nil || minDomains(d) == 0 {
+					if o.Kind != "Deployment" || yaml.Unmarshal(o.raw, &d) != nil || !hardZoneSpread(d) || minReplicas(objs, d.Name) < zones {
 						continue
 					}
 					var sel []string
@@ -186,13 +186,13 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 					}
 					sort.Strings(sel)
 					var got map[string]bool
-					waitFor(t, 60*time.Second, fmt.Sprintf("pods of %s in %d zones", d.Name, minDomains(d)), func() bool {
+					waitFor(t, 60*time.Second, fmt.Sprintf("pods of %s in %d zones", d.Name, zones), func() bool {
 						out, err := cp.Kubectl("get", "pods", "-n", d.Namespace, "-l", strings.Join(sel, ","), "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}")
 						got = map[string]bool{}
 						for _, n := range strings.Fields(out) {
 							got[n] = true
 						}
-						return err == nil && len(got) >= int(minDomains(d))
+						return err == nil && len(got) >= zones
 					})
 				}
 			}
@@ -213,30 +213,48 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 	}
 }
 
-// minDomains is the minDomains of a Deployment's hard zone spread, 0 without one.
-func minDomains(d appsv1.Deployment) int32 {
+// hardZoneSpread reports whether a Deployment's pods must spread over zones
+// (DoNotSchedule on topology.kubernetes.io/zone).
+func hardZoneSpread(d appsv1.Deployment) bool {
 	for _, c := range d.Spec.Template.Spec.TopologySpreadConstraints {
-		if c.TopologyKey == corev1.LabelTopologyZone && c.WhenUnsatisfiable == corev1.DoNotSchedule && c.MinDomains != nil {
-			return *c.MinDomains
+		if c.TopologyKey == corev1.LabelTopologyZone && c.WhenUnsatisfiable == corev1.DoNotSchedule {
+			return true
 		}
 	}
-	return 0
+	return false
 }
 
-// hardZones is the most zones a stack's Deployments require.
-func hardZones(t *testing.T, objs []object) int {
-	zones := 1
+// minReplicas is the minReplicas of the HPA that scales a Deployment, 1
+// without one.
+func minReplicas(objs []object, deployment string) int {
 	for _, o := range objs {
-		if o.Kind != "Deployment" {
-			continue
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if o.Kind == "HorizontalPodAutoscaler" && yaml.Unmarshal(o.raw, &h) == nil && h.Spec.ScaleTargetRef.Name == deployment && h.Spec.MinReplicas != nil {
+			return int(*h.Spec.MinReplicas)
 		}
-		var d appsv1.Deployment
-		if err := yaml.Unmarshal(o.raw, &d); err != nil {
-			t.Fatal(err)
-		}
-		zones = max(zones, int(minDomains(d)))
 	}
-	return zones
+	return 1
+}
+
+// declaredZones is a stack file's cluster.zones (1 when it declares none):
+// a hard zone spread needs nodes in that many zones.
+func declaredZones(t *testing.T, stack string) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(), "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Config struct {
+			Cluster struct {
+				Zones int `json:"zones"`
+			} `json:"cirkelline:cluster"`
+		} `json:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	return max(1, file.Config.Cluster.Zones)
 }
 
 // zoneNode is a kwok fake node like the control plane's own, in another zone.

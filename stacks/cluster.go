@@ -36,10 +36,10 @@ type ClusterConfig struct {
 	// Headroom runs pause pods that keep room for a scale-up. Default off.
 	Headroom HeadroomConfig `json:"headroom"`
 	// Zones is how many zones (topology.kubernetes.io/zone) the cluster's
-	// nodes span. With 2 or more, every service whose hpa.minReplicas is at
-	// least Zones spreads over them strictly (DoNotSchedule, minDomains
-	// Zones; components.WebServiceArgs.Zones). Default 0, undeclared: the
-	// zone spread stays a preference, as a single-zone cluster needs.
+	// nodes span. With 2 or more, every service spreads over them strictly
+	// (DoNotSchedule, recovering from a lost zone;
+	// components.WebServiceArgs.Zones). Default 0, undeclared: the zone
+	// spread stays a preference, as a single-zone cluster needs.
 	Zones int32 `json:"zones,omitempty"`
 }
 

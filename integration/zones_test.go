@@ -1,0 +1,372 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// TestZoneOutage runs production's backend Deployment, with its spread
+// constraints as rendered, on nodes in production's declared zones (two
+// per zone, as the issue's first run had), loses one zone while the pods
+// run, and scales the Deployment to its HPA's maximum: every pod must be
+// scheduled in the surviving zones, and while every zone was up the pods
+// must have been spread evenly. The real scheduler decides.
+//
+// Two forms of losing a zone:
+//   - gone: the zone's nodes and their pods are deleted, as when the
+//     cloud's node lifecycle removes the instances;
+//   - unreachable: the zone's nodes stop reporting (kwok stops managing
+//     them and their Ready condition goes Unknown), the node lifecycle
+//     controller taints them node.kubernetes.io/unreachable, and their
+//     pods are deleted as the taint eviction would after the pods'
+//     300 s toleration; they stay Terminating, as no kubelet confirms.
+//
+// Each outage also runs a control with the constraint it guards against
+// (minDomains, the previous spread; or the default nodeTaintsPolicy
+// Ignore), which must leave pods Pending: the test can fail.
+func TestZoneOutage(t *testing.T) {
+	objs := documents(t, renderStream(t, "production"))
+	zones := declaredZones(t, "production")
+	if zones < 2 {
+		t.Fatalf("production declares %d zones; the test needs a hard zone spread", zones)
+	}
+	var deploy appsv1.Deployment
+	var hpa autoscalingv2.HorizontalPodAutoscaler
+	for _, o := range objs {
+		switch {
+		case o.Kind == "Deployment" && o.Metadata.Labels["app.kubernetes.io/component"] == "web":
+			if err := yaml.Unmarshal(o.raw, &deploy); err != nil {
+				t.Fatal(err)
+			}
+		case o.Kind == "HorizontalPodAutoscaler":
+			if err := yaml.Unmarshal(o.raw, &hpa); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if deploy.Name == "" || hpa.Spec.ScaleTargetRef.Name != deploy.Name {
+		t.Fatalf("production renders no web Deployment with its HPA (found %q, HPA of %q)", deploy.Name, hpa.Spec.ScaleTargetRef.Name)
+	}
+	if !hardZoneSpread(deploy) {
+		t.Fatalf("production's %s has no hard zone spread: %+v", deploy.Name, deploy.Spec.Template.Spec.TopologySpreadConstraints)
+	}
+	rendered := deploy.Spec.Template.Spec.TopologySpreadConstraints
+	previous := withZoneConstraint(rendered, func(c *corev1.TopologySpreadConstraint) {
+		c.NodeTaintsPolicy = nil
+		c.MinDomains = ptrTo(int32(zones))
+	})
+	ignoreTaints := withZoneConstraint(rendered, func(c *corev1.TopologySpreadConstraint) { c.NodeTaintsPolicy = nil })
+
+	tests := []struct {
+		name        string
+		spread      []corev1.TopologySpreadConstraint
+		unreachable bool
+		recovers    bool
+	}{
+		{"gone, as rendered", rendered, false, true},
+		{"unreachable, as rendered", rendered, true, true},
+		{"gone, with minDomains (control)", previous, false, false},
+		{"unreachable, ignoring taints (control)", ignoreTaints, true, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := fmt.Sprintf("zone-outage-%d", i)
+			perZone := 2
+			initial := zones * perZone // two pods per zone while all are up
+			out := zoneOutageRun{t: t, ns: ns, zones: zones, nodesPerZone: 2}
+			out.setUp(deploy, tt.spread, initial)
+			defer out.tearDown()
+
+			// Every zone up: the pods spread evenly.
+			perZoneCount := out.waitRunning(initial)
+			for z := 0; z < zones; z++ {
+				if got := perZoneCount[zoneName(z)]; got != perZone {
+					t.Fatalf("with every zone up, %d pods in %s, want %d (all: %v)", got, zoneName(z), perZone, perZoneCount)
+				}
+			}
+
+			lost := zoneName(zones - 1)
+			out.loseZone(lost, tt.unreachable)
+			out.scale(int(hpa.Spec.MaxReplicas))
+			if !tt.recovers {
+				pending := out.waitPending()
+				if pending == 0 {
+					t.Fatalf("the control (%s) scheduled every pod: the test cannot tell the spreads apart", tt.name)
+				}
+				t.Logf("control: %d pods Pending after losing %s, as expected", pending, lost)
+				return
+			}
+			counts := out.waitRunning(int(hpa.Spec.MaxReplicas))
+			if counts[lost] != 0 {
+				t.Errorf("%d new pods in the lost zone %s", counts[lost], lost)
+			}
+			// The survivors share the load evenly (maxSkew 1).
+			var low, high int
+			for z := 0; z < zones-1; z++ {
+				n := counts[zoneName(z)]
+				if z == 0 || n < low {
+					low = n
+				}
+				high = max(high, n)
+			}
+			if high-low > 1 {
+				t.Errorf("after losing %s the pods are skewed by %d: %v", lost, high-low, counts)
+			}
+			t.Logf("after losing %s: %v", lost, counts)
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// withZoneConstraint copies the constraints with the zone one changed.
+func withZoneConstraint(in []corev1.TopologySpreadConstraint, change func(*corev1.TopologySpreadConstraint)) []corev1.TopologySpreadConstraint {
+	out := make([]corev1.TopologySpreadConstraint, len(in))
+	for i, c := range in {
+		c = *c.DeepCopy()
+		if c.TopologyKey == corev1.LabelTopologyZone {
+			change(&c)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func zoneName(z int) string { return fmt.Sprintf("outage-zone-%c", 'a'+z) }
+
+// zoneOutageRun is one run's namespace, nodes and Deployment. Its nodes
+// carry a label of their own that the pods select, so only they are the
+// constraints' domains (nodeAffinityPolicy Honor, the default).
+type zoneOutageRun struct {
+	t            *testing.T
+	ns           string
+	zones        int
+	nodesPerZone int
+}
+
+func (r zoneOutageRun) node(z, i int) string { return fmt.Sprintf("%s-%c-%d", r.ns, 'a'+z, i) }
+
+func (r zoneOutageRun) setUp(d appsv1.Deployment, spread []corev1.TopologySpreadConstraint, replicas int) {
+	t := r.t
+	if out, err := cp.KubectlIn("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+r.ns+"}\n", "apply", "-f", "-"); err != nil {
+		t.Fatalf("namespace: %v\n%s", err, out)
+	}
+	for z := 0; z < r.zones; z++ {
+		for i := 0; i < r.nodesPerZone; i++ {
+			// Room for the HPA's maximum in the surviving zones.
+			node := strings.Replace(zoneNode(r.node(z, i), zoneName(z)), "    type: kwok\n", "    type: kwok\n    zone-outage: "+r.ns+"\n", 1)
+			if out, err := cp.KubectlIn(node, "apply", "-f", "-"); err != nil {
+				t.Fatalf("node: %v\n%s", err, out)
+			}
+		}
+	}
+	d = *d.DeepCopy()
+	d.Namespace = r.ns
+	d.Spec.Replicas = ptrTo(int32(replicas))
+	spec := &d.Spec.Template.Spec
+	spec.TopologySpreadConstraints = spread
+	spec.NodeSelector = map[string]string{"zone-outage": r.ns}
+	// The pods' service account is not part of this test; kwok runs no
+	// containers, so their config and secrets need not exist either.
+	spec.ServiceAccountName = ""
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cp.KubectlIn(string(raw), "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("deployment: %v\n%s", err, out)
+	}
+}
+
+func (r zoneOutageRun) tearDown() {
+	cp.Kubectl("delete", "namespace", r.ns, "--wait=false")
+	cp.Kubectl("delete", "nodes", "-l", "zone-outage="+r.ns, "--wait=false")
+	// Pods left Terminating on the unreachable nodes have no kubelet to
+	// confirm; remove them so the namespace can go.
+	cp.Kubectl("delete", "pods", "-n", r.ns, "--all", "--force", "--grace-period=0")
+}
+
+func (r zoneOutageRun) pods() []corev1.Pod {
+	out, err := cp.Kubectl("get", "pods", "-n", r.ns, "-o", "json")
+	if err != nil {
+		r.t.Fatalf("get pods: %v", err)
+	}
+	var list corev1.PodList
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		r.t.Fatal(err)
+	}
+	return list.Items
+}
+
+func (r zoneOutageRun) zoneOf() map[string]string {
+	out, err := cp.Kubectl("get", "nodes", "-l", "zone-outage="+r.ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`)
+	if err != nil {
+		r.t.Fatalf("get nodes: %v", err)
+	}
+	zones := map[string]string{}
+	for _, line := range strings.Fields(out) {
+		if name, zone, ok := strings.Cut(line, "="); ok {
+			zones[name] = zone
+		}
+	}
+	return zones
+}
+
+// waitRunning waits until want pods not being deleted run, and returns
+// how many run in each zone.
+func (r zoneOutageRun) waitRunning(want int) map[string]int {
+	r.t.Helper()
+	var counts map[string]int
+	var running, pending int
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		zoneOf := r.zoneOf()
+		counts, running, pending = map[string]int{}, 0, 0
+		for _, p := range r.pods() {
+			switch {
+			case p.DeletionTimestamp != nil:
+			case p.Status.Phase == corev1.PodRunning:
+				running++
+				counts[zoneOf[p.Spec.NodeName]]++
+			case p.Status.Phase == corev1.PodPending:
+				pending++
+			}
+		}
+		if running == want && pending == 0 {
+			return counts
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d of %d pods running, %d pending after 90 s (by zone: %v)%s", running, want, pending, counts, r.unschedulable())
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// waitPending waits for the scheduler to have tried every pod, and
+// returns how many it could not place.
+func (r zoneOutageRun) waitPending() int {
+	var unschedulable int
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		unschedulable = 0
+		undecided := 0
+		for _, p := range r.pods() {
+			if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodPending {
+				continue
+			}
+			undecided++
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Reason == corev1.PodReasonUnschedulable {
+					unschedulable++
+					undecided--
+				}
+			}
+		}
+		if unschedulable > 0 && undecided == 0 {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	return unschedulable
+}
+
+// unschedulable is the scheduler's message for the first Pending pod.
+func (r zoneOutageRun) unschedulable() string {
+	for _, p := range r.pods() {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				return "; scheduler: " + c.Message
+			}
+		}
+	}
+	return ""
+}
+
+func (r zoneOutageRun) scale(replicas int) {
+	if out, err := cp.Kubectl("scale", "deployment/"+r.deployment(), "-n", r.ns, fmt.Sprintf("--replicas=%d", replicas)); err != nil {
+		r.t.Fatalf("scale: %v\n%s", err, out)
+	}
+}
+
+func (r zoneOutageRun) deployment() string {
+	out, err := cp.Kubectl("get", "deployments", "-n", r.ns, "-o", "jsonpath={.items[0].metadata.name}")
+	if err != nil {
+		r.t.Fatalf("get deployment: %v", err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// loseZone takes a zone's nodes away, with their pods.
+func (r zoneOutageRun) loseZone(zone string, unreachable bool) {
+	t := r.t
+	var nodes []string
+	for name, z := range r.zoneOf() {
+		if z == zone {
+			nodes = append(nodes, name)
+		}
+	}
+	var victims []string
+	for _, p := range r.pods() {
+		for _, n := range nodes {
+			if p.Spec.NodeName == n {
+				victims = append(victims, p.Name)
+			}
+		}
+	}
+	if len(nodes) == 0 || len(victims) == 0 {
+		t.Fatalf("zone %s has nodes %v and pods %v; want both", zone, nodes, victims)
+	}
+	if !unreachable {
+		for _, n := range nodes {
+			if out, err := cp.Kubectl("delete", "node", n); err != nil {
+				t.Fatalf("delete node %s: %v\n%s", n, err, out)
+			}
+		}
+		// The pod garbage collector removes pods bound to nodes that no
+		// longer exist; do at once what it does after a while.
+		args := append([]string{"delete", "pods", "-n", r.ns, "--force", "--grace-period=0"}, victims...)
+		if out, err := cp.Kubectl(args...); err != nil {
+			t.Fatalf("delete pods: %v\n%s", err, out)
+		}
+		return
+	}
+	for _, n := range nodes {
+		// kwok stops heartbeating the node (it manages only annotated
+		// nodes); its Ready condition goes Unknown, as the node lifecycle
+		// controller sets it when a node stops reporting.
+		if out, err := cp.Kubectl("annotate", "node", n, "kwok.x-k8s.io/node-"); err != nil {
+			t.Fatalf("unmanage node %s: %v\n%s", n, err, out)
+		}
+		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":"Ready","status":"Unknown","reason":"NodeStatusUnknown","message":"Kubelet stopped posting node status.","lastHeartbeatTime":%q,"lastTransitionTime":%q}]}}`,
+			time.Now().UTC().Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
+		if out, err := cp.Kubectl("patch", "node", n, "--subresource=status", "--type=strategic", "-p", patch); err != nil {
+			t.Fatalf("node %s not ready: %v\n%s", n, err, out)
+		}
+	}
+	// The node lifecycle controller taints them unreachable (NoSchedule).
+	waitFor(t, 90*time.Second, "unreachable taints on "+strings.Join(nodes, ", "), func() bool {
+		for _, n := range nodes {
+			out, err := cp.Kubectl("get", "node", n, "-o", `jsonpath={range .spec.taints[*]}{.key}:{.effect}{"\n"}{end}`)
+			if err != nil || !strings.Contains(out, corev1.TaintNodeUnreachable+":NoSchedule") {
+				return false
+			}
+		}
+		return true
+	})
+	// Their pods are evicted (deleted with a grace period) and stay
+	// Terminating: no kubelet answers.
+	args := append([]string{"delete", "pods", "-n", r.ns, "--wait=false"}, victims...)
+	if out, err := cp.Kubectl(args...); err != nil {
+		t.Fatalf("evict pods: %v\n%s", err, out)
+	}
+}
