@@ -4,6 +4,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -31,6 +32,7 @@ func TestDeploySpeed(t *testing.T) {
 	if runs <= 0 {
 		t.Skip("ENGINE_BENCH_RUNS not set: the deploy-speed benchmark runs from bench/deploy.sh")
 	}
+	needCluster(t)
 	const stack = "local"
 	objs := renderObjects(t, stack)
 	s := openStack(t, stackOptions{Stack: stack, Backend: t.TempDir(), Env: map[string]string{"KUBECONFIG": cp.Kubeconfig}})
@@ -70,7 +72,7 @@ func TestDeploySpeed(t *testing.T) {
 	fmt.Printf("median: pulumi up %.2fs, kubectl apply --server-side + rollout status + wait %.2fs\n", me.Seconds(), mk.Seconds())
 	fmt.Printf("ratio: %.1fx (pulumi up / kubectl; target <= 3x)\n", me.Seconds()/mk.Seconds())
 	fmt.Println("engine awaits by kind (median over runs and objects; max), from step start to outputs:")
-	for _, k := range slices.Sorted(mapsKeys(awaits)) {
+	for _, k := range slices.Sorted(maps.Keys(awaits)) {
 		fmt.Printf("  %-28s median %6.2fs  max %6.2fs  (%d)\n", k, median(awaits[k]).Seconds(), slices.Max(awaits[k]).Seconds(), len(awaits[k]))
 	}
 	fmt.Printf("last to finish per run: %s\n", strings.Join(last, "; "))
@@ -128,12 +130,4 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func mapsKeys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -53,6 +53,7 @@ func noDestruction(t *testing.T, what string, r *run) {
 // an HPA edit, a secret rotation, a refused bad edit, the cluster block and
 // destroy, on one control plane, each stack in a backend of its own.
 func TestLifecycle(t *testing.T) {
+	needCluster(t)
 	for _, stack := range engineStacks {
 		t.Run(stack, func(t *testing.T) { lifecycle(t, stack) })
 	}
@@ -258,7 +259,8 @@ func firstService(t *testing.T, stack string) string {
 	return f.Config.Services[0].Name
 }
 
-// secretReaders finds the Secret that holds env (the app's JWT secret) and
+// secretReaders finds the Secret that holds a variable named env... (the
+// app's JWT_SECRET_KEY, or PartyPic's JWT_SECRET) and
 // every workload whose pod template reads it (envFrom, env or volume).
 func secretReaders(t *testing.T, objs []render.Object, env string) (key, []key) {
 	t.Helper()
@@ -268,8 +270,18 @@ func secretReaders(t *testing.T, objs []render.Object, env string) (key, []key) 
 			StringData map[string]string `json:"stringData"`
 			Data       map[string]string `json:"data"`
 		}
-		if o.Kind == "Secret" && yaml.Unmarshal(o.Body, &s) == nil && (s.StringData[env] != "" || s.Data[env] != "") {
-			secret = key{o.Kind, o.Namespace, o.Name}
+		if o.Kind != "Secret" || yaml.Unmarshal(o.Body, &s) != nil {
+			continue
+		}
+		for k := range s.StringData {
+			if strings.HasPrefix(k, env) {
+				secret = key{o.Kind, o.Namespace, o.Name}
+			}
+		}
+		for k := range s.Data {
+			if strings.HasPrefix(k, env) {
+				secret = key{o.Kind, o.Namespace, o.Name}
+			}
 		}
 	}
 	if secret.Name == "" {

@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,27 +51,50 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	engineDir = dir
-	began := time.Now()
-	c, err := controlplane.Start(controlplane.Options{Root: repoRoot(), KeepLogs: os.Getenv("KEEP_CONTROLPLANE_LOGS") != ""})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start control plane:", err)
-		os.Exit(1)
-	}
-	fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), c.Server)
-	cp = c
-	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
-		if err := c.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			c.Stop()
-			os.Exit(1)
-		}
-	}
+	// Stop what was started also on Ctrl-C or a CI timeout.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() { <-sigs; c.Stop(); os.Exit(2) }()
+	go func() { <-sigs; stopCluster(); os.Exit(2) }()
 	code := m.Run()
-	c.Stop()
+	stopCluster()
 	os.Exit(code)
+}
+
+var (
+	clusterOnce sync.Once
+	clusterErr  error
+)
+
+// needCluster starts the control plane the first time a test needs it
+// (the renderYamlToDirectory test does not) and sets cp.
+func needCluster(t *testing.T) {
+	t.Helper()
+	clusterOnce.Do(func() {
+		began := time.Now()
+		c, err := controlplane.Start(controlplane.Options{Root: repoRoot(), KeepLogs: os.Getenv("KEEP_CONTROLPLANE_LOGS") != ""})
+		if err != nil {
+			clusterErr = fmt.Errorf("start control plane: %w", err)
+			return
+		}
+		fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), c.Server)
+		for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
+			if err := c.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
+				c.Stop()
+				clusterErr = err
+				return
+			}
+		}
+		cp = c
+	})
+	if clusterErr != nil {
+		t.Fatal(clusterErr)
+	}
+}
+
+func stopCluster() {
+	if cp != nil {
+		cp.Stop()
+	}
 }
 
 // buildEngine runs hack/engine/build.sh (cached by its version stamp) and
