@@ -249,7 +249,7 @@ func TestPartyPicIsOnlyStackConfig(t *testing.T) {
 	res := renderStack(t, "partypic")
 	byFile := map[string]render.Object{}
 	for _, o := range res.Objects {
-		byFile[o.File] = o
+		byFile[strings.ToLower(strings.Join([]string{o.Kind, o.Namespace, o.Name}, "-"))+".yaml"] = o
 	}
 	for svc, want := range map[string][2]int32{"partypic-server": {2, 25}, "partypic-client": {1, 3}} {
 		var h autoscalingv2.HorizontalPodAutoscaler
@@ -300,7 +300,7 @@ func TestRenderCommand(t *testing.T) {
 			t.Error("stale file not removed")
 		}
 		for _, want := range []string{
-			`HorizontalPodAutoscaler\s+cirkelline\s+cirkelline-backend-hpa\s+horizontalpodautoscaler-cirkelline-cirkelline-backend-hpa.yaml`,
+			`HorizontalPodAutoscaler\s+cirkelline\s+cirkelline-backend-hpa\s+13-horizontalpodautoscaler-cirkelline-cirkelline-backend-hpa.yaml`,
 			`aws:elasticache/replicationGroup:ReplicationGroup\s+-\s+cirkelline-redis\s+cloud/aws-elasticache-replicationgroup-cirkelline-redis.yaml`,
 			fmt.Sprintf(`rendered %d objects`, len(want)),
 			`pulumi config set --secret jwtSecret <value> --stack production`,
@@ -325,7 +325,7 @@ func TestRenderCommand(t *testing.T) {
 		if n := strings.Count(stdout.String(), "\n---\n"); n != kube-1 {
 			t.Errorf("%d document separators, want %d (Kubernetes objects only)", n, kube-1)
 		}
-		if strings.Contains(stdout.String(), "aws:elasticache") || !strings.HasPrefix(stdout.String(), "# namespace-") {
+		if strings.Contains(stdout.String(), "aws:elasticache") || !strings.HasPrefix(stdout.String(), "# 00-namespace-") {
 			t.Errorf("the stream must hold only Kubernetes objects, Namespace first:\n%.300s", stdout.String())
 		}
 	})
@@ -488,16 +488,23 @@ func TestRenderDiff(t *testing.T) {
 		!strings.Contains(d, "nodepool-cirkelline-staging.yaml") {
 		t.Fatalf("want exactly the HPA and the NodePool files, got:\n%s", d)
 	}
-	hpaDiff := d[:strings.Index(d, "diff --git a/base/nodepool")]
+	var hpaDiff, poolDiff string
+	for _, file := range strings.Split(d, "diff --git ")[1:] {
+		if strings.Contains(file, "nodepool-cirkelline-staging.yaml") {
+			poolDiff = file
+		} else {
+			hpaDiff = file
+		}
+	}
 	var limits []string
-	for _, line := range strings.Split(d[len(hpaDiff):], "\n") {
+	for _, line := range strings.Split(poolDiff, "\n") {
 		if (strings.HasPrefix(line, "-") || strings.HasPrefix(line, "+")) && !strings.HasPrefix(line, "---") && !strings.HasPrefix(line, "+++") {
 			limits = append(limits, strings.TrimSpace(line))
 		}
 	}
 	// 8 pods of 100m/256Mi instead of 5: a second m6i.large-sized node.
 	if strings.Join(limits, " ") != `-    cpu: "3" -    memory: 9Gi +    cpu: "5" +    memory: 17Gi` {
-		t.Errorf("the NodePool diff is not its limits, 3 CPU / 9Gi to 5 / 17Gi:\n%s", d[len(hpaDiff):])
+		t.Errorf("the NodePool diff is not its limits, 3 CPU / 9Gi to 5 / 17Gi:\n%s", poolDiff)
 	}
 	d = hpaDiff
 	var changes []string

@@ -13,6 +13,7 @@
 package capacity
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -63,6 +64,9 @@ type Workload struct {
 	// e.g. "services[0].resources.cpuRequest"; named when one pod is
 	// larger than a node. Default "workloads[i].cpu" and ".memory".
 	CPUPath, MemoryPath string
+	// NamePath is the stack-file field the name comes from, e.g.
+	// "services[0].name". Default "workloads[i].name".
+	NamePath string
 }
 
 // Node is the shape of one node of the pool: every node is alike (a node
@@ -94,6 +98,9 @@ type Overhead struct {
 	CPU, Memory resource.Quantity
 	// Pods is how many pod slots the overhead takes on each node.
 	Pods int
+	// Path is the stack-file field of the overhead. Default
+	// "cluster.capacity.overhead".
+	Path string
 }
 
 // Limits are a Karpenter NodePool's spec.limits that a stack manages
@@ -139,6 +146,7 @@ const (
 	DefaultNodePods       = 110
 	DefaultNodesPath      = "cluster.capacity.nodes"
 	DefaultNodePath       = "cluster.capacity.node"
+	DefaultOverheadPath   = "cluster.capacity.overhead"
 	DefaultLimitsPath     = "cluster.capacity.limits"
 	DefaultAutoscaledPath = "cluster.capacity.autoscaled"
 )
@@ -158,6 +166,9 @@ func (a Args) WithDefaults() Args {
 		if w.MemoryPath == "" {
 			w.MemoryPath = validate.Join(validate.Index("workloads", i), "memory")
 		}
+		if w.NamePath == "" {
+			w.NamePath = validate.Join(validate.Index("workloads", i), "name")
+		}
 	}
 	n := &a.Node
 	if n.Pods == 0 {
@@ -171,6 +182,9 @@ func (a Args) WithDefaults() Args {
 	}
 	if n.Path == "" {
 		n.Path = DefaultNodePath
+	}
+	if a.Overhead.Path == "" {
+		a.Overhead.Path = DefaultOverheadPath
 	}
 	if a.NodesPath == "" {
 		a.NodesPath = DefaultNodesPath
@@ -201,15 +215,17 @@ func (a Args) Validate() error {
 	seen := map[string]bool{}
 	for i, w := range a.Workloads {
 		path := validate.Index("workloads", i)
+		namePath := cmp.Or(w.NamePath, validate.Join(path, "name"))
 		if w.Name == "" {
-			errs.Add(validate.Join(path, "name"), nil, "is required", "pass the workload's name")
+			errs.Add(namePath, nil, "is required", "pass the workload's name")
 		} else if seen[w.Name] {
-			errs.Add(validate.Join(path, "name"), w.Name, "is used twice", "give each workload its own name")
+			errs.Add(namePath, w.Name, "is used twice", "give each workload its own name")
 		}
 		seen[w.Name] = true
 		validate.OneOf(&errs, validate.Join(path, "kind"), w.Kind, KindService, KindLoadTest, KindRedis, KindOther)
 		if w.Pods < 1 {
-			errs.Add(validate.Join(path, "pods"), w.Pods, "must be at least 1", "pass the worst-case pod count (an HPA's maxReplicas), or leave the workload out")
+			podsPath := cmp.Or(w.PodsPath, validate.Join(path, "pods"))
+			errs.Add(podsPath, w.Pods, "must be at least 1", "pass the worst-case pod count (an HPA's maxReplicas), or leave the workload out")
 		}
 		for _, r := range []struct {
 			path, what string
@@ -231,7 +247,7 @@ func (a Args) Validate() error {
 		field    string
 		q, over  resource.Quantity
 		overPath string
-	}{{"cpu", n.CPU, a.Overhead.CPU, "overhead.cpu"}, {"memory", n.Memory, a.Overhead.Memory, "overhead.memory"}} {
+	}{{"cpu", n.CPU, a.Overhead.CPU, validate.Join(a.Overhead.Path, "cpu")}, {"memory", n.Memory, a.Overhead.Memory, validate.Join(a.Overhead.Path, "memory")}} {
 		switch {
 		case r.q.Sign() <= 0:
 			errs.Add(validate.Join(n.Path, r.field), r.q.String(), "must be positive", "pass the allocatable "+r.field+" of one node")
@@ -245,9 +261,9 @@ func (a Args) Validate() error {
 	case n.Pods < 1:
 		errs.Add(validate.Join(n.Path, "pods"), n.Pods, "must be at least 1", "pass the node's maxPods")
 	case a.Overhead.Pods < 0:
-		errs.Add("overhead.pods", a.Overhead.Pods, "must not be negative", "")
+		errs.Add(validate.Join(a.Overhead.Path, "pods"), a.Overhead.Pods, "must not be negative", "")
 	case a.Overhead.Pods >= n.Pods:
-		errs.Add("overhead.pods", a.Overhead.Pods, fmt.Sprintf("leaves no pod slot of a node's %d", n.Pods), "")
+		errs.Add(validate.Join(a.Overhead.Path, "pods"), a.Overhead.Pods, fmt.Sprintf("leaves no pod slot of a node's %d", n.Pods), "")
 	}
 	if n.CapacityCPU.Cmp(n.CPU) < 0 {
 		errs.Add(validate.Join(n.Path, "capacityCpu"), n.CapacityCPU.String(), fmt.Sprintf("is less than the allocatable CPU (%s)", n.CPU.String()), "pass the instance's vCPUs, or leave it empty")

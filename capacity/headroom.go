@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,13 +20,19 @@ import (
 type ScaleUpStep struct {
 	// Service names the HPA's workload. Required.
 	Service string
-	// Pods is the first step in pods: the larger of the scale-up
-	// policies' pods and percent of minReplicas (the faster policy wins,
-	// this project's default), capped at maxReplicas less minReplicas.
-	// The caller computes it from the HPA spec. At least 1.
+	// Pods is the first step in pods: what the HPA's scale-up policies
+	// allow from minReplicas under its selectPolicy (the faster policy
+	// under Max, the slower under Min), capped at maxReplicas less
+	// minReplicas. The caller computes it from the HPA spec
+	// (components.HPASpec.FirstScaleUpStep). At least 1.
 	Pods int
 	// CPU and Memory are one of the service's pods' requests. Required.
 	CPU, Memory resource.Quantity
+	// CPUPath and MemoryPath are the stack-file fields of the requests,
+	// e.g. "services[0].resources.cpuRequest", and ServicePath of the
+	// service's name. Default "headroom.steps[i].cpu", ".memory" and
+	// ".service".
+	CPUPath, MemoryPath, ServicePath string
 }
 
 // HeadroomArgs are a stack's headroom inputs. Zero values mean the
@@ -79,6 +86,12 @@ func (a HeadroomArgs) WithDefaults() HeadroomArgs {
 	}
 	a.Labels = maps.Clone(a.Labels)
 	a.Steps = slices.Clone(a.Steps)
+	for i := range a.Steps {
+		s := &a.Steps[i]
+		s.CPUPath = cmp.Or(s.CPUPath, validate.Join(validate.Index("headroom.steps", i), "cpu"))
+		s.MemoryPath = cmp.Or(s.MemoryPath, validate.Join(validate.Index("headroom.steps", i), "memory"))
+		s.ServicePath = cmp.Or(s.ServicePath, validate.Join(validate.Index("headroom.steps", i), "service"))
+	}
 	return a
 }
 
@@ -97,16 +110,16 @@ func (a HeadroomArgs) Validate() error {
 	for i, s := range a.Steps {
 		path := validate.Index("headroom.steps", i)
 		if s.Service == "" {
-			errs.Add(validate.Join(path, "service"), nil, "is required", "")
+			errs.Add(cmp.Or(s.ServicePath, validate.Join(path, "service")), nil, "is required", "")
 		}
 		if s.Pods < 1 {
 			errs.Add(validate.Join(path, "pods"), s.Pods, "must be at least 1", "")
 		}
 		if s.CPU.Sign() <= 0 {
-			errs.Add(validate.Join(path, "cpu"), s.CPU.String(), "must be positive", "")
+			errs.Add(cmp.Or(s.CPUPath, validate.Join(path, "cpu")), s.CPU.String(), "must be positive", "")
 		}
 		if s.Memory.Sign() <= 0 {
-			errs.Add(validate.Join(path, "memory"), s.Memory.String(), "must be positive", "")
+			errs.Add(cmp.Or(s.MemoryPath, validate.Join(path, "memory")), s.Memory.String(), "must be positive", "")
 		}
 	}
 	if a.Priority >= 0 || a.Priority < DefaultHeadroomPriority {

@@ -222,6 +222,9 @@ func (a KarpenterArgs) Validate() error {
 		tags map[string]string
 	}{{"karpenter.subnetTags", a.SubnetTags}, {"karpenter.securityGroupTags", a.SecurityGroupTags}, {"karpenter.tags", a.Tags}} {
 		for _, k := range slices.Sorted(maps.Keys(r.tags)) {
+			if k == DiscoveryTag && r.tags[k] == "" && a.ClusterName == "" && r.path != "karpenter.tags" {
+				continue // the default tag of a missing clusterName, reported there
+			}
 			if k == "" || (r.path != "karpenter.tags" && r.tags[k] == "") {
 				errs.Add(validate.Key(r.path, k), r.tags[k], "empty tag keys or values are not supported", "")
 			}

@@ -191,10 +191,10 @@ func TestInvalidArgs(t *testing.T) {
 			a.Nodes = 0
 		}, []string{
 			`workloads[1].name ("cirkelline-backend"): is used twice; fix: give each workload its own name`,
-			`workloads[1].pods (0): must be at least 1`,
+			`loadtest.runners (0): must be at least 1`,
 			`workloads[2].kind ("cache"): is not a valid choice; fix: use one of "service", "load-test", "redis", "other"`,
 			`workloads[2].cpu ("0"): must be positive; fix: pass the CPU request of one redis pod (a pod without requests is invisible to the plan)`,
-			`overhead.memory ("16Gi"): leaves nothing of a node's memory (16Gi)`,
+			`cluster.capacity.overhead.memory ("16Gi"): leaves nothing of a node's memory (16Gi)`,
 			`cluster.capacity.nodes: is required; fix: pass the most nodes the pool can have, or set cluster.capacity.autoscaled`,
 		}},
 		{"no workloads, no node", func(a *capacity.Args) {
@@ -213,7 +213,7 @@ func TestInvalidArgs(t *testing.T) {
 			a.Node.CapacityCPU = q("3")
 			a.Overhead.Pods = 110
 		}, []string{
-			`overhead.pods (110): leaves no pod slot of a node's 110`,
+			`cluster.capacity.overhead.pods (110): leaves no pod slot of a node's 110`,
 			`cluster.capacity.node.capacityCpu ("3"): is less than the allocatable CPU (4)`,
 		}},
 	}

@@ -278,7 +278,7 @@ func AlbAnnotations(a AlbIngressArgs) map[string]string {
 	if a.SkipAwait {
 		// pulumi-kubernetes skips its await for objects with this
 		// annotation (provider/pkg/await/await.go, SkipAwaitLogic).
-		ann["pulumi.com/skipAwait"] = "true"
+		ann[SkipAwaitAnnotation] = "true"
 	}
 	return merged(ann, a.ExtraAnnotations)
 }

@@ -157,8 +157,14 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 	if err != nil {
 		return nil, fmt.Errorf("in-cluster redis %s: deployment: %w", name, err)
 	}
+	// No await on the endpoints: nothing depends on the Service (the
+	// clients connect by its DNS name, known from the plan, and fall back
+	// to memory while Redis is away), and the Deployment's rollout await
+	// already waits for the one pod they would list.
+	svcMeta := meta(args.Name)
+	svcMeta.Annotations = pulumi.StringMap{SkipAwaitAnnotation: pulumi.String("true")}
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: meta(args.Name),
+		Metadata: svcMeta,
 		Spec: &corev1.ServiceSpecArgs{
 			Selector: selector,
 			Ports:    corev1.ServicePortArray{corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(RedisPort), TargetPort: pulumi.String("redis"), Protocol: pulumi.String("TCP")}},

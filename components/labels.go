@@ -65,6 +65,11 @@ func ServiceDNSName(name, namespace string) string {
 	return fmt.Sprintf(serviceDNSFormat, name, namespace)
 }
 
+// SkipAwaitAnnotation set to "true" makes pulumi-kubernetes move on once
+// the object exists instead of waiting for it to become ready
+// (provider/pkg/await/await.go, metadata.SkipAwaitLogic, v4.25.0).
+const SkipAwaitAnnotation = "pulumi.com/skipAwait"
+
 // objectMeta is the metadata of every object a component registers: its
 // name, the component's namespace, labels and annotations (nil for none).
 func objectMeta(name string, namespace pulumi.StringInput, labels, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {

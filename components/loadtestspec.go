@@ -80,7 +80,7 @@ func (p loadTestPlan) meta(name string, annotations pulumi.StringMap) *metav1.Ob
 // jobAnnotations skip Pulumi's await when the user asked for it.
 func (p loadTestPlan) jobAnnotations() pulumi.StringMap {
 	if p.args.SkipAwait {
-		return pulumi.StringMap{"pulumi.com/skipAwait": pulumi.String("true")}
+		return pulumi.StringMap{SkipAwaitAnnotation: pulumi.String("true")}
 	}
 	return nil
 }

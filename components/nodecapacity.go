@@ -96,7 +96,7 @@ func NewNodeCapacity(ctx *pulumi.Context, name string, args NodeCapacityArgs, op
 		if dep.Annotations == nil {
 			dep.Annotations = map[string]string{}
 		}
-		dep.Annotations["pulumi.com/skipAwait"] = "true"
+		dep.Annotations[SkipAwaitAnnotation] = "true"
 		if _, err := registerObject(ctx, name+"-headroom", "apps/v1", "Deployment", dep.ObjectMeta, dep, args.Namespace,
 			parent, pulumi.DependsOn([]pulumi.Resource{class})); err != nil {
 			return nil, fmt.Errorf("node capacity %s: headroom deployment: %w", name, err)

@@ -316,10 +316,18 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 
 // serviceAnnotations tell the AWS Load Balancer Controller the service's
 // health check path and its target group's deregistration delay.
+//
+// `pulumi up` does not wait for the Service's endpoints: the provider's
+// Service await waits for endpoints of ready pods (provider/pkg/await
+// service.go), which are exactly the pods the Deployment's rollout await
+// already waits for (deployment.go: the new ReplicaSet's pods available),
+// so it protects nothing; the real engine measured it at about 10 s per
+// Service, setting the wall time of `pulumi up` (issue 20).
 func serviceAnnotations(a WebServiceArgs) pulumi.StringMap {
 	return pulumi.StringMap{
 		AlbHealthCheckPathAnnotation:       pulumi.String(a.Probe.ReadinessPath),
 		AlbTargetGroupAttributesAnnotation: pulumi.Sprintf("deregistration_delay.timeout_seconds=%d", a.Shutdown.DeregistrationDelaySeconds),
+		SkipAwaitAnnotation:                pulumi.String("true"),
 	}
 }
 
@@ -476,14 +484,18 @@ func hpaSpec(h HPASpec, deploymentName pulumi.StringInput) *autoscalingv2.Horizo
 			},
 		}
 	}
+	// The rules as ScalingRules.API states them, which the capacity and
+	// rehearsal arithmetic reads too.
 	rules := func(r ScalingRules) *autoscalingv2.HPAScalingRulesArgs {
+		api := r.API()
+		var policies autoscalingv2.HPAScalingPolicyArray
+		for _, p := range api.Policies {
+			policies = append(policies, autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String(string(p.Type)), Value: pulumi.Int(int(p.Value)), PeriodSeconds: pulumi.Int(int(p.PeriodSeconds))})
+		}
 		return &autoscalingv2.HPAScalingRulesArgs{
-			StabilizationWindowSeconds: pulumi.Int(int(*r.StabilizationSeconds)),
-			SelectPolicy:               pulumi.String(string(r.SelectPolicy)),
-			Policies: autoscalingv2.HPAScalingPolicyArray{
-				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Percent"), Value: pulumi.Int(int(r.Percent)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
-				autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String("Pods"), Value: pulumi.Int(int(r.Pods)), PeriodSeconds: pulumi.Int(int(r.PeriodSeconds))},
-			},
+			StabilizationWindowSeconds: pulumi.Int(int(*api.StabilizationWindowSeconds)),
+			SelectPolicy:               pulumi.String(string(*api.SelectPolicy)),
+			Policies:                   policies,
 		}
 	}
 	return &autoscalingv2.HorizontalPodAutoscalerSpecArgs{

@@ -240,6 +240,8 @@ func baseHardening() hardening {
 		ServiceAnnotations: map[string]string{
 			"alb.ingress.kubernetes.io/healthcheck-path":        "/health",
 			"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
+			// The rollout await already waits for the pods it would list.
+			"pulumi.com/skipAwait": "true",
 		},
 		ScaleDown: &autoscalingv2.HPAScalingRules{
 			StabilizationWindowSeconds: ptr[int32](300), SelectPolicy: ptr(autoscalingv2.MaxChangePolicySelect),

@@ -36,18 +36,34 @@ func shippedStacks(t *testing.T) []string {
 	return stacks
 }
 
-// renderStream renders a stack's Kubernetes objects (cloud resources such
-// as ElastiCache are left out: they need AWS) as one stream in apply order.
-func renderStream(t *testing.T, stack string) string {
+// renderDir renders a stack into a directory, as a user would before
+// `kubectl apply -f rendered/<stack>/`, and returns it with its Kubernetes
+// objects in the order kubectl reads them (the files' lexical order; the
+// cloud resources such as ElastiCache sit in cloud/, which a plain -f
+// does not descend into: they need AWS).
+func renderDir(t *testing.T, stack string) (string, []object) {
 	t.Helper()
-	cmd := exec.Command("go", "run", ".", "render", "--stack", stack, "--out", "-")
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", ".", "render", "--stack", stack, "--out", dir)
 	cmd.Dir = repoRoot()
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		t.Fatalf("render %s: %v", stack, err)
 	}
-	return string(out)
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("render %s wrote no manifests to %s (%v)", stack, dir, err)
+	}
+	sort.Strings(files)
+	var docs []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, strings.TrimSuffix(string(b), "\n"))
+	}
+	return dir, documents(t, strings.Join(docs, "\n---\n"))
 }
 
 type object struct {
@@ -79,8 +95,13 @@ func documents(t *testing.T, stream string) []object {
 func TestStacksOnARealControlPlane(t *testing.T) {
 	for _, stack := range shippedStacks(t) {
 		t.Run(stack, func(t *testing.T) {
-			stream := renderStream(t, stack)
-			objs := documents(t, stream)
+			// The rendered directory applies as it is, on a cluster without
+			// the stack's namespace: kubectl reads the files in lexical
+			// order, and their names put the Namespace first.
+			dir, objs := renderDir(t, stack)
+			if out, err := cp.Kubectl("get", "namespace", objs[0].Metadata.Name); objs[0].Kind != "Namespace" || err == nil {
+				t.Fatalf("want the stack's Namespace first and absent before the apply; first is %s %s (%v %s)", objs[0].Kind, objs[0].Metadata.Name, err, out)
+			}
 			// A hard zone spread (cluster.zones) needs nodes in that many
 			// zones, or its pods stay Pending by design: add fake nodes in
 			// the other zones for this stack, cordoned after it so the
@@ -93,7 +114,7 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 				}
 				defer cp.Kubectl("cordon", name)
 			}
-			if out, err := cp.KubectlIn(stream, "apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", "-"); err != nil {
+			if out, err := cp.Kubectl("apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", dir); err != nil {
 				t.Fatalf("the API server rejected the %s stack:\n%v\n%s", stack, err, out)
 			}
 			for _, o := range objs {

@@ -35,7 +35,7 @@ import (
 // (minDomains, the previous spread; or the default nodeTaintsPolicy
 // Ignore), which must leave pods Pending: the test can fail.
 func TestZoneOutage(t *testing.T) {
-	objs := documents(t, renderStream(t, "production"))
+	_, objs := renderDir(t, "production")
 	zones := declaredZones(t, "production")
 	if zones < 2 {
 		t.Fatalf("production declares %d zones; the test needs a hard zone spread", zones)

@@ -53,21 +53,53 @@ func (c Capacity) Validate(errs *validate.Errors, path string) {
 	}
 }
 
-// Check fails when the service's HPA ceiling cannot carry the peak.
-func (c Capacity) Check(errs *validate.Errors, path, service, maxReplicasPath string, maxReplicas int) {
-	if need := c.PodsNeeded(); need > maxReplicas {
-		errs.Add(path, nil, fmt.Sprintf("peak of %.0f req/s (%.0f concurrent users, one request every %.0f s) needs %d pods of %s at %.0f req/s each, but %s is %d", c.PeakRPS(), c.Concurrent(), c.RequestIntervalSeconds, need, service, c.PerPodRPS, maxReplicasPath, maxReplicas), fmt.Sprintf("raise %s to at least %d, or set loadtest.allowCapacityOverride: true to run anyway", maxReplicasPath, need))
+// CapacityVerdict is the capacity check's judgement of one load test: whether
+// the target service's HPA ceiling carries the capacity model's peak. The
+// check judges only a shape paced to the model (Shape.CapacityModel:
+// million-users); Judge makes no verdict for any other.
+type CapacityVerdict struct {
+	// Shape is the shape judged.
+	Shape ShapeName
+	// Service is the target service; MaxReplicas its HPA's ceiling.
+	Service     string
+	MaxReplicas int
+	// PodsNeeded carry the model's peak (Capacity.PodsNeeded).
+	PodsNeeded int
+}
+
+// Judge is the capacity check of a run of shape against service's HPA
+// ceiling; ok is false when the check does not judge the shape (it has no
+// capacity model), and then there is no verdict to print.
+func (c Capacity) Judge(shape Shape, service string, maxReplicas int) (v CapacityVerdict, ok bool) {
+	if !shape.CapacityModel {
+		return CapacityVerdict{}, false
+	}
+	return CapacityVerdict{Shape: shape.Name, Service: service, MaxReplicas: maxReplicas, PodsNeeded: c.PodsNeeded()}, true
+}
+
+// OK is true when the HPA's ceiling carries the peak.
+func (v CapacityVerdict) OK() bool { return v.PodsNeeded <= v.MaxReplicas }
+
+// String is the verdict with the shape it judged, e.g.
+// "ok for million-users (14 pods needed)".
+func (v CapacityVerdict) String() string {
+	if v.OK() {
+		return fmt.Sprintf("ok for %s (%d pods needed)", v.Shape, v.PodsNeeded)
+	}
+	return fmt.Sprintf("NOT ENOUGH for %s (%d pods needed)", v.Shape, v.PodsNeeded)
+}
+
+// Check fails a verdict whose HPA ceiling cannot carry the peak.
+func (c Capacity) Check(errs *validate.Errors, path, maxReplicasPath string, v CapacityVerdict) {
+	if !v.OK() {
+		errs.Add(path, nil, fmt.Sprintf("the %s shape's peak of %.0f req/s (%.0f concurrent users, one request every %.0f s) needs %d pods of %s at %.0f req/s each, but %s is %d", v.Shape, c.PeakRPS(), c.Concurrent(), c.RequestIntervalSeconds, v.PodsNeeded, v.Service, c.PerPodRPS, maxReplicasPath, v.MaxReplicas), fmt.Sprintf("raise %s to at least %d, or set loadtest.allowCapacityOverride: true to run anyway", maxReplicasPath, v.PodsNeeded))
 	}
 }
 
-// Table prints the arithmetic, as render shows it.
-func (c Capacity) Table(service string, maxReplicas int) string {
+// Table prints the arithmetic and the verdict, as render shows it.
+func (c Capacity) Table(v CapacityVerdict) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	verdict := "ok"
-	if c.PodsNeeded() > maxReplicas {
-		verdict = "NOT ENOUGH"
-	}
 	rows := [][2]string{
 		{"registered users", fmt.Sprintf("%d", c.Users)},
 		{"concurrent at peak", fmt.Sprintf("%.0f (%.1f %%)", c.Concurrent(), c.ConcurrencyShare*100)},
@@ -75,7 +107,7 @@ func (c Capacity) Table(service string, maxReplicas int) string {
 		{"peak", fmt.Sprintf("%.0f req/s", c.PeakRPS())},
 		{"per pod", fmt.Sprintf("%.0f req/s", c.PerPodRPS)},
 		{"pods needed", fmt.Sprintf("%d", c.PodsNeeded())},
-		{service + " HPA max", fmt.Sprintf("%d (%s)", maxReplicas, verdict)},
+		{v.Service + " HPA max", fmt.Sprintf("%d (%s)", v.MaxReplicas, v)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])

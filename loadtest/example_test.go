@@ -33,7 +33,11 @@ func ExampleSegments() {
 }
 
 func ExampleCapacity_Table() {
-	fmt.Print(loadtest.DefaultCapacity().Table("cirkelline-backend", 50))
+	c := loadtest.DefaultCapacity()
+	v, judged := c.Judge(loadtest.Shapes[loadtest.MillionUsers], "cirkelline-backend", 50)
+	fmt.Print(c.Table(v))
+	_, spikeJudged := c.Judge(loadtest.Shapes[loadtest.Spike], "cirkelline-backend", 50)
+	fmt.Println(judged, spikeJudged)
 	// Output:
 	// registered users            1000000
 	// concurrent at peak          10000 (1.0 %)
@@ -41,5 +45,6 @@ func ExampleCapacity_Table() {
 	// peak                        333 req/s
 	// per pod                     25 req/s
 	// pods needed                 14
-	// cirkelline-backend HPA max  50 (ok)
+	// cirkelline-backend HPA max  50 (ok for million-users (14 pods needed))
+	// true false
 }

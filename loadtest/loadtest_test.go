@@ -351,15 +351,38 @@ func TestCapacityIsTheSeedsArithmetic(t *testing.T) {
 	if c.Concurrent() != 10000 || int(c.PeakRPS()) != 333 || c.PodsNeeded() != 14 {
 		t.Errorf("concurrent %.0f, peak %.1f, pods %d; seed: 10,000, 333 req/s, 10–15 pods", c.Concurrent(), c.PeakRPS(), c.PodsNeeded())
 	}
+	million := loadtest.Shapes[loadtest.MillionUsers]
 	var errs validate.Errors
-	c.Check(&errs, "loadtest.capacity", "cirkelline-backend", "services[0].hpa.maxReplicas", 5)
-	if err := errs.Err(); err == nil || !strings.Contains(err.Error(), "needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 5") {
+	v, _ := c.Judge(million, "cirkelline-backend", 5)
+	c.Check(&errs, "loadtest.capacity", "services[0].hpa.maxReplicas", v)
+	if err := errs.Err(); err == nil || !strings.Contains(err.Error(), "the million-users shape's peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 5") {
 		t.Errorf("check: %v", err)
 	}
 	errs = validate.Errors{}
-	c.Check(&errs, "loadtest.capacity", "cirkelline-backend", "services[0].hpa.maxReplicas", 50)
+	v, _ = c.Judge(million, "cirkelline-backend", 50)
+	c.Check(&errs, "loadtest.capacity", "services[0].hpa.maxReplicas", v)
 	if errs.Len() != 0 {
 		t.Errorf("50 pods carry the peak: %v", errs.Err())
+	}
+}
+
+// TestCapacityVerdictPerShape: the capacity check judges only the shape
+// paced to the model, and its verdict names that shape; every other shape
+// gets no verdict (issue 21: render printed "NOT ENOUGH" for all of them).
+func TestCapacityVerdictPerShape(t *testing.T) {
+	c := loadtest.DefaultCapacity()
+	for _, name := range loadtest.ShapeNames() {
+		v, judged := c.Judge(loadtest.Shapes[name], "cirkelline-backend", 5)
+		want := loadtest.CapacityVerdict{}
+		if name == loadtest.MillionUsers {
+			want = loadtest.CapacityVerdict{Shape: loadtest.MillionUsers, Service: "cirkelline-backend", MaxReplicas: 5, PodsNeeded: 14}
+		}
+		if judged != (name == loadtest.MillionUsers) || v != want {
+			t.Errorf("%s: judged %v, verdict %+v; want judged only for million-users, verdict %+v", name, judged, v, want)
+		}
+		if judged && v.String() != "NOT ENOUGH for million-users (14 pods needed)" {
+			t.Errorf("%s: verdict %q must name the shape it judged", name, v)
+		}
 	}
 }
 

@@ -41,6 +41,60 @@ type ClusterConfig struct {
 	// components.WebServiceArgs.Zones). Default 0, undeclared: the zone
 	// spread stays a preference, as a single-zone cluster needs.
 	Zones int32 `json:"zones,omitempty"`
+	// Identifier is the cluster's stable identity, the explicit provider's
+	// clusterIdentifier: the provider, and every object with it, is
+	// replaced only when it changes, so the same cluster written
+	// differently in the kubeconfig (localhost for 127.0.0.1, a new CA or
+	// proxy) is an update (pulumi-kubernetes sdk/v4 v4.25.0
+	// ProviderArgs.ClusterIdentifier: "the provider will _only_ be
+	// replaced when clusterIdentifier changes"). Default: StackReference,
+	// else the name of the cluster entry of the kubeconfig's current
+	// context. Only with an explicit provider.
+	Identifier string `json:"identifier,omitempty"`
+}
+
+// ClusterIdentifier is the explicit provider's clusterIdentifier (see
+// ClusterConfig.Identifier); "" without an explicit provider, or when the
+// kubeconfig is not known (an offline render without secrets).
+func (c *Config) ClusterIdentifier() string {
+	cl := c.Cluster
+	switch {
+	case cl.Identifier != "":
+		return cl.Identifier
+	case cl.StackReference != "":
+		return cl.StackReference
+	case !cl.Kubeconfig.IsZero():
+		name, _ := currentClusterName(cl.Kubeconfig.Reveal())
+		return name
+	}
+	return ""
+}
+
+// currentClusterName is the cluster entry named by a kubeconfig's current
+// context (k8s.io/client-go tools/clientcmd/api/v1 Config: current-context
+// names a context, whose context.cluster names a cluster).
+func currentClusterName(text string) (string, error) {
+	var kc struct {
+		CurrentContext string `json:"current-context"`
+		Contexts       []struct {
+			Name    string `json:"name"`
+			Context struct {
+				Cluster string `json:"cluster"`
+			} `json:"context"`
+		} `json:"contexts"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &kc); err != nil {
+		return "", fmt.Errorf("is not YAML or JSON (a kubeconfig is)")
+	}
+	if kc.CurrentContext == "" {
+		return "", fmt.Errorf("has no current-context to name the cluster by")
+	}
+	for _, c := range kc.Contexts {
+		if c.Name == kc.CurrentContext && c.Context.Cluster != "" {
+			return c.Context.Cluster, nil
+		}
+	}
+	return "", fmt.Errorf("names current-context %q, which no context with a cluster has", kc.CurrentContext)
 }
 
 // MaxZones bounds cluster.zones: no cloud region has more zones (AWS's
@@ -95,9 +149,16 @@ func (c *Config) validateCluster(errs *validate.Errors, secretsKnown bool) {
 				fmt.Sprintf("take the kubeconfig from one place: remove it with pulumi config rm --path cluster.kubeconfig --stack %s, or drop cluster.stackReference", c.Stack))
 		}
 	}
+	if cl.Identifier != "" && !c.ExplicitProvider() {
+		errs.Add("cluster.identifier", cl.Identifier, "is set without cluster.stackReference or cluster.kubeconfig",
+			"drop it: the default provider (ambient kubeconfig) takes no identifier")
+	}
 	if !cl.Kubeconfig.IsZero() && secretsKnown {
 		if err := checkKubeconfig(cl.Kubeconfig.Reveal()); err != nil {
 			errs.Add("cluster.kubeconfig", nil, err.Error(), fmt.Sprintf(`set the whole file: pulumi config set --secret --path cluster.kubeconfig "$(cat kubeconfig)" --stack %s`, c.Stack))
+		} else if _, err := currentClusterName(cl.Kubeconfig.Reveal()); err != nil && cl.Identifier == "" {
+			errs.Add("cluster.kubeconfig", nil, err.Error(),
+				fmt.Sprintf("set current-context in the kubeconfig, or name the cluster: pulumi config set --path cluster.identifier <name> --stack %s", c.Stack))
 		}
 	}
 }

@@ -235,6 +235,8 @@ func kindName(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return "whole number"
+	case reflect.Float32, reflect.Float64:
+		return "number"
 	case reflect.Bool:
 		return "boolean (true or false)"
 	case reflect.String:
@@ -346,6 +348,9 @@ func jsonKindFits(v any, t reflect.Type) bool {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := v.(float64)
 		return ok && n == math.Trunc(n)
+	case reflect.Float32, reflect.Float64:
+		_, ok := v.(float64)
+		return ok
 	case reflect.Bool:
 		_, ok := v.(bool)
 		return ok

@@ -158,3 +158,69 @@ func TestMisspeltProjectPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestCapacityReportPerShape: render's capacity report prints a verdict
+// only for the shape the capacity check judges (million-users), naming
+// it, and says for every other shape that none was made (issue 21: it
+// printed "HPA max 5 (NOT ENOUGH)" for every shape).
+func TestCapacityReportPerShape(t *testing.T) {
+	sc, err := render.LoadStackConfig("..", "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shape := range []string{"smoke", "load", "stress", "spike", "million-users", "normal-event", "peak-event"} {
+		t.Run(shape, func(t *testing.T) {
+			values := maps.Clone(sc.Values)
+			// Staging's HPA stops at 5 pods: million-users runs only with
+			// the check overridden.
+			values["cirkelline:loadtest"] = `{"enabled":true,"shape":"` + shape + `","allowCapacityOverride":true}`
+			var missing []string
+			cfg, err := stacks.Load(stacks.MapSource{Values: values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+			if err != nil {
+				t.Fatal(err)
+			}
+			report := cfg.CapacityReport()
+			judged := shape == "million-users"
+			for _, verdict := range []string{"NOT ENOUGH", "(ok", "HPA max"} {
+				if strings.Contains(report, verdict) != (judged && verdict != "(ok") {
+					t.Errorf("verdict %q printed: %v, want it only in million-users' (NOT ENOUGH) report:\n%s", verdict, !judged, report)
+				}
+			}
+			if judged && !strings.Contains(report, "cirkelline-backend HPA max  5 (NOT ENOUGH for million-users (14 pods needed))") {
+				t.Errorf("the verdict must name the shape it judged:\n%s", report)
+			}
+			if want := "capacity check: no verdict for " + shape + " "; !judged && !strings.Contains(report, want) {
+				t.Errorf("want %q in:\n%s", want, report)
+			}
+			if want := "load test (" + shape + ") at its peak: "; !strings.Contains(report, want) {
+				t.Errorf("want %q in:\n%s", want, report)
+			}
+		})
+	}
+}
+
+// TestCapacityReportScaleUp: a judged shape's report says how fast the
+// HPA's policies reach the pods it needs (components.ScaleUpTime):
+// production's 3–50 HPA goes 3 → 7 → 14 in two looks, 15 s apart.
+func TestCapacityReportScaleUp(t *testing.T) {
+	sc, err := render.LoadStackConfig("..", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := maps.Clone(sc.Values)
+	values["cirkelline:loadtest"] = `{"enabled":true,"allowProduction":true,"shape":"million-users"}`
+	var missing []string
+	cfg, err := stacks.Load(stacks.MapSource{Values: values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := cfg.CapacityReport()
+	for _, want := range []string{
+		"cirkelline-backend HPA max  50 (ok for million-users (14 pods needed))",
+		"scale-up: the HPA's policies reach 14 pods from minReplicas 3 in 15s (plus the pods' start-up)",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("want %q in:\n%s", want, report)
+		}
+	}
+}

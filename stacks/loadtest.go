@@ -137,24 +137,58 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 	if lt.Target.Ingress && (!c.Ingress.Enabled || len(c.Ingress.Hosts) == 0) {
 		errs.Add("loadtest.target.ingress", true, "needs an enabled ingress with at least one host", "set ingress.hosts, or target a service")
 	}
-	if shape, _ := lt.Resolved(); shape.CapacityModel && !lt.AllowCapacityOverride {
-		svc, i, ok := c.LoadTestTargetService()
-		if !ok {
-			return
-		}
-		maxPath := fmt.Sprintf("services[%d].hpa.maxReplicas", i)
-		lt.Capacity.Check(errs, "loadtest.capacity", svc.Name, maxPath, int(svc.HPA.MaxReplicas))
+	if v, i, judged := c.CapacityVerdict(); judged && !lt.AllowCapacityOverride {
+		lt.Capacity.Check(errs, "loadtest.capacity", fmt.Sprintf("services[%d].hpa.maxReplicas", i), v)
 	}
 }
 
+// CapacityVerdict is the capacity check's verdict on the stack's load
+// test, and the target service's index; judged is false when the check
+// makes none: no load test, no target service, or a shape without a
+// capacity model (only million-users is paced to loadtest.capacity).
+func (c *Config) CapacityVerdict() (v loadtest.CapacityVerdict, service int, judged bool) {
+	svc, i, ok := c.LoadTestTargetService()
+	if !c.LoadTest.Enabled || !ok {
+		return loadtest.CapacityVerdict{}, -1, false
+	}
+	shape, _ := c.LoadTest.Resolved()
+	v, judged = c.LoadTest.Capacity.Judge(shape, svc.Name, int(svc.HPA.MaxReplicas))
+	return v, i, judged
+}
+
 // CapacityReport is what render prints for a stack with a load test: the
-// capacity arithmetic, then the load the test generates at its peak, so a
-// reader sees whether the two describe the same load.
+// load the test generates at its peak and, only for a shape the capacity
+// check judges, the capacity arithmetic with the verdict (naming the
+// shape) and how fast the HPA's policies reach the pods it needs; for any
+// other shape it says that no verdict was made, and where to get one.
 func (c *Config) CapacityReport() string {
 	svc, _, ok := c.LoadTestTargetService()
 	if !c.LoadTest.Enabled || !ok {
 		return ""
 	}
-	return c.LoadTest.Capacity.Table(svc.Name, int(svc.HPA.MaxReplicas)) +
-		fmt.Sprintf("load test (%s) at its peak: %s\n", c.LoadTest.Shape, c.LoadTest.Load())
+	var b strings.Builder
+	if v, _, judged := c.CapacityVerdict(); judged {
+		b.WriteString(c.LoadTest.Capacity.Table(v))
+		hpa := svc.HPA.WithDefaults()
+		if d, reached := components.ScaleUpTime(hpa.ScaleUp.API(), hpa.MinReplicas, int32(v.PodsNeeded), hpa.MaxReplicas); reached {
+			fmt.Fprintf(&b, "scale-up: the HPA's policies reach %d pods from minReplicas %d in %s (plus the pods' start-up)\n", v.PodsNeeded, hpa.MinReplicas, d)
+		}
+	} else {
+		shape, _ := c.LoadTest.Resolved()
+		fmt.Fprintf(&b, "capacity check: no verdict for %s (loadtest.capacity judges only %s); for one, run: go run . rehearse --stack %s --shape %s\n",
+			shape.Name, strings.Join(capacityShapes(), ", "), c.Stack, shape.Name)
+	}
+	fmt.Fprintf(&b, "load test (%s) at its peak: %s\n", c.LoadTest.Shape, c.LoadTest.Load())
+	return b.String()
+}
+
+// capacityShapes are the built-in shapes the capacity check judges.
+func capacityShapes() []string {
+	var names []string
+	for _, n := range loadtest.ShapeNames() {
+		if loadtest.Shapes[n].CapacityModel {
+			names = append(names, string(n))
+		}
+	}
+	return names
 }

@@ -2,7 +2,7 @@ package workloads
 
 import (
 	"fmt"
-	"math"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -49,6 +49,7 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 			Name: s.Name, Kind: capacity.KindService, Pods: pods, PodsPath: podsPath,
 			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
 			CPUPath: validate.Join(path, "resources.cpuRequest"), MemoryPath: validate.Join(path, "resources.memoryRequest"),
+			NamePath: validate.Join(path, "name"),
 		})
 	}
 	if c.LoadTest.Enabled {
@@ -58,11 +59,13 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: runners, PodsPath: "loadtest.vusPerRunner",
 			CPU: quantity(c.LoadTest.RunnerResources.CPURequest), Memory: quantity(c.LoadTest.RunnerResources.MemoryRequest),
 			CPUPath: "loadtest.runnerResources.cpuRequest", MemoryPath: "loadtest.runnerResources.memoryRequest",
+			NamePath: "loadtest.runId",
 		})
 		starter := components.StarterResources()
 		args.Workloads = append(args.Workloads, capacity.Workload{
 			Name: c.LoadTestJobName() + "-starter", Kind: capacity.KindLoadTest, Pods: 1,
 			CPU: quantity(starter.CPURequest), Memory: quantity(starter.MemoryRequest),
+			NamePath: "loadtest.runId",
 		})
 	}
 	if p.Redis != nil && p.Redis.InCluster != nil {
@@ -71,6 +74,7 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 			Name: p.Redis.Name, Kind: capacity.KindRedis, Pods: 1,
 			CPU: quantity(r.CPURequest), Memory: quantity(r.MemoryRequest),
 			CPUPath: "redis.inCluster.resources.cpuRequest", MemoryPath: "redis.inCluster.resources.memoryRequest",
+			NamePath: "namespace",
 		})
 	}
 	return args
@@ -114,32 +118,22 @@ func minPDBMaxUnavailable(c *stacks.Config) int {
 // headroomArgs sizes the pause pods for each HPA's first scale-up step.
 func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
 	args := capacity.HeadroomArgs{
-		Name: c.Namespace + "-headroom", Namespace: c.Namespace,
+		Name: c.Namespace + headroomSuffix, Namespace: c.Namespace,
 		Labels: map[string]string{components.LabelPartOf: c.Namespace, components.LabelManagedBy: "pulumi"},
 	}
-	for _, s := range c.Services {
+	for i, s := range c.Services {
 		if s.HPA.Disabled {
 			continue
 		}
+		path := validate.Index("services", i)
 		args.Steps = append(args.Steps, capacity.ScaleUpStep{
-			Service: s.Name, Pods: FirstScaleUpStep(s.HPA),
+			Service: s.Name, Pods: int(s.HPA.FirstScaleUpStep()),
 			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
+			CPUPath: validate.Join(path, "resources.cpuRequest"), MemoryPath: validate.Join(path, "resources.memoryRequest"),
+			ServicePath: validate.Join(path, "name"),
 		})
 	}
 	return args
-}
-
-// FirstScaleUpStep is how many pods an HPA adds in its first scale-up
-// period from minReplicas: the larger of its Pods and Percent policies
-// (this project's HPAs select Max), capped at maxReplicas - minReplicas
-// (calculateScaleUpLimitWithScalingRules in
-// pkg/controller/podautoscaler/horizontal.go of k8s.io/kubernetes: Percent
-// rounds up).
-func FirstScaleUpStep(h components.HPASpec) int {
-	h = h.WithDefaults()
-	byPercent := int(math.Ceil(float64(h.MinReplicas) * float64(h.ScaleUp.Percent) / 100))
-	step := max(int(h.ScaleUp.Pods), byPercent)
-	return max(min(step, int(h.MaxReplicas-h.MinReplicas)), 1)
 }
 
 // planCapacity fills the plan's capacity parts from cluster.*.
@@ -170,11 +164,22 @@ func (p *Plan) validateCapacity(errs *validate.Errors) {
 		errs.Merge(p.Capacity.Err())
 	}
 	if p.Karpenter != nil {
-		errs.Merge(validate.Under("cluster", p.Karpenter.WithDefaults().Validate()))
+		errs.Merge(validate.Map(p.Karpenter.WithDefaults().Validate(), underCluster))
 	}
 	if p.Headroom != nil {
-		errs.Merge(validate.Under("cluster", p.Headroom.WithDefaults().Validate()))
+		errs.Merge(validate.Map(p.Headroom.WithDefaults().Validate(), underCluster))
 	}
+}
+
+// underCluster puts the capacity library's own paths ("karpenter.role",
+// "headroom.priority") under the stack file's "cluster"; the paths the
+// plan handed it (a service's "services[0].resources.cpuRequest") are the
+// stack file's already.
+func underCluster(path string) string {
+	if strings.HasPrefix(path, "karpenter.") || strings.HasPrefix(path, "headroom.") {
+		return validate.Join("cluster", path)
+	}
+	return path
 }
 
 // CapacityNote is what render prints about the capacity plan ("" without

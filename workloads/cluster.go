@@ -55,6 +55,9 @@ func clusterProvider(ctx *pulumi.Context, cfg *stacks.Config, refs *stackRefs) (
 		if err != nil {
 			return nil, fmt.Errorf("cluster.stackReference %s: %w", cl.StackReference, err)
 		}
+		if err := refusePlainKubeconfig(ref, cfg); err != nil {
+			return nil, err
+		}
 		// Secret whatever the other stack says: it holds credentials.
 		kubeconfig = pulumi.ToSecret(ref.GetOutput(pulumi.String(cl.Outputs.Kubeconfig)).ApplyT(kubeconfigText)).(pulumi.StringOutput)
 	case !cl.Kubeconfig.IsZero():
@@ -62,11 +65,43 @@ func clusterProvider(ctx *pulumi.Context, cfg *stacks.Config, refs *stackRefs) (
 	default:
 		return nil, nil
 	}
-	p, err := kubernetes.NewProvider(ctx, ClusterProviderName, &kubernetes.ProviderArgs{Kubeconfig: kubeconfig})
+	args := &kubernetes.ProviderArgs{Kubeconfig: kubeconfig}
+	if id := cfg.ClusterIdentifier(); id != "" {
+		args.ClusterIdentifier = pulumi.String(id)
+	}
+	p, err := kubernetes.NewProvider(ctx, ClusterProviderName, args)
 	if err != nil {
 		return nil, fmt.Errorf("cluster provider: %w", err)
 	}
 	return pulumi.Providers(p), nil
+}
+
+// refusePlainKubeconfig fails the run when the cluster stack exports its
+// kubeconfig in plain text. Such an output is stored in plain text in the
+// state of every stack that reads it (the StackReference's outputs are
+// persisted as the other stack marks them), so marking it secret here
+// would be too late: the fix belongs in the cluster stack, or the
+// kubeconfig goes into this stack's secret config (`pulumi config set`
+// reads a multi-line value from standard input: "Multi-line values may be
+// set by piping a file to standard in", its CLI reference). GetOutputDetails waits
+// for the read (sdk/v3 v3.263.0 go/pulumi/stack_reference.go: Value when
+// plain, SecretValue when secret, neither when missing), during preview
+// too, so `pulumi up` stops in its preview, before its update persists
+// anything, and nothing but the reference is registered.
+func refusePlainKubeconfig(ref *pulumi.StackReference, cfg *stacks.Config) error {
+	cl := cfg.Cluster
+	out, err := ref.GetOutputDetails(cl.Outputs.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("cluster.stackReference %s: read output %q: %w", cl.StackReference, cl.Outputs.Kubeconfig, err)
+	}
+	if out.Value == nil {
+		return nil // secret, or missing (kubeconfigText names that)
+	}
+	return fmt.Errorf("cluster.stackReference %s: its output %q is not a secret, so its credentials would be stored in plain text in the state of every stack that reads it; "+
+		"fix: export it as a secret in that stack (Go: ctx.Export(%q, pulumi.ToSecret(kubeconfig)); TypeScript: export const %s = pulumi.secret(kubeconfig)) and run pulumi up there, "+
+		"or drop cluster.stackReference and copy it into this stack's secret config: "+
+		"pulumi stack output %s --show-secrets --stack %s | pulumi config set --secret --path cluster.kubeconfig --stack %s",
+		cl.StackReference, cl.Outputs.Kubeconfig, cl.Outputs.Kubeconfig, cl.Outputs.Kubeconfig, cl.Outputs.Kubeconfig, cl.StackReference, cfg.Stack)
 }
 
 // kubeconfigText is the provider's kubeconfig input from a stack output:

@@ -93,6 +93,15 @@ func plainStrings(v resource.PropertyValue) []string {
 // block set by mutate, and returns what it registered and logged.
 func deployWith(t *testing.T, mutate func(*stacks.MapSource), outputs map[string]resource.PropertyMap) []registration {
 	t.Helper()
+	regs, err := deployErr(mutate, outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return regs
+}
+
+// deployErr is deployWith returning the program's error.
+func deployErr(mutate func(*stacks.MapSource), outputs map[string]resource.PropertyMap) ([]registration, error) {
 	src := stacktest.ProductionSource()
 	src.Values = maps.Clone(src.Values)
 	mutate(&src)
@@ -109,10 +118,7 @@ func deployWith(t *testing.T, mutate func(*stacks.MapSource), outputs map[string
 		out.Export(ctx, plan.Config)
 		return nil
 	}, pulumi.WithMocks(project, "production", mon))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mon.regs
+	return mon.regs, err
 }
 
 // TestClusterProvider: with a kubeconfig (from the cluster's stack or
@@ -123,25 +129,30 @@ func deployWith(t *testing.T, mutate func(*stacks.MapSource), outputs map[string
 func TestClusterProvider(t *testing.T) {
 	const clusterStack = "acme/eks-cluster/production"
 	tests := []struct {
-		name    string
-		mutate  func(*stacks.MapSource)
-		outputs map[string]resource.PropertyMap
+		name         string
+		mutate       func(*stacks.MapSource)
+		outputs      map[string]resource.PropertyMap
+		wantIdentity string
 	}{
-		{"kubeconfig from the cluster's stack (a plain output there)", func(s *stacks.MapSource) {
+		{"kubeconfig from the cluster's stack", func(s *stacks.MapSource) {
 			s.Values["cirkelline:cluster"] = `{"stackReference":"` + clusterStack + `"}`
-		}, map[string]resource.PropertyMap{clusterStack: {"kubeconfig": resource.NewStringProperty(testKubeconfig)}}},
+		}, map[string]resource.PropertyMap{clusterStack: {"kubeconfig": resource.MakeSecret(resource.NewStringProperty(testKubeconfig))}}, clusterStack},
 		{"kubeconfig object from the cluster's stack (pulumi-eks)", func(s *stacks.MapSource) {
 			s.Values["cirkelline:cluster"] = `{"stackReference":"` + clusterStack + `","outputs":{"kubeconfig":"kc"}}`
-		}, map[string]resource.PropertyMap{clusterStack: {"kc": resource.NewObjectProperty(resource.PropertyMap{
+		}, map[string]resource.PropertyMap{clusterStack: {"kc": resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{
 			"apiVersion": resource.NewStringProperty("v1"),
 			"users": resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(resource.PropertyMap{
 				"name": resource.NewStringProperty("ci"), "user": resource.NewObjectProperty(resource.PropertyMap{"token": resource.NewStringProperty(kubeconfigMarker)}),
 			})}),
-		})}}},
-		{"kubeconfig from secret config", func(s *stacks.MapSource) {
+		}))}}, clusterStack},
+		{"kubeconfig from secret config: named by its current cluster", func(s *stacks.MapSource) {
 			s.Values["cirkelline:cluster"] = fmt.Sprintf(`{"kubeconfig":%q}`, testKubeconfig)
 			s.Secrets = append(s.Secrets, "cirkelline:cluster")
-		}, nil},
+		}, nil, "eks"},
+		{"an identifier of the stack's own", func(s *stacks.MapSource) {
+			s.Values["cirkelline:cluster"] = fmt.Sprintf(`{"kubeconfig":%q,"identifier":"arn:aws:eks:eu-west-1:1:cluster/prod"}`, testKubeconfig)
+			s.Secrets = append(s.Secrets, "cirkelline:cluster")
+		}, nil, "arn:aws:eks:eu-west-1:1:cluster/prod"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,6 +170,9 @@ func TestClusterProvider(t *testing.T) {
 					}
 					if !strings.Contains(fmt.Sprint(reveal(kc)), kubeconfigMarker) {
 						t.Errorf("the provider's kubeconfig lacks the credentials: %v", reveal(kc))
+					}
+					if id := r.inputs["clusterIdentifier"]; !id.IsString() || id.StringValue() != tt.wantIdentity {
+						t.Errorf("the provider's clusterIdentifier is %v, want %q", id, tt.wantIdentity)
 					}
 				}
 			}
@@ -209,7 +223,7 @@ func TestClusterOneReference(t *testing.T) {
 		s.Secrets = append(s.Secrets, "cirkelline:redis")
 		s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","redis":true}]`
 	}, map[string]resource.PropertyMap{clusterStack: {
-		"kubeconfig":             resource.NewStringProperty(testKubeconfig),
+		"kubeconfig":             resource.MakeSecret(resource.NewStringProperty(testKubeconfig)),
 		"vpcId":                  resource.NewStringProperty("vpc-1"),
 		"privateSubnetIds":       resource.NewArrayProperty([]resource.PropertyValue{resource.NewStringProperty("subnet-1")}),
 		"clusterSecurityGroupId": resource.NewStringProperty("sg-1"),
@@ -227,5 +241,58 @@ func TestClusterOneReference(t *testing.T) {
 	}
 	if refs != 1 {
 		t.Errorf("%d StackReferences registered; want one for the kubeconfig and the network", refs)
+	}
+}
+
+// TestClusterRefusesPlainKubeconfig: a cluster stack exporting its
+// kubeconfig in plain text is refused with the commands that fix it, and
+// nothing but the StackReference is registered.
+func TestClusterRefusesPlainKubeconfig(t *testing.T) {
+	const clusterStack = "acme/eks-cluster/production"
+	regs, err := deployErr(func(s *stacks.MapSource) {
+		s.Values["cirkelline:cluster"] = `{"stackReference":"` + clusterStack + `"}`
+	}, map[string]resource.PropertyMap{clusterStack: {"kubeconfig": resource.NewStringProperty(testKubeconfig)}})
+	if err == nil {
+		t.Fatal("a plain-text kubeconfig output was accepted")
+	}
+	for _, want := range []string{
+		`cluster.stackReference acme/eks-cluster/production: its output "kubeconfig" is not a secret`,
+		`ctx.Export("kubeconfig", pulumi.ToSecret(kubeconfig))`,
+		"pulumi stack output kubeconfig --show-secrets --stack acme/eks-cluster/production | pulumi config set --secret --path cluster.kubeconfig --stack production",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), kubeconfigMarker) {
+		t.Errorf("the refusal quotes the credentials: %v", err)
+	}
+	for _, r := range regs {
+		if r.typ != "pulumi:pulumi:StackReference" {
+			t.Errorf("%s %s registered before the refusal", r.typ, r.name)
+		}
+	}
+}
+
+// TestHeadroomFollowsSelectPolicy: the pause pods hold the HPA's first
+// scale-up step as its selectPolicy makes it. Production's backend scales
+// 3–50 with 4 pods or 100 % per 15 s: Max takes 3 + 4 = 7 (4 pods), Min
+// takes 3 × 2 = 6 (3 pods).
+func TestHeadroomFollowsSelectPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		selectPolicy string
+		pods         int
+	}{{"Max", 4}, {"Min", 3}} {
+		src := stacktest.ProductionSource()
+		src.Values = maps.Clone(src.Values)
+		src.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":50,"scaleUp":{"selectPolicy":"` + tt.selectPolicy + `"}}}]`
+		src.Values["cirkelline:cluster"] = `{"headroom":{"enabled":true}}`
+		p, err := workloads.Load(src, "cirkelline", "production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Headroom.Steps[0].Pods; got != tt.pods {
+			t.Errorf("selectPolicy %s: the headroom holds %d pods, want %d", tt.selectPolicy, got, tt.pods)
+		}
 	}
 }

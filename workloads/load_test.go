@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"PDB with both fields", service(`"pdb":{"minAvailable":1,"maxUnavailable":1}`), []string{`services[0].pdb: sets both maxUnavailable and minAvailable`}},
 		{"wrong type", service(`"port":"eighty"`), []string{`services[0].port ("eighty"): has the wrong type: want whole number`}},
 		{"no services", set("services", `[]`), []string{`services: must list at least one service`}},
-		{"bad CIDR", set("networkPolicy", `{"extraEgress":[{"name":"postgres","cidrs":["10.0.0.0/33"],"ports":[5432]}]}`), []string{`networkPolicy.extraEgress[0].cidrs[0] ("10.0.0.0/33"): is not a CIDR`}},
+		{"bad CIDR", set("networkPolicy", `{"ingressCidrs":["10.0.0.0/22"],"extraEgress":[{"name":"postgres","cidrs":["10.0.0.0/33"],"ports":[5432]}]}`), []string{`networkPolicy.extraEgress[0].cidrs[0] ("10.0.0.0/33"): is not a CIDR`}},
 		{"bad log level", set("app", `{"logLevel":"verbose"}`), []string{`app.logLevel ("verbose"): is not a valid choice`}},
 		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
 		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
@@ -114,6 +115,10 @@ func TestLoadBadConfig(t *testing.T) {
 		{"reserved aws: tag", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `,"tags":{"aws:team":"core"}}}`), []string{`redis.elasticache.tags.aws:team ("core"): uses the prefix "aws:", which AWS reserves`}},
 		{"in-cluster settings with ElastiCache", redis(`{"mode":"elasticache",` + tok + `,"elasticache":{` + net + `},"inCluster":{"image":"redis:7.2"}}`), []string{`redis.inCluster.image: is ignored: redis.mode is "elasticache", not "in-cluster"`}},
 		{"secret of the wrong type", redis(`{"mode":"in-cluster","authToken":12345678901234567}`), []string{`redis.authToken: has the wrong type: want a string`}},
+		{"namespace too long for its in-cluster Redis (issue 21: blamed redis.inCluster.name)", func(s *stacks.MapSource) {
+			redis(`{"mode":"in-cluster",` + tok + `}`)(s)
+			s.Values["cirkelline:namespace"] = strings.Repeat("n", 58)
+		}, []string{`namespace ("` + strings.Repeat("n", 58) + `"): is 58 characters long; at most 57 fit in this stack: the in-cluster Redis's Service is named after it, "` + strings.Repeat("n", 58) + `-redis" (64 characters, at most 63)`, "shorten namespace to 57 characters or fewer"}},
 	}...)
 	loadTest := func(js string) func(*stacks.MapSource) {
 		return func(s *stacks.MapSource) {
@@ -132,7 +137,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"million users beyond the HPA", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true,"shape":"million-users"}`)(s)
 			s.Values["cirkelline:services"] = `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend:1.0.0","hpa":{"minReplicas":3,"maxReplicas":10}}]`
-		}, []string{`loadtest.capacity: peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 10`, "allowCapacityOverride"}},
+		}, []string{`loadtest.capacity: the million-users shape's peak of 333 req/s (10000 concurrent users, one request every 30 s) needs 14 pods of cirkelline-backend at 25 req/s each, but services[0].hpa.maxReplicas is 10`, "allowCapacityOverride"}},
 		{"negative stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"1m","target":10},{"duration":"-30s","target":0}]}`), []string{`loadtest.stages[1].duration ("-30s"): must be positive`}},
 		{"unparsable stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"two minutes","target":10}]}`), []string{`loadtest.stages[0].duration ("two minutes"): want a duration such as "30s" or "2m"`}},
 		{"threshold on an unknown metric", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"chat_latency":["p(95)<100"]}}`), []string{`loadtest.thresholds.chat_latency: is not a metric the cirkelline flow reports`}},
@@ -154,6 +159,10 @@ func TestLoadBadConfig(t *testing.T) {
 			`monitoring.thresholds.errorRatio (5): must be between 0 and 1`,
 			`monitoring.thresholds.restarts (0): must be at least 1`,
 		}},
+		{"namespace too long for the monitoring objects' name label (rendered an invalid label)", func(s *stacks.MapSource) {
+			set("monitoring", `{"enabled":true}`)(s)
+			set("namespace", strings.Repeat("m", 53))(s)
+		}, []string{`namespace ("` + strings.Repeat("m", 53) + `"): is 53 characters long; at most 52 fit in this stack: the monitoring objects' app.kubernetes.io/name label is named after it`}},
 		{"monitoring without the load test's p95 threshold", func(s *stacks.MapSource) {
 			set("monitoring", `{"enabled":true}`)(s)
 			set("loadtest", `{"thresholds":{"http_req_duration":["p(99)<5000"]}}`)(s)
@@ -168,6 +177,12 @@ func TestLoadBadConfig(t *testing.T) {
 			set("cluster", `{"kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\ncontexts: [{name: c}]"}`)(s)
 			s.Secrets = append(s.Secrets, "cirkelline:cluster")
 		}, []string{`cluster.kubeconfig: is not a kubeconfig: it has no users`}},
+		{"cluster: kubeconfig without a current cluster, no identifier", func(s *stacks.MapSource) {
+			set("cluster", `{"kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c, context: {cluster: a, user: b}}]"}`)(s)
+			s.Secrets = append(s.Secrets, "cirkelline:cluster")
+		}, []string{`cluster.kubeconfig: has no current-context to name the cluster by`, `pulumi config set --path cluster.identifier <name> --stack production`}},
+		{"cluster: an identifier without a cluster", set("cluster", `{"identifier":"prod"}`), []string{
+			`cluster.identifier ("prod"): is set without cluster.stackReference or cluster.kubeconfig`}},
 		{"cluster: both a stack reference and a kubeconfig", func(s *stacks.MapSource) {
 			set("cluster", `{"stackReference":"acme/eks/prod","kubeconfig":"apiVersion: v1\nkind: Config\nclusters: [{name: a}]\nusers: [{name: b}]\ncontexts: [{name: c}]"}`)(s)
 			s.Secrets = append(s.Secrets, "cirkelline:cluster")
@@ -193,6 +208,10 @@ func TestLoadBadConfig(t *testing.T) {
 		{"health check success codes", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","successCodes":"2xx"}`), []string{`ingress.successCodes ("2xx"): is not a list of HTTP codes or ranges`}},
 		{"services open to every pod behind an ALB", set("networkPolicy", `{}`), []string{
 			`networkPolicy.ingressCidrs: is empty: the services' ports are open to every pod of the cluster, which can bypass the ALB`, `set it to the CIDRs of the subnets the ALB runs in`}},
+		{"load test aimed at an ingress without a host (issue 21: it panicked)", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true,"target":{"ingress":true}}`)(s)
+			set("ingress", `{"hosts":[],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc"}`)(s)
+		}, []string{`loadtest.target.ingress (true): needs an enabled ingress with at least one host`, "set ingress.hosts, or target a service"}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")
@@ -223,30 +242,48 @@ func TestLoadBadConfig(t *testing.T) {
 }
 
 // TestLoadReportsEveryProblem: several problems come back together, each as
-// its own FieldError.
+// its own FieldError: every problem of the stack file's own checks at
+// once; once those pass, every problem of the plan's (the components')
+// checks at once. The plan is not built from a config that failed the
+// stack file's checks (issue 21: it could panic), so the plan's problems
+// wait for the stack file's to be fixed.
 func TestLoadReportsEveryProblem(t *testing.T) {
+	paths := func(src stacks.MapSource) []string {
+		t.Helper()
+		_, err := workloads.Load(src, project, "production")
+		var cfgErr *stacks.ConfigError
+		if !errors.As(err, &cfgErr) {
+			t.Fatalf("want a *ConfigError, got %v", err)
+		}
+		var paths []string
+		for _, p := range cfgErr.Problems {
+			var fe *validate.FieldError
+			if !errors.As(p, &fe) {
+				t.Fatalf("problem %v is not a FieldError", p)
+			}
+			paths = append(paths, fe.Path)
+		}
+		return paths
+	}
+	components := `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
+	planProblems := []string{"services[0].image", "services[0].hpa.maxReplicas", "services[0].hpa.cpuUtilization", "ingress.routes[0].service"}
+
 	src := stacktest.ProductionSource()
-	src.Values["cirkelline:environment"] = "production"
-	src.Values["cirkelline:services"] = `[{"name":"api","image":"a:latest","hpa":{"minReplicas":4,"maxReplicas":2,"cpuUtilization":0}}]`
+	src.Values["cirkelline:services"] = components
+	if got := paths(src); !reflect.DeepEqual(got, planProblems) {
+		t.Errorf("the plan's problems: got %v, want %v", got, planProblems)
+	}
+
+	src = stacktest.ProductionSource()
+	src.Values["cirkelline:services"] = components
+	src.Values["cirkelline:podSecurity"] = "open"
+	src.Values["cirkelline:loadtest"] = `{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`
+	src.Values["cirkelline:loadtestEmail"], src.Values["cirkelline:loadtestPassword"] = "e", "p"
+	src.Secrets = append(src.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
 	delete(src.Values, "cirkelline:jwtSecret")
-	_, err := workloads.Load(src, project, "production")
-	var cfgErr *stacks.ConfigError
-	if !errors.As(err, &cfgErr) {
-		t.Fatalf("want a *ConfigError, got %v", err)
-	}
-	var paths []string
-	for _, p := range cfgErr.Problems {
-		var fe *validate.FieldError
-		if !errors.As(p, &fe) {
-			t.Fatalf("problem %v is not a FieldError", p)
-		}
-		paths = append(paths, fe.Path)
-	}
-	want := []string{"app.secretEnv.JWT_SECRET_KEY", "services[0].image", "services[0].hpa.maxReplicas", "services[0].hpa.cpuUtilization", "ingress.routes[0].service"}
-	for _, w := range want {
-		if !strings.Contains(strings.Join(paths, " "), w) {
-			t.Errorf("missing problem at %s; got %v", w, paths)
-		}
+	want := []string{"app.secretEnv.JWT_SECRET_KEY", "podSecurity", "loadtest.target.service"}
+	if got := paths(src); !reflect.DeepEqual(got, want) {
+		t.Errorf("the stack file's problems, alone: got %v, want %v", got, want)
 	}
 }
 

@@ -76,13 +76,22 @@ type RedisPlan struct {
 	Name     string
 }
 
-// Load reads the stack's config and plans it. Every problem, the stack
-// file's and the plan's (each component's own checks), comes back in one
-// *stacks.ConfigError with the stack file's paths, before anything is
-// registered.
+// Load reads the stack's config and plans it. Every problem comes back in
+// one *stacks.ConfigError with the stack file's paths, before anything is
+// registered: first the stack file's own (every one of them); once those
+// pass, the plan's (each component's own checks, every one of them). The
+// plan is never built from a config that failed the stack file's checks:
+// NewPlan may rely on what they guarantee (an ingress target has a host, a
+// named service exists).
 func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (*Plan, error) {
 	var plan *Plan
 	check := stacks.Check(func(cfg *stacks.Config, errs *validate.Errors) {
+		// The names the plan derives from the stack file's keys are the
+		// stack file's problems, at the keys they come from.
+		checkDerivedNames(cfg, errs)
+		if errs.Len() > 0 {
+			return
+		}
 		plan = NewPlan(cfg)
 		errs.Merge(plan.Validate())
 	})
@@ -178,13 +187,10 @@ func (p *Plan) Warnings() []Warning {
 	if cfg.LoadTest.Target.Ingress && p.Ingress != nil && p.Ingress.CertificateARN == "" {
 		ws = append(ws, Warning{"loadtest.target.ingress", "the ingress has no certificate: the runners send plain HTTP to " + LoadTestTargetURL(cfg)})
 	}
-	shape, _ := cfg.LoadTest.Resolved()
-	if svc, i, ok := cfg.LoadTestTargetService(); ok && shape.CapacityModel && cfg.LoadTest.AllowCapacityOverride {
-		if need := cfg.LoadTest.Capacity.PodsNeeded(); need > int(svc.HPA.MaxReplicas) {
-			ws = append(ws, Warning{"loadtest.allowCapacityOverride", fmt.Sprintf(
-				"the capacity check is overridden: the peak needs %d pods of %s but services[%d].hpa.maxReplicas is %d, so the test will hold the HPA at its ceiling and may fail its thresholds",
-				need, svc.Name, i, svc.HPA.MaxReplicas)})
-		}
+	if v, i, judged := cfg.CapacityVerdict(); judged && !v.OK() && cfg.LoadTest.AllowCapacityOverride {
+		ws = append(ws, Warning{"loadtest.allowCapacityOverride", fmt.Sprintf(
+			"the capacity check is overridden: the %s peak needs %d pods of %s but services[%d].hpa.maxReplicas is %d, so the test will hold the HPA at its ceiling and may fail its thresholds",
+			v.Shape, v.PodsNeeded, v.Service, i, v.MaxReplicas)})
 	}
 	return ws
 }
@@ -227,7 +233,8 @@ func (p *Plan) Validate() error {
 	}
 	p.validateCapacity(&errs)
 	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
-		errs.Merge(p.Monitoring.WithDefaults().Validate("monitoring"))
+		// Without the library's sentinel: every problem has its path.
+		errs.Merge(validate.Under("", p.Monitoring.WithDefaults().Validate("monitoring")))
 	}
 	return errs.Err()
 }
@@ -341,7 +348,7 @@ func monitoringArgs(c *stacks.Config) components.MonitoringArgs {
 			LatencyP95: latency, ErrorRatio: m.Thresholds.ErrorRatio,
 			RateLimitedRatio: m.Thresholds.RateLimitedRatio, Restarts: m.Thresholds.Restarts,
 		},
-		Labels: components.Labels(c.Namespace, c.Namespace+"-monitoring", "monitoring"),
+		Labels: components.Labels(c.Namespace, c.Namespace+monitoringSuffix, "monitoring"),
 	}
 	for _, s := range c.Services {
 		svc := monitoring.Service{
@@ -372,7 +379,7 @@ func webServiceSelector(partOf, name string) map[string]string {
 }
 
 // redisName names the stack's Redis objects.
-func redisName(c *stacks.Config) string { return c.Namespace + "-redis" }
+func redisName(c *stacks.Config) string { return c.Namespace + redisSuffix }
 
 // RedisEnvName names the ConfigMap and Secret holding the REDIS_* env.
 func RedisEnvName(c *stacks.Config) string { return redisName(c) + "-env" }
@@ -451,19 +458,24 @@ func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 
 // LoadTestTargetURL is BASE_URL: an explicit URL, the first ingress host
 // (https, or http without a certificate), or the target service's
-// in-cluster name.
+// in-cluster name; "" when the config names no target at all. An ingress
+// target without a host (which the stack file's checks refuse) falls back
+// to the target service, so no config makes it fail.
 func LoadTestTargetURL(c *stacks.Config) string {
 	t := c.LoadTest.Target
 	switch {
 	case t.URL != "":
 		return t.URL
-	case t.Ingress:
+	case t.Ingress && len(c.Ingress.Hosts) > 0:
 		scheme := "https"
 		if c.Ingress.CertificateARN == "" {
 			scheme = "http"
 		}
 		return scheme + "://" + c.Ingress.Hosts[0]
 	}
-	svc, _, _ := c.LoadTestTargetService()
+	svc, _, ok := c.LoadTestTargetService()
+	if !ok {
+		return ""
+	}
 	return fmt.Sprintf("http://%s:%d", components.ServiceDNSName(svc.Name, c.Namespace), svc.Port)
 }

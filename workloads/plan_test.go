@@ -258,7 +258,7 @@ func TestPlanWarnings(t *testing.T) {
 		}, []workloads.Warning{
 			{"ingress.allowPlainHttp", "the internet-facing ALB listens on plain HTTP (port 80) only; set ingress.certificateArn to an ACM certificate to serve HTTPS"},
 			{"loadtest.target.ingress", "the ingress has no certificate: the runners send plain HTTP to http://api.example.com"},
-			{"loadtest.allowCapacityOverride", "the capacity check is overridden: the peak needs 14 pods of cirkelline-backend but services[0].hpa.maxReplicas is 10, so the test will hold the HPA at its ceiling and may fail its thresholds"},
+			{"loadtest.allowCapacityOverride", "the capacity check is overridden: the million-users peak needs 14 pods of cirkelline-backend but services[0].hpa.maxReplicas is 10, so the test will hold the HPA at its ceiling and may fail its thresholds"},
 		}},
 	}
 	for _, tt := range tests {

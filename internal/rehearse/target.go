@@ -8,13 +8,15 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/cirkelline/infra/components"
 )
 
 // syncPeriod is the HPA controller's default
 // --horizontal-pod-autoscaler-sync-period
 // (pkg/controller/podautoscaler/config/v1alpha1/defaults.go of
 // k8s.io/kubernetes v1.37.2).
-const syncPeriod = 15 * time.Second
+const syncPeriod = components.HPASyncPeriod
 
 // Target is the Deployment and HPA a rehearsal drives, as the API server
 // stored them (with its defaults, e.g. the HPA's behavior).
@@ -96,46 +98,11 @@ func (t Target) PodCPUMilli(rps float64, ready int32, perPodRPS float64) float64
 }
 
 // ScaleUpLimit is the most replicas the HPA's scale-up policies allow one
-// policy period after current, as the controller computes it
-// (calculateScaleUpLimitWithScalingRules in
-// pkg/controller/podautoscaler/horizontal.go of k8s.io/kubernetes v1.37.2:
-// Pods adds value, Percent multiplies by 1 + value/100 rounded up, the
-// selectPolicy picks the largest (Max, the default) or smallest (Min)).
+// policy period after current: components.ScaleUpLimit, the controller's
+// rule the capacity plan and the headroom use too (nil rules are the API
+// server's defaults).
 func (t Target) ScaleUpLimit(current int32) int32 {
-	rules := t.ScaleUp
-	if rules == nil || len(rules.Policies) == 0 {
-		// The API's default scale-up rules: 4 pods or 100 % every 15 s, Max
-		// (pkg/apis/autoscaling/v2/defaults.go).
-		rules = &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{
-			{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
-			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}}}
-	}
-	sel := autoscalingv2.MaxChangePolicySelect
-	if rules.SelectPolicy != nil {
-		sel = *rules.SelectPolicy
-	}
-	if sel == autoscalingv2.DisabledPolicySelect {
-		return current
-	}
-	result := int32(math.MinInt32)
-	if sel == autoscalingv2.MinChangePolicySelect {
-		result = math.MaxInt32
-	}
-	for _, p := range rules.Policies {
-		var proposed int32
-		switch p.Type {
-		case autoscalingv2.PodsScalingPolicy:
-			proposed = current + p.Value
-		case autoscalingv2.PercentScalingPolicy:
-			proposed = int32(math.Ceil(float64(current) * (1 + float64(p.Value)/100)))
-		}
-		if sel == autoscalingv2.MinChangePolicySelect {
-			result = min(result, proposed)
-		} else {
-			result = max(result, proposed)
-		}
-	}
-	return result
+	return components.ScaleUpLimit(t.ScaleUp, current)
 }
 
 // ScaleUpPeriod is the longest period of the scale-up policies (15 s by

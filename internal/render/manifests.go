@@ -22,6 +22,14 @@ type Object struct {
 }
 
 // applyOrder is the order kubectl would need: what others refer to first.
+// File names start with the kind's rank in it, so `kubectl apply -f` of
+// the rendered directory creates the Namespace before what lives in it:
+// kubectl's resource builder (k8s.io/cli-runtime pkg/resource
+// ExpandPathsToFileVisitors) reads a directory with filepath.Walk, which
+// "walks in lexical order" (Go's path/filepath docs). kustomize orders its
+// output by kind for the same reason (its PreferredOrderTransformer: "puts
+// cluster-wide basic resources with no dependencies (like Namespace ...)
+// first").
 var applyOrder = []string{
 	"Namespace", "PriorityClass", "EC2NodeClass", "NodePool", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret",
 	"NetworkPolicy", "Service", "Deployment", "StatefulSet", "HorizontalPodAutoscaler",
@@ -90,7 +98,7 @@ func kubernetesObject(r Resource) (Object, error) {
 	if err != nil {
 		return Object{}, fmt.Errorf("%s %q: %w", r.Type, r.Name, err)
 	}
-	parts := []string{kind}
+	parts := []string{fmt.Sprintf("%02d", kindRank(kind)), kind}
 	if namespace != "" {
 		parts = append(parts, namespace)
 	}

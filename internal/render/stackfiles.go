@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/encoding"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 )
@@ -54,13 +56,27 @@ func LoadStackConfig(dir, stack string) (*StackConfig, error) {
 		}
 		return nil, err
 	}
-	ps, err := workspace.LoadProjectStack(nil, project, path)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+		return nil, err
+	}
+	return ParseStackConfig(project, stack, data)
+}
+
+// ParseStackConfig reads a stack file's content (Pulumi.<stack>.yaml) as
+// LoadStackConfig does, for a project already read: the stack file's
+// values over the project's declared defaults.
+func ParseStackConfig(project *workspace.Project, stack string, data []byte) (*StackConfig, error) {
+	name := "Pulumi." + stack + ".yaml"
+	// As workspace.LoadProjectStack reads a file: without a UTF-8 BOM.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	ps, err := workspace.LoadProjectStackBytes(nil, project, data, name, encoding.YAML)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	values, err := ps.Config.Decrypt(config.NewBlindingDecrypter())
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	sc := &StackConfig{Project: project.Name.String(), Stack: stack, Values: map[string]string{}}
 	for k, v := range values {

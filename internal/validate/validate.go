@@ -175,13 +175,22 @@ func LabelKey(errs *Errors, path, key string) {
 // sentinels the FieldErrors were wrapped in are dropped (ErrInvalid still
 // matches each). err without FieldErrors comes back as it is.
 func Under(prefix string, err error) error {
+	return Map(err, func(path string) string { return Join(prefix, path) })
+}
+
+// Map re-reports every FieldError in err at path(its path): the one place
+// a caller renames the paths a library reports to the keys of the stack
+// file they come from. The sentinels the FieldErrors were wrapped in are
+// dropped (ErrInvalid still matches each). err without FieldErrors comes
+// back as it is.
+func Map(err error, path func(string) string) error {
 	var found []error
 	var walk func(error)
 	walk = func(e error) {
 		switch x := e.(type) {
 		case *FieldError:
 			c := *x
-			c.Path = Join(prefix, x.Path)
+			c.Path = path(x.Path)
 			found = append(found, &c)
 		case interface{ Unwrap() []error }:
 			for _, inner := range x.Unwrap() {
