@@ -124,6 +124,10 @@ type kubeconfigs struct {
 	Secrets []string
 }
 
+// kubeconfigClusterName is the cluster's name in inlineKubeconfig's
+// kubeconfigs (their current context's cluster).
+const kubeconfigClusterName = "engine-test"
+
 func inlineKubeconfig(t *testing.T) kubeconfigs {
 	t.Helper()
 	raw, err := os.ReadFile(cp.Kubeconfig)
@@ -160,20 +164,20 @@ func inlineKubeconfig(t *testing.T) kubeconfigs {
 		return fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
-- name: engine-test
+- name: %[1]s
   cluster:
-    server: %s
-    certificate-authority-data: %s
+    server: %[2]s
+    certificate-authority-data: %[3]s
 users:
 - name: admin
   user:
-    client-certificate-data: %s
-    client-key-data: %s
+    client-certificate-data: %[4]s
+    client-key-data: %[5]s
 contexts:
-- name: engine-test
-  context: {cluster: engine-test, user: admin}
-current-context: engine-test
-`, server, b64(ca), b64(cert), b64(key))
+- name: %[1]s
+  context: {cluster: %[1]s, user: admin}
+current-context: %[1]s
+`, kubeconfigClusterName, server, b64(ca), b64(cert), b64(key))
 	}
 	k := kubeconfigs{IP: text(kc.Clusters[0].Cluster.Server), Localhost: text(strings.Replace(kc.Clusters[0].Cluster.Server, "127.0.0.1", "localhost", 1))}
 	if k.IP == k.Localhost {

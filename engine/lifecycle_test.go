@@ -77,7 +77,7 @@ func lifecycle(t *testing.T, stackName string) {
 	stopALB := standInForTheALBController(t, objs)
 	defer stopALB()
 
-	t.Run("1 up creates exactly what render lists", func(t *testing.T) {
+	if !t.Run("1 up creates exactly what render lists", func(t *testing.T) {
 		r := up(s).must(t, "up")
 		var created []string
 		for _, m := range r.steps() {
@@ -95,8 +95,7 @@ func lifecycle(t *testing.T, stackName string) {
 		if got := len(liveState(t, objs)); got != len(objs) {
 			t.Fatalf("the cluster has %d of the %d objects up created", got, len(objs))
 		}
-	})
-	if t.Failed() {
+	}) {
 		return
 	}
 

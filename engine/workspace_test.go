@@ -263,13 +263,20 @@ func (r *run) steps() []apitype.StepEventMetadata {
 func (r *run) changes() []string {
 	var out []string
 	for _, m := range r.steps() {
-		if m.Op == apitype.OpSame || (m.Op == apitype.OpRead && m.Type == "pulumi:pulumi:StackReference") {
+		if m.Op == apitype.OpSame || stackReferenceRead(m) {
 			continue
 		}
 		out = append(out, string(m.Op)+" "+describe(m))
 	}
 	slices.Sort(out)
 	return out
+}
+
+// stackReferenceRead is the engine reading another stack's outputs (a
+// StackReference is a read resource: read, or read-replacement when it
+// names another stack), which changes nothing.
+func stackReferenceRead(m apitype.StepEventMetadata) bool {
+	return m.Type == "pulumi:pulumi:StackReference" && (m.Op == apitype.OpRead || m.Op == apitype.OpReadReplacement)
 }
 
 // errors are the engine's error diagnostics (DiagnosticEvent, severity
