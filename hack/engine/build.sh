@@ -8,7 +8,8 @@
 #     home/                             a private PULUMI_HOME with that plugin
 #                                       installed, so the engine never
 #                                       downloads one
-# Prints that directory. A cold build takes about 12 minutes on 2 cores.
+# Prints that directory. A cold build is long (see README.md); warm runs
+# return at once.
 # See README.md beside this file for what each part is built from.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
