@@ -37,7 +37,7 @@ func TestDeploySpeed(t *testing.T) {
 	objs := renderObjects(t, stack)
 	s := openStack(t, stackOptions{Stack: stack, Backend: t.TempDir(), Env: map[string]string{"KUBECONFIG": cp.Kubeconfig}})
 	for i, k := range missingSecrets(t, stack) {
-		setSecret(t, s, k, fmt.Sprintf("bench-%d", i))
+		setSecret(t, s, k, secretValue(k, i))
 	}
 	var namespace string
 	for _, o := range objs {

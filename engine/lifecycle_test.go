@@ -64,7 +64,7 @@ func lifecycle(t *testing.T, stackName string) {
 	objs := renderObjects(t, stackName)
 	s := openStack(t, stackOptions{Stack: stackName, Backend: backend, Env: map[string]string{"KUBECONFIG": cp.Kubeconfig}})
 	for i, k := range missingSecrets(t, stackName) {
-		setSecret(t, s, k, fmt.Sprintf("engine-test-%s-%d", strings.ReplaceAll(k, ".", "-"), i))
+		setSecret(t, s, k, secretValue(k, i))
 	}
 	defer func() {
 		// Leave nothing on the shared control plane when a step failed.
@@ -131,7 +131,7 @@ func lifecycle(t *testing.T, stackName string) {
 	t.Run("4 a secret rotation rolls exactly the pods that read it", func(t *testing.T) {
 		secret, readers := secretReaders(t, objs, "JWT_SECRET")
 		live := liveState(t, objs)
-		setSecret(t, s, "jwtSecret", "rotated-"+stackName)
+		setSecret(t, s, "jwtSecret", "rotated-"+secretValue("jwtSecret", 99))
 		r := up(s).must(t, "up")
 		noDestruction(t, "secret rotation", r)
 		want := []string{"update " + secret.String()}
@@ -214,6 +214,12 @@ func lifecycle(t *testing.T, stackName string) {
 		// endpoint slices, events) before the Namespace goes.
 		waitFor(t, 120e9, "the stack's objects and namespace gone", func() bool { return len(remaining(t, objs)) == 0 })
 	})
+}
+
+// secretValue is a test value for secret config key k, long enough for
+// every secret's checks (redis.authToken: 16 to 128 characters).
+func secretValue(k string, i int) string {
+	return fmt.Sprintf("engine-test-%02d-%s-0123456789abcdef", i, strings.ReplaceAll(k, ".", "-"))
 }
 
 // firstHPA is services[0]'s HPA in the render and its maxReplicas.

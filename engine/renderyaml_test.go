@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/internal/render"
@@ -30,7 +32,7 @@ func TestRenderYamlToDirectory(t *testing.T) {
 			out := t.TempDir()
 			s := openStack(t, stackOptions{Stack: stack, Backend: t.TempDir()})
 			for i, k := range missingSecrets(t, stack) {
-				setSecret(t, s, k, fmt.Sprintf("engine-test-%d", i))
+				setSecret(t, s, k, secretValue(k, i))
 			}
 			if err := s.SetConfig(context.Background(), "kubernetes:renderYamlToDirectory", auto.ConfigValue{Value: out}); err != nil {
 				t.Fatal(err)
@@ -103,11 +105,61 @@ func readManifests(t *testing.T, dir string) map[string]map[string]any {
 	return out
 }
 
-// accepted removes, from both sides, the differences this test accepts:
+// accepted removes the differences this test accepts (each seen in a run):
 //   - secret values: render never decrypts them and shows each scalar as
 //     render.SecretPlaceholder; the provider writes the real value. The
 //     field must exist on both sides; only its value is not compared.
+//   - a Secret's stringData: the provider writes it as base64 data (its
+//     Check of core/v1 Secret moves stringData into data, as the API server
+//     stores it), so data is turned back into stringData, by key.
+//   - resource quantities: the provider writes them in canonical form
+//     ("1000m" as "1", as the API server stores them); both sides are
+//     compared as canonical quantities.
 func accepted(want, got any) {
+	if g, ok := got.(map[string]any); ok && g["kind"] == "Secret" {
+		if data, ok := g["data"].(map[string]any); ok {
+			if _, has := want.(map[string]any)["stringData"]; has {
+				sd := map[string]any{}
+				for k, v := range data {
+					b, _ := base64.StdEncoding.DecodeString(fmt.Sprint(v))
+					sd[k] = string(b)
+				}
+				delete(g, "data")
+				g["stringData"] = sd
+			}
+		}
+	}
+	canonicalQuantities(want)
+	canonicalQuantities(got)
+	placeholders(want, got)
+}
+
+// canonicalQuantities rewrites the values of resources.limits and
+// resources.requests (containers' and the like) to their canonical form.
+func canonicalQuantities(v any) {
+	switch m := v.(type) {
+	case map[string]any:
+		for k, e := range m {
+			if em, ok := e.(map[string]any); ok && (k == "limits" || k == "requests") {
+				for rk, rv := range em {
+					if s, ok := rv.(string); ok {
+						if q, err := resource.ParseQuantity(s); err == nil {
+							em[rk] = q.String()
+						}
+					}
+				}
+			}
+			canonicalQuantities(e)
+		}
+	case []any:
+		for _, e := range m {
+			canonicalQuantities(e)
+		}
+	}
+}
+
+// placeholders copies render's secret placeholders onto the provider's side.
+func placeholders(want, got any) {
 	switch w := want.(type) {
 	case map[string]any:
 		g, ok := got.(map[string]any)
@@ -121,7 +173,7 @@ func accepted(want, got any) {
 				}
 				continue
 			}
-			accepted(wv, g[k])
+			placeholders(wv, g[k])
 		}
 	case []any:
 		g, ok := got.([]any)
@@ -134,7 +186,7 @@ func accepted(want, got any) {
 					g[i] = s
 					continue
 				}
-				accepted(w[i], g[i])
+				placeholders(w[i], g[i])
 			}
 		}
 	}
