@@ -134,8 +134,8 @@ func clusterBlock(t *testing.T, s *auto.Stack, backend, stackName string, objs [
 		}
 		for name, b := range files {
 			for _, secret := range kc.Secrets {
-				if strings.Contains(string(b), secret) {
-					t.Errorf("%s holds the kubeconfig's credentials in plain text", name)
+				if i := strings.Index(string(b), secret); i >= 0 {
+					t.Errorf("%s holds the kubeconfig's credentials in plain text, after: %q", name, string(b[max(0, i-300):i]))
 					break
 				}
 			}

@@ -263,7 +263,9 @@ func (r *run) steps() []apitype.StepEventMetadata {
 func (r *run) changes() []string {
 	var out []string
 	for _, m := range r.steps() {
-		if m.Op == apitype.OpSame || stackReferenceRead(m) {
+		// A refresh steps every resource (op refresh); it found drift only
+		// where the step carries a diff.
+		if m.Op == apitype.OpSame || stackReferenceRead(m) || (m.Op == apitype.OpRefresh && len(m.Diffs) == 0 && len(m.DetailedDiff) == 0) {
 			continue
 		}
 		out = append(out, string(m.Op)+" "+describe(m))
