@@ -29,6 +29,7 @@ import (
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/cli"
 	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/workloads"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/rendered")
@@ -45,7 +46,7 @@ func shippedStacks(t testing.TB) []string {
 
 func renderStack(t testing.TB, stack string) *render.Result {
 	t.Helper()
-	res, err := render.Stack(render.Options{Dir: ".", Stack: stack}, program)
+	res, err := render.Stack(render.Options{Dir: ".", Stack: stack}, workloads.Program)
 	if err != nil {
 		t.Fatalf("render %s: %v", stack, err)
 	}
@@ -383,7 +384,7 @@ func TestRenderCommand(t *testing.T) {
 }
 
 func cliMain(args []string, stdout, stderr *bytes.Buffer) int {
-	return cli.Main(args, program, stdout, stderr)
+	return cli.Main(args, workloads.Program, stdout, stderr)
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -909,7 +910,7 @@ func TestPolicyRulesCatchBadObjects(t *testing.T) {
 func TestRenderWritesDashboards(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	if err := render.Run(render.Options{Dir: ".", Stack: "staging", Out: out, Stdout: &stdout, Stderr: io.Discard}, program); err != nil {
+	if err := render.Run(render.Options{Dir: ".", Stack: "staging", Out: out, Stdout: &stdout, Stderr: io.Discard}, workloads.Program); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(out, render.DashboardsDir, "staging-scaling.json")
@@ -931,7 +932,7 @@ func TestRenderWritesDashboards(t *testing.T) {
 	if !strings.Contains(stdout.String(), file) {
 		t.Errorf("the summary does not name %s:\n%s", file, stdout.String())
 	}
-	if err := render.Run(render.Options{Dir: ".", Stack: "local", Out: out, Stdout: io.Discard, Stderr: io.Discard}, program); err != nil {
+	if err := render.Run(render.Options{Dir: ".", Stack: "local", Out: out, Stdout: io.Discard, Stderr: io.Discard}, workloads.Program); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(out, render.DashboardsDir, "*.json")); len(left) != 0 {
