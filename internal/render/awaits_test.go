@@ -1,7 +1,9 @@
 package render_test
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cirkelline/infra/internal/render"
@@ -54,7 +56,7 @@ func TestCriticalPath(t *testing.T) {
 		obj("kubernetes:batch/v1:Job", "loadtest-1", "urn:lt", true, nil, nil),
 	}
 	g := render.NewGraph(resources)
-	if got := render.FormatChain(g.CriticalPath()); got != "Service redis (endpoints) → Deployment backend (rollout) → Job loadtest-1 (completion)" {
+	if got := links(g.CriticalPath()); got != "redis endpoints, backend rollout, loadtest-1 completion" {
 		t.Errorf("chain %s", got)
 	}
 	var names []string
@@ -64,9 +66,50 @@ func TestCriticalPath(t *testing.T) {
 	if !reflect.DeepEqual(names, []string{"backend", "redis", "redis-env"}) {
 		t.Errorf("the Job waits for %v", names)
 	}
-	// With the name known from the plan, the Secret no longer waits.
+	// With the name known from the plan, the Secret no longer waits: two
+	// chains remain, and the one that takes longer by the measured await
+	// times sets the wall time, not the one with more links.
 	resources[3].DependsOn = nil
-	if got := render.FormatChain(render.NewGraph(resources).CriticalPath()); got != "Deployment backend (rollout) → Job loadtest-1 (completion)" {
-		t.Errorf("chain after the cut %s", got)
+	want := "backend rollout, loadtest-1 completion"
+	if render.AwaitTime["endpoints"] > render.AwaitTime["rollout"]+render.AwaitTime["completion"] {
+		want = "redis endpoints"
+	}
+	if got := links(render.NewGraph(resources).CriticalPath()); got != want {
+		t.Errorf("chain after the cut %s, want %s", got, want)
+	}
+	// Measured the other way round, the other chain is named.
+	saved := render.AwaitTime["endpoints"]
+	defer func() { render.AwaitTime["endpoints"] = saved }()
+	render.AwaitTime["endpoints"] = render.AwaitTime["rollout"] + render.AwaitTime["completion"] + 1
+	if got := links(render.NewGraph(resources).CriticalPath()); got != "redis endpoints" {
+		t.Errorf("a slower Service await: chain %s, want the Service alone", got)
+	}
+	render.AwaitTime["endpoints"] = 0
+	if got := links(render.NewGraph(resources).CriticalPath()); got != "backend rollout, loadtest-1 completion" {
+		t.Errorf("an instant Service await: chain %s, want the rollout and the Job", got)
+	}
+}
+
+// links names a chain's objects and rules.
+func links(chain []render.Await) string {
+	var parts []string
+	for _, a := range chain {
+		parts = append(parts, a.Resource.Name+" "+a.Rule)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func TestFormatChain(t *testing.T) {
+	chain := []render.Await{
+		{Resource: obj("kubernetes:apps/v1:Deployment", "backend", "", true, nil, nil), Rule: "rollout"},
+		{Resource: obj("kubernetes:batch/v1:Job", "loadtest-1", "", true, nil, nil), Rule: "completion"},
+	}
+	r, c := render.AwaitTime["rollout"], render.AwaitTime["completion"]
+	want := fmt.Sprintf("Deployment backend (rollout, %.1f s) → Job loadtest-1 (completion, %.1f s): %.1f s", r.Seconds(), c.Seconds(), (r + c).Seconds())
+	if got := render.FormatChain(chain); got != want {
+		t.Errorf("FormatChain: %q, want %q", got, want)
+	}
+	if got := render.FormatChain(nil); got != "nothing is awaited" {
+		t.Errorf("FormatChain(nil): %q", got)
 	}
 }

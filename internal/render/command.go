@@ -47,7 +47,8 @@ type Result struct {
 	Resources []Resource
 	// Notes are printed after the summary (the load test's capacity table).
 	Notes string
-	// AwaitChain is the longest chain of objects `pulumi up` waits through.
+	// AwaitChain is the chain of objects `pulumi up` waits through that
+	// sets its wall time (CriticalPath).
 	AwaitChain []Await
 	// Dashboards are the Grafana dashboards the stack ships (file name to
 	// JSON), taken from its dashboard ConfigMap, for a manual import.
@@ -203,7 +204,7 @@ func Summary(w io.Writer, dir string, res *Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nrendered %d objects of stack %s to %s\n", len(res.Objects), res.Config.Stack, dir)
-	fmt.Fprintf(w, "\npulumi up waits for: %s\n", FormatChain(res.AwaitChain))
+	fmt.Fprintf(w, "\npulumi up's wall time is set by: %s\n", FormatChain(res.AwaitChain))
 	if len(res.Dashboards) > 0 {
 		fmt.Fprintf(w, "\nGrafana dashboards (also in their ConfigMap; import by hand under Dashboards > New > Import):\n")
 		for _, f := range slices.Sorted(maps.Keys(res.Dashboards)) {
