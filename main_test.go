@@ -24,6 +24,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
@@ -1002,5 +1003,78 @@ func TestRenderedRulesPassPromtool(t *testing.T) {
 		if want := stack == "staging" || stack == "production"; want != (rules == 1) {
 			t.Errorf("%s renders %d PrometheusRules", stack, rules)
 		}
+	}
+}
+
+// TestNamespaceAtItsLimit: each shipped stack with the longest namespace
+// its derived names leave room for renders objects whose names and label
+// values the API server accepts (k8s.io/apimachinery's own validation);
+// one character more is refused at load, as a problem of namespace.
+func TestNamespaceAtItsLimit(t *testing.T) {
+	// 57 with the in-cluster Redis (<namespace>-redis, a Service), 54 with
+	// the headroom (<namespace>-headroom); label values made from it are
+	// shortened to fit (components.LabelValue).
+	limits := map[string]int{"local": 57, "staging": 63, "production": 54, "partypic": 54}
+	stackFiles, _ := filepath.Glob("Pulumi.*.yaml")
+	if len(stackFiles) != len(limits) {
+		t.Fatalf("stack files %v: give each its namespace limit here", stackFiles)
+	}
+	nsLine := regexp.MustCompile(`(?m)^  cirkelline:namespace: .*$`)
+	for stack, limit := range limits {
+		t.Run(stack, func(t *testing.T) {
+			for _, n := range []int{limit, limit + 1} {
+				dir := t.TempDir()
+				copyFile(t, "Pulumi.yaml", filepath.Join(dir, "Pulumi.yaml"))
+				b, err := os.ReadFile("Pulumi." + stack + ".yaml")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ns := strings.Repeat("n", n)
+				b = nsLine.ReplaceAll(b, []byte("  cirkelline:namespace: "+ns))
+				if !bytes.Contains(b, []byte(ns)) {
+					b = bytes.Replace(b, []byte("config:\n"), []byte("config:\n  cirkelline:namespace: "+ns+"\n"), 1)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "Pulumi."+stack+".yaml"), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				res, err := render.Stack(render.Options{Dir: dir, Stack: stack}, program)
+				if n > limit {
+					if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("namespace (%q): is %d characters long; at most %d fit", ns, n, limit)) {
+						t.Errorf("namespace of %d characters: want it refused at namespace, got %v", n, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("namespace of %d characters: %v", n, err)
+				}
+				for _, o := range res.Objects {
+					if o.Cloud {
+						continue
+					}
+					var meta struct {
+						Metadata struct {
+							Name   string            `json:"name"`
+							Labels map[string]string `json:"labels"`
+						} `json:"metadata"`
+					}
+					if err := yaml.Unmarshal(o.Body, &meta); err != nil {
+						t.Fatal(err)
+					}
+					if errs := validation.IsDNS1123Subdomain(meta.Metadata.Name); len(errs) > 0 {
+						t.Errorf("%s %s: name %v", o.Kind, o.Name, errs)
+					}
+					if o.Kind == "Service" {
+						if errs := validation.IsDNS1035Label(meta.Metadata.Name); len(errs) > 0 {
+							t.Errorf("Service %s: name %v", o.Name, errs)
+						}
+					}
+					for k, v := range meta.Metadata.Labels {
+						if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+							t.Errorf("%s %s: label %s=%q: %v", o.Kind, o.Name, k, v, errs)
+						}
+					}
+				}
+			}
+		})
 	}
 }

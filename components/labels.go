@@ -1,9 +1,12 @@
 package components
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -53,7 +56,26 @@ func Labels(partOf, name, component string) map[string]string {
 // SelectorLabels are the immutable subset of Labels used in selectors; they
 // must never change for a running Deployment.
 func SelectorLabels(partOf, name string) map[string]string {
-	return map[string]string{LabelName: name, LabelInstance: partOf + "-" + name, LabelPartOf: partOf}
+	return map[string]string{LabelName: LabelValue(name), LabelInstance: LabelValue(partOf + "-" + name), LabelPartOf: LabelValue(partOf)}
+}
+
+// maxLabelValue is the API server's limit on a label value
+// (LabelValueMaxLength in k8s.io/apimachinery pkg/util/validation).
+const maxLabelValue = 63
+
+// LabelValue is v as a label value: v itself when it fits (so the labels
+// of every stack that could be applied stay as they were), else its first
+// characters and a digest of the whole, 63 characters, beginning and
+// ending alphanumeric as IsValidLabelValue requires. A long namespace
+// ("<namespace>-<name>" instance labels) then limits no label.
+func LabelValue(v string) string {
+	if len(v) <= maxLabelValue {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	digest := hex.EncodeToString(sum[:])[:8]
+	head := strings.TrimRight(v[:maxLabelValue-len(digest)-1], "-_.")
+	return head + "-" + digest
 }
 
 // serviceDNSFormat is a Service's in-cluster DNS name from its name and

@@ -118,7 +118,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"namespace too long for its in-cluster Redis (issue 21: blamed redis.inCluster.name)", func(s *stacks.MapSource) {
 			redis(`{"mode":"in-cluster",` + tok + `}`)(s)
 			s.Values["cirkelline:namespace"] = strings.Repeat("n", 58)
-		}, []string{`namespace ("` + strings.Repeat("n", 58) + `"): is 58 characters long; at most 57 fit in this stack: the in-cluster Redis's Service is named after it, "` + strings.Repeat("n", 58) + `-redis" (64 characters, at most 63)`, "shorten namespace to 57 characters or fewer"}},
+		}, []string{`namespace ("` + strings.Repeat("n", 58) + `"): is 58 characters long; at most 57 fit in this stack, which names the in-cluster Redis's Service after it: "` + strings.Repeat("n", 58) + `-redis" (64 characters, at most 63)`, "shorten namespace to 57 characters or fewer"}},
 	}...)
 	loadTest := func(js string) func(*stacks.MapSource) {
 		return func(s *stacks.MapSource) {
@@ -160,10 +160,6 @@ func TestLoadBadConfig(t *testing.T) {
 			`monitoring.thresholds.errorRatio (5): must be between 0 and 1`,
 			`monitoring.thresholds.restarts (0): must be at least 1`,
 		}},
-		{"namespace too long for the monitoring objects' name label (rendered an invalid label)", func(s *stacks.MapSource) {
-			set("monitoring", `{"enabled":true}`)(s)
-			set("namespace", strings.Repeat("m", 53))(s)
-		}, []string{`namespace ("` + strings.Repeat("m", 53) + `"): is 53 characters long; at most 52 fit in this stack: the monitoring objects' app.kubernetes.io/name label is named after it`}},
 		{"monitoring without the load test's p95 threshold", func(s *stacks.MapSource) {
 			set("monitoring", `{"enabled":true}`)(s)
 			set("loadtest", `{"thresholds":{"http_req_duration":["p(99)<5000"]}}`)(s)

@@ -28,14 +28,13 @@ type derivedName struct {
 // derivedNames are the names of this plan that grow from the namespace
 // beyond it (the namespace's own 63 are checked by the stack file).
 // Kubernetes' limits: a Service name is an RFC 1035 label of at most 63
-// characters, a label value at most 63 (k8s.io/apimachinery
-// pkg/util/validation: DNS1035LabelMaxLength, LabelValueMaxLength); the
-// headroom's PriorityClass and Deployment names are held to a DNS label by
-// the capacity library, as their pods' name label.
+// characters (k8s.io/apimachinery pkg/util/validation:
+// DNS1035LabelMaxLength); the headroom's PriorityClass and Deployment
+// names are held to a DNS label by the capacity library. Label values
+// made from the namespace are shortened to fit (components.LabelValue).
 var derivedNames = []derivedName{
 	{redisSuffix, "the in-cluster Redis's Service", 63, func(c *stacks.Config) bool { return c.Redis.Mode == stacks.RedisInCluster }},
 	{headroomSuffix, "the headroom's PriorityClass and Deployment", 63, func(c *stacks.Config) bool { return c.Cluster.Headroom.Enabled }},
-	{monitoringSuffix, "the monitoring objects' app.kubernetes.io/name label", 63, func(c *stacks.Config) bool { return c.Monitoring.Enabled }},
 }
 
 // checkDerivedNames reports a namespace too long for a name derived from
@@ -53,7 +52,7 @@ func checkDerivedNames(c *stacks.Config, errs *validate.Errors) {
 	}
 	if len(c.Namespace) > fits {
 		errs.Add("namespace", c.Namespace,
-			fmt.Sprintf("is %d characters long; at most %d fit in this stack: %s is named after it, %q (%d characters, at most %d)",
+			fmt.Sprintf("is %d characters long; at most %d fit in this stack, which names %s after it: %q (%d characters, at most %d)",
 				len(c.Namespace), fits, by.what, c.Namespace+by.suffix, len(c.Namespace+by.suffix), by.limit),
 			fmt.Sprintf("shorten namespace to %d characters or fewer", fits))
 	}
