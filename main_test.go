@@ -1037,7 +1037,7 @@ func TestNamespaceAtItsLimit(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, "Pulumi."+stack+".yaml"), b, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				res, err := render.Stack(render.Options{Dir: dir, Stack: stack}, program)
+				res, err := render.Stack(render.Options{Dir: dir, Stack: stack}, workloads.Program)
 				if n > limit {
 					if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("namespace (%q): is %d characters long; at most %d fit", ns, n, limit)) {
 						t.Errorf("namespace of %d characters: want it refused at namespace, got %v", n, err)

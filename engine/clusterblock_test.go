@@ -94,10 +94,16 @@ func clusterBlock(t *testing.T, s *auto.Stack, backend, stackName string, objs [
 			t.Fatal(err)
 		}
 		setPath(t, s, "cluster.stackReference", ref)
-		r := up(s)
+		// `pulumi up` previews first and stops when the preview fails,
+		// before its update persists anything; the Automation API's Up
+		// skips that preview (it runs `up --skip-preview`), and the
+		// update would then save the reference's plain outputs before the
+		// program refuses them. So this step is what `pulumi up` does:
+		// the preview, which must fail.
+		r := preview(s)
 		setPath(t, s, "cluster.stackReference", before.Value)
 		if r.err == nil {
-			t.Fatalf("up with a plain-text kubeconfig output succeeded:\n%s", r.progress.String())
+			t.Fatalf("the preview of up with a plain-text kubeconfig output succeeded:\n%s", r.progress.String())
 		}
 		for _, m := range r.steps() {
 			if m.Op != apitype.OpSame && !stackReferenceRead(m) {

@@ -65,7 +65,9 @@ func clusterProvider(ctx *pulumi.Context, cfg *stacks.Config, refs *stackRefs) (
 	default:
 		return nil, nil
 	}
-	args := &kubernetes.ProviderArgs{Kubeconfig: kubeconfig}
+	// Rotated config and secrets are updated in place, as Pulumi.yaml sets
+	// for the default provider: an explicit provider reads no stack config.
+	args := &kubernetes.ProviderArgs{Kubeconfig: kubeconfig, EnableConfigMapMutable: pulumi.Bool(true), EnableSecretMutable: pulumi.Bool(true)}
 	if id := cfg.ClusterIdentifier(); id != "" {
 		args.ClusterIdentifier = pulumi.String(id)
 	}
@@ -87,7 +89,10 @@ func clusterProvider(ctx *pulumi.Context, cfg *stacks.Config, refs *stackRefs) (
 // for the read (sdk/v3 v3.263.0 go/pulumi/stack_reference.go: Value when
 // plain, SecretValue when secret, neither when missing), during preview
 // too, so `pulumi up` stops in its preview, before its update persists
-// anything, and nothing but the reference is registered.
+// anything, and nothing but the reference is registered. `pulumi up
+// --skip-preview` (and the Automation API's Up) has no such preview: its
+// update saves the reference's outputs as read, plain text included,
+// before the program refuses them; the deploy workflow keeps the preview.
 func refusePlainKubeconfig(ref *pulumi.StackReference, cfg *stacks.Config) error {
 	cl := cfg.Cluster
 	out, err := ref.GetOutputDetails(cl.Outputs.Kubeconfig)
