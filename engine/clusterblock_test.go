@@ -118,13 +118,12 @@ func clusterBlock(t *testing.T, s *auto.Stack, backend, stackName string, objs [
 	})
 
 	t.Run("the credentials are in no state file in plain text", func(t *testing.T) {
-		exported, err := s.Export(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		files := map[string][]byte{"pulumi stack export": exported.Deployment}
 		// The file backend's state, history and backups of this stack
-		// (.pulumi/{stacks,history,backups}/<project>/<stack>...).
+		// (.pulumi/{stacks,history,backups}/<project>/<stack>...): what
+		// `pulumi stack export` prints. Not the Automation API's Export,
+		// which runs `pulumi stack export --show-secrets` (sdk/v3 v3.263.0
+		// go/auto/local_workspace.go ExportStack) and so decrypts them.
+		files := map[string][]byte{}
 		_ = filepath.WalkDir(filepath.Join(backend, ".pulumi"), func(path string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.Contains(path, string(filepath.Separator)+"cirkelline"+string(filepath.Separator)) &&
 				strings.Contains(filepath.Base(path)+filepath.Dir(path), stackName) {
