@@ -42,6 +42,8 @@ func TestLoadBadConfig(t *testing.T) {
 		{"image without a tag", set("services", `[{"name":"cirkelline-backend","image":"ghcr.io/cirkelline/cirkelline-backend"}]`), []string{`services[0].image`, `has no tag`}},
 		{"malformed quantity", service(`"resources":{"memoryRequest":"500mi"}`), []string{`services[0].resources.memoryRequest ("500mi"): is not a Kubernetes quantity`}},
 		{"request above limit", service(`"resources":{"cpuRequest":"3","cpuLimit":"1"}`), []string{`services[0].resources.cpuRequest ("3"): cpu request must not exceed its limit`}},
+		{"metrics on the service port (the Ingress's)", service(`"port":9090`), []string{`services[0].metricsPort (9090): must differ from the service port: the Ingress routes to that port, and the metrics must not be public`}},
+		{"metrics port out of range", service(`"metricsPort":70000`), []string{`services[0].metricsPort (70000): must be a TCP port between 1 and 65535`}},
 		{"duplicate service names", set("services", `[{"name":"api","image":"a:1"},{"name":"api","image":"b:1"}]`), []string{`services[1].name ("api"): is used twice (also services[0])`}},
 		{"route to an unknown service", set("ingress", `{"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc","routes":[{"path":"/","service":"web"}]}`), []string{`ingress.routes[0].service ("web"): is not a service of this stack`, `use one of: cirkelline-backend`}},
 		{"missing secret", func(s *stacks.MapSource) { delete(s.Values, "cirkelline:jwtSecret") }, []string{`app.secretEnv.JWT_SECRET_KEY: secret config "cirkelline:jwtSecret" is not set`, `pulumi config set --secret jwtSecret <value> --stack production`}},
