@@ -328,25 +328,40 @@ func TestRenderCommand(t *testing.T) {
 		}
 	})
 	t.Run("invalid config writes nothing and lists every problem", func(t *testing.T) {
-		dir := t.TempDir()
-		copyFile(t, "Pulumi.yaml", filepath.Join(dir, "Pulumi.yaml"))
-		bad := "config:\n  cirkelline:environment: production\n  cirkelline:services:\n    - name: api\n      image: api:latest\n      hpa: {minReplicas: 4, maxReplicas: 2}\n"
-		if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(bad), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join(dir, "out")
-		var stdout, stderr bytes.Buffer
-		code := cliMain([]string{"render", "--dir", dir, "--stack", "bad", "--out", out}, &stdout, &stderr)
-		if code == 0 {
-			t.Fatal("want a non-zero exit")
-		}
-		for _, want := range []string{"services[0].image", "services[0].hpa.maxReplicas (2)", "ingress.routes[0].service", "ingress.certificateArn"} {
-			if !strings.Contains(stderr.String(), want) {
-				t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		// The stack file's own problems come first, every one of them; the
+		// plan is not built from a config that fails them. Once they are
+		// fixed, every problem of the components comes at once.
+		for _, tt := range []struct {
+			name, file string
+			want       []string
+		}{
+			{"the stack file's", "config:\n  cirkelline:environment: production\n  cirkelline:services:\n    - name: api\n      image: api:latest\n      hpa: {minReplicas: 4, maxReplicas: 2}\n",
+				[]string{"ingress.certificateArn", "networkPolicy.ingressCidrs"}},
+			{"the components'", "config:\n  cirkelline:environment: production\n  cirkelline:ingress: {certificateArn: \"arn:aws:acm:eu-north-1:123456789012:certificate/abc\"}\n  cirkelline:networkPolicy: {ingressCidrs: [10.0.0.0/22]}\n  cirkelline:services:\n    - name: api\n      image: api:latest\n      hpa: {minReplicas: 4, maxReplicas: 2}\n",
+				[]string{"services[0].image", "services[0].hpa.maxReplicas (2)", "ingress.routes[0].service"}},
+		} {
+			dir := t.TempDir()
+			copyFile(t, "Pulumi.yaml", filepath.Join(dir, "Pulumi.yaml"))
+			if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(tt.file), 0o644); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if _, err := os.Stat(out); err == nil {
-			t.Error("nothing may be written for an invalid config")
+			out := filepath.Join(dir, "out")
+			var stdout, stderr bytes.Buffer
+			code := cliMain([]string{"render", "--dir", dir, "--stack", "bad", "--out", out}, &stdout, &stderr)
+			if code == 0 {
+				t.Fatalf("%s problems: want a non-zero exit", tt.name)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("%s problems: stderr lacks %q:\n%s", tt.name, want, stderr.String())
+				}
+			}
+			if want := fmt.Sprintf("%d problem(s) in config", len(tt.want)); !strings.Contains(stderr.String(), want) {
+				t.Errorf("%s problems: stderr lacks %q:\n%s", tt.name, want, stderr.String())
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("nothing may be written for an invalid config")
+			}
 		}
 	})
 	t.Run("require secrets", func(t *testing.T) {
@@ -695,7 +710,7 @@ func TestRenderWritesDashboards(t *testing.T) {
 		t.Fatalf("no dashboard written: %v\n%s", err, stdout.String())
 	}
 	var cm corev1.ConfigMap
-	body, err := os.ReadFile(filepath.Join(out, "configmap-cirkelline-staging-cirkelline-staging-dashboard.yaml"))
+	body, err := os.ReadFile(filepath.Join(out, "07-configmap-cirkelline-staging-cirkelline-staging-dashboard.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

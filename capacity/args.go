@@ -149,6 +149,10 @@ const (
 	DefaultOverheadPath   = "cluster.capacity.overhead"
 	DefaultLimitsPath     = "cluster.capacity.limits"
 	DefaultAutoscaledPath = "cluster.capacity.autoscaled"
+	// MaxPods is the most pods a plan packs: the packing is first-fit,
+	// pods times nodes, so an absurd count (a maxReplicas of millions)
+	// would take hours. The shipped stacks' worst cases hold under 100.
+	MaxPods = 5000
 )
 
 // WithDefaults returns a copy of a with every zero field set to its
@@ -241,6 +245,19 @@ func (a Args) Validate() error {
 					fmt.Sprintf("lower it to %s or less, or use larger nodes (%s)", r.free.String(), a.Node.Path))
 			}
 		}
+	}
+	total, largest := 0, -1
+	for i, w := range a.Workloads {
+		total += max(w.Pods, 0)
+		if largest < 0 || w.Pods > a.Workloads[largest].Pods {
+			largest = i
+		}
+	}
+	if total > MaxPods {
+		w := a.Workloads[largest]
+		errs.Add(cmp.Or(w.PodsPath, validate.Join(validate.Index("workloads", largest), "pods")), nil,
+			fmt.Sprintf("gives %s %d pods, a worst case of %d; a plan packs at most %d", w.Name, w.Pods, total, MaxPods),
+			fmt.Sprintf("set it so that the worst case stays within %d pods", MaxPods))
 	}
 	n := a.Node
 	for _, r := range []struct {

@@ -8,19 +8,11 @@ import (
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
-)
-
-// k6 exit codes (k6 v1.3.0 errext/exitcodes/codes.go) that fail the run.
-const (
-	// K6ThresholdsFailedExitCode: a threshold failed.
-	K6ThresholdsFailedExitCode = 99
-	// K6StoppedFromRESTAPIExitCode: the starter stopped the runner because
-	// another runner never became ready.
-	K6StoppedFromRESTAPIExitCode = 103
 )
 
 // LoadTestName is the name of the load-test runners' objects and pods;
@@ -36,8 +28,9 @@ const LabelLoadTestRun = "loadtest.cirkelline.io/run"
 // LoadTestArgs configures a k6 load test: a ConfigMap with the scripts and
 // the generated options, a Secret with the test credentials, an Indexed Job
 // of paused runner pods (each running its own execution segment) behind a
-// headless Service, a starter Job that resumes them together, and the
-// NetworkPolicies between them and to the target.
+// headless Service, a starter Job that resumes them together (with a
+// ServiceAccount that may read the runners' pods), and the NetworkPolicies
+// between them and to the target.
 type LoadTestArgs struct {
 	// JobName, e.g. "loadtest-1": a new name starts a new run. Required.
 	JobName string
@@ -199,6 +192,21 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: runner job: %w", name, err)
 	}
+	// The starter's identity, to read the runners' pods: its pod needs all
+	// three before it starts.
+	account, err := corev1.NewServiceAccount(ctx, name+"-starter", plan.starterServiceAccount(), parent)
+	if err != nil {
+		return nil, fmt.Errorf("load test %s: starter service account: %w", name, err)
+	}
+	role, err := rbacv1.NewRole(ctx, name+"-starter", plan.starterRole(), parent)
+	if err != nil {
+		return nil, fmt.Errorf("load test %s: starter role: %w", name, err)
+	}
+	binding, err := rbacv1.NewRoleBinding(ctx, name+"-starter", plan.starterRoleBinding(), parent, pulumi.DependsOn([]pulumi.Resource{account, role}))
+	if err != nil {
+		return nil, fmt.Errorf("load test %s: starter role binding: %w", name, err)
+	}
+	jobDeps = append(jobDeps, account, role, binding)
 	starter, err := batchv1.NewJob(ctx, name+"-starter", plan.starterJob(), jobOpts(plan.starterDeadline())...)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter job: %w", name, err)

@@ -11,6 +11,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/loadtest"
@@ -157,7 +158,7 @@ func (p loadTestPlan) runnerCommand() pulumi.StringArray {
 		extra = []string{"-o", "experimental-prometheus-rw"}
 	}
 	return pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(loadtest.RunnerScript(
-		"/scripts/"+p.args.Test.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, extra))}
+		"/scripts/"+p.args.Test.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, loadtest.Tags(p.args.Test, p.args.Run), extra))}
 }
 
 // podVolumes mounts the run's ConfigMap at /scripts and a writable /tmp
@@ -193,16 +194,24 @@ func (p loadTestPlan) runnerPod() *corev1.PodSpecArgs {
 			Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 				Name: pulumi.String("k6-api"), ContainerPort: pulumi.Int(loadtest.APIPort), Protocol: pulumi.String("TCP"),
 			}},
-			// Ready once the REST API answers: the headless Service then
-			// publishes the runner's name and the starter can reach it
-			// (k6-operator's default runner probe, pkg/resources/jobs/runner.go).
+			// Ready once k6 has initialised its VUs (loadtest.RunnerReadyCommand),
+			// not merely once its REST API answers, which it does before
+			// (k6 v1.3.0 internal/cmd/run.go starts the API server, then
+			// execScheduler.Init): the headless Service then publishes the
+			// runner's name. The starter checks the same status itself.
 			ReadinessProbe: &corev1.ProbeArgs{
-				HttpGet:       &corev1.HTTPGetActionArgs{Path: pulumi.String("/v1/status"), Port: pulumi.Int(loadtest.APIPort)},
-				PeriodSeconds: pulumi.Int(2),
+				Exec:           &corev1.ExecActionArgs{Command: pulumi.ToStringArray(loadtest.RunnerReadyCommand())},
+				PeriodSeconds:  pulumi.Int(2),
+				TimeoutSeconds: pulumi.Int(2),
 			},
-			Resources:       p.args.Resources.requirements(),
-			SecurityContext: restrictedContainer(false),
-			VolumeMounts:    mounts,
+			// A runner that dies (k6 exits 104 on a refused threshold, 107
+			// on a script error) leaves the tail of its log as the
+			// container's termination message, which the starter reads
+			// from the pod and Pulumi's Job await prints.
+			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
+			Resources:                p.args.Resources.requirements(),
+			SecurityContext:          restrictedContainer(false),
+			VolumeMounts:             mounts,
 		}},
 		Volumes: volumes,
 	}
@@ -228,28 +237,23 @@ func (p loadTestPlan) runnerJob() *batchv1.JobArgs {
 			CompletionMode: pulumi.String("Indexed"),
 			Completions:    pulumi.Int(p.runners),
 			Parallelism:    pulumi.Int(p.runners),
-			// A failed runner fails the test: no retries, and a threshold
-			// failure (99) or a stop by the starter (103) fails the whole
-			// Job at once.
+			// Any failed runner fails the whole Job at once, and the Job
+			// controller then ends the other runners, so none is left
+			// paused: a threshold failure (99), a stop by the starter (103),
+			// a runner that could not start (104, 106, 107), an OOM kill.
+			// No pod failure policy: its FailJob action fails the Job with
+			// reason PodFailurePolicy, which Pulumi's Job await does not
+			// take for a failure (pulumi/cloud-ready-checks v1.3.0, the
+			// checker pulumi-kubernetes uses: pkg/kubernetes/job/check.go
+			// collectJobConditionErrors fails only on BackoffLimitExceeded
+			// and DeadlineExceeded), so `pulumi up` would wait out its
+			// timeout; exceeding backoffLimit 0 is BackoffLimitExceeded.
+			// Nor an Ignore rule for drained pods: the replacement would
+			// start paused after the starter has finished, and hold the
+			// Job until its deadline.
 			BackoffLimit:          pulumi.Int(0),
 			ActiveDeadlineSeconds: pulumi.Int(int(p.args.Deadline().Seconds())),
-			PodFailurePolicy: &batchv1.PodFailurePolicyArgs{Rules: batchv1.PodFailurePolicyRuleArray{
-				batchv1.PodFailurePolicyRuleArgs{
-					Action: pulumi.String("FailJob"),
-					OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirementArgs{
-						ContainerName: pulumi.String("k6"), Operator: pulumi.String("In"),
-						Values: pulumi.IntArray{pulumi.Int(K6ThresholdsFailedExitCode), pulumi.Int(K6StoppedFromRESTAPIExitCode)},
-					},
-				},
-				// A node drain is not a test failure.
-				batchv1.PodFailurePolicyRuleArgs{
-					Action: pulumi.String("Ignore"),
-					OnPodConditions: batchv1.PodFailurePolicyOnPodConditionsPatternArray{batchv1.PodFailurePolicyOnPodConditionsPatternArgs{
-						Type: pulumi.String("DisruptionTarget"), Status: pulumi.String("True"),
-					}},
-				},
-			}},
-			Template: corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: p.labels(LoadTestName)}, Spec: p.runnerPod()},
+			Template:              corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: p.labels(LoadTestName)}, Spec: p.runnerPod()},
 		},
 	}
 }
@@ -258,12 +262,65 @@ func (p loadTestPlan) runnerJob() *batchv1.JobArgs {
 // runners and five minutes for its own pod and setup().
 func (p loadTestPlan) starterDeadline() time.Duration { return p.args.StartTimeout + 5*time.Minute }
 
-// starterJob runs scripts/starter.js once: no API access, only the
-// runners' REST APIs by their DNS names.
+// starterName names the starter's Job, ServiceAccount, Role and RoleBinding.
+func (p loadTestPlan) starterName() string { return p.starterJobName() }
+
+// starterServiceAccount is the starter's identity: it may list the pods of
+// its namespace (starterRole), to see a runner that has died.
+func (p loadTestPlan) starterServiceAccount() *corev1.ServiceAccountArgs {
+	return &corev1.ServiceAccountArgs{
+		Metadata:                     objectMeta(p.starterName(), p.args.Namespace, p.labels(LoadTestStarterName), nil),
+		AutomountServiceAccountToken: pulumi.Bool(false), // the starter's pod mounts it
+	}
+}
+
+// starterRole lets the starter read pods (RBAC cannot narrow a list to one
+// Job's pods; the starter asks for job-name=<job> only).
+func (p loadTestPlan) starterRole() *rbacv1.RoleArgs {
+	return &rbacv1.RoleArgs{
+		Metadata: objectMeta(p.starterName(), p.args.Namespace, p.labels(LoadTestStarterName), nil),
+		Rules: rbacv1.PolicyRuleArray{rbacv1.PolicyRuleArgs{
+			ApiGroups: pulumi.StringArray{pulumi.String("")},
+			Resources: pulumi.StringArray{pulumi.String("pods")},
+			Verbs:     pulumi.StringArray{pulumi.String("get"), pulumi.String("list")},
+		}},
+	}
+}
+
+func (p loadTestPlan) starterRoleBinding() *rbacv1.RoleBindingArgs {
+	return &rbacv1.RoleBindingArgs{
+		Metadata: objectMeta(p.starterName(), p.args.Namespace, p.labels(LoadTestStarterName), nil),
+		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: pulumi.String(p.starterName())},
+		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: pulumi.String(p.starterName()), Namespace: p.args.Namespace}},
+	}
+}
+
+// The starter's view of the Kubernetes API, from inside its pod: the API
+// server's in-cluster name, and the ServiceAccount's token and CA that the
+// kubelet mounts (kubernetes.io/docs/tasks/run-application/access-api-from-pod).
+const (
+	kubernetesAPI     = "https://kubernetes.default.svc"
+	serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+)
+
+// starterJob runs scripts/starter.js once: it reaches the runners' REST
+// APIs by their DNS names, and reads the runners' pods through the
+// Kubernetes API with its own ServiceAccount.
 func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 	mounts, volumes := p.podVolumes()
 	env := loadtest.StarterEnv(p.args.JobName, p.args.JobName, p.runners, p.args.StartTimeout)
 	env["K6_NO_USAGE_REPORT"] = "true"
+	env[loadtest.EnvKubernetesAPI] = kubernetesAPI
+	env[loadtest.EnvRunnerJob] = p.args.JobName
+	// k6 verifies TLS against the system roots (k6 v1.3.0 internal/js/
+	// runner.go newVU builds the VUs' tls.Config without RootCAs), which
+	// Go reads from SSL_CERT_FILE when it is set (crypto/x509 root_unix.go
+	// certFileEnv): the cluster's CA, mounted with the token.
+	env["SSL_CERT_FILE"] = serviceAccountDir + "/ca.crt"
+	envArgs := append(envVars(env), corev1.EnvVarArgs{
+		Name:      pulumi.String(loadtest.EnvKubernetesNamespace),
+		ValueFrom: &corev1.EnvVarSourceArgs{FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")}},
+	})
 	return &batchv1.JobArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(p.starterJobName()), Namespace: p.args.Namespace,
@@ -276,16 +333,21 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 				Metadata: &metav1.ObjectMetaArgs{Labels: p.labels(LoadTestStarterName)},
 				Spec: &corev1.PodSpecArgs{
 					RestartPolicy:                pulumi.String("Never"),
-					AutomountServiceAccountToken: pulumi.Bool(false),
+					ServiceAccountName:           pulumi.String(p.starterName()),
+					AutomountServiceAccountToken: pulumi.Bool(true),
 					SecurityContext:              restrictedPod(k6UID),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:            pulumi.String("starter"),
 						Image:           pulumi.String(p.args.Image),
 						Command:         pulumi.StringArray{pulumi.String("k6"), pulumi.String("run"), pulumi.String("--quiet"), pulumi.String("/scripts/" + loadtest.StarterFile)},
-						Env:             envVars(env),
+						Env:             envArgs,
 						Resources:       StarterResources().requirements(),
 						SecurityContext: restrictedContainer(false),
 						VolumeMounts:    mounts,
+						// The starter's abort message ("runner 1 (...) exited
+						// 104 (invalid configuration) before the test started: ...")
+						// is the last line of its log: Pulumi prints it.
+						TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
 					}},
 					Volumes: volumes,
 				},
@@ -330,7 +392,12 @@ func (p loadTestPlan) runnerPolicy() *networkingv1.NetworkPolicyArgs {
 	}
 }
 
-// starterPolicy: the starter reaches DNS and the runners' API, nothing else.
+// starterPolicy: the starter reaches DNS, the runners' API and the
+// Kubernetes API, nothing else. The API server is outside the pod network
+// (on EKS, the control plane's ENIs), and a NetworkPolicy sees the
+// kubernetes Service's endpoints after the Service's address is translated,
+// so the rule names the API server's ports (443 on EKS, 6443 where the
+// apiserver listens on its default), to any address.
 func (p loadTestPlan) starterPolicy() *networkingv1.NetworkPolicyArgs {
 	return &networkingv1.NetworkPolicyArgs{
 		Metadata: p.meta(p.starterJobName(), nil),
@@ -345,6 +412,7 @@ func (p loadTestPlan) starterPolicy() *networkingv1.NetworkPolicyArgs {
 					}},
 					Ports: tcpPorts(loadtest.APIPort),
 				},
+				networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{AnyIPv4}), Ports: tcpPorts(443, 6443)},
 			},
 		},
 	}

@@ -67,6 +67,9 @@ func (c Config) Validate(path string) error {
 	ValidateThresholds(&errs, validate.Join(path, "thresholds"), c.Flow, c.Thresholds)
 	if c.VUsPerRunner < 1 {
 		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, "must be at least 1", fmt.Sprintf("use e.g. %d", DefaultVUsPerRunner))
+	} else if shape, _ := c.Resolved(); Parallelism(shape, c.VUsPerRunner) > MaxRunners {
+		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, fmt.Sprintf("splits the shape's %d VUs over %d runners; an Indexed Job runs at most %d", shape.MaxVUs(), Parallelism(shape, c.VUsPerRunner), MaxRunners),
+			fmt.Sprintf("raise it to at least %d, or lower the stages' targets", (shape.MaxVUs()+MaxRunners-1)/MaxRunners))
 	} else if shape, thresholds := c.Resolved(); len(shape.Stages) > 0 {
 		validateSplit(&errs, validate.Join(path, "thresholds"), c.Flow, thresholds, Parallelism(shape, c.VUsPerRunner), shape.MaxVUs())
 	}
@@ -84,11 +87,20 @@ func (c Config) Validate(path string) error {
 			errs.Add(kp, c.Tags[k], "is set by the program on every run", "use another tag name; reserved: "+strings.Join(ReservedTags, ", "))
 		} else if !tagName.MatchString(k) {
 			errs.Add(kp, c.Tags[k], "is not a usable tag name", "use letters, digits and _ (it becomes a Prometheus label with remote write)")
+		} else if c.Tags[k] == "" {
+			// k6 v1.3.0 internal/cmd/options.go parseTagNameValue:
+			// "invalid tag, empty value" for the runners' --tag flags.
+			errs.Add(kp, c.Tags[k], "is empty, which k6 refuses on the command line the runners get their tags from", "give the tag a value, or remove it")
 		}
 	}
 	c.Capacity.Validate(&errs, validate.Join(path, "capacity"))
 	return errs.Err()
 }
+
+// MaxRunners is the most runner pods a run may have: the API server's
+// limit on an Indexed Job's parallelism (maxParallelismForIndexedJob in
+// pkg/apis/batch/validation/validation.go of k8s.io/kubernetes v1.37.2).
+const MaxRunners = 100_000
 
 // ReservedEnv are the runner variables the program sets.
 var ReservedEnv = []string{"BASE_URL", EnvRequestInterval, EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, "JOB_COMPLETION_INDEX"}

@@ -9,11 +9,16 @@ import (
 	"maps"
 	"math"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,7 +195,14 @@ func TestConfigValidation(t *testing.T) {
 			c.Thresholds = loadtest.Thresholds{"chat_duration": {"p(95)<100"}}
 		}, []string{`loadtest.thresholds.chat_duration: is not a metric the partypic flow reports`}},
 		{"malformed expression", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"http_req_duration": {"p95 < 2s"}} }, []string{`loadtest.thresholds.http_req_duration[0] ("p95 < 2s"): is not a k6 threshold expression`}},
-		{"aggregation of the wrong type", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"http_req_failed": {"p(95)<0.01"}} }, []string{`p is not defined for a rate metric`, "use one of: rate"}},
+		{"aggregation of the wrong type", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"http_req_failed": {"p(95)<0.01"}} }, []string{
+			`loadtest.thresholds.http_req_failed[0] ("p(95)<0.01"): p is not an aggregation k6 accepts on http_req_failed, a rate metric (k6 would exit 104 at start); fix: use one of: rate`}},
+		// issue 21: k6 exited 104 at start, "supported aggregation methods
+		// for this metric are: value".
+		{"gauge max", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"vus": {"max<=10"}} }, []string{
+			`loadtest.thresholds.vus[0] ("max<=10"): max is not an aggregation k6 accepts on vus, a gauge metric (k6 would exit 104 at start); fix: use one of: value`}},
+		{"trend rate", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"chat_duration": {"rate<1"}} }, []string{
+			`loadtest.thresholds.chat_duration[0] ("rate<1"): rate is not an aggregation k6 accepts on chat_duration, a trend metric`, "use one of: avg, min, max, med, p(N), e.g. p(95)"}},
 		{"percentile out of range", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"http_req_duration": {"p(100)<1"}} }, []string{`percentile must be between 0 and 100`}},
 		{"vus per runner 0", func(c *loadtest.Config) { c.VUsPerRunner = 0 }, []string{`loadtest.vusPerRunner (0): must be at least 1`}},
 		{"unknown shape", func(c *loadtest.Config) { c.Shape = "soak" }, []string{`loadtest.shape ("soak"): is not a known shape`, "million-users", "peak-event"}},
@@ -437,5 +449,136 @@ func TestExportCarriesEveryRelativeImport(t *testing.T) {
 		if !slices.Contains(imported, "pacing.js") {
 			t.Errorf("%s: the exported scripts import %q, want ./pacing.js among them", flow, imported)
 		}
+	}
+}
+
+// k6Aggregations is k6 v1.3.0's metrics/metric_type.go
+// supportedAggregationMethods, transcribed: the threshold aggregation
+// methods k6 accepts per metric type (every other one exits 104 at start).
+var k6Aggregations = map[loadtest.MetricType][]string{
+	loadtest.Counter: {"count", "rate"},
+	loadtest.Gauge:   {"value"},
+	loadtest.Rate:    {"rate"},
+	loadtest.Trend:   {"avg", "min", "max", "med", "p"},
+}
+
+// k6BuiltinMetrics is k6 v1.3.0's metrics/builtin.go
+// RegisterBuiltinMetrics, transcribed, without the WebSocket and gRPC
+// metrics the flows never emit.
+var k6BuiltinMetrics = map[string]loadtest.MetricType{
+	"vus": loadtest.Gauge, "vus_max": loadtest.Gauge,
+	"iterations": loadtest.Counter, "iteration_duration": loadtest.Trend, "dropped_iterations": loadtest.Counter,
+	"checks": loadtest.Rate, "group_duration": loadtest.Trend,
+	"http_reqs": loadtest.Counter, "http_req_failed": loadtest.Rate, "http_req_duration": loadtest.Trend,
+	"http_req_blocked": loadtest.Trend, "http_req_connecting": loadtest.Trend, "http_req_tls_handshaking": loadtest.Trend,
+	"http_req_sending": loadtest.Trend, "http_req_waiting": loadtest.Trend, "http_req_receiving": loadtest.Trend,
+	"data_sent": loadtest.Counter, "data_received": loadtest.Counter,
+}
+
+// TestThresholdAggregationsAreK6s: every aggregation on every built-in
+// metric is accepted exactly when k6 accepts it (issue 21: "vus:
+// [max<=10]" passed the checks and k6 exited 104).
+func TestThresholdAggregationsAreK6s(t *testing.T) {
+	if !reflect.DeepEqual(k6Aggregations, loadtest.Aggregations) {
+		t.Errorf("aggregations differ from k6's:\n k6: %v\nours: %v", k6Aggregations, loadtest.Aggregations)
+	}
+	for _, flow := range loadtest.Flows() {
+		for name, want := range k6BuiltinMetrics {
+			if got, ok := flow.Metric(name); !ok || got != want {
+				t.Errorf("%s flow: built-in %s is %q (known %v), k6 registers it as %s", flow, name, got, ok, want)
+			}
+		}
+	}
+	for name, typ := range k6BuiltinMetrics {
+		for _, agg := range []string{"count", "rate", "value", "avg", "min", "max", "med", "p(95)"} {
+			c := loadtest.DefaultConfig()
+			c.Thresholds = loadtest.Thresholds{name: {agg + "<1"}}
+			err := c.Validate("loadtest")
+			kind := agg
+			if strings.HasPrefix(agg, "p(") {
+				kind = "p"
+			}
+			k6Accepts := slices.Contains(k6Aggregations[typ], kind)
+			refused := err != nil && strings.Contains(err.Error(), "is not an aggregation k6 accepts")
+			if k6Accepts == refused {
+				t.Errorf("%s (%s) %q: k6 accepts it: %v; we refuse it: %v (%v)", name, typ, agg, k6Accepts, refused, err)
+			}
+		}
+	}
+}
+
+func TestTagsLine(t *testing.T) {
+	tags := map[string]string{"stack": "staging", "run": "7", "environment": "staging", "team": "growth"}
+	for n, want := range map[int]string{
+		1:  "environment=staging run=7 stack=staging team=growth runner=0",
+		20: "environment=staging run=7 stack=staging team=growth runner=0..19",
+	} {
+		if got := loadtest.TagsLine(tags, n); got != want {
+			t.Errorf("%d runners: %q, want %q", n, got, want)
+		}
+	}
+}
+
+// k6Status is k6 v1.3.0's api/v1 status document (status_jsonapi.go
+// StatusJSONAPI around status.go Status), field for field, so json.Marshal
+// writes what handleGetStatus writes.
+type k6Status struct {
+	Data struct {
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+		Attributes struct {
+			Status  uint32 `json:"status"`
+			Paused  bool   `json:"paused"`
+			VUs     int64  `json:"vus"`
+			VUsMax  int64  `json:"vus-max"`
+			Stopped bool   `json:"stopped"`
+			Running bool   `json:"running"`
+			Tainted bool   `json:"tainted"`
+		} `json:"attributes"`
+	} `json:"data"`
+}
+
+// TestRunnerReadyCommand runs the runners' readiness probe under /bin/sh
+// with wget against a stand-in k6 REST API: not ready while k6 initialises
+// its VUs (although /v1/status answers 200), ready once it reports
+// PausedBeforeRun and while the test runs, not ready once it has ended.
+func TestRunnerReadyCommand(t *testing.T) {
+	if _, err := exec.LookPath("wget"); err != nil {
+		t.Fatalf("the probe needs wget (busybox's in the k6 image): %v", err)
+	}
+	var status atomic.Uint32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/status" {
+			http.NotFound(w, r)
+			return
+		}
+		var doc k6Status
+		doc.Data.Type, doc.Data.ID = "status", "default"
+		doc.Data.Attributes.Status = status.Load()
+		doc.Data.Attributes.Paused = status.Load() <= loadtest.PausedBeforeRun
+		doc.Data.Attributes.VUsMax = 10
+		b, _ := json.Marshal(doc)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(b)
+	}))
+	defer srv.Close()
+	cmd := loadtest.RunnerReadyCommand()
+	script := cmd[len(cmd)-1]
+	local := strings.Replace(script, fmt.Sprintf("127.0.0.1:%d", loadtest.APIPort), strings.TrimPrefix(srv.URL, "http://"), 1)
+	if local == script {
+		t.Fatalf("the probe does not ask 127.0.0.1:%d: %s", loadtest.APIPort, script)
+	}
+	// lib/execution.go: Created 0 … InitDone 3, PausedBeforeRun 4 … Teardown 8, Ended 9, Interrupted 10.
+	for s := uint32(0); s <= 10; s++ {
+		status.Store(s)
+		err := exec.Command(cmd[0], append(slices.Clone(cmd[1:len(cmd)-1]), local)...).Run()
+		want := s >= loadtest.PausedBeforeRun && s <= 8
+		if (err == nil) != want {
+			t.Errorf("execution status %d: ready %v (%v), want %v", s, err == nil, err, want)
+		}
+	}
+	srv.Close()
+	if err := exec.Command(cmd[0], append(slices.Clone(cmd[1:len(cmd)-1]), local)...).Run(); err == nil {
+		t.Error("ready although the REST API is gone")
 	}
 }

@@ -88,12 +88,19 @@ var (
 	metricName    = regexp.MustCompile(`^([a-z_][a-z0-9_]*)(\{[^{}]+\})?$`)
 )
 
-// aggregations a threshold may use on each metric type.
-var aggregations = map[MetricType][]string{
-	Trend:   {"avg", "min", "max", "med", "p"},
-	Rate:    {"rate"},
+// Aggregations are the threshold aggregation methods k6 accepts on each
+// metric type, exactly k6 v1.3.0's metrics/metric_type.go
+// supportedAggregationMethods ("p" is any percentile p(N)). k6 checks every
+// threshold against it at start (metrics/thresholds.go Thresholds.Validate,
+// called from internal/cmd/run.go through the metrics engine's
+// InitSubMetricsAndThresholds) and exits 104 (InvalidConfig) otherwise,
+// with "supported aggregation methods for this metric are: ...". A Gauge's
+// summary shows min and max too, but a threshold may only use its value.
+var Aggregations = map[MetricType][]string{
 	Counter: {"count", "rate"},
-	Gauge:   {"value", "min", "max"},
+	Gauge:   {"value"},
+	Rate:    {"rate"},
+	Trend:   {"avg", "min", "max", "med", "p"},
 }
 
 // ValidateThresholds checks every metric exists for the flow and every
@@ -127,8 +134,9 @@ func ValidateThresholds(errs *validate.Errors, path string, flow Flow, t Thresho
 					errs.Add(ep, expr, "percentile must be between 0 and 100 (exclusive)", `use e.g. "p(95)"`)
 				}
 			}
-			if !slices.Contains(aggregations[typ], agg) {
-				errs.Add(ep, expr, fmt.Sprintf("%s is not defined for a %s metric", agg, typ), "use one of: "+strings.Join(aggregations[typ], ", "))
+			if !slices.Contains(Aggregations[typ], agg) {
+				errs.Add(ep, expr, fmt.Sprintf("%s is not an aggregation k6 accepts on %s, a %s metric (k6 would exit 104 at start)", agg, m[1], typ),
+					"use one of: "+strings.Join(aggregationExamples(Aggregations[typ]), ", "))
 			}
 		}
 	}
@@ -148,6 +156,17 @@ func ValidateStages(errs *validate.Errors, path string, stages []Stage) {
 			errs.Add(validate.Join(sp, "target"), st.Target, "must not be negative", "")
 		}
 	}
+}
+
+// aggregationExamples writes k6's percentile token "p" as "p(95)".
+func aggregationExamples(aggs []string) []string {
+	out := slices.Clone(aggs)
+	for i, a := range out {
+		if a == "p" {
+			out[i] = "p(N), e.g. p(95)"
+		}
+	}
+	return out
 }
 
 func aggregationKind(agg string) string {

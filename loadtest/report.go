@@ -26,10 +26,14 @@ var ErrNoSummary = errors.New("loadtest: no summary line in the runner's log")
 
 // RunnerSummary is one runner's summary line.
 type RunnerSummary struct {
-	Flow    string  `json:"flow"`
-	Runner  int     `json:"runner"`
-	Segment string  `json:"segment"`
-	Summary Summary `json:"summary"`
+	Flow    string `json:"flow"`
+	Runner  int    `json:"runner"`
+	Segment string `json:"segment"`
+	// Tags are the tags k6 put on every sample of this runner, as its
+	// k6 reported them (k6/execution test.options.tags); nil from a
+	// script that did not report them.
+	Tags    map[string]string `json:"tags,omitempty"`
+	Summary Summary           `json:"summary"`
 }
 
 // Summary is the part of k6's handleSummary data the report reads (k6
@@ -117,6 +121,8 @@ type Combined struct {
 	Duration   time.Duration
 	Metrics    map[string]CombinedMetric
 	Verdicts   []Verdict
+	// Tags are the tags each runner's k6 reported, by runner.
+	Tags map[int]map[string]string
 }
 
 // Combine merges the runners' summaries and judges thresholds on the
@@ -134,6 +140,12 @@ func Combine(runs []RunnerSummary, expected int, thresholds Thresholds) Combined
 		}
 		seen[r.Runner] = true
 		c.Runners = append(c.Runners, r.Runner)
+		if r.Tags != nil {
+			if c.Tags == nil {
+				c.Tags = map[int]map[string]string{}
+			}
+			c.Tags[r.Runner] = r.Tags
+		}
 		c.Duration = max(c.Duration, time.Duration(r.Summary.State.TestRunDurationMs*float64(time.Millisecond)))
 	}
 	slices.Sort(c.Runners)
@@ -170,6 +182,47 @@ func Combine(runs []RunnerSummary, expected int, thresholds Thresholds) Combined
 		}
 	}
 	return c
+}
+
+// TagsReport says which tags every sample carries: the run's tags (Tags)
+// and runner=<index>, checked against what each runner's k6 reported. A
+// runner whose k6 reported other tags gets a line of its own.
+func (c Combined) TagsReport(tags map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tags on every sample: %s", TagsLine(tags, c.Expected))
+	var wrong []string
+	confirmed := 0
+	for _, r := range c.Runners {
+		got, ok := c.Tags[r]
+		if !ok {
+			continue
+		}
+		want := maps.Clone(tags)
+		want[RunnerTag] = strconv.Itoa(r)
+		if maps.Equal(got, want) {
+			confirmed++
+			continue
+		}
+		var diff []string
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			if v, ok := got[k]; !ok {
+				diff = append(diff, "no "+k)
+			} else if v != want[k] {
+				diff = append(diff, fmt.Sprintf("%s=%s, not %s", k, v, want[k]))
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(got)) {
+			if _, ok := want[k]; !ok {
+				diff = append(diff, "also "+k+"="+got[k])
+			}
+		}
+		wrong = append(wrong, fmt.Sprintf("runner %d's k6 tagged its samples differently: %s", r, strings.Join(diff, ", ")))
+	}
+	fmt.Fprintf(&b, " (confirmed by %d of %d runners' k6)\n", confirmed, len(c.Runners))
+	for _, w := range wrong {
+		b.WriteString(w + "\n")
+	}
+	return b.String()
 }
 
 func combineMetric(parts []SummaryMetric, d time.Duration) CombinedMetric {

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,18 @@ const (
 	EnvRunners = "RUNNERS"
 	// EnvStartTimeout is how long the starter waits for every runner, in seconds.
 	EnvStartTimeout = "START_TIMEOUT_SECONDS"
+)
+
+// The starter reads the runners' pods through the Kubernetes API
+// (scripts/starter.js): a runner that exits during init never answers its
+// REST API, and only its pod says why.
+const (
+	// EnvKubernetesAPI is the API server's base URL.
+	EnvKubernetesAPI = "KUBERNETES_API"
+	// EnvKubernetesNamespace is the runners' namespace.
+	EnvKubernetesNamespace = "KUBERNETES_NAMESPACE"
+	// EnvRunnerJob is the runners' Job; its pods carry job-name=<job>.
+	EnvRunnerJob = "RUNNER_JOB"
 )
 
 // DefaultStartTimeout is how long the runners may take to be scheduled and
@@ -55,23 +68,44 @@ type RunInfo struct {
 }
 
 // Tags are the k6 tags of a run: the config's own tags, then stack, run and
-// environment (which a config cannot override, so runs stay comparable).
-// The Job and `loadtest export` both take their tags from here.
+// environment (which a config cannot override, so runs stay comparable);
+// an empty value is left out, as k6 refuses "--tag name=" (k6 v1.3.0
+// internal/cmd/options.go parseTagNameValue: "invalid tag, empty value").
+// The Job and `loadtest export` both take their tags from here; each
+// runner adds runner=<index> (RunnerScript).
 func Tags(c Config, run RunInfo) map[string]string {
 	tags := maps.Clone(c.Tags)
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	tags["stack"] = run.Stack
-	tags["run"] = run.RunID
-	if run.Environment != "" {
-		tags["environment"] = run.Environment
+	for k, v := range map[string]string{"stack": run.Stack, "run": run.RunID, "environment": run.Environment} {
+		if v != "" {
+			tags[k] = v
+		}
 	}
 	return tags
 }
 
+// RunnerTag is the tag each runner adds with its Job completion index.
+const RunnerTag = "runner"
+
+// TagsLine describes the tags every sample of a run of n runners carries,
+// e.g. "environment=staging run=7 stack=staging runner=0..19"; queries
+// (PromQL, a Grafana panel) select a run by them.
+func TagsLine(tags map[string]string, runners int) string {
+	parts := make([]string, 0, len(tags)+1)
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		parts = append(parts, k+"="+tags[k])
+	}
+	r := RunnerTag + "=0"
+	if runners > 1 {
+		r += fmt.Sprintf("..%d", runners-1)
+	}
+	return strings.Join(append(parts, r), " ")
+}
+
 // ReservedTags are set by Tags; a config's tags may not use them.
-var ReservedTags = []string{"stack", "run", "environment", "runner"}
+var ReservedTags = []string{"stack", "run", "environment", RunnerTag}
 
 // EnvRequestInterval paces the flows: with it, each VU sends one request
 // per interval (scripts/pacing.js), which is the capacity model.

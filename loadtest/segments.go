@@ -2,7 +2,9 @@ package loadtest
 
 import (
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 )
 
@@ -113,9 +115,23 @@ func RunnerEnv(segs []Segment) map[string]string {
 //   - --no-setup: setup() runs once, on runner 0, through the REST API
 //     (POST /v1/setup), and the starter hands its data to the others
 //     (PUT /v1/setup), as k6-operator's runSetup does;
-//   - --tag runner=<index>, so the runners' metrics stay apart in any
-//     output (k6-operator tags instance_id the same way).
-func RunnerScript(scriptPath, optionsPath string, extraArgs []string) string {
+//   - every tag of the run (tags, normally Tags) and runner=<index>, each a
+//     --tag flag: k6 takes the run's tags from one source only. Its
+//     consolidation (internal/cmd/config.go getConsolidatedConfig) applies
+//     the --config file, the script's options, the K6_* environment and the
+//     command line in that order, and lib/options.go Options.Apply replaces
+//     RunTags whole whenever the later layer has any ("if len(opts.RunTags)
+//     > 0 { o.RunTags = opts.RunTags }"; internal/cmd/config_consolidation_test.go
+//     pins it: a file's {"tags": {...}} and a --tag leave only the --tag).
+//     A --tag runner=<index> alone would drop stack, run and environment
+//     from every sample, so the command line carries them all.
+//     (k6-operator tags instance_id the same way.)
+func RunnerScript(scriptPath, optionsPath string, tags map[string]string, extraArgs []string) string {
+	tagArgs := ""
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		tagArgs += "--tag " + shellQuote(k+"="+tags[k]) + " "
+	}
+	tagArgs += `--tag "` + RunnerTag + `=$index"`
 	args := ""
 	for _, a := range extraArgs {
 		args += " " + shellQuote(a)
@@ -132,8 +148,31 @@ export %[3]s="$1"
 echo "runner $index: segment $1 of $%[2]s" >&2
 exec k6 run --paused --address 0.0.0.0:%[4]d --no-setup \
   --execution-segment "$1" --execution-segment-sequence "$%[2]s" \
-  --tag "runner=$index" --config %[5]s%[6]s %[7]s`,
-		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath))
+  %[8]s \
+  --config %[5]s%[6]s %[7]s`,
+		EnvRunnerSegments, EnvRunnerSequence, EnvRunnerSegment, APIPort, shellQuote(optionsPath), args, shellQuote(scriptPath), tagArgs)
+}
+
+// PausedBeforeRun is the execution status a --paused k6 reports on
+// GET /v1/status once its VUs are initialised and it waits for the resume
+// (k6 v1.3.0 lib/execution.go: Created 0, InitVUs 1, InitExecutors 2,
+// InitDone 3, PausedBeforeRun 4, Started 5, Setup 6, Running 7, Teardown 8,
+// Ended 9, Interrupted 10; internal/execution/scheduler.go Run sets it
+// after Init). k6 answers the endpoint before that: internal/cmd/run.go
+// starts the API server, then execScheduler.Init initialises the VUs.
+const PausedBeforeRun = 4
+
+// RunnerReadyCommand is the runner's readiness probe: ready while k6
+// reports its VUs initialised and not yet ended, i.e. an execution status
+// from PausedBeforeRun (4) to Teardown (8). api/v1/status_routes.go
+// handleGetStatus writes the status with json.Marshal, compact, as
+// {"data":{...,"attributes":{"status":4,"paused":true,...}}} (the status is
+// a number: lib/execution_status_gen.go has no JSON methods). wget and grep
+// are busybox's, from the grafana/k6 image's alpine base (its Dockerfile:
+// FROM alpine:3.22).
+func RunnerReadyCommand() []string {
+	return []string{"/bin/sh", "-c", fmt.Sprintf(
+		`wget -q -T 1 -O - http://127.0.0.1:%d/v1/status | grep -q '"status":[4-8],'`, APIPort)}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

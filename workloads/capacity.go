@@ -138,7 +138,7 @@ func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
 
 // planCapacity fills the plan's capacity parts from cluster.*.
 func (p *Plan) planCapacity(c *stacks.Config) {
-	if c.PlansCapacity() {
+	if c.PlansCapacity() && !beyondHPACeiling(c) {
 		plan, err := capacity.Compute(capacityArgs(c, p))
 		if err != nil {
 			p.capacityErr = err
@@ -154,6 +154,18 @@ func (p *Plan) planCapacity(c *stacks.Config) {
 		args := headroomArgs(c)
 		p.Headroom = &args
 	}
+}
+
+// beyondHPACeiling reports a service whose maxReplicas its own check
+// refuses (components.MaxHPAReplicas): no plan is made for it, which that
+// check's problem explains.
+func beyondHPACeiling(c *stacks.Config) bool {
+	for _, s := range c.Services {
+		if s.HPA.MaxReplicas > components.MaxHPAReplicas || s.HPA.MinReplicas > components.MaxHPAReplicas {
+			return true
+		}
+	}
+	return false
 }
 
 // validateCapacity reports a plan that cannot be made, a worst case that

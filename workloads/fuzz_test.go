@@ -131,6 +131,9 @@ func brokenVariants(tb testing.TB, data []byte) [][]byte {
 		{"cirkelline:cluster.karpenter": map[string]any{"enabled": true}},
 		{"cirkelline:cluster.headroom": map[string]any{"enabled": true}, "cirkelline:services": []any{map[string]any{"name": "a", "image": "a:1", "hpa": map[string]any{"disabled": true}}}},
 		{"cirkelline:monitoring.enabled": true, "cirkelline:loadtest.thresholds": map[string]any{"http_req_duration": []any{}}},
+		// Counts the capacity plan would pack pod by pod (it hung).
+		{"cirkelline:cluster.capacity": map[string]any{"node": map[string]any{"cpu": "4", "memory": "16Gi"}, "nodes": 3}, "cirkelline:services": []any{map[string]any{"name": "a", "image": "a:1", "hpa": map[string]any{"maxReplicas": 20000000}}}},
+		{"cirkelline:cluster.capacity": map[string]any{"node": map[string]any{"cpu": "4", "memory": "16Gi"}, "autoscaled": true}, "cirkelline:loadtest.enabled": true, "cirkelline:loadtest.allowProduction": true, "cirkelline:loadtest.vusPerRunner": 1, "cirkelline:loadtest.stages": []any{map[string]any{"duration": "1m", "target": 1000000000}}},
 		{"cirkelline:app": "DEBUG"},
 		{"cirkelline:environment": map[string]any{}},
 	}

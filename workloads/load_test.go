@@ -144,6 +144,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"unparsable stage duration", loadTest(`{"enabled":true,"allowProduction":true,"stages":[{"duration":"two minutes","target":10}]}`), []string{`loadtest.stages[0].duration ("two minutes"): want a duration such as "30s" or "2m"`}},
 		{"threshold on an unknown metric", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"chat_latency":["p(95)<100"]}}`), []string{`loadtest.thresholds.chat_latency: is not a metric the cirkelline flow reports`}},
 		{"malformed threshold", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"http_req_duration":["95th < 2s"]}}`), []string{`loadtest.thresholds.http_req_duration[0] ("95th < 2s"): is not a k6 threshold expression`}},
+		{"gauge threshold k6 refuses (issue 21)", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"vus":["max<=10"]}}`), []string{`loadtest.thresholds.vus[0] ("max<=10"): max is not an aggregation k6 accepts on vus, a gauge metric (k6 would exit 104 at start); fix: use one of: value`}},
 		{"zero VUs per runner", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":0}`), []string{`loadtest.vusPerRunner (0): must be at least 1`}},
 		{"unknown target service", loadTest(`{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`), []string{`loadtest.target.service ("web"): is not a service of this stack`}},
 		{"target URL without a scheme", loadTest(`{"enabled":true,"allowProduction":true,"target":{"url":"api.cirkelline.com"}}`), []string{`loadtest.target.url ("api.cirkelline.com"): is not an absolute http(s) URL`}},
@@ -214,6 +215,16 @@ func TestLoadBadConfig(t *testing.T) {
 			loadTest(`{"enabled":true,"allowProduction":true,"target":{"ingress":true}}`)(s)
 			set("ingress", `{"hosts":[],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc"}`)(s)
 		}, []string{`loadtest.target.ingress (true): needs an enabled ingress with at least one host`, "set ingress.hosts, or target a service"}},
+		{"capacity: a maxReplicas of millions (the plan packed it pod by pod and hung)", func(s *stacks.MapSource) {
+			set("cluster", `{"capacity":{"nodes":3,"node":{"cpu":"4","memory":"16Gi"}}}`)(s)
+			service(`"hpa":{"maxReplicas":20000000}`)(s)
+		}, []string{`services[0].hpa.maxReplicas (20000000): is above this project's ceiling of 500`}},
+		{"capacity: more load-test runners than a plan packs", func(s *stacks.MapSource) {
+			loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":2,"stages":[{"duration":"1m","target":20000}]}`)(s)
+			set("cluster", `{"capacity":{"autoscaled":true,"node":{"cpu":"64","memory":"256Gi","pods":110}}}`)(s)
+		}, []string{`loadtest.vusPerRunner: gives loadtest-1 10000 pods, a worst case of 10051; a plan packs at most 5000`}},
+		{"more runners than an Indexed Job runs", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":1,"stages":[{"duration":"1m","target":1000000000}]}`),
+			[]string{`loadtest.vusPerRunner (1): splits the shape's 1000000000 VUs over 1000000000 runners; an Indexed Job runs at most 100000`, "raise it to at least 10000"}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

@@ -79,6 +79,7 @@ func loadtestReport(args []string, stdout, stderr io.Writer) error {
 	}
 	combined := loadtest.Combine(summaries, runners, thresholds)
 	fmt.Fprintf(stdout, "load test %s of stack %s (%s shape, %s flow)\n", job, cfg.Stack, cfg.LoadTest.Shape, cfg.LoadTest.Flow)
+	fmt.Fprint(stdout, combined.TagsReport(loadtest.Tags(cfg.LoadTest.Config, cfg.LoadTestRun())))
 	fmt.Fprint(stdout, combined.Table())
 	if combined.Verdict() != "PASS" {
 		return fmt.Errorf("%w: %s", ErrRunNotPassed, combined.Verdict())

@@ -18,11 +18,15 @@ import (
 )
 
 // summaryLog is a runner's log: k6's banner, then the flow's summary line.
-func summaryLog(runner int, p95 float64) string {
+func summaryLog(runner int, p95 float64) string { return summaryLogTags(runner, p95, nil) }
+
+// summaryLogTags is a runner's log whose summary line reports tags (as
+// the flows' handleSummary does from k6/execution's test.options.tags).
+func summaryLogTags(runner int, p95 float64, tags map[string]string) string {
 	trend := func(p95 float64) map[string]any {
 		return map[string]any{"type": "trend", "contains": "time", "values": map[string]float64{"avg": p95 / 2, "min": 1, "med": p95 / 2, "max": p95, "p(90)": p95, "p(95)": p95, "p(99)": p95, "count": 100}}
 	}
-	line, _ := json.Marshal(map[string]any{"flow": "cirkelline", "runner": runner, "segment": "0:1", "summary": map[string]any{
+	line, _ := json.Marshal(map[string]any{"flow": "cirkelline", "runner": runner, "segment": "0:1", "tags": tags, "summary": map[string]any{
 		"state": map[string]any{"testRunDurationMs": 60000},
 		"metrics": map[string]any{
 			"http_reqs":             map[string]any{"type": "counter", "values": map[string]float64{"count": 200, "rate": 3.3}},
@@ -128,6 +132,36 @@ func TestLoadtestReportThroughTheAPI(t *testing.T) {
 	}
 }
 
+// TestLoadtestReportTags: the report says which tags every sample carries
+// and checks them against what each runner's k6 reported; the tags of
+// issue 21's runs (only runner=<i>: a --tag on the command line replaced
+// the options file's) are called out.
+func TestLoadtestReportTags(t *testing.T) {
+	full := map[string]string{"environment": "staging", "run": "1", "stack": "staging", "runner": "0"}
+	for _, tt := range []struct {
+		name string
+		tags map[string]string
+		want string
+	}{
+		{"every tag", full, "tags on every sample: environment=staging run=1 stack=staging runner=0 (confirmed by 1 of 1 runners' k6)\n"},
+		{"only the runner's", map[string]string{"runner": "0"}, "tags on every sample: environment=staging run=1 stack=staging runner=0 (confirmed by 0 of 1 runners' k6)\n" +
+			"runner 0's k6 tagged its samples differently: no environment, no run, no stack\n"},
+		{"not reported", nil, "tags on every sample: environment=staging run=1 stack=staging runner=0 (confirmed by 0 of 1 runners' k6)\nrunners:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "loadtest-1-0-abcde.log"), []byte(summaryLogTags(0, 300, tt.tags)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			_ = loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--logs", dir}, &stdout, &stderr)
+			if !strings.Contains(stdout.String(), "of stack staging (load shape, cirkelline flow)\n"+tt.want) {
+				t.Errorf("output lacks %q:\n%s%s", tt.want, stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
 func TestLoadtestReportFromSavedLogs(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "loadtest-1-0-abcde.log"), []byte(summaryLog(0, 300)), 0o644); err != nil {
@@ -137,7 +171,8 @@ func TestLoadtestReportFromSavedLogs(t *testing.T) {
 	if err := loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--logs", dir}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	for _, want := range []string{"runners: 1 of 1 reported; test run 1m0s", "requests: 200, 3.3 req/s, 0.00 % failed", "verdict: PASS"} {
+	for _, want := range []string{"tags on every sample: environment=staging run=1 stack=staging runner=0",
+		"runners: 1 of 1 reported; test run 1m0s", "requests: 200, 3.3 req/s, 0.00 % failed", "verdict: PASS"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}

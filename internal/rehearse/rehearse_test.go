@@ -84,20 +84,31 @@ func TestNewDemandRejectsUnusableConfigs(t *testing.T) {
 	}
 }
 
+// goldenManifest reads a stack's golden manifest by its file name after
+// the apply-rank prefix ("NN-<kind>-<namespace>-<name>.yaml").
+func goldenManifest(t *testing.T, stack, name string) []byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "rendered", stack, "[0-9][0-9]-"+name))
+	if len(files) != 1 {
+		t.Fatalf("want one golden %s of %s, found %v", name, stack, files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // stagingTarget reads the golden staging manifests.
 func stagingTarget(t *testing.T) Target {
 	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "rendered", "staging")
 	var dep appsv1.Deployment
 	var hpa autoscalingv2.HorizontalPodAutoscaler
 	for file, into := range map[string]any{
 		"deployment-cirkelline-staging-cirkelline-backend.yaml":                  &dep,
 		"horizontalpodautoscaler-cirkelline-staging-cirkelline-backend-hpa.yaml": &hpa,
 	} {
-		b, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := goldenManifest(t, "staging", file)
 		if err := yaml.Unmarshal(b, into); err != nil {
 			t.Fatal(err)
 		}
@@ -359,10 +370,7 @@ func TestReplayStops(t *testing.T) {
 // Min, under which the 10 % policy never won (components.DefaultHPA).
 func TestDefaultScaleDownTimes(t *testing.T) {
 	hpa := func(stack, file string) *autoscalingv2.HorizontalPodAutoscaler {
-		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "rendered", stack, file))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := goldenManifest(t, stack, file)
 		var h autoscalingv2.HorizontalPodAutoscaler
 		if err := yaml.Unmarshal(b, &h); err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@
 // its data to the others (PUT /v1/setup): setup() must be self-contained.
 // The flow must not export teardown(): it would run on every runner.
 import http from 'k6/http';
+import exec from 'k6/execution';
 import { check, fail } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { newPacer } from './pacing.js';
@@ -151,7 +152,11 @@ export default function (data) {
 
 /**
  * Writes exactly one line to stdout: SUMMARY_MARKER, then compact JSON
- * {"flow","runner","segment","summary"}. A returned {stdout: string}
+ * {"flow","runner","segment","tags","summary"}: tags are the run's tags as
+ * k6 consolidated them, the ones on every sample (k6/execution
+ * test.options is the VU's lib.Options, whose RunTags marshal as "tags":
+ * internal/js/modules/k6/execution/execution.go newTestInfo, optionsAsObject;
+ * handleSummary's VU has that state: internal/js/runner.go newVU). A returned {stdout: string}
  * replaces k6's text summary (internal/js/summary-wrapper.js;
  * internal/cmd/run.go, handleSummaryResult). handleSummary() runs in a VU
  * with id 0 where __ITER is not defined (internal/js/runner.go,
@@ -172,6 +177,7 @@ function summaryLine(flow, data) {
     flow,
     runner: Number.isSafeInteger(runner) && runner >= 0 ? runner : 0,
     segment: __ENV.RUNNER_SEGMENT || '0:1',
+    tags: exec.test.options.tags || {},
     summary: data,
   }) + '\n';
 }

@@ -6,9 +6,14 @@
 // pkg/resources/containers/curl_start.go), but it needs no Kubernetes API
 // access: it only talks to the runners' REST API.
 //
-//   (a) poll GET /v1/status on every runner until all answer 200; after
-//       START_TIMEOUT_SECONDS, stop the runners that answered and abort,
-//       naming every runner that never did;
+//   (a) poll GET /v1/status on every runner until each reports its VUs
+//       initialised and paused; meanwhile read the runners' pods from the
+//       Kubernetes API each round: a runner pod that has ended (k6 exited
+//       during init: 104 invalid config, 107 script exception, ...) stops
+//       every runner that answered and aborts at once, naming the runner,
+//       k6's exit code and k6's last error line (the pod's termination
+//       message); after START_TIMEOUT_SECONDS, stop the runners that
+//       answered and abort, naming every runner that never got ready;
 //   (b) POST /v1/setup on runner 0 (runs the flow's setup() there) and PUT
 //       its data to runners 1..N-1;
 //   (c) PATCH paused:false on every runner, once each, and check each
@@ -20,7 +25,16 @@
 // k6's REST API, at v1.3.0:
 //   api/v1/routes.go: GET/PATCH /v1/status, GET/POST/PUT /v1/setup;
 //   api/v1/status_jsonapi.go, status.go: {"data":{"type":"status","id":
-//     "default","attributes":{"paused":…,"stopped":…,…}}};
+//     "default","attributes":{"status":<lib.ExecutionStatus, a number>,
+//     "paused":…,"vus":…,"vus-max":…,"stopped":…,"running":…,"tainted":…}}};
+//   k6 starts the REST API before it initialises the VUs (internal/cmd/run.go:
+//     the API server starts, then execScheduler.Init), so a 200 is not
+//     readiness: lib/execution.go numbers the statuses Created 0, InitVUs 1,
+//     InitExecutors 2, InitDone 3, PausedBeforeRun 4, Started 5, Setup 6,
+//     Running 7, Teardown 8, Ended 9, Interrupted 10, and a --paused runner
+//     reports PausedBeforeRun only once Init has returned (internal/execution/
+//     scheduler.go Run: SetExecutionStatus(ExecutionStatusPausedBeforeRun)
+//     then waits for the resume);
 //   api/v1/status_routes.go handlePatchStatus: attributes.stopped aborts the
 //     run with exit code 103 (errext/exitcodes/codes.go
 //     ScriptStoppedFromRESTAPI); else attributes.paused calls SetPaused,
@@ -32,9 +46,24 @@
 //     {"data":<setup data>}}}, with attributes {} when setup() returned
 //     undefined or does not exist; PUT takes the raw JSON setup data as body;
 //   api/v1/errors.go: failures answer {"errors":[{"status","title","detail"}]}.
+// k6 parses the script, the options and the thresholds before it starts the
+// REST API (internal/cmd/run.go: loadConfiguredTest, then the metrics
+// engine's InitSubMetricsAndThresholds, then api.GetServer), so a runner
+// that fails there never answers at all: only its pod tells.
+//
+// The Kubernetes API (read-only, the starter's ServiceAccount may list pods
+// in its namespace): GET /api/v1/namespaces/<ns>/pods?labelSelector=
+// job-name=<job> (the Job controller labels its pods job-name and
+// annotates batch.kubernetes.io/job-completion-index); a runner container's
+// status.containerStatuses[].state.terminated holds k6's exit code and, with
+// terminationMessagePolicy FallbackToLogsOnError, the tail of its log.
 //
 // Env:
 //   RUNNERS: comma-separated host:port of runners 0..N-1, in index order;
+//   RUNNER_JOB: the runners' Job; KUBERNETES_NAMESPACE: its namespace;
+//   KUBERNETES_API: the API server's base URL (https://kubernetes.default.svc);
+//   KUBERNETES_TOKEN_FILE: the ServiceAccount token
+//     (default /var/run/secrets/kubernetes.io/serviceaccount/token);
 //   START_TIMEOUT_SECONDS (default 600): how long to wait for every runner;
 //   POLL_SECONDS (default 2): pause between status polls.
 import http from 'k6/http';
@@ -44,6 +73,25 @@ import { sleep } from 'k6';
 const RUNNERS = parseRunners(__ENV.RUNNERS);
 const START_TIMEOUT_SECONDS = positiveNumber('START_TIMEOUT_SECONDS', 600);
 const POLL_SECONDS = positiveNumber('POLL_SECONDS', 2);
+const KUBERNETES_API = required('KUBERNETES_API').replace(/\/+$/, '');
+const KUBERNETES_NAMESPACE = required('KUBERNETES_NAMESPACE');
+const RUNNER_JOB = required('RUNNER_JOB');
+/** The ServiceAccount token (open() reads files only in the init context). */
+const TOKEN = open(__ENV.KUBERNETES_TOKEN_FILE || '/var/run/secrets/kubernetes.io/serviceaccount/token').trim();
+
+/** lib/execution.go ExecutionStatusPausedBeforeRun: VUs initialised, waiting for the resume. */
+const PAUSED_BEFORE_RUN = 4;
+/** lib/execution.go ExecutionStatus names, by number. */
+const EXECUTION_STATUS = ['Created', 'InitVUs', 'InitExecutors', 'InitDone', 'PausedBeforeRun',
+  'Started', 'Setup', 'Running', 'Teardown', 'Ended', 'Interrupted'];
+
+/** errext/exitcodes/codes.go (k6 v1.3.0); 137 is a SIGKILL, e.g. the OOM killer. */
+const EXIT_CODES = /** @type {Record<number, string>} */ ({
+  99: 'thresholds have failed', 100: 'setup timeout', 103: 'stopped from the REST API',
+  104: 'invalid configuration', 105: 'aborted by a signal', 106: 'cannot start the REST API',
+  107: 'script exception', 108: 'script aborted', 109: 'Go panic', 110: 'marked as failed',
+  137: 'killed (SIGKILL, e.g. out of memory)',
+});
 
 /** Per-request timeout of a status poll: a runner not yet up must not hold up the poll loop. */
 const STATUS_TIMEOUT = '5s';
@@ -84,6 +132,15 @@ function parseRunners(value) {
     throw new Error(`RUNNERS entries must be host:port: ${bad.join(', ')}`);
   }
   return runners;
+}
+
+/** @param {string} name */
+function required(name) {
+  const value = (__ENV[name] || '').trim();
+  if (value === '') {
+    throw new Error(`${name} must be set`);
+  }
+  return value;
 }
 
 /**
@@ -180,10 +237,104 @@ function stopAndAbort(indices, message) {
   throw new Error(full);
 }
 
-/** (a) Waits until every runner answers GET /v1/status with 200. */
+/**
+ * Whether a GET /v1/status answer says the runner's VUs are initialised and
+ * it waits for the resume; else what it is doing.
+ * @param {import('k6/http').RefinedResponse<any>} res
+ * @returns {{ready: boolean, why: string}}
+ */
+function readiness(res) {
+  if (res.status !== 200) {
+    return { ready: false, why: describe(res) };
+  }
+  /** @type {any} */
+  let attributes;
+  try {
+    attributes = /** @type {any} */ (res.json()).data.attributes;
+  } catch (_) {
+    return { ready: false, why: `unreadable status: ${describe(res)}` };
+  }
+  if (attributes.status === PAUSED_BEFORE_RUN && attributes.paused === true) {
+    return { ready: true, why: '' };
+  }
+  const name = EXECUTION_STATUS[attributes.status] || String(attributes.status);
+  return { ready: false, why: `execution status ${name} (${attributes['vus-max']} VUs initialised), paused ${attributes.paused}` };
+}
+
+/**
+ * The runners whose pod has ended, from the Kubernetes API: index, exit
+ * code and k6's last error line. Throws on a refused request (a missing
+ * Role is a broken setup, not a slow runner); other failures count as
+ * "nothing known yet".
+ * @returns {{index: number, exitCode: number, reason: string}[]}
+ */
+function endedRunners() {
+  const res = http.get(
+    `${KUBERNETES_API}/api/v1/namespaces/${encodeURIComponent(KUBERNETES_NAMESPACE)}/pods?labelSelector=${encodeURIComponent(`job-name=${RUNNER_JOB}`)}`,
+    { headers: { Authorization: `Bearer ${TOKEN}` }, timeout: STATUS_TIMEOUT },
+  );
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`the Kubernetes API refused to list the runners' pods: ${describe(res)}`);
+  }
+  if (res.status !== 200) {
+    console.warn(`cannot list the runners' pods: ${describe(res)}`);
+    return [];
+  }
+  /** @type {any[]} */
+  let pods;
+  try {
+    pods = /** @type {any} */ (res.json()).items || [];
+  } catch (_) {
+    return [];
+  }
+  /** @type {{index: number, exitCode: number, reason: string, finished: string}[]} */
+  const ended = [];
+  for (const pod of pods) {
+    const index = Number(((pod.metadata || {}).annotations || {})['batch.kubernetes.io/job-completion-index']);
+    const k6 = ((pod.status || {}).containerStatuses || []).find((/** @type {any} */ c) => c.name === 'k6');
+    const terminated = k6 && k6.state && k6.state.terminated;
+    if (!Number.isInteger(index) || index < 0 || index >= RUNNERS.length || !terminated) {
+      continue;
+    }
+    ended.push({ index, exitCode: terminated.exitCode, reason: k6Reason(terminated), finished: terminated.finishedAt || '' });
+  }
+  // The runner that failed first is the cause: when it fails the Job, the
+  // Job controller ends the others (k6 exits 105 on SIGTERM).
+  ended.sort((a, b) => (a.finished < b.finished ? -1 : a.finished > b.finished ? 1 : a.index - b.index));
+  return ended.map(({ index, exitCode, reason }) => ({ index, exitCode, reason }));
+}
+
+/**
+ * k6's reason from a terminated container: the msg of the last error line
+ * of its log tail (k6 logs logfmt: level=error msg="..."), else the last
+ * line, else the kubelet's reason.
+ * @param {any} terminated
+ */
+function k6Reason(terminated) {
+  const lines = String(terminated.message || '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/\blevel=(error|fatal)\b/.test(lines[i])) {
+      const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(lines[i]);
+      return m ? m[1].replace(/\\"/g, '"').replace(/\\\\/g, '\\') : lines[i];
+    }
+  }
+  return lines.length > 0 ? lines[lines.length - 1] : (terminated.reason || 'no message');
+}
+
+/** @param {number} code */
+function exitMeaning(code) {
+  return EXIT_CODES[code] ? `${code} (${EXIT_CODES[code]})` : String(code);
+}
+
+/**
+ * (a) Waits until every runner reports its VUs initialised and paused;
+ * aborts as soon as a runner's pod has ended.
+ */
 function waitForRunners() {
   const deadline = Date.now() + START_TIMEOUT_SECONDS * 1000;
   const ready = RUNNERS.map(() => false);
+  /** Runners that answered at least once: they can be stopped. */
+  const answered = RUNNERS.map(() => false);
   /** @type {string[]} */
   const last = RUNNERS.map(() => 'no answer yet');
   let reported = -1;
@@ -195,12 +346,28 @@ function waitForRunners() {
       params: { timeout: STATUS_TIMEOUT },
     })));
     responses.forEach((res, k) => {
-      if (res.status === 200) {
-        ready[pending[k]] = true;
-      } else {
-        last[pending[k]] = describe(res);
-      }
+      const i = pending[k];
+      answered[i] = answered[i] || res.status === 200;
+      const r = readiness(res);
+      ready[i] = r.ready;
+      last[i] = r.why;
     });
+    /** @type {{index: number, exitCode: number, reason: string}[]} */
+    let ended;
+    try {
+      ended = endedRunners();
+    } catch (err) {
+      stopAndAbort(RUNNERS.map((_, i) => i).filter((i) => answered[i]),
+        `${String(/** @type {any} */ (err).message || err)}; give the starter's ServiceAccount the Role to list pods`);
+    }
+    if (ended.length > 0) {
+      const first = ended[0];
+      stopAndAbort(
+        RUNNERS.map((_, i) => i).filter((i) => answered[i] && !ended.some((e) => e.index === i)),
+        `${name(first.index)} exited ${exitMeaning(first.exitCode)} before the test started: ${first.reason}` +
+          (ended.length > 1 ? `; also ended: ${ended.slice(1).map((e) => `runner ${e.index} (exit ${e.exitCode})`).join(', ')}` : ''),
+      );
+    }
     const count = ready.filter(Boolean).length;
     if (count !== reported) {
       console.log(`${count}/${RUNNERS.length} runners ready`);
@@ -212,7 +379,7 @@ function waitForRunners() {
     if (Date.now() >= deadline) {
       const missing = RUNNERS.map((_, i) => i).filter((i) => !ready[i]);
       stopAndAbort(
-        RUNNERS.map((_, i) => i).filter((i) => ready[i]),
+        RUNNERS.map((_, i) => i).filter((i) => answered[i]),
         `${missing.length} of ${RUNNERS.length} runners not ready after ${START_TIMEOUT_SECONDS}s: ` +
           missing.map((i) => `${name(i)}: ${last[i]}`).join('; '),
       );

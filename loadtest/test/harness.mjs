@@ -12,11 +12,16 @@
 //   runPart, HandleSummary: newVU(ctx, 0, 0, out));
 // - __ITER is defined only while the default function runs an iteration
 //   (internal/js/runner.go ActiveVU.RunOnce), and deleted otherwise;
+// - open(path) reads a file as text, in the init context only (k6:
+//   internal/js/bundle.go defines it, internal/js/initcontext.go openImpl
+//   reads it; outside init "the "open" function is only available in the
+//   init stage");
 // - setup() data reaches the VUs as JSON (runner.go Setup: json.Marshal;
 //   RunOnce: json.Unmarshal once per VU);
 // - sleep() advances the VU's virtual clock, and Date.now() follows it.
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { K6Abort, state } from './k6/runtime.mjs';
 
 /** The scripts under test; K6_SCRIPTS_DIR points elsewhere (e.g. an old revision). */
@@ -32,10 +37,12 @@ export class Run {
   /**
    * @param {string} script file name under SCRIPTS_DIR, or an absolute path (the harness's own fixtures)
    * @param {Record<string, string>} env the runner's environment (__ENV)
+   * @param {any} k6Options the consolidated options k6/execution's test.options returns
    */
-  constructor(script, env = {}) {
+  constructor(script, env = {}, k6Options = {}) {
     this.script = script;
     this.env = { ...env };
+    this.k6Options = k6Options;
     this.id = `run-${++runs}`;
     /** @type {Map<string, {type: string, isTime: boolean, samples: any[]}>} */
     this.metrics = new Map();
@@ -63,6 +70,12 @@ export class Run {
     state.phase = phase;
     globalThis.__ENV = vu.env;
     globalThis.__VU = vu.id;
+    globalThis.open = (/** @type {string} */ file) => {
+      if (state.phase !== 'init') {
+        throw new Error('the "open" function is only available in the init stage');
+      }
+      return readFileSync(file, 'utf8');
+    };
     if (phase === 'iteration') {
       globalThis.__ITER = vu.iter;
     } else {
@@ -76,6 +89,7 @@ export class Run {
       delete globalThis.__ITER;
       delete globalThis.__VU;
       delete globalThis.__ENV;
+      delete globalThis.open;
       state.vu = saved.vu;
       state.phase = saved.phase;
     };

@@ -24,8 +24,9 @@ for (const [script, flow] of [['cirkelline.js', 'cirkelline'], ['partypic.js', '
       [{ JOB_COMPLETION_INDEX: '3', RUNNER_SEGMENT: '3/4:1' }, 3, '3/4:1'],
       [{ JOB_COMPLETION_INDEX: '12', RUNNER_SEGMENT: '12/20:13/20' }, 12, '12/20:13/20'],
     ];
+    const tags = { stack: 'staging', run: '7', environment: 'staging', runner: '3' };
     for (const [env, runner, segment] of cases) {
-      const run = new Run(script, env);
+      const run = new Run(script, env, { tags });
       const out = await run.handleSummary(data); // VU 0, no __ITER
       assert.deepEqual(Object.keys(out), ['stdout'], 'only stdout: no files, no text summary');
       const text = out.stdout;
@@ -34,7 +35,7 @@ for (const [script, flow] of [['cirkelline.js', 'cirkelline'], ['partypic.js', '
       const lines = text.slice(0, -1).split('\n');
       assert.equal(lines.length, 1, 'exactly one line');
       assert.ok(lines[0].startsWith(MARKER));
-      assert.deepEqual(JSON.parse(lines[0].slice(MARKER.length)), { flow, runner, segment, summary: data });
+      assert.deepEqual(JSON.parse(lines[0].slice(MARKER.length)), { flow, runner, segment, tags, summary: data });
       assert.ok(!/\n\s/.test(text), 'compact JSON');
     }
   });

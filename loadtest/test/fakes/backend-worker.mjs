@@ -96,6 +96,9 @@ async function app(req, res) {
   if (url.pathname.startsWith('/__control/')) {
     return control(req, res, url, buf);
   }
+  if (url.pathname.startsWith('/k8s/')) {
+    return k8s(req, res, url);
+  }
   const { meta, plain } = split(req.headers);
   const body = await parseBody(req, buf);
   const entry = { seq: next(), server: 'app', method: req.method, path: url.pathname, headers: plain, body, meta, status: 0, response: null };
@@ -199,10 +202,19 @@ function apiError(res, title, detail, status) {
   send(res, status, { errors: [{ status: String(status), title, detail }] });
 }
 
+// lib/execution.go ExecutionStatus: InitVUs 1, PausedBeforeRun 4, Running 7.
+const INIT_VUS = 1;
+const PAUSED_BEFORE_RUN = 4;
+const RUNNING = 7;
+
 function statusDoc(r) {
-  // api/v1/status_jsonapi.go, status.go
+  // api/v1/status_jsonapi.go, status.go: k6 answers while it still
+  // initialises VUs (the first spec.initPolls GETs here), then reports
+  // PausedBeforeRun until resumed.
+  const initialising = !r.started && r.gets <= r.spec.initPolls;
   return { data: { type: 'status', id: 'default', attributes: {
-    status: r.started ? 4 : 1, paused: r.paused, vus: r.started ? 1 : 0, 'vus-max': 1,
+    status: r.started ? RUNNING : initialising ? INIT_VUS : PAUSED_BEFORE_RUN,
+    paused: r.paused, vus: r.started ? 1 : 0, 'vus-max': initialising ? 0 : 1,
     stopped: r.stopped, running: r.started && !r.stopped, tainted: false,
   } } };
 }
@@ -221,6 +233,15 @@ async function runner(r, req, res) {
   r.gets += req.method === 'GET' ? 1 : 0;
   const entry = { seq: next(), server: 'runner', runner: r.index, method: req.method, path: url.pathname, body, rawBody: text, status: 0 };
   log.push(entry);
+  if (r.spec.dies && req.method === 'GET' && r.gets > r.spec.dies.afterGets) {
+    // k6 exits: its pod ends and nothing listens any more.
+    r.ended = true;
+    entry.status = -1;
+    req.socket.destroy();
+    r.server.close();
+    r.server.closeAllConnections();
+    return;
+  }
   if (req.method === 'GET' && r.gets <= r.spec.refuseFirst) {
     entry.status = -1; // not up yet: the connection is dropped
     req.socket.destroy();
@@ -288,24 +309,72 @@ function listen(handler) {
 
 const servers = [];
 
+/** The runners of the last makeRunners call, by index: the fake pods API lists their pods. */
+let current = [];
+
 async function makeRunners(specs) {
   const hosts = [];
+  current = [];
   for (const [index, spec] of specs.entries()) {
-    if (spec.down) {
-      // A port nothing listens on: the connection is refused.
+    if (spec.down || (spec.dies && spec.dies.afterGets === 0)) {
+      // A port nothing listens on: the connection is refused. `down`: the
+      // pod is not scheduled yet; `dies` after 0 GETs: k6 exited before
+      // its REST API started (a script or config error).
       const s = await listen(async () => {});
       const { port } = s.address();
       await new Promise((r) => s.close(r));
+      current.push({ index, spec, ended: Boolean(spec.dies) });
       hosts.push(`127.0.0.1:${port}`);
       continue;
     }
-    const r = { index, spec: { refuseFirst: 0, ...spec }, paused: true, started: false, stopped: false, gets: 0, setupRuns: 0, setupData: null };
+    const r = { index, spec: { refuseFirst: 0, initPolls: 0, ...spec }, paused: true, started: false, stopped: false, ended: false, gets: 0, setupRuns: 0, setupData: null };
     const s = await listen((req, res) => runner(r, req, res));
+    r.server = s;
     servers.push(s);
     runners.set(s.address().port, r);
+    current.push(r);
     hosts.push(`127.0.0.1:${s.address().port}`);
   }
   return hosts;
+}
+
+// ---- fake Kubernetes API: the runners' pods (core/v1 Pod, as the Job
+// controller makes them for an Indexed Job) ----
+
+const K8S_TOKEN = 'starter-token';
+const JOB = 'loadtest-1';
+
+function pod(r) {
+  const base = {
+    metadata: { name: `${JOB}-${r.index}-x${r.index}z`, labels: { 'job-name': JOB },
+      annotations: { 'batch.kubernetes.io/job-completion-index': String(r.index) } },
+  };
+  if (r.spec.down) {
+    return { ...base, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] } };
+  }
+  if (r.ended) {
+    const d = r.spec.dies;
+    return { ...base, status: { phase: 'Failed', containerStatuses: [{ name: 'k6', ready: false,
+      state: { terminated: { exitCode: d.exitCode, reason: 'Error', message: d.log, finishedAt: d.finishedAt || '2025-01-01T00:00:05Z' } } }] } };
+  }
+  return { ...base, status: { phase: 'Running', containerStatuses: [{ name: 'k6', ready: !r.started, state: { running: { startedAt: '2025-01-01T00:00:01Z' } } }] } };
+}
+
+function k8s(req, res, url) {
+  const entry = { seq: next(), server: 'kubernetes', method: req.method, path: url.pathname, query: url.search, auth: req.headers.authorization || '', status: 0 };
+  log.push(entry);
+  const reply = (status, doc) => { entry.status = status; send(res, status, doc); };
+  if (config.kubernetesStatus) {
+    return reply(config.kubernetesStatus, { kind: 'Status', status: 'Failure', reason: 'Forbidden', code: config.kubernetesStatus,
+      message: 'pods is forbidden: User "system:serviceaccount:shop:loadtest-1-starter" cannot list resource "pods"' });
+  }
+  if (entry.auth !== `Bearer ${K8S_TOKEN}`) {
+    return reply(401, { kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 });
+  }
+  if (req.method === 'GET' && url.pathname === '/k8s/api/v1/namespaces/shop/pods' && url.searchParams.get('labelSelector') === `job-name=${JOB}`) {
+    return reply(200, { kind: 'PodList', apiVersion: 'v1', items: current.map(pod) });
+  }
+  return reply(404, { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 });
 }
 
 async function control(req, res, url, buf) {

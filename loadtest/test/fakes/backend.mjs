@@ -44,11 +44,18 @@ export class Backend {
   revoke() { return this.#call('POST', '/__control/revoke', {}); }
 
   /**
-   * Fake k6 runners, one per spec: {down, refuseFirst, setupData,
-   * setupStatus, setupError, putStatus, resumeStatus}. Returns host:port each.
+   * Fake k6 runners, one per spec: {down, refuseFirst, initPolls, dies:
+   * {afterGets, exitCode, log}, setupData, setupStatus, setupError,
+   * putStatus, resumeStatus}. Returns host:port each. The fake Kubernetes
+   * API (`kubernetes()`) lists their pods (job loadtest-1, namespace shop).
    * @returns {Promise<string[]>}
    */
   async runners(specs) { return (await this.#call('POST', '/__control/runners', { specs })).hosts; }
+
+  /** The starter's Kubernetes env for the fake API; the token file holds `starter-token`. */
+  kubernetes(tokenFile) {
+    return { KUBERNETES_API: `${this.url}/k8s`, KUBERNETES_NAMESPACE: 'shop', RUNNER_JOB: 'loadtest-1', KUBERNETES_TOKEN_FILE: tokenFile };
+  }
 
   async stop() { await this.worker.terminate(); }
 }

@@ -7,6 +7,17 @@
 import { K6Abort, currentVU, state } from './runtime.mjs';
 
 export const test = {
+  /**
+   * The consolidated options, as k6 gives them (lib.Options as JSON, e.g.
+   * {tags: {...}}): the Run's k6Options. Not in the init context
+   * (execution.go: errTestInfoInitContext).
+   */
+  get options() {
+    if (state.phase === 'init') {
+      throw new Error('getting test options in the init context is not supported');
+    }
+    return currentVU().run.k6Options;
+  },
   /** @param {string} [reason] */
   abort(reason) {
     const vu = currentVU();
