@@ -183,3 +183,16 @@ func TestIngressCannotReachMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestIngressJoinsNoGroup: no shipped stack's Ingress names an ALB
+// IngressGroup by annotation, which any Ingress in any namespace could
+// join (issue 22); each stack's Ingress has an ALB of its own.
+func TestIngressJoinsNoGroup(t *testing.T) {
+	for _, stack := range shippedStacks(t) {
+		for _, ing := range decodeStackObjects(t, renderStack(t, stack).Objects).ingresses {
+			if g, ok := ing.Annotations["alb.ingress.kubernetes.io/group.name"]; ok {
+				t.Errorf("%s: Ingress %s joins the ALB group %q, open to every namespace", stack, ing.Name, g)
+			}
+		}
+	}
+}
