@@ -196,3 +196,21 @@ func TestIngressJoinsNoGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyDirsAreCapped: every emptyDir of every shipped stack's pods
+// (Deployments and Jobs) has a sizeLimit, so no pod fills its node's disk.
+func TestEmptyDirsAreCapped(t *testing.T) {
+	for _, stack := range shippedStacks(t) {
+		for _, o := range renderStack(t, stack).Objects {
+			p, ok := podTemplate(t, o)
+			if !ok {
+				continue
+			}
+			for _, v := range p.Spec.Volumes {
+				if v.EmptyDir != nil && v.EmptyDir.SizeLimit == nil {
+					t.Errorf("%s/%s: emptyDir %s has no sizeLimit", stack, o.File, v.Name)
+				}
+			}
+		}
+	}
+}

@@ -163,7 +163,8 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 						SecurityContext: restrictedContainer(false),
 						VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
 					}},
-					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}},
+					// /data stays empty (nothing is saved); capped like /tmp.
+					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
 				},
 			},
 		},

@@ -385,7 +385,7 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 		SecurityContext:               restrictedPod(a.RunAsUser),
 		Containers:                    corev1.ContainerArray{container(a)},
 		Volumes: corev1.VolumeArray{corev1.VolumeArgs{
-			Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")},
+			Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)},
 		}},
 	}
 	if !a.DisableZoneSpread {
