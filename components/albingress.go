@@ -55,7 +55,8 @@ type AlbIngressArgs struct {
 	// CertificateARN of the ACM certificate. When set the ALB listens on 80
 	// and 443 and redirects HTTP to HTTPS; when empty it listens on 80 only.
 	CertificateARN string
-	// GroupName shares one ALB between several Ingresses. Default: none.
+	// GroupName is refused (see Validate): a group named by annotation is
+	// open to every namespace. Default: none.
 	GroupName string
 	// WAFv2ACLARN attaches a WAF web ACL. Default: none.
 	WAFv2ACLARN string
@@ -116,10 +117,9 @@ type AlbIngress struct {
 }
 
 var (
-	acmARN    = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
-	wafARN    = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[A-Za-z0-9-]+$`)
-	hostname  = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$`)
-	groupName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`)
+	acmARN   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$`)
+	wafARN   = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[A-Za-z0-9-]+$`)
+	hostname = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$`)
 )
 
 // DefaultSSLPolicy is the HTTPS listener's policy: TLS 1.3, with TLS 1.2
@@ -175,8 +175,16 @@ func (a AlbIngressArgs) Validate(path string, services []string) error {
 	if a.WAFv2ACLARN != "" && !wafARN.MatchString(a.WAFv2ACLARN) {
 		errs.Add(validate.Join(path, "wafAclArn"), a.WAFv2ACLARN, "is not a regional WAFv2 web ACL ARN", `use "arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>"`)
 	}
-	if a.GroupName != "" && !groupName.MatchString(a.GroupName) {
-		errs.Add(validate.Join(path, "groupName"), a.GroupName, "must be lower-case alphanumerics, '-' or '.', at most 63 characters", "")
+	// An IngressGroup joined by the group.name annotation is open to every
+	// namespace: any Ingress in the cluster with the same name joins the
+	// ALB and can add rules for this stack's hosts (issue 22). The AWS Load
+	// Balancer Controller's remedy is an IngressClass whose IngressClassParams
+	// set spec.group.name and a spec.namespaceSelector (its "IngressClass"
+	// guide); nothing here shares an ALB, so the group is dropped instead:
+	// each stack's one Ingress is a group of its own (the controller's
+	// implicit group).
+	if a.GroupName != "" {
+		errs.Add(validate.Join(path, "groupName"), a.GroupName, "is refused: an ALB IngressGroup named by annotation lets an Ingress in any namespace join the ALB and add rules for this stack's hosts", "remove it: each stack's Ingress gets an ALB of its own")
 	}
 	if l := a.AccessLogs; l != nil {
 		if !s3Bucket.MatchString(l.Bucket) {
@@ -269,9 +277,6 @@ func AlbAnnotations(a AlbIngressArgs) map[string]string {
 	}
 	lp, _ := json.Marshal(listen) // a slice of int maps always marshals
 	ann[p+"listen-ports"] = string(lp)
-	if a.GroupName != "" {
-		ann[p+"group.name"] = a.GroupName
-	}
 	if a.WAFv2ACLARN != "" {
 		ann[p+"wafv2-acl-arn"] = a.WAFv2ACLARN
 	}

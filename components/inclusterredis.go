@@ -50,6 +50,19 @@ func DefaultRedisResources() ResourcesSpec {
 	return ResourcesSpec{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}
 }
 
+// InClusterRedisUID is the in-cluster Redis's user and group (and
+// fsGroup): a high ID no image user or host account has (kube-score's
+// container-security-context-user-group-id wants both above 10000), not
+// the image's redis user (999). redis-server needs no passwd entry, and the
+// only directory it may write, /data, is an emptyDir (nothing is saved:
+// --save "" --appendonly no), writable through fsGroup.
+const InClusterRedisUID = 10001
+
+// redisReadinessCommand pings Redis with the password from the
+// container's REDIS_PASSWORD; only a PONG passes (an error reply such as
+// LOADING or NOAUTH does not).
+var redisReadinessCommand = []string{"sh", "-c", fmt.Sprintf(`REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p %d ping | grep -qx PONG`, RedisPort)}
+
 // DefaultInClusterRedisImage is the in-cluster Redis image.
 const DefaultInClusterRedisImage = "redis:7.4-alpine"
 
@@ -107,14 +120,15 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 	if err != nil {
 		return nil, fmt.Errorf("in-cluster redis %s: secret: %w", name, err)
 	}
-	const uid = 999 // the redis user of the official image
-	// Readiness takes the pod out of the Service quickly; liveness restarts
-	// it (emptying the cache) only after two minutes without an answer, so
-	// the two differ (kube-score pod-probes: identical probes restart a pod
-	// for what should only take it out of rotation).
-	tcp := &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}
-	readiness := &corev1.ProbeArgs{TcpSocket: tcp, PeriodSeconds: pulumi.Int(10)}
-	liveness := &corev1.ProbeArgs{TcpSocket: tcp, PeriodSeconds: pulumi.Int(20), FailureThreshold: pulumi.Int(6)}
+	// Readiness asks Redis itself (PING, authenticated: redis-cli reads the
+	// password from REDISCLI_AUTH, src/redis-cli.c REDIS_CLI_AUTH_ENV, so it
+	// is not on the command line); liveness only that the port accepts
+	// connections, and restarts the pod (emptying the cache) only after two
+	// minutes without one. The two differ, as kube-score's
+	// pod-probes-identical asks: a Redis that is busy or loading leaves the
+	// Service without being restarted for it.
+	readiness := &corev1.ProbeArgs{Exec: &corev1.ExecActionArgs{Command: pulumi.ToStringArray(redisReadinessCommand)}, PeriodSeconds: pulumi.Int(10), TimeoutSeconds: pulumi.Int(2)}
+	liveness := &corev1.ProbeArgs{TcpSocket: &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}, PeriodSeconds: pulumi.Int(20), FailureThreshold: pulumi.Int(6)}
 	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: meta(args.Name),
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -126,7 +140,7 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext:              restrictedPod(uid),
+					SecurityContext:              restrictedPod(InClusterRedisUID),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:    pulumi.String("redis"),
 						Image:   pulumi.String(args.Image),
@@ -149,7 +163,8 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 						SecurityContext: restrictedContainer(false),
 						VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
 					}},
-					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}},
+					// /data stays empty (nothing is saved); capped like /tmp.
+					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
 				},
 			},
 		},

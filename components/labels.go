@@ -30,10 +30,12 @@ const (
 )
 
 // HTTPPortName names a web service's container port and Service port
-// (probes, the ALB and Prometheus use it by name); AppContainerName is its
-// container.
+// (the probes and the ALB use it by name); MetricsPortName its metrics
+// port (Prometheus scrapes it by name; nothing else may reach it);
+// AppContainerName is its container.
 const (
 	HTTPPortName     = "http"
+	MetricsPortName  = "metrics"
 	AppContainerName = "app"
 )
 

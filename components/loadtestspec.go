@@ -162,14 +162,14 @@ func (p loadTestPlan) runnerCommand() pulumi.StringArray {
 }
 
 // podVolumes mounts the run's ConfigMap at /scripts and a writable /tmp
-// (the root filesystem is read-only).
+// (the root filesystem is read-only) of at most TmpSizeLimit.
 func (p loadTestPlan) podVolumes() (corev1.VolumeMountArray, corev1.VolumeArray) {
 	return corev1.VolumeMountArray{
 			corev1.VolumeMountArgs{Name: pulumi.String("scripts"), MountPath: pulumi.String("/scripts"), ReadOnly: pulumi.Bool(true)},
 			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 		}, corev1.VolumeArray{
 			corev1.VolumeArgs{Name: pulumi.String("scripts"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(p.args.JobName)}},
-			corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+			corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}},
 		}
 }
 

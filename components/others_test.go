@@ -257,9 +257,8 @@ func TestAlbIngress(t *testing.T) {
 				t.Errorf("annotations %v", ing.Annotations)
 			}
 		}},
-		{"https with certificate, group and WAF", func(a *components.AlbIngressArgs) {
+		{"https with certificate and WAF", func(a *components.AlbIngressArgs) {
 			a.CertificateARN = "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1"
-			a.GroupName = "shared"
 			a.WAFv2ACLARN = "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1"
 			a.Scheme = components.AlbInternal
 			a.Hosts = []string{"shop.example.com", "www.shop.example.com"}
@@ -269,8 +268,8 @@ func TestAlbIngress(t *testing.T) {
 			want := map[string]string{
 				p + "listen-ports": `[{"HTTP":80},{"HTTPS":443}]`, p + "ssl-redirect": "443",
 				p + "certificate-arn": "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
-				p + "group.name":      "shared", p + "wafv2-acl-arn": "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1",
-				p + "scheme": "internal", p + "success-codes": "200",
+				p + "wafv2-acl-arn":   "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1",
+				p + "scheme":          "internal", p + "success-codes": "200",
 			}
 			for k, v := range want {
 				if a[k] != v {

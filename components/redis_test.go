@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,8 +182,23 @@ func TestInClusterRedis(t *testing.T) {
 	c.mustGet(deploymentType, "shop-redis", &d)
 	pod := d.Spec.Template.Spec
 	ctr := pod.Containers[0]
-	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != "Recreate" || *pod.SecurityContext.RunAsUser != 999 || !*ctr.SecurityContext.ReadOnlyRootFilesystem {
+	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != "Recreate" || !*ctr.SecurityContext.ReadOnlyRootFilesystem {
 		t.Errorf("deployment %+v", d.Spec)
+	}
+	// Not the image's redis user (999): kube-score's
+	// container-security-context-user-group-id wants IDs above 10000.
+	if sc := pod.SecurityContext; *sc.RunAsUser != 10001 || *sc.RunAsGroup != 10001 || *sc.FSGroup != 10001 || !*sc.RunAsNonRoot {
+		t.Errorf("pod security context %+v, want user, group and fsGroup 10001", sc)
+	}
+	// Readiness asks Redis (an authenticated PING, the password from the
+	// container's own env); liveness only checks the port, so the two
+	// differ (kube-score pod-probes-identical).
+	wantReadiness := []string{"sh", "-c", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping | grep -qx PONG`}
+	if r := ctr.ReadinessProbe; r == nil || r.Exec == nil || !slices.Equal(r.Exec.Command, wantReadiness) || ctr.Env[0].Name != "REDIS_PASSWORD" {
+		t.Errorf("readiness probe %+v, want exec %q with REDIS_PASSWORD in the env", r, wantReadiness)
+	}
+	if l := ctr.LivenessProbe; l == nil || l.TCPSocket == nil || l.TCPSocket.Port.String() != "redis" || l.Exec != nil {
+		t.Errorf("liveness probe %+v, want tcpSocket redis", l)
 	}
 	args := strings.Join(ctr.Args, " ")
 	if !strings.Contains(args, "--requirepass $(REDIS_PASSWORD)") || !strings.Contains(args, "--maxmemory 201326592") {

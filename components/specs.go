@@ -73,6 +73,11 @@ func restrictedPod(uid int64) *corev1.PodSecurityContextArgs {
 	}
 }
 
+// TmpSizeLimit caps every pod's writable /tmp emptyDir: past it the
+// kubelet evicts the pod, so no pod fills its node's disk (the root
+// filesystems are read-only).
+const TmpSizeLimit = "256Mi"
+
 // restrictedContainer is the container security context of the Pod
 // Security Standards' restricted level, with a read-only root filesystem
 // unless writableRoot.

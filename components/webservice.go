@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -67,6 +68,12 @@ type WebServiceArgs struct {
 	Image string
 	// Port the container listens on and the Services expose. Default 8000.
 	Port int32
+	// MetricsPort is the container port (named "metrics") the service
+	// serves its Prometheus metrics on, apart from Port, so the Ingress,
+	// which routes only to Port, cannot reach them; the ClusterIP Service
+	// exposes it for the ServiceMonitor, and only Prometheus may connect
+	// (the NetworkPolicies' scrape rule). Default 9090.
+	MetricsPort int32
 	// Env adds plain environment variables to the container.
 	Env map[string]string
 	// ConfigMaps and Secrets are loaded whole into the container's
@@ -132,6 +139,9 @@ type WebService struct {
 // DefaultServicePort is the port the cirkelline backend listens on.
 const DefaultServicePort int32 = 8000
 
+// DefaultMetricsPort is the port the services serve their metrics on.
+const DefaultMetricsPort int32 = 9090
+
 // DefaultRunAsUser is the non-root UID the services run as.
 const DefaultRunAsUser int64 = 10001
 
@@ -140,6 +150,9 @@ const DefaultRunAsUser int64 = 10001
 func (a WebServiceArgs) WithDefaults() WebServiceArgs {
 	if a.Port == 0 {
 		a.Port = DefaultServicePort
+	}
+	if a.MetricsPort == 0 {
+		a.MetricsPort = DefaultMetricsPort
 	}
 	a.Resources = a.Resources.WithDefaults()
 	a.HPA = a.HPA.WithDefaults()
@@ -159,6 +172,12 @@ func (a WebServiceArgs) Validate(path string) error {
 	ValidateImage(&errs, validate.Join(path, "image"), a.Image, a.RequirePinnedImage)
 	if a.Port < 1 || a.Port > 65535 {
 		errs.Add(validate.Join(path, "port"), a.Port, "must be a TCP port between 1 and 65535", "use the port the container listens on, e.g. 8000")
+	}
+	switch {
+	case a.MetricsPort < 1 || a.MetricsPort > 65535:
+		errs.Add(validate.Join(path, "metricsPort"), a.MetricsPort, "must be a TCP port between 1 and 65535", "use the port the metrics are served on, e.g. 9090")
+	case a.MetricsPort == a.Port:
+		errs.Add(validate.Join(path, "metricsPort"), a.MetricsPort, "must differ from the service port: the Ingress routes to that port, and the metrics must not be public", "serve the metrics on a port of their own, e.g. 9090 (the default)")
 	}
 	for _, k := range sortedKeys(a.Env) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "env"), k), k)
@@ -267,9 +286,14 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 	ports := corev1.ServicePortArray{corev1.ServicePortArgs{
 		Name: pulumi.String(HTTPPortName), Port: pulumi.Int(int(args.Port)), TargetPort: pulumi.String(HTTPPortName), Protocol: pulumi.String("TCP"),
 	}}
+	// The ClusterIP Service also carries the metrics port, for the
+	// ServiceMonitor; the Ingress names the http port only.
+	clusterIPPorts := append(slices.Clone(ports), corev1.ServicePortArgs{
+		Name: pulumi.String(MetricsPortName), Port: pulumi.Int(int(args.MetricsPort)), TargetPort: pulumi.String(MetricsPortName), Protocol: pulumi.String("TCP"),
+	})
 	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
 		Metadata: meta(args.Name, serviceAnnotations(args)),
-		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector, Ports: ports},
+		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector, Ports: clusterIPPorts},
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("web service %s: service: %w", name, err)
@@ -361,7 +385,7 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 		SecurityContext:               restrictedPod(a.RunAsUser),
 		Containers:                    corev1.ContainerArray{container(a)},
 		Volumes: corev1.VolumeArray{corev1.VolumeArgs{
-			Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")},
+			Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)},
 		}},
 	}
 	if !a.DisableZoneSpread {
@@ -456,7 +480,10 @@ func container(a WebServiceArgs) corev1.ContainerArgs {
 		Name:            pulumi.String(AppContainerName),
 		Image:           pulumi.String(a.Image),
 		ImagePullPolicy: pulumi.String("IfNotPresent"),
-		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String(HTTPPortName), ContainerPort: pulumi.Int(int(a.Port)), Protocol: pulumi.String("TCP")}},
+		Ports: corev1.ContainerPortArray{
+			corev1.ContainerPortArgs{Name: pulumi.String(HTTPPortName), ContainerPort: pulumi.Int(int(a.Port)), Protocol: pulumi.String("TCP")},
+			corev1.ContainerPortArgs{Name: pulumi.String(MetricsPortName), ContainerPort: pulumi.Int(int(a.MetricsPort)), Protocol: pulumi.String("TCP")},
+		},
 		Env:             env,
 		EnvFrom:         envFrom,
 		Resources:       a.Resources.requirements(),

@@ -95,6 +95,10 @@ type ServiceConfig struct {
 	Image string `json:"image"`
 	// Port the container listens on. Default components.DefaultServicePort (8000).
 	Port int32 `json:"port"`
+	// MetricsPort the container serves its Prometheus metrics on, apart
+	// from Port (which the Ingress routes to), at monitoring.metricsPath.
+	// Default components.DefaultMetricsPort (9090).
+	MetricsPort int32 `json:"metricsPort"`
 	// Env adds plain environment variables to this service only.
 	Env map[string]string `json:"env,omitempty"`
 	// AppConfig loads the shared ConfigMap and Secret into the service's

@@ -56,13 +56,14 @@ func DefaultService() ServiceConfig {
 	probe := components.ProbeSpec{}.WithDefaults()
 	probe.ReadinessPath = "" // follows Path unless set; see resolveNames
 	return ServiceConfig{
-		Port:      components.DefaultServicePort,
-		AppConfig: true,
-		Resources: components.DefaultResources(),
-		HPA:       components.DefaultHPA(),
-		Probe:     probe,
-		Shutdown:  components.DefaultShutdown(),
-		RunAsUser: components.DefaultRunAsUser,
+		Port:        components.DefaultServicePort,
+		MetricsPort: components.DefaultMetricsPort,
+		AppConfig:   true,
+		Resources:   components.DefaultResources(),
+		HPA:         components.DefaultHPA(),
+		Probe:       probe,
+		Shutdown:    components.DefaultShutdown(),
+		RunAsUser:   components.DefaultRunAsUser,
 	}
 }
 

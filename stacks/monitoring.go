@@ -26,7 +26,8 @@ type MonitoringConfig struct {
 	Prometheus PrometheusConfig `json:"prometheus"`
 	// Grafana is where the dashboard goes.
 	Grafana GrafanaConfig `json:"grafana"`
-	// MetricsPath every service serves its metrics on, on its "http" port.
+	// MetricsPath every service serves its metrics on, on its "metrics"
+	// port (services[].metricsPort).
 	// Default "/metrics".
 	MetricsPath string `json:"metricsPath"`
 	// Requests names the services' HTTP metrics. Default:

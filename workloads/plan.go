@@ -243,7 +243,7 @@ func (p *Plan) Validate() error {
 // Deploy adds the Inputs (namespace, config names, annotations).
 func webServiceArgs(c *stacks.Config, s stacks.ServiceConfig) components.WebServiceArgs {
 	return components.WebServiceArgs{
-		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, Env: s.Env,
+		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, MetricsPort: s.MetricsPort, Env: s.Env,
 		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe, Shutdown: s.Shutdown,
 		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem, Zones: c.Cluster.Zones,
 		RequirePinnedImage: c.Environment == stacks.Production,
@@ -329,7 +329,7 @@ func networkPoliciesArgs(c *stacks.Config) components.NetworkPoliciesArgs {
 }
 
 // monitoringArgs: a ServiceMonitor and alerts per service, through its
-// ClusterIP Service's "http" port, the latency alert at the load test's
+// ClusterIP Service's "metrics" port, the latency alert at the load test's
 // p95 threshold.
 func monitoringArgs(c *stacks.Config) components.MonitoringArgs {
 	m := c.Monitoring
@@ -354,7 +354,7 @@ func monitoringArgs(c *stacks.Config) components.MonitoringArgs {
 		svc := monitoring.Service{
 			Name: s.Name, Selector: webServiceSelector(c.Namespace, s.Name),
 			PodSelector: components.SelectorLabels(c.Namespace, s.Name),
-			Port:        components.HTTPPortName, Path: m.MetricsPath, Container: components.AppContainerName,
+			Port:        components.MetricsPortName, Path: m.MetricsPath, Container: components.AppContainerName,
 		}
 		if !s.HPA.Disabled {
 			svc.HPA = s.Name + components.HPASuffix
