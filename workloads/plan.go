@@ -229,7 +229,8 @@ func (p *Plan) Validate() error {
 		}
 	}
 	if p.LoadTest != nil {
-		errs.Merge(p.LoadTest.Validate("loadtest"))
+		// As NewLoadTest checks them: the runner model fills the resources.
+		errs.Merge(p.LoadTest.WithDefaults().Validate("loadtest"))
 	}
 	p.validateCapacity(&errs)
 	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
