@@ -204,8 +204,8 @@ func TestPlan(t *testing.T) {
 				JobName: "loadtest-7", PartOf: "cirkelline", Test: test,
 				Run:   loadtest.RunInfo{Stack: "production", RunID: "7", Environment: "production"},
 				Image: components.DefaultK6Image, TargetURL: pulumi.String("http://cirkelline-backend.cirkelline.svc.cluster.local:8000"),
-				Credentials: map[string]pulumi.StringInput{"TEST_EMAIL": secret, "TEST_PASSWORD": secret},
-				Resources:   components.DefaultRunnerResources(), SpreadRunners: true, StartTimeout: 10 * time.Minute,
+				Credentials:   map[string]pulumi.StringInput{"TEST_EMAIL": secret, "TEST_PASSWORD": secret},
+				SpreadRunners: true, StartTimeout: 10 * time.Minute,
 			}
 		}},
 	}
