@@ -54,7 +54,7 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 	if p.LoadTest != nil {
 		// The runners as rendered: their count and requests from the
 		// runner model, or the stack's overrides.
-		lt := p.LoadTest.WithDefaults()
+		lt := p.LoadTest
 		args.Workloads = append(args.Workloads, capacity.Workload{
 			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: lt.Test.Runners(), PodsPath: "loadtest.vusPerRunner",
 			CPU: quantity(lt.Resources.CPURequest), Memory: quantity(lt.Resources.MemoryRequest),
