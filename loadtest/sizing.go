@@ -205,8 +205,9 @@ func (s RunnerSizing) Resources() (milliCPURequest, milliCPULimit, mib int64) {
 	return milliCPURequest, milliCPULimit, mib
 }
 
-// String is what render prints, e.g. "5 runners × 2000 VUs (vusPerRunner
-// 2449, the model's) at 67 req/s each: needs 24m CPU, 1672 MiB".
+// String is what render prints, e.g. "5 runner(s) × up to 2000 VUs
+// (vusPerRunner 2449, the model's) at 67 req/s each: each needs 24m CPU,
+// 1672 MiB".
 func (s RunnerSizing) String() string {
 	from := "set"
 	if s.FromModel {
