@@ -489,7 +489,7 @@ func TestRenderDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := strings.Replace(string(b), "maxReplicas: 5", "maxReplicas: 8", 1)
+	changed := strings.Replace(string(b), "maxReplicas: 5", "maxReplicas: 20", 1)
 	if changed == string(b) {
 		t.Fatal("fixture: no maxReplicas: 5 in Pulumi.staging.yaml")
 	}
@@ -517,7 +517,8 @@ func TestRenderDiff(t *testing.T) {
 			limits = append(limits, strings.TrimSpace(line))
 		}
 	}
-	// 8 pods of 100m/256Mi instead of 5: a second m6i.large-sized node.
+	// 20 pods of 100m/256Mi instead of 5: a second m6i.large-sized node
+	// (with the load-test runner at the runner model's 100m, 8 still fit one).
 	if strings.Join(limits, " ") != `-    cpu: "3" -    memory: 9Gi +    cpu: "5" +    memory: 17Gi` {
 		t.Errorf("the NodePool diff is not its limits, 3 CPU / 9Gi to 5 / 17Gi:\n%s", poolDiff)
 	}
@@ -532,7 +533,7 @@ func TestRenderDiff(t *testing.T) {
 			changes = append(changes, line)
 		}
 	}
-	if strings.Join(changes, "\n") != "-  maxReplicas: 5\n+  maxReplicas: 8" || hunks != 1 {
+	if strings.Join(changes, "\n") != "-  maxReplicas: 5\n+  maxReplicas: 20" || hunks != 1 {
 		t.Errorf("want exactly the maxReplicas hunk, got:\n%s", d)
 	}
 }

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
@@ -48,7 +50,8 @@ type LoadTestArgs struct {
 	TargetURL pulumi.StringInput
 	// Credentials become a Secret loaded into the runners' environment.
 	Credentials map[string]pulumi.StringInput
-	// Resources per runner. Default 1–2 CPU, 1Gi–2Gi memory.
+	// Resources per runner. Default: the runner model's need at the shape's
+	// peak (RunnerResources); an override below it is refused.
 	Resources ResourcesSpec
 	// SpreadRunners prefers one runner per node (pod anti-affinity).
 	SpreadRunners bool
@@ -76,9 +79,17 @@ type LoadTest struct {
 	Runners pulumi.IntOutput `pulumi:"runners"`
 }
 
-// DefaultRunnerResources is one k6 runner pod's size.
-func DefaultRunnerResources() ResourcesSpec {
-	return ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"}
+// RunnerResources is one k6 runner pod's size from the runner model at the
+// test's peak (loadtest.RunnerSizing.Resources): the CPU its busiest
+// runner's request rate needs, the memory its VUs and the flow's payload
+// need, each with the model's margin; memory request and limit equal.
+func RunnerResources(test loadtest.Config) ResourcesSpec {
+	req, lim, mib := test.Sizing().Resources()
+	mem := resource.NewQuantity(mib<<20, resource.BinarySI).String()
+	return ResourcesSpec{
+		CPURequest: resource.NewMilliQuantity(req, resource.DecimalSI).String(), CPULimit: resource.NewMilliQuantity(lim, resource.DecimalSI).String(),
+		MemoryRequest: mem, MemoryLimit: mem,
+	}
 }
 
 // StarterResources is the starter pod's size: one VU making a few HTTP calls.
@@ -93,10 +104,10 @@ const DefaultK6Image = "grafana/k6:1.3.0"
 // NewLoadTest applies it before validating.
 func (a LoadTestArgs) WithDefaults() LoadTestArgs {
 	a.Image = orString(a.Image, DefaultK6Image)
-	a.Resources = a.Resources.Or(DefaultRunnerResources())
 	if a.Test.VUsPerRunner == 0 {
-		a.Test.VUsPerRunner = loadtest.DefaultVUsPerRunner
+		a.Test.VUsPerRunner = a.Test.RunnerVUs()
 	}
+	a.Resources = a.Resources.Or(RunnerResources(a.Test))
 	if a.StartTimeout == 0 {
 		a.StartTimeout = loadtest.DefaultStartTimeout
 	}
@@ -111,7 +122,11 @@ func (a LoadTestArgs) Validate(path string) error {
 	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName+"-starter", 63)
 	ValidateImage(&errs, validate.Join(path, "image"), a.Image, false)
 	errs.Merge(a.Test.Validate(path))
-	errs.Merge(a.Resources.Validate(validate.Join(path, "runnerResources")))
+	if err := a.Resources.Validate(validate.Join(path, "runnerResources")); err != nil {
+		errs.Merge(err)
+	} else {
+		a.checkRunnerNeed(&errs, validate.Join(path, "runnerResources"))
+	}
 	for _, k := range sortedKeys(a.Credentials) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "secretEnv"), k), k)
 	}
@@ -127,6 +142,27 @@ func (a LoadTestArgs) Validate(path string) error {
 		errs.Add(validate.Join(path, "target"), nil, "is required", "name a service, the ingress, or a URL")
 	}
 	return errs.Err()
+}
+
+// checkRunnerNeed refuses runner resources below what the runner model
+// says one runner needs at the shape's peak: a runner short of memory is
+// OOM-killed (failing the run), one short of CPU measures its own
+// queueing as the backend's latency.
+func (a LoadTestArgs) checkRunnerNeed(errs *validate.Errors, path string) {
+	s := a.Test.Sizing()
+	needCPU := resource.NewMilliQuantity(int64(math.Ceil(s.Need.MilliCPU-1e-9)), resource.DecimalSI)
+	needMemory := resource.NewQuantity(int64(math.Ceil(s.Need.MiB-1e-9))<<20, resource.BinarySI)
+	what := fmt.Sprintf("one runner of the %s shape holds up to %d VUs of the %s flow at %.0f req/s at its peak", a.Test.Shape, s.Need.VUs, a.Test.Flow, s.Need.RPS)
+	check := func(field, value string, need *resource.Quantity, kind string) {
+		if q, err := resource.ParseQuantity(value); err == nil && q.Cmp(*need) < 0 {
+			errs.Add(validate.Join(path, field), value,
+				fmt.Sprintf("is below the runner model's need: %s, and needs %s %s (%s)", what, need, kind, a.Test.Flow.RunnerModel()),
+				fmt.Sprintf("raise it to at least %s, remove it to take the model's size, or lower loadtest.vusPerRunner to spread the VUs over more runners", need))
+		}
+	}
+	check("cpuRequest", a.Resources.CPURequest, needCPU, "CPU")
+	check("memoryRequest", a.Resources.MemoryRequest, needMemory, "of memory")
+	check("memoryLimit", a.Resources.MemoryLimit, needMemory, "of memory")
 }
 
 // Deadline is how long the runners' Job may run: the time the starter may

@@ -64,8 +64,10 @@ func TestLoadTest(t *testing.T) {
 		mutate func(*components.LoadTestArgs)
 		check  func(*testing.T, batchv1.Job, batchv1.Job, captured)
 	}{
-		{"million users over 20 paused runners", func(*components.LoadTestArgs) {}, func(t *testing.T, j, starter batchv1.Job, c captured) {
-			if *j.Spec.Parallelism != 20 || *j.Spec.Completions != 20 || *j.Spec.CompletionMode != batchv1.IndexedCompletion || *j.Spec.BackoffLimit != 0 {
+		{"million users over 5 paused runners sized by the model", func(*components.LoadTestArgs) {}, func(t *testing.T, j, starter batchv1.Job, c captured) {
+			// The runner model: 10,000 VUs at 2,449 a runner (2 GiB with
+			// the margin) are 5 runners of 2,000 VUs, 67 req/s each.
+			if *j.Spec.Parallelism != 5 || *j.Spec.Completions != 5 || *j.Spec.CompletionMode != batchv1.IndexedCompletion || *j.Spec.BackoffLimit != 0 {
 				t.Errorf("spec %+v", j.Spec)
 			}
 			// Any failed runner exceeds backoffLimit 0 (BackoffLimitExceeded,
@@ -83,12 +85,24 @@ func TestLoadTest(t *testing.T) {
 			wantEnv := map[string]string{
 				"BASE_URL": "http://api.shop.svc.cluster.local:8000", "K6_NO_USAGE_REPORT": "true",
 				"REQUEST_INTERVAL_SECONDS": "30", // the capacity model's pace
-				"RUNNER_SEGMENTS":          strings.TrimSpace(strings.Repeat("x ", 20)),
-				"RUNNER_SEGMENT_SEQUENCE":  loadtest.Sequence(loadtest.Segments(20)),
+				"RUNNER_SEGMENTS":          loadtest.RunnerEnv(loadtest.Segments(5))["RUNNER_SEGMENTS"],
+				"RUNNER_SEGMENT_SEQUENCE":  loadtest.Sequence(loadtest.Segments(5)),
 			}
-			wantEnv["RUNNER_SEGMENTS"] = loadtest.RunnerEnv(loadtest.Segments(20))["RUNNER_SEGMENTS"]
 			if got := envMap(ctr); !reflect.DeepEqual(got, wantEnv) {
 				t.Errorf("runner env\n got %v\nwant %v", got, wantEnv)
+			}
+			// 2,000 VUs × 0.418 MiB × 2 = 1672 MiB; 67 req/s × 0.283 ms ×
+			// 1.25 = 24m, under the 100m floor; the limit lets the VUs'
+			// initialisation burst.
+			wantResources := map[string]string{"requests.cpu": "100m", "requests.memory": "1672Mi", "limits.cpu": "1", "limits.memory": "1672Mi"}
+			gotResources := map[string]string{}
+			for kind, list := range map[string]corev1.ResourceList{"requests": ctr.Resources.Requests, "limits": ctr.Resources.Limits} {
+				for name, q := range list {
+					gotResources[kind+"."+string(name)] = q.String()
+				}
+			}
+			if !reflect.DeepEqual(gotResources, wantResources) {
+				t.Errorf("runner resources\n got %v\nwant %v", gotResources, wantResources)
 			}
 			if pod.Subdomain != "loadtest-7" || pod.RestartPolicy != corev1.RestartPolicyNever || *pod.AutomountServiceAccountToken || pod.Affinity != nil {
 				t.Errorf("pod %+v", pod)
@@ -137,7 +151,7 @@ func TestLoadTest(t *testing.T) {
 				t.Errorf("starter command %v", sc.Command)
 			}
 			hosts := strings.Split(envMap(sc)["RUNNERS"], ",")
-			if len(hosts) != 20 || hosts[0] != "loadtest-7-0.loadtest-7:6565" || hosts[19] != "loadtest-7-19.loadtest-7:6565" || envMap(sc)["START_TIMEOUT_SECONDS"] != "600" {
+			if len(hosts) != 5 || hosts[0] != "loadtest-7-0.loadtest-7:6565" || hosts[4] != "loadtest-7-4.loadtest-7:6565" || envMap(sc)["START_TIMEOUT_SECONDS"] != "600" {
 				t.Errorf("starter env %v", envMap(sc))
 			}
 			var svc corev1.Service
@@ -320,16 +334,67 @@ func TestLoadTestValidation(t *testing.T) {
 	args.PrometheusRemoteWriteURL = "prometheus:9090"
 	args.TargetURL = nil
 	err := args.Validate("loadtest")
-	for _, want := range []string{`loadtest.vusPerRunner (-1): must be at least 1`, `loadtest.prometheusRemoteWriteUrl ("prometheus:9090")`, `loadtest.target: is required`} {
+	for _, want := range []string{`loadtest.vusPerRunner (-1): must not be negative`, `loadtest.prometheusRemoteWriteUrl ("prometheus:9090")`, `loadtest.target: is required`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
 }
 
+// An override of the runners' resources is checked against the runner
+// model's need at the shape's peak: below it, each field is refused with
+// the model's figure and the fix.
+func TestLoadTestRunnerResourcesOverride(t *testing.T) {
+	tests := []struct {
+		name     string
+		shape    loadtest.ShapeName
+		flow     loadtest.Flow
+		override components.ResourcesSpec
+		want     []string // errors; none: accepted
+	}{
+		{"the model's own size", loadtest.MillionUsers, loadtest.Cirkelline, components.ResourcesSpec{}, nil},
+		{"today's 1 CPU, 1Gi-2Gi: memory below the need of 2,000 VUs", loadtest.MillionUsers, loadtest.Cirkelline,
+			components.ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"}, []string{
+				`loadtest.runnerResources.memoryRequest ("1Gi"): is below the runner model's need: one runner of the million-users shape holds up to 2000 VUs of the cirkelline flow at 67 req/s at its peak, and needs 1672Mi of memory (cirkelline runner model: 0.283 ms CPU a request × 1.25, (0.418 + 0.000 MiB payload) a VU × 2, at most 30000 VUs a runner); fix: raise it to at least 1672Mi, remove it to take the model's size, or lower loadtest.vusPerRunner to spread the VUs over more runners`,
+			}},
+		{"more than the model", loadtest.MillionUsers, loadtest.Cirkelline,
+			components.ResourcesSpec{CPURequest: "1", CPULimit: "2", MemoryRequest: "2Gi", MemoryLimit: "2Gi"}, nil},
+		{"partypic peak-event: CPU and memory limit below the need", loadtest.PeakEvent, loadtest.PartyPic,
+			components.ResourcesSpec{CPURequest: "100m", MemoryLimit: "512Mi", MemoryRequest: "512Mi"}, []string{
+				`loadtest.runnerResources.cpuRequest ("100m"): is below the runner model's need: one runner of the peak-event shape holds up to 400 VUs of the partypic flow at 167 req/s at its peak, and needs 229m CPU`,
+				`fix: raise it to at least 229m`,
+				`loadtest.runnerResources.memoryRequest ("512Mi"): is below the runner model's need`,
+				`loadtest.runnerResources.memoryLimit ("512Mi"): is below the runner model's need`,
+				`needs 567Mi of memory`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := baseLoadTest()
+			a.Test.Shape, a.Test.Flow, a.Resources = tt.shape, tt.flow, tt.override
+			a.Image = components.DefaultK6Image
+			err := a.WithDefaults().Validate("loadtest")
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("want accepted, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want refused with %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
 func ExampleNewLoadTest() {
 	test := loadtest.DefaultConfig()
-	test.Shape = loadtest.MillionUsers // 10,000 VUs: 20 runners of 500
+	test.Shape = loadtest.MillionUsers // 10,000 VUs: 5 runners of 2,000 (the runner model)
 	resources, _ := render.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewLoadTest(ctx, "scale", components.LoadTestArgs{
 			JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop", Test: test,
@@ -358,8 +423,8 @@ func ExampleNewLoadTest() {
 		}
 	}
 	// Output:
-	// starter resumes 20 runners: loadtest-1-0.loadtest-1:6565 … loadtest-1-19.loadtest-1:6565
-	// runners: 20 of loadtest-1 paced at 30 s a request
+	// starter resumes 5 runners: loadtest-1-0.loadtest-1:6565 … loadtest-1-4.loadtest-1:6565
+	// runners: 5 of loadtest-1 paced at 30 s a request
 	// exec k6 run --paused --address 0.0.0.0:6565 --no-setup \
 	//   --execution-segment "$1" --execution-segment-sequence "$RUNNER_SEGMENT_SEQUENCE" \
 	//   --tag 'environment=staging' --tag 'run=1' --tag 'stack=staging' --tag "runner=$index" \

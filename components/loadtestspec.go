@@ -53,7 +53,7 @@ func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
 	if err != nil {
 		return loadTestPlan{}, fmt.Errorf("starter script: %w", err)
 	}
-	runners := loadtest.Parallelism(shape, a.Test.VUsPerRunner)
+	runners := a.Test.Runners()
 	return loadTestPlan{args: a, shape: shape, runners: runners, segments: loadtest.Segments(runners),
 		options: options, scripts: scripts, starter: starter}, nil
 }

@@ -25,7 +25,8 @@ type Config struct {
 	Tags map[string]string `json:"tags,omitempty"`
 	// Env adds plain variables to the flow (e.g. SESSIONS: "5" for peak-event).
 	Env map[string]string `json:"env,omitempty"`
-	// VUsPerRunner is one runner pod's VU budget. Default 500.
+	// VUsPerRunner is one runner pod's VU budget. Default (0): the runner
+	// model's, the most VUs the default runner holds (Config.Sizing).
 	VUsPerRunner int `json:"vusPerRunner"`
 	// Capacity is the arithmetic the million-user shape must pass.
 	Capacity Capacity `json:"capacity"`
@@ -36,7 +37,7 @@ type Config struct {
 
 // DefaultConfig is a smoke test of the cirkelline flow.
 func DefaultConfig() Config {
-	return Config{Shape: Smoke, Flow: Cirkelline, VUsPerRunner: DefaultVUsPerRunner, Capacity: DefaultCapacity()}
+	return Config{Shape: Smoke, Flow: Cirkelline, Capacity: DefaultCapacity()}
 }
 
 // Resolved is the scenario a Config runs.
@@ -65,13 +66,13 @@ func (c Config) Validate(path string) error {
 		ValidateStages(&errs, validate.Join(path, "stages"), c.Stages)
 	}
 	ValidateThresholds(&errs, validate.Join(path, "thresholds"), c.Flow, c.Thresholds)
-	if c.VUsPerRunner < 1 {
-		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, "must be at least 1", fmt.Sprintf("use e.g. %d", DefaultVUsPerRunner))
-	} else if shape, _ := c.Resolved(); Parallelism(shape, c.VUsPerRunner) > MaxRunners {
-		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, fmt.Sprintf("splits the shape's %d VUs over %d runners; an Indexed Job runs at most %d", shape.MaxVUs(), Parallelism(shape, c.VUsPerRunner), MaxRunners),
+	if c.VUsPerRunner < 0 {
+		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, "must not be negative", "remove it for the runner model's default, or set a count of VUs, e.g. 500")
+	} else if shape, _ := c.Resolved(); c.Runners() > MaxRunners {
+		errs.Add(validate.Join(path, "vusPerRunner"), c.VUsPerRunner, fmt.Sprintf("splits the shape's %d VUs over %d runners; an Indexed Job runs at most %d", shape.MaxVUs(), c.Runners(), MaxRunners),
 			fmt.Sprintf("raise it to at least %d, or lower the stages' targets", (shape.MaxVUs()+MaxRunners-1)/MaxRunners))
 	} else if shape, thresholds := c.Resolved(); len(shape.Stages) > 0 {
-		validateSplit(&errs, validate.Join(path, "thresholds"), c.Flow, thresholds, Parallelism(shape, c.VUsPerRunner), shape.MaxVUs())
+		validateSplit(&errs, validate.Join(path, "thresholds"), c.Flow, thresholds, c.Runners(), shape.MaxVUs())
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
 		kp := validate.Key(validate.Join(path, "env"), k)

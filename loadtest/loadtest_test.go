@@ -204,12 +204,12 @@ func TestConfigValidation(t *testing.T) {
 		{"trend rate", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"chat_duration": {"rate<1"}} }, []string{
 			`loadtest.thresholds.chat_duration[0] ("rate<1"): rate is not an aggregation k6 accepts on chat_duration, a trend metric`, "use one of: avg, min, max, med, p(N), e.g. p(95)"}},
 		{"percentile out of range", func(c *loadtest.Config) { c.Thresholds = loadtest.Thresholds{"http_req_duration": {"p(100)<1"}} }, []string{`percentile must be between 0 and 100`}},
-		{"vus per runner 0", func(c *loadtest.Config) { c.VUsPerRunner = 0 }, []string{`loadtest.vusPerRunner (0): must be at least 1`}},
+		{"vus per runner negative", func(c *loadtest.Config) { c.VUsPerRunner = -1 }, []string{`loadtest.vusPerRunner (-1): must not be negative; fix: remove it for the runner model's default`}},
 		{"unknown shape", func(c *loadtest.Config) { c.Shape = "soak" }, []string{`loadtest.shape ("soak"): is not a known shape`, "million-users", "peak-event"}},
 		{"unknown flow", func(c *loadtest.Config) { c.Flow = "shop" }, []string{`loadtest.flow ("shop"): is not a known flow; fix: use one of: cirkelline, partypic`}},
 		{"bad capacity", func(c *loadtest.Config) { c.Capacity.ConcurrencyShare = 2 }, []string{`loadtest.capacity.concurrencyShare (2): must be a fraction`}},
 		{"count threshold over 20 runners", func(c *loadtest.Config) {
-			c.Shape = loadtest.MillionUsers
+			c.Shape, c.VUsPerRunner = loadtest.MillionUsers, 500
 			c.Thresholds = loadtest.Thresholds{"http_reqs": {"count>100000"}, "vus": {"value<20000"}}
 		}, []string{
 			`loadtest.thresholds.http_reqs[0] ("count>100000"): a counter count adds up over runners, so none of the 20 runners can judge it on its share`,

@@ -8,11 +8,6 @@ import (
 	"strings"
 )
 
-// DefaultVUsPerRunner is how many VUs one runner pod drives: a k6 process
-// with a 1-CPU request runs a few hundred VUs of these flows comfortably,
-// so the million-user shape's 10,000 VUs take 20 pods.
-const DefaultVUsPerRunner = 500
-
 // APIPort is the port of k6's REST API on every runner: the starter resumes
 // the paused runners through it. 6565 is k6's default (--address,
 // k6 v1.3.0 internal/cmd/root.go) and k6-operator's runner port.

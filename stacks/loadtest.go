@@ -30,7 +30,9 @@ type LoadTestConfig struct {
 	// SecretEnv maps runner variables to secret config keys. Default for the
 	// cirkelline flow: TEST_EMAIL from loadtestEmail, TEST_PASSWORD from loadtestPassword.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
-	// RunnerResources per runner pod. Default 1–2 CPU, 1Gi–2Gi memory.
+	// RunnerResources per runner pod. Default: the runner model's need at
+	// the shape's peak (components.RunnerResources); an override below it
+	// is refused.
 	RunnerResources components.ResourcesSpec `json:"runnerResources"`
 	// StartTimeout is how long the starter waits for every runner to be
 	// scheduled and ready (a new node included) before failing the run.
@@ -57,9 +59,8 @@ type LoadTestTarget struct {
 func defaultLoadTest() LoadTestConfig {
 	return LoadTestConfig{
 		Config: loadtest.DefaultConfig(), RunID: "1", Image: components.DefaultK6Image,
-		RunnerResources: components.DefaultRunnerResources(),
-		StartTimeout:    loadtest.Duration(loadtest.DefaultStartTimeout),
-		SpreadRunners:   true, Await: true,
+		StartTimeout:  loadtest.Duration(loadtest.DefaultStartTimeout),
+		SpreadRunners: true, Await: true,
 	}
 }
 
@@ -179,7 +180,23 @@ func (c *Config) CapacityReport() string {
 			shape.Name, strings.Join(capacityShapes(), ", "), c.Stack, shape.Name)
 	}
 	fmt.Fprintf(&b, "load test (%s) at its peak: %s\n", c.LoadTest.Shape, c.LoadTest.Load())
+	b.WriteString(c.RunnersReport())
 	return b.String()
+}
+
+// RunnersReport is what render prints about the runners: how many, the
+// VUs and request rate each carries at the peak, the runner model's need
+// and the resources each runner gets (the model's, or the stack's
+// overrides).
+func (c *Config) RunnersReport() string {
+	s := c.LoadTest.Sizing()
+	r := c.LoadTest.RunnerResources.Or(components.RunnerResources(c.LoadTest.Config))
+	from := "the model's"
+	if c.LoadTest.RunnerResources != (components.ResourcesSpec{}) {
+		from = "loadtest.runnerResources"
+	}
+	return fmt.Sprintf("runners: %s\n  %s\n  each runner requests %s CPU, %s (limits %s CPU, %s; %s)\n",
+		s, s.Model, r.CPURequest, r.MemoryRequest, r.CPULimit, r.MemoryLimit, from)
 }
 
 // capacityShapes are the built-in shapes the capacity check judges.

@@ -9,7 +9,6 @@ import (
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
-	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
 )
 
@@ -52,12 +51,13 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 			NamePath: validate.Join(path, "name"),
 		})
 	}
-	if c.LoadTest.Enabled {
-		shape, _ := c.LoadTest.Resolved()
-		runners := loadtest.Parallelism(shape, c.LoadTest.VUsPerRunner)
+	if p.LoadTest != nil {
+		// The runners as rendered: their count and requests from the
+		// runner model, or the stack's overrides.
+		lt := p.LoadTest
 		args.Workloads = append(args.Workloads, capacity.Workload{
-			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: runners, PodsPath: "loadtest.vusPerRunner",
-			CPU: quantity(c.LoadTest.RunnerResources.CPURequest), Memory: quantity(c.LoadTest.RunnerResources.MemoryRequest),
+			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: lt.Test.Runners(), PodsPath: "loadtest.vusPerRunner",
+			CPU: quantity(lt.Resources.CPURequest), Memory: quantity(lt.Resources.MemoryRequest),
 			CPUPath: "loadtest.runnerResources.cpuRequest", MemoryPath: "loadtest.runnerResources.memoryRequest",
 			NamePath: "loadtest.runId",
 		})

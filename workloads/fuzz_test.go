@@ -114,7 +114,7 @@ func brokenVariants(tb testing.TB, data []byte) [][]byte {
 		{"cirkelline:loadtest.enabled": true, "cirkelline:loadtest.target": map[string]any{"service": "nope"}},
 		{"cirkelline:loadtest.enabled": true, "cirkelline:loadtest.shape": "million-users"},
 		{"cirkelline:loadtest.enabled": true, "cirkelline:loadtest.stages": []any{}},
-		{"cirkelline:loadtest.enabled": true, "cirkelline:loadtest.vusPerRunner": 0},
+		{"cirkelline:loadtest.enabled": true, "cirkelline:loadtest.vusPerRunner": -1},
 		{"cirkelline:services": []any{}},
 		{"cirkelline:services": nil},
 		{"cirkelline:services": []any{map[string]any{}}},

@@ -146,7 +146,10 @@ func TestLoadBadConfig(t *testing.T) {
 		{"threshold on an unknown metric", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"chat_latency":["p(95)<100"]}}`), []string{`loadtest.thresholds.chat_latency: is not a metric the cirkelline flow reports`}},
 		{"malformed threshold", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"http_req_duration":["95th < 2s"]}}`), []string{`loadtest.thresholds.http_req_duration[0] ("95th < 2s"): is not a k6 threshold expression`}},
 		{"gauge threshold k6 refuses (issue 21)", loadTest(`{"enabled":true,"allowProduction":true,"thresholds":{"vus":["max<=10"]}}`), []string{`loadtest.thresholds.vus[0] ("max<=10"): max is not an aggregation k6 accepts on vus, a gauge metric (k6 would exit 104 at start); fix: use one of: value`}},
-		{"zero VUs per runner", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":0}`), []string{`loadtest.vusPerRunner (0): must be at least 1`}},
+		{"negative VUs per runner", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":-1}`), []string{`loadtest.vusPerRunner (-1): must not be negative`}},
+		{"runner memory below the model (issue 25)", loadTest(`{"enabled":true,"allowProduction":true,"shape":"million-users","runnerResources":{"memoryRequest":"1Gi","memoryLimit":"1Gi"}}`), []string{
+			`loadtest.runnerResources.memoryRequest ("1Gi"): is below the runner model's need: one runner of the million-users shape holds up to 2000 VUs of the cirkelline flow at 67 req/s at its peak, and needs 1672Mi of memory`,
+			`loadtest.runnerResources.memoryLimit ("1Gi"): is below the runner model's need`, `fix: raise it to at least 1672Mi`}},
 		{"unknown target service", loadTest(`{"enabled":true,"allowProduction":true,"target":{"service":"web"}}`), []string{`loadtest.target.service ("web"): is not a service of this stack`}},
 		{"target URL without a scheme", loadTest(`{"enabled":true,"allowProduction":true,"target":{"url":"api.cirkelline.com"}}`), []string{`loadtest.target.url ("api.cirkelline.com"): is not an absolute http(s) URL`}},
 		{"latest k6 in production", loadTest(`{"enabled":true,"allowProduction":true,"image":"grafana/k6:latest"}`), []string{`loadtest.image ("grafana/k6:latest"): uses the "latest" tag in production`}},

@@ -439,7 +439,8 @@ func withTags(base, tags map[string]string) map[string]string {
 	return base
 }
 
-// loadTestArgs runs the stack's k6 test against its target.
+// loadTestArgs runs the stack's k6 test against its target, defaulted, so
+// the plan shows the runner model's VUs per runner and resources.
 func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 	lt := c.LoadTest
 	credentials := map[string]pulumi.StringInput{}
@@ -453,7 +454,7 @@ func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 		Resources: lt.RunnerResources, SpreadRunners: lt.SpreadRunners, SkipAwait: !lt.Await,
 		StartTimeout:             time.Duration(lt.StartTimeout),
 		PrometheusRemoteWriteURL: lt.PrometheusRemoteWriteURL,
-	}
+	}.WithDefaults()
 }
 
 // LoadTestTargetURL is BASE_URL: an explicit URL, the first ingress host

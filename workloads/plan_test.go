@@ -199,13 +199,15 @@ func TestPlan(t *testing.T) {
 		}, func(p *workloads.Plan) {
 			test := loadtest.DefaultConfig()
 			test.Shape, test.Tags = loadtest.Spike, map[string]string{"team": "growth"}
+			test.VUsPerRunner = 1412 // the runner model's: unpaced cirkelline, CPU-bound
 			p.NetworkPolicies.AllowFromPods = components.SelectorLabels("cirkelline", components.LoadTestName)
 			p.LoadTest = &components.LoadTestArgs{
 				JobName: "loadtest-7", PartOf: "cirkelline", Test: test,
 				Run:   loadtest.RunInfo{Stack: "production", RunID: "7", Environment: "production"},
 				Image: components.DefaultK6Image, TargetURL: pulumi.String("http://cirkelline-backend.cirkelline.svc.cluster.local:8000"),
-				Credentials: map[string]pulumi.StringInput{"TEST_EMAIL": secret, "TEST_PASSWORD": secret},
-				Resources:   components.DefaultRunnerResources(), SpreadRunners: true, StartTimeout: 10 * time.Minute,
+				Credentials:   map[string]pulumi.StringInput{"TEST_EMAIL": secret, "TEST_PASSWORD": secret},
+				Resources:     components.ResourcesSpec{CPURequest: "360m", CPULimit: "1", MemoryRequest: "418Mi", MemoryLimit: "418Mi"},
+				SpreadRunners: true, StartTimeout: 10 * time.Minute,
 			}
 		}},
 	}

@@ -49,8 +49,8 @@ func loadtestReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shape, thresholds := cfg.LoadTest.Resolved()
-	runners := loadtest.Parallelism(shape, cfg.LoadTest.VUsPerRunner)
+	_, thresholds := cfg.LoadTest.Resolved()
+	runners := cfg.LoadTest.Runners()
 	job := cfg.LoadTestJobName()
 
 	var runnerLogs map[string][]byte
