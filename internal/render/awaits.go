@@ -256,4 +256,3 @@ func objectName(r Resource) string {
 	}
 	return r.Name
 }
-
