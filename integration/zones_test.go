@@ -81,14 +81,14 @@ func TestZoneOutage(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := fmt.Sprintf("zone-outage-%d", i)
-			perZone := 2
-			initial := zones * perZone // two pods per zone while all are up
-			out := zoneOutageRun{t: t, ns: ns, zones: zones, nodesPerZone: 2}
-			out.setUp(deploy, tt.spread, initial)
-			defer out.tearDown()
+			const perZone = 2 // nodes, and pods while every zone is up
+			initial := zones * perZone
+			run := zoneOutageRun{t: t, ns: ns, zones: zones, nodesPerZone: perZone}
+			run.setUp(deploy, tt.spread, initial)
+			defer run.tearDown()
 
 			// Every zone up: the pods spread evenly.
-			perZoneCount := out.waitRunning(initial)
+			perZoneCount := run.waitRunning(initial)
 			for z := 0; z < zones; z++ {
 				if got := perZoneCount[zoneName(z)]; got != perZone {
 					t.Fatalf("with every zone up, %d pods in %s, want %d (all: %v)", got, zoneName(z), perZone, perZoneCount)
@@ -96,17 +96,17 @@ func TestZoneOutage(t *testing.T) {
 			}
 
 			lost := zoneName(zones - 1)
-			out.loseZone(lost, tt.unreachable)
-			out.scale(int(hpa.Spec.MaxReplicas))
+			run.loseZone(lost, tt.unreachable)
+			run.scale(int(hpa.Spec.MaxReplicas))
 			if !tt.recovers {
-				pending := out.waitPending()
+				pending := run.waitPending()
 				if pending == 0 {
 					t.Fatalf("the control (%s) scheduled every pod: the test cannot tell the spreads apart", tt.name)
 				}
 				t.Logf("control: %d pods Pending after losing %s, as expected", pending, lost)
 				return
 			}
-			counts := out.waitRunning(int(hpa.Spec.MaxReplicas))
+			counts := run.waitRunning(int(hpa.Spec.MaxReplicas))
 			if counts[lost] != 0 {
 				t.Errorf("%d new pods in the lost zone %s", counts[lost], lost)
 			}
@@ -163,7 +163,6 @@ func (r zoneOutageRun) setUp(d appsv1.Deployment, spread []corev1.TopologySpread
 	}
 	for z := 0; z < r.zones; z++ {
 		for i := 0; i < r.nodesPerZone; i++ {
-			// Room for the HPA's maximum in the surviving zones.
 			node := strings.Replace(zoneNode(r.node(z, i), zoneName(z)), "    type: kwok\n", "    type: kwok\n    zone-outage: "+r.ns+"\n", 1)
 			if out, err := cp.KubectlIn(node, "apply", "-f", "-"); err != nil {
 				t.Fatalf("node: %v\n%s", err, out)
