@@ -7,6 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -18,6 +19,13 @@ import (
 // it as "kubernetes:<apiVersion>:<kind>" (NewCustomResource in
 // apiextensions/customResource.go of sdk/v4 v4.25.0) and applies it by its
 // group, version and kind, so the await rules of the kind still apply.
+//
+// NewCustomResource registers without the package version the typed
+// resources carry (utilities.PkgResourceDefaultOpts, called by every
+// generated constructor but not by it), so without it such objects got a
+// second, unversioned default provider ("default" beside
+// "default_4_25_0"), which the real engine's preview after an up of
+// partypic planned to delete.
 func registerObject(ctx *pulumi.Context, name, apiVersion, kind string, meta metav1.ObjectMeta, body any, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -38,7 +46,7 @@ func registerObject(ctx *pulumi.Context, name, apiVersion, kind string, meta met
 		Kind:        pulumi.String(kind),
 		Metadata:    objectMeta(meta.Name, namespace, nilIfEmpty(meta.Labels), nilIfEmpty(meta.Annotations)),
 		OtherFields: other,
-	}, opts...)
+	}, utilities.PkgResourceDefaultOpts(opts)...)
 }
 
 // objectMetaOf reads the metadata of an unstructured object.
