@@ -16,7 +16,6 @@ package engine
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,9 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/controlplane"
-	"github.com/cirkelline/infra/monitoring"
+	"github.com/cirkelline/infra/internal/rehearse"
 )
 
 var (
@@ -77,12 +75,10 @@ func needCluster(t *testing.T) {
 			return
 		}
 		fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), c.Server)
-		for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
-			if err := c.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
-				c.Stop()
-				clusterErr = err
-				return
-			}
+		if err := rehearse.ApplyStackCRDs(c); err != nil {
+			c.Stop()
+			clusterErr = err
+			return
 		}
 		cp = c
 	})

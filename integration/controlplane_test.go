@@ -10,7 +10,6 @@ package integration
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/controlplane"
-	"github.com/cirkelline/infra/monitoring"
+	"github.com/cirkelline/infra/internal/rehearse"
 )
 
 var cp *controlplane.Cluster
@@ -38,12 +36,10 @@ func TestMain(m *testing.M) {
 	}
 	fmt.Printf("control plane up in %s (%s)\n", time.Since(began).Round(100*time.Millisecond), c.Server)
 	cp = c
-	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
-		if err := c.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			c.Stop()
-			os.Exit(1)
-		}
+	if err := rehearse.ApplyStackCRDs(c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		c.Stop()
+		os.Exit(1)
 	}
 	// Stop what was started also on Ctrl-C or a CI timeout.
 	sigs := make(chan os.Signal, 1)

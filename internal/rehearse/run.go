@@ -134,10 +134,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer cp.Stop()
 	// The stack's custom resources (ServiceMonitors, a Karpenter NodePool)
 	// need their CRDs; nothing in the rehearsal acts on them.
-	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
-		if err := cp.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
-			return nil, err
-		}
+	if err := ApplyStackCRDs(cp); err != nil {
+		return nil, err
 	}
 	if _, err := cp.KubectlIn(strings.Join(docs, "\n---\n"), "apply", "--server-side", "--field-manager=rehearse", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("apply the stack: %w", err)
@@ -426,4 +424,17 @@ func deploymentPath(ns, name string) string {
 
 func hpaPath(ns, name string) string {
 	return strings.TrimSuffix("/apis/autoscaling/v2/namespaces/"+url.PathEscape(ns)+"/horizontalpodautoscalers/"+url.PathEscape(name), "/")
+}
+
+// ApplyStackCRDs applies the CRDs of every custom resource a stack may
+// render (prometheus-operator's, Karpenter's) to a control plane, so an
+// API server accepts the stack; the rehearsal, the integration tests and
+// the engine tests all start from it.
+func ApplyStackCRDs(cp *controlplane.Cluster) error {
+	for _, crds := range []fs.FS{monitoring.CRDs, capacity.CRDs} {
+		if err := cp.ApplyCRDs(crds, "crds/*.yaml"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
