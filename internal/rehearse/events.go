@@ -52,8 +52,15 @@ func (e Event) String() string {
 
 // Slug is the event for a directory name: "zone-outage-eu-north-1a-8m".
 func (e Event) Slug() string {
-	at := strings.TrimSuffix(strings.TrimSuffix(e.At.String(), "0s"), "m0")
-	return strings.Trim(strings.NewReplacer(":", "-", "@", "-", ".", "_").Replace(string(e.Kind)+"-"+e.Target+"-"+at), "-")
+	at := e.At.String()
+	if e.At%time.Minute == 0 {
+		at = fmt.Sprintf("%dm", int(e.At.Minutes()))
+	}
+	parts := []string{string(e.Kind)}
+	if e.Target != "" {
+		parts = append(parts, e.Target)
+	}
+	return strings.ReplaceAll(strings.Join(append(parts, at), "-"), ".", "_")
 }
 
 // eventSyntax lists the forms --event takes.
