@@ -13,6 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cirkelline/infra/capacity"
 
 	"github.com/cirkelline/infra/internal/controlplane"
 )
@@ -111,7 +114,7 @@ func (r *runner) fireEvents(ctx context.Context, at time.Duration, fired []bool)
 			r.dis.drains.Add(1)
 			go func() {
 				defer r.dis.drains.Done()
-				if err := r.drain(ctx, rec); err != nil && ctx.Err() == nil {
+				if err := r.drain(r.drainCtx, rec); err != nil && r.drainCtx.Err() == nil {
 					r.dis.note("%s stopped: %v", e, err)
 				}
 			}()
@@ -142,6 +145,9 @@ func (r *runner) zoneOutage(ctx context.Context, rec *eventRecord) error {
 		rec.Event, zone, len(lost.Nodes), strings.Join(lost.Nodes, ", "), svc, r.res.Target.Deployment, pause)
 	return nil
 }
+
+// componentLabel marks the headroom's pause pods (capacity.HeadroomComponent).
+const componentLabel = "app.kubernetes.io/component"
 
 // classify counts "namespace/name" pods of the service and of the headroom.
 func (r *runner) classify(pods []string) (service, pause int) {
@@ -195,9 +201,16 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 		if err := r.kc.get(ctx, "/api/v1/pods", url.Values{"fieldSelector": {"spec.nodeName=" + n.Name}}, &pods); err != nil {
 			return err
 		}
-		var names []string
+		var svc, pause int
+		selector := labels.SelectorFromSet(r.res.Target.Selector)
 		for _, p := range pods.Items {
-			names = append(names, p.Namespace+"/"+p.Name)
+			switch {
+			case p.Namespace != r.res.Target.Namespace:
+			case selector.Matches(labels.Set(p.Labels)):
+				svc++
+			case p.Labels[componentLabel] == capacity.HeadroomComponent:
+				pause++
+			}
 		}
 		r.dis.note("%s: cordoned %s (%s), evicting its %d pod(s); its replacement Ready in %s", rec.Event, n.Name, zone, len(pods.Items), r.o.Pool.Delay)
 		var wg sync.WaitGroup
@@ -209,7 +222,6 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		svc, pause := r.classify(names)
 		r.dis.mu.Lock()
 		rec.PodsLost += svc
 		rec.PauseLost += pause
@@ -384,7 +396,7 @@ func (r *runner) provision(ctx context.Context, unschedulable []corev1.Pod, node
 
 // Preemption is a pod the scheduler preempted for another.
 type Preemption struct {
-	T                time.Duration
+	T                 time.Duration
 	Victim, Preemptor string
 	// Pause is true when the victim was a headroom pause pod, and
 	// ForService when the preemptor was the service's pod.

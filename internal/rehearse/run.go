@@ -196,7 +196,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := r.warmUp(ctx); err != nil {
 		return nil, err
 	}
+	// Drains run beside the replay and stop with it.
+	drainCtx, stopDrains := context.WithCancel(ctx)
+	r.drainCtx = drainCtx
 	err = r.replay(ctx)
+	stopDrains()
 	r.dis.drains.Wait()
 	res.Preemptions = r.preemptions(context.Background())
 	res.Timeline = r.dis.timeline
@@ -296,6 +300,8 @@ type runner struct {
 	// strategy its Deployment's rolling update, for the timeline.
 	pdb, strategy string
 	dis           *disruption
+	// drainCtx ends the drains when the replay ends.
+	drainCtx context.Context
 }
 
 // target reads the stored Deployment and HPA (with the API's defaults) and
@@ -446,7 +452,7 @@ func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 		case selector.Matches(labels.Set(p.Labels)):
 			r.known[p.Name] = roleService
 			pods.Items = append(pods.Items, p)
-		case p.Labels["app.kubernetes.io/component"] == capacity.HeadroomComponent:
+		case p.Labels[componentLabel] == capacity.HeadroomComponent:
 			r.known[p.Name] = rolePause
 			if p.DeletionTimestamp == nil {
 				s.PauseTotal++
