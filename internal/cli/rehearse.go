@@ -238,7 +238,7 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 	for _, ev := range f.events {
 		e, err := rehearse.ParseEvent(ev)
 		if err != nil {
-			errs.Add("--event", ev, err.Error(), "")
+			errs.Add("--event", ev, err.Error(), "write "+rehearse.EventSyntax)
 			continue
 		}
 		o.Events = append(o.Events, e)

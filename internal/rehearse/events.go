@@ -63,15 +63,15 @@ func (e Event) Slug() string {
 	return strings.ReplaceAll(strings.Join(append(parts, at), "-"), ".", "_")
 }
 
-// eventSyntax lists the forms --event takes.
-const eventSyntax = "zone-outage:<zone>@<time>, drain:<zone|all>@<time> or rollout@<time>, e.g. zone-outage:eu-north-1a@8m"
+// EventSyntax lists the forms --event takes.
+const EventSyntax = "zone-outage:<zone>@<time>, drain:<zone|all>@<time> or rollout@<time>, e.g. zone-outage:eu-north-1a@8m"
 
 // ParseEvent reads "zone-outage:<zone>@<time>", "drain:<zone|all>@<time>"
 // or "rollout@<time>".
 func ParseEvent(s string) (Event, error) {
 	spec, at, ok := strings.Cut(strings.TrimSpace(s), "@")
 	if !ok {
-		return Event{}, fmt.Errorf("no @<time>: write %s", eventSyntax)
+		return Event{}, fmt.Errorf("no @<time>")
 	}
 	d, err := time.ParseDuration(at)
 	if err != nil || d < 0 {
@@ -82,14 +82,14 @@ func ParseEvent(s string) (Event, error) {
 	switch e.Kind {
 	case EventZoneOutage, EventDrain:
 		if target == "" {
-			return e, fmt.Errorf("%s needs a target after a colon: write %s", kind, eventSyntax)
+			return e, fmt.Errorf("%s needs a target after a colon", kind)
 		}
 	case EventRollout:
 		if target != "" {
 			return e, fmt.Errorf("rollout takes no target (%q): write rollout@<time>", target)
 		}
 	default:
-		return e, fmt.Errorf("unknown event %q: write %s", kind, eventSyntax)
+		return e, fmt.Errorf("unknown event %q", kind)
 	}
 	return e, nil
 }
