@@ -3,6 +3,7 @@ package rehearse
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"sort"
@@ -72,6 +73,8 @@ type disruption struct {
 	lastSaid string
 	drains   sync.WaitGroup
 	began    time.Time
+	// progress gets each timeline entry as it happens.
+	progress io.Writer
 }
 
 // clock is the time since the shape started (0 before it starts).
@@ -85,7 +88,15 @@ func (d *disruption) clock() time.Duration {
 func (d *disruption) note(format string, args ...any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.timeline = append(d.timeline, TimelineEntry{T: d.clock(), Text: fmt.Sprintf(format, args...)})
+	d.add(TimelineEntry{T: d.clock(), Text: fmt.Sprintf(format, args...)})
+}
+
+// add records an entry and prints it; d.mu is held.
+func (d *disruption) add(e TimelineEntry) {
+	d.timeline = append(d.timeline, e)
+	if d.progress != nil {
+		fmt.Fprintf(d.progress, "%6s  %s\n", fmtT(e.T), e.Text)
+	}
 }
 
 // nextNode names the next node of zone.
@@ -387,7 +398,7 @@ func (r *runner) provision(ctx context.Context, unschedulable []corev1.Pod, node
 		r.dis.launches = append(r.dis.launches, launch{node: n, due: now + delay,
 			why: fmt.Sprintf("%s, for %d unschedulable pod(s) (%s CPU)", p.Autoscaler, len(unschedulable), resource.NewMilliQuantity(cpu, resource.DecimalSI))})
 		if !warm {
-			r.dis.timeline = append(r.dis.timeline, TimelineEntry{T: now, Text: fmt.Sprintf("%s launches node %s in zone %s for %d unschedulable pod(s); Ready in %s",
+			r.dis.add(TimelineEntry{T: now, Text: fmt.Sprintf("%s launches node %s in zone %s for %d unschedulable pod(s); Ready in %s",
 				p.Autoscaler, n.Name, z, len(unschedulable), delay)})
 		}
 	}

@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	r := &runner{o: o, kc: kc, cp: cp, res: res, known: map[string]podRole{},
-		dis: &disruption{down: map[string]bool{}, seq: map[string]int{}}}
+		dis: &disruption{down: map[string]bool{}, seq: map[string]int{}, progress: o.Progress}}
 	if o.Pool != nil {
 		for z, n := range zonesOf(nodes) {
 			r.dis.seq[z] = n
