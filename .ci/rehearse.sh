@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rehearses through the real HPA controller, scheduler and controllers
-# (internal/rehearse, build tag rehearsal), each run on its own control
+# (commands/rehearse, build tag rehearsal), each run on its own control
 # plane, asserting on the verdicts:
 #   - a shortened spike on staging, twice in parallel: with staging's HPA and
 #     with maxReplicas 2 (about 5 minutes);
@@ -18,4 +18,4 @@ if [ -n "${SKIP_CONTROLPLANE:-}" ]; then
   exit 0
 fi
 bash hack/controlplane/build.sh >/dev/null
-go test -tags rehearsal -count=1 -v -timeout 30m -parallel 3 -run 'TestRehearsalOfStaging|TestRehearsalOfBadDays' ./internal/rehearse/
+go test -tags rehearsal -count=1 -v -timeout 30m -parallel 3 -run 'TestRehearsalOfStaging|TestRehearsalOfBadDays' ./commands/rehearse/

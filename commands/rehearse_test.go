@@ -1,4 +1,4 @@
-package cli
+package commands
 
 import (
 	"strings"
@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/cirkelline/infra/internal/rehearse"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/rehearse"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
 )
@@ -43,7 +43,7 @@ func TestParseStages(t *testing.T) {
 // Every bad flag is reported at once, each with its value and a fix,
 // before anything is rendered or started.
 func TestRehearseOptionsRejectBadFlags(t *testing.T) {
-	_, _, err := rehearseOptions(rehearseFlags{stack: "staging", dir: "../..", shape: "burst", stages: "10s",
+	_, _, err := rehearseOptions(rehearseFlags{stack: "staging", dir: "..", shape: "burst", stages: "10s",
 		maxReplicas: -1, startup: "soon", cooldown: "-1m", memoryShare: 2,
 		events: []string{"flood:a@1m"}, nodeDelay: "fast", blockBound: "0s", minDomains: -1}, nil)
 	if err == nil {
@@ -64,7 +64,7 @@ func TestRehearseOptionsRejectBadFlags(t *testing.T) {
 // loadStack is a shipped stack's config, as rehearse loads it.
 func loadStack(t *testing.T, stack string) *stacks.Config {
 	t.Helper()
-	sc, err := render.LoadStackConfig("../..", stack)
+	sc, err := stackfile.LoadStackConfig("..", stack)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cli
+package commands
 
 import (
 	"context"
@@ -19,8 +19,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
-	"github.com/cirkelline/infra/internal/rehearse"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/rehearse"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
@@ -90,7 +91,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 		return fmt.Errorf("rehearse: unexpected arguments %v", fs.Args())
 	}
 	if f.stack == "" {
-		names, _ := render.Stacks(f.dir)
+		names, _ := stackfile.Stacks(f.dir)
 		return fmt.Errorf("rehearse: --stack is required (stacks here: %v)", names)
 	}
 	opts, cfg, err := rehearseOptions(f, program)
@@ -188,7 +189,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 // objects the rehearsal applies.
 func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options, *stacks.Config, error) {
 	o := rehearse.Options{Root: f.dir, MaxReplicas: int32(f.maxReplicas), MemoryShare: f.memoryShare, KeepLogs: f.keepLogs, MinDomains: int32(f.minDomains)}
-	sc, err := render.LoadStackConfig(f.dir, f.stack)
+	sc, err := stackfile.LoadStackConfig(f.dir, f.stack)
 	if err != nil {
 		return o, nil, err
 	}
