@@ -1,12 +1,16 @@
 package rehearse
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cirkelline/infra/internal/controlplane"
 	"github.com/cirkelline/infra/internal/validate"
@@ -213,3 +217,48 @@ func TestJudgeEventsDrain(t *testing.T) {
 		t.Errorf("drain took %s, OK %v; want 50s, false", got.DrainTook, got.OK())
 	}
 }
+
+// --min-domains turns today's zone spread back into the one before issue
+// 21's fix, and refuses a Deployment without a hard zone spread.
+func TestObjectsForMinDomains(t *testing.T) {
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	spread := func(when corev1.UnsatisfiableConstraintAction) []corev1.TopologySpreadConstraint {
+		return []corev1.TopologySpreadConstraint{
+			{MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: when, LabelSelector: selector, NodeTaintsPolicy: ptr(corev1.NodeInclusionPolicyHonor)},
+			{MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: selector},
+		}
+	}
+	stream := func(c []corev1.TopologySpreadConstraint) string {
+		d := appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}}
+		d.Spec.Template.Spec.TopologySpreadConstraints = c
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "kind: Namespace\nmetadata: {name: ns}\n---\n" + string(b)
+	}
+	docs, dep, err := objectsFor(stream(spread(corev1.DoNotSchedule)), "web", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := spread(corev1.DoNotSchedule)
+	want[0].MinDomains, want[0].NodeTaintsPolicy = ptr(int32(3)), nil
+	if diff := cmp.Diff(want, dep.Spec.Template.Spec.TopologySpreadConstraints); diff != "" {
+		t.Errorf("spread (-want +got):\n%s", diff)
+	}
+	var applied appsv1.Deployment
+	if err := json.Unmarshal([]byte(docs[1]), &applied); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, applied.Spec.Template.Spec.TopologySpreadConstraints); diff != "" {
+		t.Errorf("applied spread (-want +got):\n%s", diff)
+	}
+	if _, _, err := objectsFor(stream(spread(corev1.ScheduleAnyway)), "web", 3); err == nil || !strings.Contains(err.Error(), "minDomains needs DoNotSchedule (declare cluster.zones >= 2)") {
+		t.Errorf("a soft zone spread: %v", err)
+	}
+	if _, dep, err := objectsFor(stream(spread(corev1.DoNotSchedule)), "web", 0); err != nil || dep.Spec.Template.Spec.TopologySpreadConstraints[0].MinDomains != nil {
+		t.Errorf("without --min-domains the spread changed: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
