@@ -16,8 +16,9 @@ const module = "github.com/cirkelline/infra"
 // packages of a lower rank, so the arrows run one way (the README's layout
 // table states the same rule). A new package must be given a rank here.
 var layers = map[string]int{
-	"internal/validate":  0, // the error type every check returns
-	"internal/crdschema": 0, // offline checks against CRD schemas (tests)
+	"internal/validate":  0,  // the error type every check returns
+	"internal/golden":    -1, // the one -update flag and golden-file comparison (tests)
+	"internal/crdschema": 0,  // offline checks against CRD schemas (tests)
 	// Leaf libraries: used by the layers above, using none of them.
 	"loadtest":              1,
 	"monitoring":            1,
@@ -71,6 +72,8 @@ type listed struct {
 	// testImports are the imports of its _test.go files, in the package and
 	// in its external test package.
 	testImports []string
+	// hasTests: the package has _test.go files.
+	hasTests bool
 }
 
 // testTags are every build tag a test file of the module is written for:
@@ -86,14 +89,14 @@ func goList(t *testing.T) []listed {
 	var order []string
 	for _, tags := range []string{"", strings.Join(testTags, ",")} {
 		out, err := exec.Command("go", "list", "-tags", tags, "-f",
-			`{{.ImportPath}}{{"\t"}}{{join .Imports " "}}{{"\t"}}{{join .TestImports " "}} {{join .XTestImports " "}}`, "./...").Output()
+			`{{.ImportPath}}{{"\t"}}{{join .Imports " "}}{{"\t"}}{{join .TestImports " "}} {{join .XTestImports " "}}{{"\t"}}{{len .TestGoFiles}} {{len .XTestGoFiles}}`, "./...").Output()
 		if err != nil {
 			t.Fatalf("go list -tags %q: %v", tags, err)
 		}
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			f := strings.Split(line, "\t")
-			if len(f) != 3 {
-				t.Fatalf("go list line %q: want 3 tab-separated fields", line)
+			if len(f) != 4 {
+				t.Fatalf("go list line %q: want 4 tab-separated fields", line)
 			}
 			l := byPkg[f[0]]
 			if l == nil {
@@ -103,6 +106,7 @@ func goList(t *testing.T) []listed {
 			}
 			l.imports = append(l.imports, strings.Fields(f[1])...)
 			l.testImports = append(l.testImports, strings.Fields(f[2])...)
+			l.hasTests = l.hasTests || f[3] != "0 0"
 		}
 	}
 	var all []listed
@@ -110,7 +114,7 @@ func goList(t *testing.T) []listed {
 		l := byPkg[p]
 		slices.Sort(l.imports)
 		slices.Sort(l.testImports)
-		all = append(all, listed{pkg: l.pkg, imports: slices.Compact(l.imports), testImports: slices.Compact(l.testImports)})
+		all = append(all, listed{pkg: l.pkg, imports: slices.Compact(l.imports), testImports: slices.Compact(l.testImports), hasTests: l.hasTests})
 	}
 	return all
 }
@@ -192,5 +196,18 @@ func TestLayerRuleCatchesUpwardImports(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
+
+// TestEveryTestPackageAcceptsUpdate: `go test ./... -update` hands -update
+// to every test binary, and a binary that does not define the flag exits
+// with "flag provided but not defined". internal/golden defines it, so every
+// package with tests imports it, if only for that.
+func TestEveryTestPackageAcceptsUpdate(t *testing.T) {
+	const goldenPkg = module + "/internal/golden"
+	for _, p := range goList(t) {
+		if p.hasTests && p.pkg != goldenPkg && !slices.Contains(p.testImports, goldenPkg) {
+			t.Errorf("%s has tests but its test binary would refuse -update: import internal/golden in a test file (use golden.Check for a golden file, or a blank import as components/update_flag_test.go does)", p.pkg)
+		}
 	}
 }
