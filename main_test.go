@@ -404,7 +404,7 @@ func TestLoadtestExport(t *testing.T) {
 	if code := cliMain([]string{"loadtest", "export", "--stack", "partypic", "--out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, f := range []string{"options.json", "partypic.js", "pacing.js"} {
+	for _, f := range []string{"options.json", "partypic.js", "pacing.js", "summary.js"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}

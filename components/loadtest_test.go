@@ -455,8 +455,8 @@ func TestLoadTestConfigMapCarriesEveryRelativeImport(t *testing.T) {
 				}
 			}
 		}
-		if !slices.Contains(imported, "pacing.js") {
-			t.Errorf("%s: the ConfigMap's scripts import %q, want ./pacing.js among them", flow, imported)
+		if !slices.Contains(imported, "pacing.js") || !slices.Contains(imported, "summary.js") {
+			t.Errorf("%s: the ConfigMap's scripts import %q, want ./pacing.js and ./summary.js among them", flow, imported)
 		}
 		dir := t.TempDir()
 		if _, err := loadtest.Export(dir, args.Test, args.Run); err != nil {

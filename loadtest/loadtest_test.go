@@ -403,7 +403,7 @@ func TestExport(t *testing.T) {
 	c := loadtest.DefaultConfig()
 	c.Shape, c.Flow = loadtest.PeakEvent, loadtest.PartyPic
 	files, err := loadtest.Export(dir, c, loadtest.RunInfo{Stack: "test", RunID: "1"})
-	want := []string{filepath.Join(dir, "options.json"), filepath.Join(dir, "partypic.js"), filepath.Join(dir, "pacing.js")}
+	want := []string{filepath.Join(dir, "options.json"), filepath.Join(dir, "partypic.js"), filepath.Join(dir, "pacing.js"), filepath.Join(dir, "summary.js")}
 	if err != nil || !slices.Equal(files, want) {
 		t.Fatalf("wrote %q (%v), want %q", files, err, want)
 	}
@@ -446,8 +446,8 @@ func TestExportCarriesEveryRelativeImport(t *testing.T) {
 				}
 			}
 		}
-		if !slices.Contains(imported, "pacing.js") {
-			t.Errorf("%s: the exported scripts import %q, want ./pacing.js among them", flow, imported)
+		if !slices.Contains(imported, "pacing.js") || !slices.Contains(imported, "summary.js") {
+			t.Errorf("%s: the exported scripts import %q, want ./pacing.js and ./summary.js among them", flow, imported)
 		}
 	}
 }

@@ -16,10 +16,10 @@
 // its data to the others (PUT /v1/setup): setup() must be self-contained.
 // The flow must not export teardown(): it would run on every runner.
 import http from 'k6/http';
-import exec from 'k6/execution';
 import { check, fail } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { newPacer } from './pacing.js';
+import { summaryHandler } from './summary.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://localhost:3000';
 const SESSIONS = Number(__ENV.SESSIONS || '1'); // the peak test uses 5
@@ -29,14 +29,6 @@ const PHOTOS_PER_GUEST = Number(__ENV.PHOTOS_PER_GUEST || '3');
 // (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
 const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
 const RUNNER = __ENV.JOB_COMPLETION_INDEX || '0';
-
-/**
- * Marks the one stdout line handleSummary() writes: the marker, then compact
- * JSON {flow, runner, segment, summary}. `go run . loadtest report` finds the
- * runners' summaries among k6's banner and logs by this prefix; the Go side
- * uses the same string.
- */
-export const SUMMARY_MARKER = '@@k6-summary@@ ';
 
 const sessionCreateDuration = new Trend('session_create_duration', true);
 const registerDuration = new Trend('register_duration', true);
@@ -150,34 +142,5 @@ export default function (data) {
   }
 }
 
-/**
- * Writes exactly one line to stdout: SUMMARY_MARKER, then compact JSON
- * {"flow","runner","segment","tags","summary"}: tags are the run's tags as
- * k6 consolidated them, the ones on every sample (k6/execution
- * test.options is the VU's lib.Options, whose RunTags marshal as "tags":
- * internal/js/modules/k6/execution/execution.go newTestInfo, optionsAsObject;
- * handleSummary's VU has that state: internal/js/runner.go newVU). A returned {stdout: string}
- * replaces k6's text summary (internal/js/summary-wrapper.js;
- * internal/cmd/run.go, handleSummaryResult). handleSummary() runs in a VU
- * with id 0 where __ITER is not defined (internal/js/runner.go,
- * HandleSummary), so it reads only __ENV.
- * @param {any} data
- */
-export function handleSummary(data) {
-  return { stdout: summaryLine('partypic', data) };
-}
-
-/**
- * @param {string} flow
- * @param {any} data
- */
-function summaryLine(flow, data) {
-  const runner = Number(__ENV.JOB_COMPLETION_INDEX || '0');
-  return SUMMARY_MARKER + JSON.stringify({
-    flow,
-    runner: Number.isSafeInteger(runner) && runner >= 0 ? runner : 0,
-    segment: __ENV.RUNNER_SEGMENT || '0:1',
-    tags: exec.test.options.tags || {},
-    summary: data,
-  }) + '\n';
-}
+// The summary line `go run . loadtest report` reads (summary.js).
+export const handleSummary = summaryHandler('partypic');

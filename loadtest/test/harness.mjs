@@ -27,6 +27,16 @@ import { K6Abort, state } from './k6/runtime.mjs';
 /** The scripts under test; K6_SCRIPTS_DIR points elsewhere (e.g. an old revision). */
 export const SCRIPTS_DIR = process.env.K6_SCRIPTS_DIR || path.join(import.meta.dirname, '..', 'scripts');
 
+/**
+ * Imports a module of SCRIPTS_DIR outside any VU, for the constants it
+ * exports (summary.js's SUMMARY_MARKER); its init code must not read k6's
+ * per-VU globals.
+ * @param {string} name file name under SCRIPTS_DIR
+ */
+export function scriptModule(name) {
+  return import(pathToFileURL(path.join(SCRIPTS_DIR, name)).href);
+}
+
 /** Virtual time at which every run starts. */
 export const EPOCH = Date.UTC(2025, 0, 1);
 
