@@ -409,7 +409,7 @@ func TestLoadtestExport(t *testing.T) {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
-	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e SESSIONS=5 " + filepath.Join(out, "partypic.js")
+	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e PHOTOS_PER_GUEST=3 -e SESSIONS=5 -e THINK_SECONDS=3 " + filepath.Join(out, "partypic.js")
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, stdout.String())
 	}

@@ -85,6 +85,7 @@ func TestLoadTest(t *testing.T) {
 			wantEnv := map[string]string{
 				"BASE_URL": "http://api.shop.svc.cluster.local:8000", "K6_NO_USAGE_REPORT": "true",
 				"REQUEST_INTERVAL_SECONDS": "30", // the capacity model's pace
+				"THINK_SECONDS":            "1",  // the flow's, which the script requires
 				"RUNNER_SEGMENTS":          loadtest.RunnerEnv(loadtest.Segments(5))["RUNNER_SEGMENTS"],
 				"RUNNER_SEGMENT_SEQUENCE":  loadtest.Sequence(loadtest.Segments(5)),
 			}

@@ -8,7 +8,8 @@
 //   BASE_URL, TEST_EMAIL, TEST_PASSWORD, HEALTH_PATH, LOGIN_PATH, CHAT_PATH;
 //   REQUEST_INTERVAL_SECONDS: when > 0, each VU sends one request per interval
 //     on average (the capacity model's pacing) and THINK_SECONDS is ignored;
-//   THINK_SECONDS (default 1): sleep after each iteration when not paced;
+//   THINK_SECONDS: sleep after each iteration when not paced (required; the
+//     Go side sets it: loadtest/flows.go);
 //   JOB_COMPLETION_INDEX, RUNNER_SEGMENT: name the runner in the summary line.
 // The flow has no setup() and must not export teardown(): in a distributed
 // run teardown() would run on every runner.
@@ -24,10 +25,10 @@ const TEST_PASSWORD = __ENV.TEST_PASSWORD || '';
 const HEALTH_PATH = __ENV.HEALTH_PATH || '/health';
 const LOGIN_PATH = __ENV.LOGIN_PATH || '/api/auth/login';
 const CHAT_PATH = __ENV.CHAT_PATH || '/api/chat';
-const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '1');
 // This VU's pacing: pace() before each request, think() between steps
-// (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
-const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
+// (pacing.js; a REQUEST_INTERVAL_SECONDS or THINK_SECONDS that is not a
+// number >= 0 fails here).
+const { pace, think } = newPacer(__ENV);
 
 // The seed's custom metrics.
 const healthCheckDuration = new Trend('health_check_duration', true);

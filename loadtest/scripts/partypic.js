@@ -5,10 +5,12 @@
 //
 // Env (k6 puts the process environment in __ENV for `k6 run`:
 // internal/cmd/runtime_options.go, include-system-env-vars):
-//   BASE_URL, SESSIONS (default 1), PHOTOS_PER_GUEST (default 3);
+//   BASE_URL, SESSIONS (default 1);
+//   PHOTOS_PER_GUEST (required; the Go side sets it: loadtest/flows.go);
 //   REQUEST_INTERVAL_SECONDS: when > 0, each VU sends one request per interval
 //     on average (the capacity model's pacing) and THINK_SECONDS is ignored;
-//   THINK_SECONDS (default 3): sleep between steps when not paced;
+//   THINK_SECONDS: sleep between steps when not paced (required; the Go
+//     side sets it: loadtest/flows.go);
 //   JOB_COMPLETION_INDEX, RUNNER_SEGMENT: name the runner in emails and in
 //     the summary line.
 // In a distributed run the runners start with --no-setup and a starter runs
@@ -18,16 +20,16 @@
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { newPacer } from './pacing.js';
+import { newPacer, setting } from './pacing.js';
 import { summaryHandler } from './summary.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://localhost:3000';
 const SESSIONS = Number(__ENV.SESSIONS || '1'); // the peak test uses 5
-const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '3');
-const PHOTOS_PER_GUEST = Number(__ENV.PHOTOS_PER_GUEST || '3');
+const PHOTOS_PER_GUEST = setting(__ENV, 'PHOTOS_PER_GUEST');
 // This VU's pacing: pace() before each request, think() between steps
-// (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
-const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
+// (pacing.js; a REQUEST_INTERVAL_SECONDS or THINK_SECONDS that is not a
+// number >= 0 fails here).
+const { pace, think } = newPacer(__ENV);
 const RUNNER = __ENV.JOB_COMPLETION_INDEX || '0';
 
 const sessionCreateDuration = new Trend('session_create_duration', true);

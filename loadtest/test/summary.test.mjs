@@ -3,7 +3,7 @@
 // parses back.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Run, scriptModule } from './harness.mjs';
+import { FLOWS, Run, scriptModule } from './harness.mjs';
 
 // The marker as the flows' shared module defines it; the Go side's
 // loadtest.SummaryMarker is tied to it by a Go test (TestSummaryMarkerIsTheScripts).
@@ -20,7 +20,7 @@ const data = {
   state: { isStdOutTTY: false, isStdErrTTY: false, testRunDurationMs: 30000 },
 };
 
-for (const [script, flow] of [['cirkelline.js', 'cirkelline'], ['partypic.js', 'partypic']]) {
+for (const [flow, { script }] of Object.entries(FLOWS)) {
   test(`${script}: handleSummary writes one marker line that parses back`, async () => {
     const cases = [
       [{}, 0, '0:1'],
