@@ -54,7 +54,7 @@ func renderLoadTest(t *testing.T, args components.LoadTestArgs) (captured, batch
 	c.checkParenting("cirkelline:components:LoadTest")
 	var runners, starter batchv1.Job
 	c.mustGet("kubernetes:batch/v1:Job", args.JobName, &runners)
-	c.mustGet("kubernetes:batch/v1:Job", args.JobName+"-starter", &starter)
+	c.mustGet("kubernetes:batch/v1:Job", components.LoadTestStarter(args.JobName), &starter)
 	return c, runners, starter
 }
 
