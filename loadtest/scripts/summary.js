@@ -6,9 +6,11 @@
 // vu.getExported(consts.HandleSummaryFn), sobek.AssertFunction), so the
 // closure serves as well as a function declaration.
 //
-// The flows import it as './summary.js', which k6 resolves next to the
-// importing script, as './pacing.js' (the k6 references are in pacing.js):
-// the Go side ships it in the Job's ConfigMap and in `loadtest export`
+// The flows import it as './summary.js', which k6 v1.3.0 resolves against
+// the importing script's directory, as './pacing.js' (js/modules/resolution.go
+// ModuleResolver.reversePath, internal/loader/loader.go Resolve; the
+// details are in pacing.js), so it must stand next to the flow: the Go side
+// ships it in the Job's ConfigMap and in `loadtest export`
 // (loadtest.Flow.Files follows the flows' relative imports).
 import exec from 'k6/execution';
 
