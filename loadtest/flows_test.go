@@ -1,7 +1,6 @@
 package loadtest_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -38,20 +37,8 @@ func TestFlowContractsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", "flows.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("no golden file (go test ./loadtest -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is stale (go test ./loadtest -update, then bash .ci/check-k6-scripts.sh); want:\n%s", path, got)
-	}
+	// Then bash .ci/check-k6-scripts.sh runs the Node tests against it.
+	golden(t, filepath.Join("testdata", "flows.json"), append(got, '\n'))
 }
 
 // TestFlowRegistry: every flow's entry is whole, and every shipped script

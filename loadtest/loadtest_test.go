@@ -26,7 +26,7 @@ import (
 	"github.com/cirkelline/infra/loadtest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/options")
+var update = flag.Bool("update", false, "rewrite testdata/options and testdata/flows.json")
 
 // TestShapesMatchTheSeeds: VU ranges and durations of the seeds' tables.
 func TestShapesMatchTheSeeds(t *testing.T) {
@@ -85,24 +85,29 @@ func TestOptionsGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join("testdata", "options", name)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("no golden file (go test ./loadtest -update): %v", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("options differ from %s:\n%s", path, got)
-				}
+				golden(t, filepath.Join("testdata", "options", name), got)
 			})
 		}
+	}
+}
+
+// golden compares got with the file at path, which -update rewrites.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no golden file (go test ./loadtest -update): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is stale (go test ./loadtest -update, and review the diff); want:\n%s", path, got)
 	}
 }
 
