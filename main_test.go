@@ -399,12 +399,12 @@ func TestLoadtestExport(t *testing.T) {
 	if code := cliMain([]string{"loadtest", "export", "--stack", "partypic", "--out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, f := range []string{"options.json", "partypic.js", "pacing.js"} {
+	for _, f := range []string{"options.json", "partypic.js", "pacing.js", "summary.js"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
-	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e SESSIONS=5 " + filepath.Join(out, "partypic.js")
+	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e PHOTOS_PER_GUEST=3 -e SESSIONS=5 -e THINK_SECONDS=3 " + filepath.Join(out, "partypic.js")
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, stdout.String())
 	}
