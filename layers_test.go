@@ -15,6 +15,7 @@ const module = "github.com/cirkelline/infra"
 var layers = map[string]int{
 	"internal/validate":  0, // the error type every check returns
 	"internal/crdschema": 0, // offline checks against CRD schemas (tests)
+	"internal/duration":  0, // the stack file's duration type
 	// Leaf libraries: used by the layers above, using none of them.
 	"loadtest":              1,
 	"monitoring":            1,

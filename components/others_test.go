@@ -205,8 +205,8 @@ func TestAppConfigValidation(t *testing.T) {
 
 func baseIngress() components.AlbIngressArgs {
 	return components.AlbIngressArgs{
-		Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop",
-		Routes: []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}},
+		IngressSpec: components.IngressSpec{Name: "shop", Routes: []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}}},
+		Namespace:   pulumi.String("shop"), PartOf: "shop",
 		Backends: map[string]components.IngressBackend{
 			"client": {ServiceName: pulumi.String("client"), Port: 8080},
 			"server": {ServiceName: pulumi.String("server"), Port: 3000},
@@ -241,7 +241,8 @@ func TestAlbIngress(t *testing.T) {
 			}
 		}},
 		{"deletion protection and access logs", func(a *components.AlbIngressArgs) {
-			a.DeletionProtection = true
+			on := true
+			a.DeletionProtection = &on
 			a.AccessLogs = &components.AlbAccessLogs{Bucket: "shop-alb-logs", Prefix: "prod"}
 			a.SuccessCodes = "200-299"
 		}, func(t *testing.T, ing networkingv1.Ingress) {
@@ -262,7 +263,7 @@ func TestAlbIngress(t *testing.T) {
 			a.WAFv2ACLARN = "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1"
 			a.Scheme = components.AlbInternal
 			a.Hosts = []string{"shop.example.com", "www.shop.example.com"}
-			a.ExtraAnnotations = map[string]string{p + "success-codes": "200"}
+			a.Annotations = map[string]string{p + "success-codes": "200"}
 		}, func(t *testing.T, ing networkingv1.Ingress) {
 			a := ing.Annotations
 			want := map[string]string{
@@ -355,9 +356,11 @@ func TestNetworkPolicies(t *testing.T) {
 func ExampleNewAlbIngress() {
 	resources, err := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewAlbIngress(ctx, "shop", components.AlbIngressArgs{
-			Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop",
-			CertificateARN: "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
-			Routes:         []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}},
+			IngressSpec: components.IngressSpec{
+				Name: "shop", CertificateARN: "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
+				Routes: []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}},
+			},
+			Namespace: pulumi.String("shop"), PartOf: "shop",
 			Backends: map[string]components.IngressBackend{
 				"client": {ServiceName: pulumi.String("client"), Port: 8080},
 				"server": {ServiceName: pulumi.String("server"), Port: 3000},

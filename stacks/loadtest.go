@@ -11,39 +11,24 @@ import (
 	"github.com/cirkelline/infra/loadtest"
 )
 
-// LoadTestConfig is the stack's k6 load test (config key "loadtest"): the
-// k6 side (shape, flow, thresholds, capacity; see loadtest.Config, whose
-// fields sit at this level) and how it runs in the cluster.
+// LoadTestConfig is the stack's k6 load test (config key "loadtest"):
+// the component's spec (its keys and defaults, components.LoadTestSpec,
+// which holds the k6 side, loadtest.Config), and what only a stack
+// decides: whether there is one, the run, its target and credentials.
 type LoadTestConfig struct {
-	loadtest.Config
+	components.LoadTestSpec
 	// Enabled creates the Job. Default false: no load test.
 	Enabled bool `json:"enabled"`
 	// AllowProduction is required to load-test a production stack. Default false.
 	AllowProduction bool `json:"allowProduction,omitempty"`
 	// RunID is part of the Job's name: change it to start a new run. Default "1".
 	RunID string `json:"runId"`
-	// Image of k6. Default "grafana/k6:1.3.0".
-	Image string `json:"image"`
 	// Target of the test: a service of the stack (default: the first), the
 	// ingress, or an explicit URL.
 	Target LoadTestTarget `json:"target"`
 	// SecretEnv maps runner variables to secret config keys. Default for the
 	// cirkelline flow: TEST_EMAIL from loadtestEmail, TEST_PASSWORD from loadtestPassword.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
-	// RunnerResources per runner pod. Default: the runner model's need at
-	// the shape's peak (components.RunnerResources); an override below it
-	// is refused.
-	RunnerResources components.ResourcesSpec `json:"runnerResources"`
-	// StartTimeout is how long the starter waits for every runner to be
-	// scheduled and ready (a new node included) before failing the run.
-	// Default 10m.
-	StartTimeout loadtest.Duration `json:"startTimeout"`
-	// SpreadRunners prefers one runner per node. Default true.
-	SpreadRunners bool `json:"spreadRunners"`
-	// Await makes `pulumi up` wait for the test and fail when it fails. Default true.
-	Await bool `json:"await"`
-	// PrometheusRemoteWriteURL streams metrics to Prometheus. Default: none.
-	PrometheusRemoteWriteURL string `json:"prometheusRemoteWriteUrl,omitempty"`
 }
 
 // LoadTestTarget is what the runners send traffic to; at most one field.
@@ -57,11 +42,7 @@ type LoadTestTarget struct {
 }
 
 func defaultLoadTest() LoadTestConfig {
-	return LoadTestConfig{
-		Config: loadtest.DefaultConfig(), RunID: "1", Image: components.DefaultK6Image,
-		StartTimeout:  loadtest.Duration(loadtest.DefaultStartTimeout),
-		SpreadRunners: true, Await: true,
-	}
+	return LoadTestConfig{LoadTestSpec: components.LoadTestSpec{Config: loadtest.DefaultConfig()}, RunID: "1"}
 }
 
 // secretEnvOrDefault is SecretEnv, or the flow's default credentials.

@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/cirkelline/infra/internal/stacktest"
 	"github.com/cirkelline/infra/internal/validate"
@@ -155,7 +159,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"latest k6 in production", loadTest(`{"enabled":true,"allowProduction":true,"image":"grafana/k6:latest"}`), []string{`loadtest.image ("grafana/k6:latest"): uses the "latest" tag in production`}},
 		{"reserved k6 env (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"env":{"K6_VUS":"10"}}`), []string{`loadtest.env.K6_VUS ("10"): is set by the program`}},
 		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an http(s) URL`}},
-		{"monitoring: every bad field at its key", set("monitoring", `{"enabled":true,"prometheus":{"namespace":"Monitoring","interval":"500ms","selectorLabels":{"release":"kube prometheus"}},"grafana":{"sidecarLabel":"grafana dashboard"},"metricsPath":"metrics","requests":{"counter":"http-requests","serverErrors":"5(("},"thresholds":{"errorRatio":5,"restarts":0}}`), []string{
+		{"monitoring: every bad field at its key", set("monitoring", `{"enabled":true,"prometheus":{"namespace":"Monitoring","interval":"500ms","selectorLabels":{"release":"kube prometheus"}},"grafana":{"sidecarLabel":"grafana dashboard"},"metricsPath":"metrics","requests":{"counter":"http-requests","serverErrors":"5(("},"thresholds":{"errorRatio":5,"restarts":-1}}`), []string{
 			`monitoring.prometheus.namespace ("Monitoring")`,
 			`monitoring.prometheus.interval ("500ms"): must be at least 1s`,
 			`monitoring.prometheus.selectorLabels.release ("kube prometheus"): is not a label value`,
@@ -164,7 +168,7 @@ func TestLoadBadConfig(t *testing.T) {
 			`monitoring.requests.counter ("http-requests"): is not a Prometheus name`,
 			`monitoring.requests.serverErrors ("5(("): is not a regular expression`,
 			`monitoring.thresholds.errorRatio (5): must be between 0 and 1`,
-			`monitoring.thresholds.restarts (0): must be at least 1`,
+			`monitoring.thresholds.restarts (-1): must be at least 1`,
 		}},
 		{"monitoring without the load test's p95 threshold", func(s *stacks.MapSource) {
 			set("monitoring", `{"enabled":true}`)(s)
@@ -230,14 +234,24 @@ func TestLoadBadConfig(t *testing.T) {
 			delete(s.Values, "cirkelline:loadtestPassword")
 		}, []string{`loadtest.secretEnv.TEST_PASSWORD: secret config "cirkelline:loadtestPassword" is not set`, "pulumi config set --secret loadtestPassword"}},
 	}...)
+	var all strings.Builder
+	ran := 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			ran++
 			src := stacktest.ProductionSource()
 			src.Values = maps.Clone(src.Values)
 			tt.mutate(&src)
 			plan, err := workloads.Load(src, project, "production")
 			if err == nil {
 				t.Fatalf("want an error, got a plan of %+v", plan.Config)
+			}
+			fmt.Fprintf(&all, "## %s\n", tt.name)
+			var ce *stacks.ConfigError
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					fmt.Fprintf(&all, "- %s\n", p)
+				}
 			}
 			if !errors.Is(err, stacks.ErrInvalidConfig) {
 				t.Errorf("error must wrap ErrInvalidConfig: %v", err)
@@ -251,6 +265,30 @@ func TestLoadBadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The whole list of every row's problems, against
+	// testdata/problems.txt: an extra or a doubled problem fails here.
+	if ran < len(tests) {
+		return // -run picked some rows
+	}
+	compareGolden(t, filepath.Join("testdata", "problems.txt"), all.String())
+}
+
+// compareGolden compares got with the golden file (go test ./workloads
+// -update rewrites it) and prints the lines that differ.
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("no golden file (go test ./workloads -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-golden +got); review and run go test ./workloads -update:\n%s", golden, diff)
 	}
 }
 
@@ -356,11 +394,11 @@ func TestElastiCacheEnvironmentDefaults(t *testing.T) {
 		}
 		cfg := plan.Config
 		a := *plan.Redis.ElastiCache
-		if a.NumCacheClusters != tt.clusters || a.AutomaticFailover != tt.failover || a.MultiAZ != tt.multiAZ ||
-			a.SnapshotRetentionDays != tt.snapshots || a.Protect != tt.protect || a.NodeType != tt.nodeType {
+		if *a.NumCacheClusters != tt.clusters || *a.AutomaticFailover != tt.failover || *a.MultiAZ != tt.multiAZ ||
+			*a.SnapshotRetentionDays != tt.snapshots || *a.Protect != tt.protect || a.NodeType != tt.nodeType {
 			t.Errorf("%s: %+v", tt.env, a)
 		}
-		if !a.TransitEncryption || !a.AtRestEncryption || a.Name != "cirkelline-"+tt.env || !plan.Redis.TLS {
+		if !*a.TransitEncryption || !*a.AtRestEncryption || a.Name != "cirkelline-"+tt.env || !plan.Redis.TLS {
 			t.Errorf("%s: TLS and at-rest encryption are on by default, name from the stack: %+v", tt.env, a)
 		}
 		if strings.Contains(fmt.Sprintf("%v %+v", cfg.Redis, cfg.Redis), "0123456789abcdef0123") {
