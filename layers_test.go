@@ -95,17 +95,18 @@ func TestImportsRunOneWay(t *testing.T) {
 	}
 }
 
-// TestLayerRuleCatchesUpwardImports: what the walk would report for the
-// crossed wires this layout removed.
+// TestLayerRuleCatchesUpwardImports: the walk reports an import that goes
+// up a layer and a package without a layer, and nothing for one that goes
+// down.
 func TestLayerRuleCatchesUpwardImports(t *testing.T) {
 	got := violations(t, []string{
-		module + "/components " + module + "/workloads/loadtest", // a component reaching into the composition's folder
-		module + "/stacks " + module + "/workloads",              // the schema doing composition
-		module + "/loadtest " + module + "/internal/validate",    // fine: a leaf on the error type
-		module + "/newthing " + module + "/stacks",               // a package without a layer
+		module + "/components " + module + "/workloads",       // a component reaching into the composition
+		module + "/stacks " + module + "/workloads",           // the schema doing composition
+		module + "/loadtest " + module + "/internal/validate", // fine: a leaf on the error type
+		module + "/newthing " + module + "/stacks",            // a package without a layer
 	})
 	want := []string{
-		module + "/components (layer 2) imports " + module + "/workloads/loadtest (layer 4)",
+		module + "/components (layer 2) imports " + module + "/workloads (layer 4)",
 		module + "/stacks (layer 3) imports " + module + "/workloads (layer 4)",
 		module + "/newthing has no layer",
 	}

@@ -70,11 +70,24 @@ func (c *Config) LoadTestRun() loadtest.RunInfo {
 // LoadTestJobName is the Job's name: a new run ID is a new Job.
 func (c *Config) LoadTestJobName() string { return "loadtest-" + c.LoadTest.RunID }
 
+// FlowRequestPath is where the shipped flows send their requests: under
+// /api (loadtest/scripts: cirkelline's /api/auth/login and /api/chat,
+// partypic's /api/sessions and /api/auth/register; the health check aside;
+// TestFlowsRequestUnderFlowRequestPath reads the scripts).
+const FlowRequestPath = "/api/"
+
 // LoadTestTargetService is the service whose HPA the test exercises: the
-// target service, or the first one behind the ingress route "/".
+// target service; through the ingress, the service its routes send
+// FlowRequestPath to (with partypic's routes, the server at /api, not the
+// client at /); for an explicit URL, the first service.
 func (c *Config) LoadTestTargetService() (ServiceConfig, int, bool) {
-	name := c.LoadTest.Target.Service
-	if name == "" && len(c.Services) > 0 {
+	t := c.LoadTest.Target
+	name := t.Service
+	switch {
+	case name != "":
+	case t.Ingress && c.Ingress.Enabled:
+		name = routedService(c.Ingress.Routes, FlowRequestPath)
+	case len(c.Services) > 0:
 		name = c.Services[0].Name
 	}
 	i := slices.IndexFunc(c.Services, func(s ServiceConfig) bool { return s.Name == name })
@@ -82,6 +95,23 @@ func (c *Config) LoadTestTargetService() (ServiceConfig, int, bool) {
 		return ServiceConfig{}, -1, false
 	}
 	return c.Services[i], i, true
+}
+
+// routedService is the service of the first route, in the order the ALB
+// evaluates them (components.SortedRoutes: longest path first), that
+// matches path: an Exact route the same path, a Prefix route the path or
+// a path below it, element by element (Kubernetes' Ingress path
+// semantics: "/api" matches "/api/chat", not "/apix"). "" when none does.
+func routedService(routes []components.IngressRoute, path string) string {
+	for _, r := range components.SortedRoutes(routes) {
+		prefix := strings.TrimSuffix(r.Path, "/") + "/"
+		switch {
+		case r.PathType == components.PathExact && r.Path == path,
+			r.PathType != components.PathExact && (path == r.Path || strings.HasPrefix(path, prefix)):
+			return r.Service
+		}
+	}
+	return ""
 }
 
 func (c *Config) validateLoadTest(errs *validate.Errors) {
