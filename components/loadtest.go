@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"net/url"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -136,9 +135,9 @@ func (a LoadTestArgs) WithDefaults() LoadTestArgs {
 // Validate reports every problem with the (defaulted) args under path.
 func (a LoadTestArgs) Validate(path string) error {
 	var errs validate.Errors
-	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63)
-	// The starter's Job name adds "-starter"; its pods' hostnames must fit too.
-	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName+"-starter", 63)
+	// The runners' Job is JobName, the starter's JobName + "-starter"; both,
+	// and their pods' hostnames, must be DNS labels.
+	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63-len("-starter"))
 	ValidateImage(&errs, validate.Join(path, "image"), a.Image, false)
 	errs.Merge(a.Config.Validate(path))
 	if err := a.RunnerResources.Validate(validate.Join(path, "runnerResources")); err != nil {
@@ -153,9 +152,7 @@ func (a LoadTestArgs) Validate(path string) error {
 		errs.Add(validate.Join(path, "startTimeout"), a.StartTimeout.String(), "must be at least 1m", "give the runners time to be scheduled, e.g. 10m")
 	}
 	if a.PrometheusRemoteWriteURL != "" {
-		if u, err := url.Parse(a.PrometheusRemoteWriteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs.Add(validate.Join(path, "prometheusRemoteWriteUrl"), a.PrometheusRemoteWriteURL, "is not an http(s) URL", `use e.g. "http://prometheus.monitoring:9090/api/v1/write"`)
-		}
+		validate.HTTPURL(&errs, validate.Join(path, "prometheusRemoteWriteUrl"), a.PrometheusRemoteWriteURL, "http://prometheus.monitoring:9090/api/v1/write")
 	}
 	if a.TargetURL == nil {
 		errs.Add(validate.Join(path, "target"), nil, "is required", "name a service, the ingress, or a URL")

@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -123,9 +122,6 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 		errs.Add("loadtest.enabled", true, "would load-test a production stack",
 			"set loadtest.allowProduction: true if that is really meant (and tell the on-call)")
 	}
-	if lt.RunID == "" || len(lt.RunID) > 40 {
-		errs.Add("loadtest.runId", lt.RunID, "must be 1–40 characters", `use e.g. "1", "2025-12-14a"`)
-	}
 	targets := 0
 	for _, set := range []bool{lt.Target.Service != "", lt.Target.Ingress, lt.Target.URL != ""} {
 		if set {
@@ -139,9 +135,7 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 		errs.Add("loadtest.target.service", lt.Target.Service, "is not a service of this stack", "use one of: "+strings.Join(c.ServiceNames(), ", "))
 	}
 	if u := lt.Target.URL; u != "" {
-		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			errs.Add("loadtest.target.url", u, "is not an absolute http(s) URL (k6 needs a scheme and a host in BASE_URL)", `write it with its scheme, e.g. "https://api.example.com"`)
-		}
+		validate.HTTPURL(errs, "loadtest.target.url", u, "https://api.example.com")
 	}
 	if c.Environment == Production && components.ImageTag(lt.Image) == "latest" {
 		errs.Add("loadtest.image", lt.Image, `uses the "latest" tag in production, which refuses "latest" images everywhere`, "pin k6's version, e.g. \""+components.DefaultK6Image+"\"")

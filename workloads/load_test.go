@@ -64,7 +64,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
 		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
 		{"structured value that is not JSON", set("ingress", `{hosts`), []string{`ingress`, `is not valid structured config`}},
-		{"system namespace", set("namespace", "kube-system"), []string{`namespace ("kube-system"): is a namespace of the cluster itself`, `set namespace to one this stack owns`}},
+		{"system namespace", set("namespace", "kube-system"), []string{`namespace ("kube-system"): is a namespace of the cluster itself`, `use a namespace this stack owns`}},
 		{"default namespace", set("namespace", "default"), []string{`namespace ("default"): is a namespace of the cluster itself`}},
 		{"env shadows a secret", service(`"env":{"JWT_SECRET_KEY":"plain-text"}`), []string{`services[0].env.JWT_SECRET_KEY: shadows the secret app.secretEnv.JWT_SECRET_KEY (secret config "jwtSecret")`, `pulumi config set --secret jwtSecret <value> --stack production`}},
 		{"misspelt project prefix", func(s *stacks.MapSource) { s.Values["cirkeline:networkPolicy"] = `{"enabled":false}` }, []string{`cirkeline:networkPolicy: is in the namespace "cirkeline", which is not this project's`, `did you mean "cirkelline:networkPolicy"?`}},
@@ -158,7 +158,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"target URL without a scheme", loadTest(`{"enabled":true,"allowProduction":true,"target":{"url":"api.cirkelline.com"}}`), []string{`loadtest.target.url ("api.cirkelline.com"): is not an absolute http(s) URL`}},
 		{"latest k6 in production", loadTest(`{"enabled":true,"allowProduction":true,"image":"grafana/k6:latest"}`), []string{`loadtest.image ("grafana/k6:latest"): uses the "latest" tag in production`}},
 		{"reserved k6 env (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"env":{"K6_VUS":"10"}}`), []string{`loadtest.env.K6_VUS ("10"): is set by the program`}},
-		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an http(s) URL`}},
+		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an absolute http(s) URL`}},
 		{"monitoring: every bad field at its key", set("monitoring", `{"enabled":true,"prometheus":{"namespace":"Monitoring","interval":"500ms","selectorLabels":{"release":"kube prometheus"}},"grafana":{"sidecarLabel":"grafana dashboard"},"metricsPath":"metrics","requests":{"counter":"http-requests","serverErrors":"5(("},"thresholds":{"errorRatio":5,"restarts":-1}}`), []string{
 			`monitoring.prometheus.namespace ("Monitoring")`,
 			`monitoring.prometheus.interval ("500ms"): must be at least 1s`,
@@ -229,6 +229,8 @@ func TestLoadBadConfig(t *testing.T) {
 		}, []string{`loadtest.vusPerRunner: gives loadtest-1 10000 pods, a worst case of 10051; a plan packs at most 5000`}},
 		{"more runners than an Indexed Job runs", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":1,"stages":[{"duration":"1m","target":1000000000}]}`),
 			[]string{`loadtest.vusPerRunner (1): splits the shape's 1000000000 VUs over 1000000000 runners; an Indexed Job runs at most 100000`, "raise it to at least 10000"}},
+		{"run ID too long for the starter's name", loadTest(`{"enabled":true,"allowProduction":true,"runId":"` + strings.Repeat("a", 50) + `"}`),
+			[]string{`loadtest.runId ("loadtest-` + strings.Repeat("a", 50) + `"): is 59 characters long; at most 55 fit once suffixes are added`}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")

@@ -100,11 +100,10 @@ func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (
 	return plan, nil
 }
 
-// NewPlan maps the config onto the components' arguments and wires them
-// together (names, selector labels, who may read what). The config is
-// complete (stacks.Defaults takes every default from the component that
-// owns it), so the args are not defaulted again here: a value the stack
-// file sets to zero is validated as zero, not replaced.
+// NewPlan copies each component's spec from the config as it is (the
+// stack file's loader applied every spec's defaults) and wires names and
+// references: who loads which ConfigMap and Secret, the ingress backends,
+// the Redis env, who may reach whom. It computes no setting.
 func NewPlan(cfg *stacks.Config) *Plan {
 	// One key for the secret checksums of the app's and the Redis env's
 	// Secrets.
