@@ -137,7 +137,12 @@ func (a LoadTestArgs) Validate(path string) error {
 	var errs validate.Errors
 	// The runners' Job is JobName, the starter's JobName + "-starter"; both,
 	// and their pods' hostnames, must be DNS labels.
-	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63-len("-starter"))
+	if starter := a.JobName + "-starter"; len(starter) > 63 {
+		errs.Add(validate.Join(path, "runId"), a.JobName, fmt.Sprintf("names the starter's Job %q, %d characters; at most 63 fit", starter, len(starter)),
+			fmt.Sprintf("shorten the run ID by %d characters", len(starter)-63))
+	} else {
+		validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63)
+	}
 	ValidateImage(&errs, validate.Join(path, "image"), a.Image, false)
 	errs.Merge(a.Config.Validate(path))
 	if err := a.RunnerResources.Validate(validate.Join(path, "runnerResources")); err != nil {

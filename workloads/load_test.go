@@ -230,7 +230,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"more runners than an Indexed Job runs", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":1,"stages":[{"duration":"1m","target":1000000000}]}`),
 			[]string{`loadtest.vusPerRunner (1): splits the shape's 1000000000 VUs over 1000000000 runners; an Indexed Job runs at most 100000`, "raise it to at least 10000"}},
 		{"run ID too long for the starter's name", loadTest(`{"enabled":true,"allowProduction":true,"runId":"` + strings.Repeat("a", 50) + `"}`),
-			[]string{`loadtest.runId ("loadtest-` + strings.Repeat("a", 50) + `"): is 59 characters long; at most 55 fit once suffixes are added`}},
+			[]string{`loadtest.runId ("loadtest-` + strings.Repeat("a", 50) + `"): names the starter's Job "loadtest-` + strings.Repeat("a", 50) + `-starter", 67 characters; at most 63 fit`, "shorten the run ID by 4 characters"}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")
