@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/stacks/stacktest"
@@ -18,26 +17,14 @@ import (
 const project = "cirkelline"
 
 // TestLoadBase: the production stack's service, loaded, is the stack
-// file's values on the seed's defaults, written out (README, "Config
-// reference"): a wrong default fails here.
+// file's values on the seed's defaults, written out
+// (stacktest.ProductionService): a wrong default fails here.
 func TestLoadBase(t *testing.T) {
 	cfg, err := stacks.Load(stacktest.ProductionSource(), project, "production")
 	if err != nil {
 		t.Fatalf("base config must load: %v", err)
 	}
-	want := stacks.ServiceConfig{
-		Name: "cirkelline-backend", Image: "ghcr.io/cirkelline/cirkelline-backend:1.0.0",
-		Port: 8000, MetricsPort: 9090, AppConfig: true, RunAsUser: 10001,
-		Resources: components.ResourcesSpec{CPURequest: "250m", CPULimit: "1000m", MemoryRequest: "512Mi", MemoryLimit: "2Gi"},
-		HPA: components.HPASpec{
-			MinReplicas: 3, MaxReplicas: 50, CPUUtilization: 70, MemoryUtilization: 80,
-			ScaleUp:   components.ScalingRules{StabilizationSeconds: ptr[int32](0), Percent: 100, Pods: 4, PeriodSeconds: 15, SelectPolicy: "Max"},
-			ScaleDown: components.ScalingRules{StabilizationSeconds: ptr[int32](300), Percent: 10, Pods: 1, PeriodSeconds: 60, SelectPolicy: "Max"},
-		},
-		PDB:      components.PDBSpec{MaxUnavailable: ptr[int32](1)},
-		Probe:    components.ProbeSpec{Path: "/health", ReadinessPath: "/health", StartupSeconds: 120, PeriodSeconds: 10, TimeoutSeconds: 3},
-		Shutdown: components.ShutdownSpec{PreStopSeconds: 15, DeregistrationDelaySeconds: 30, GracePeriodSeconds: 45},
-	}
+	want := stacktest.ProductionService()
 	if diff := cmp.Diff(want, cfg.Services[0]); diff != "" {
 		t.Errorf("the loaded service (-want +got):\n%s", diff)
 	}
@@ -49,8 +36,6 @@ func TestLoadBase(t *testing.T) {
 		t.Errorf("a secret must print as [secret], printed %q", got)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestOfflineSecrets(t *testing.T) {
 	src := stacktest.ProductionSource()

@@ -121,11 +121,12 @@ func TestPlanOfEveryShippedStack(t *testing.T) {
 	}
 }
 
-// basePlan is the plan of stacktest.ProductionSource, written out: the
-// seed's defaults (README, "Config reference") with the stack's own
-// values, so that a wrong default fails TestPlan's first row.
+// basePlan is the plan of stacktest.ProductionSource, written out (its
+// service's settings are stacktest.ProductionService), so that a wrong
+// default fails TestPlan's first row.
 func basePlan() workloads.Plan {
 	const ns, backend = "cirkelline", "cirkelline-backend"
+	svc := stacktest.ProductionService()
 	return workloads.Plan{
 		Namespace: components.NamespaceArgs{Name: ns, PodSecurity: "restricted", PodReadinessGate: true},
 		Identity:  components.ServiceIdentityArgs{Name: ns, PartOf: ns},
@@ -136,19 +137,10 @@ func basePlan() workloads.Plan {
 			ChecksumKey: secret,
 		},
 		Services: []workloads.ServicePlan{{AppConfig: true, Args: components.WebServiceArgs{
-			Name: backend, PartOf: ns, Image: "ghcr.io/cirkelline/cirkelline-backend:1.0.0", Port: 8000, MetricsPort: 9090,
+			Name: svc.Name, PartOf: ns, Image: svc.Image, Port: svc.Port, MetricsPort: svc.MetricsPort,
 			ConfigMaps: []pulumi.StringInput{pulumi.String("cirkelline-config")}, Secrets: []pulumi.StringInput{pulumi.String("cirkelline-secrets")},
 			ServiceAccountName: pulumi.String(ns),
-			Resources:          components.ResourcesSpec{CPURequest: "250m", CPULimit: "1000m", MemoryRequest: "512Mi", MemoryLimit: "2Gi"},
-			HPA: components.HPASpec{
-				MinReplicas: 3, MaxReplicas: 50, CPUUtilization: 70, MemoryUtilization: 80,
-				ScaleUp:   components.ScalingRules{StabilizationSeconds: ptr[int32](0), Percent: 100, Pods: 4, PeriodSeconds: 15, SelectPolicy: "Max"},
-				ScaleDown: components.ScalingRules{StabilizationSeconds: ptr[int32](300), Percent: 10, Pods: 1, PeriodSeconds: 60, SelectPolicy: "Max"},
-			},
-			PDB:                components.PDBSpec{MaxUnavailable: ptr[int32](1)},
-			Probe:              components.ProbeSpec{Path: "/health", ReadinessPath: "/health", StartupSeconds: 120, PeriodSeconds: 10, TimeoutSeconds: 3},
-			Shutdown:           components.ShutdownSpec{PreStopSeconds: 15, DeregistrationDelaySeconds: 30, GracePeriodSeconds: 45},
-			RunAsUser:          10001,
+			Resources:          svc.Resources, HPA: svc.HPA, PDB: svc.PDB, Probe: svc.Probe, Shutdown: svc.Shutdown, RunAsUser: svc.RunAsUser,
 			RequirePinnedImage: true,
 		}}},
 		Ingress: &components.AlbIngressArgs{
