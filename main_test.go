@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,12 +28,11 @@ import (
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/commands"
 	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/mockrun"
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/workloads"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/rendered")
 
 // shippedStacks are the stacks with a Pulumi.<stack>.yaml in the repo.
 func shippedStacks(t testing.TB) []string {
@@ -62,10 +60,12 @@ func TestGolden(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			res := renderStack(t, stack)
 			dir := filepath.Join("testdata", "rendered", stack)
-			if *update {
+			if golden.Update() {
+				// Write also removes the files no longer rendered.
 				if err := render.Write(dir, res.Objects); err != nil {
 					t.Fatal(err)
 				}
+				return
 			}
 			want, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 			if err != nil {
@@ -77,18 +77,11 @@ func TestGolden(t *testing.T) {
 			for _, o := range res.Objects {
 				path := filepath.Join(dir, filepath.FromSlash(o.File))
 				got = append(got, path)
-				golden, err := os.ReadFile(path)
-				if err != nil {
-					t.Errorf("%s: no golden file (run go test . -update): %v", o.File, err)
-					continue
-				}
-				if !bytes.Equal(golden, o.Body) {
-					t.Errorf("%s differs from its golden file (run go test . -update and review the diff):\n--- golden\n%s\n--- rendered\n%s", o.File, golden, o.Body)
-				}
+				golden.Check(t, path, o.Body)
 			}
 			for _, w := range want {
 				if !slices.Contains(got, w) {
-					t.Errorf("%s is no longer rendered; delete it or run go test . -update", w)
+					t.Errorf("%s is no longer rendered; delete it or run %s", w, golden.Command(t))
 				}
 			}
 		})

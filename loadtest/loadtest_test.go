@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"math"
@@ -22,11 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/options")
 
 // TestShapesMatchTheSeeds: VU ranges and durations of the seeds' tables.
 func TestShapesMatchTheSeeds(t *testing.T) {
@@ -85,22 +83,7 @@ func TestOptionsGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join("testdata", "options", name)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("no golden file (go test ./loadtest -update): %v", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("options differ from %s:\n%s", path, got)
-				}
+				golden.Check(t, filepath.Join("testdata", "options", name), got)
 			})
 		}
 	}

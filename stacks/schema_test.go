@@ -2,7 +2,6 @@ package stacks_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -15,13 +14,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/stacks"
 )
 
-var update = flag.Bool("update", false, "rewrite Pulumi.yaml's generated config schema")
-
 // schemaMarker starts the part of Pulumi.yaml that projectSchema writes.
-const schemaMarker = "  # Generated from stacks.Config by `go test ./stacks -run TestProjectSchema -update`: do not edit below.\n"
+const schemaMarker = "  # Generated from stacks.Config by TestProjectSchema (go test ./stacks -update): do not edit below.\n"
 
 // TestProjectSchema: Pulumi.yaml declares each of the project's config keys
 // as the Go types do: the key (a json tag of stacks.Config), its type (the
@@ -39,14 +37,14 @@ func TestProjectSchema(t *testing.T) {
 	if !found {
 		t.Fatalf("Pulumi.yaml has no line %q", schemaMarker)
 	}
-	if *update {
+	if golden.Update() {
 		if err := os.WriteFile("../Pulumi.yaml", []byte(head+schemaMarker+want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		got = want
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Pulumi.yaml's config schema and stacks.Config disagree (-go +Pulumi.yaml); run go test ./stacks -run TestProjectSchema -update:\n%s", diff)
+		t.Errorf("Pulumi.yaml's config schema and stacks.Config disagree (-go +Pulumi.yaml); run go test ./stacks -update:\n%s", diff)
 	}
 	// What Pulumi.yaml declares is what the program runs with: a stack
 	// that sets nothing gets the declared defaults, and they decode to

@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/stacks/stacktest"
@@ -273,26 +271,9 @@ func TestLoadBadConfig(t *testing.T) {
 	if ran < len(tests) {
 		return // -run picked some rows
 	}
-	compareGolden(t, filepath.Join("testdata", "problems.txt"), all.String())
+	golden.Check(t, filepath.Join("testdata", "problems.txt"), []byte(all.String()))
 }
 
-// compareGolden compares got with the golden file (go test ./workloads
-// -update rewrites it) and prints the lines that differ.
-func compareGolden(t *testing.T, golden, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("no golden file (go test ./workloads -update): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-golden +got); review and run go test ./workloads -update:\n%s", golden, diff)
-	}
-}
 
 // TestLoadReportsEveryProblem: several problems come back together, each as
 // its own FieldError: every problem of the stack file's own checks at

@@ -2,7 +2,6 @@ package workloads_test
 
 import (
 	"encoding/json"
-	"flag"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -14,14 +13,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/stacks/stacktest"
 	"github.com/cirkelline/infra/workloads"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // secret stands in for a secret input in a plan's view.
 var secret = pulumi.String(stacks.Redacted)
@@ -116,7 +114,7 @@ func TestPlanOfEveryShippedStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			compareGolden(t, filepath.Join("testdata", "plans", stack+".json"), string(got)+"\n")
+			golden.Check(t, filepath.Join("testdata", "plans", stack+".json"), append(got, '\n'))
 		})
 	}
 }
