@@ -274,7 +274,6 @@ func TestLoadBadConfig(t *testing.T) {
 	golden.Check(t, filepath.Join("testdata", "problems.txt"), []byte(all.String()))
 }
 
-
 // TestLoadReportsEveryProblem: several problems come back together, each as
 // its own FieldError: every problem of the stack file's own checks at
 // once; once those pass, every problem of the plan's (the components')
