@@ -103,6 +103,8 @@ func lifecycle(t *testing.T, stackName string) {
 		if got := len(liveState(t, objs)); got != len(objs) {
 			t.Fatalf("the cluster has %d of the %d objects up created", got, len(objs))
 		}
+		// and its state keeps them under the URNs later changes must keep.
+		stateMatchesURNsFile(t, s, stackName)
 	}) {
 		return
 	}

@@ -46,6 +46,9 @@ type Resource struct {
 	// dependsOn and the resources its inputs came from (from the
 	// RegisterResourceRequest; parents are not dependencies).
 	DependsOn []string
+	// Aliases are the URNs the resource was known by before, resolved from
+	// its pulumi.Aliases as the engine resolves them.
+	Aliases []string
 }
 
 // ParentName is the logical name of the resource's parent.
@@ -62,6 +65,8 @@ type recorder struct {
 	resources      []Resource
 	// stackOutputs are stand-in outputs of other stacks, by stack name.
 	stackOutputs map[string]resource.PropertyMap
+	// aliases of every registered resource, by URN.
+	aliases map[string][]string
 }
 
 func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -79,9 +84,17 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			}
 		}
 		res.DependsOn = slices.Sorted(maps.Keys(deps))
+		res.Aliases = aliasURNs(rpc, r.project, r.stack)
 	}
 	res.URN = r.urn(res.Parent, res.Type, res.Name)
 	r.mu.Lock()
+	// A parent is registered before its children (a child names its
+	// parent's URN), so the parent's aliases are known here.
+	res.Aliases = append(res.Aliases, inheritedAliases(res, r.aliases[res.Parent], r.project, r.stack)...)
+	if r.aliases == nil {
+		r.aliases = map[string][]string{}
+	}
+	r.aliases[res.URN] = res.Aliases
 	r.resources = append(r.resources, res)
 	r.mu.Unlock()
 	state := args.Inputs.Copy()

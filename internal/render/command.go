@@ -167,6 +167,9 @@ func Run(opts Options, program Program) error {
 	if err := WriteDashboards(filepath.Join(out, DashboardsDir), res.Dashboards); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(out, URNsFile), FormatURNs(URNs(res.Resources)), 0o644); err != nil {
+		return err
+	}
 	Summary(opts.Stdout, out, res)
 	return nil
 }
