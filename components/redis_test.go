@@ -8,13 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	appsv1 "k8s.io/api/apps/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
@@ -165,58 +162,6 @@ func TestSecurityGroupMatchesProviderSchema(t *testing.T) {
 	for _, name := range components.SecurityGroupInputNames() {
 		if !provider[name] {
 			t.Errorf("input %q is not an input of aws:ec2/securityGroup:SecurityGroup (has %v)", name, provider)
-		}
-	}
-}
-
-func TestInClusterRedis(t *testing.T) {
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewInClusterRedis(ctx, "cache", components.InClusterRedisArgs{
-			Name: "shop-redis", Namespace: pulumi.String("shop"), PartOf: "shop",
-			Password: pulumi.String("0123456789abcdef0123"), Clients: []string{"server"},
-		})
-		return err
-	})
-	c.checkParenting("cirkelline:components:InClusterRedis")
-	var d appsv1.Deployment
-	c.mustGet(deploymentType, "shop-redis", &d)
-	pod := d.Spec.Template.Spec
-	ctr := pod.Containers[0]
-	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != "Recreate" || !*ctr.SecurityContext.ReadOnlyRootFilesystem {
-		t.Errorf("deployment %+v", d.Spec)
-	}
-	// Not the image's redis user (999): kube-score's
-	// container-security-context-user-group-id wants IDs above 10000.
-	if sc := pod.SecurityContext; *sc.RunAsUser != 10001 || *sc.RunAsGroup != 10001 || *sc.FSGroup != 10001 || !*sc.RunAsNonRoot {
-		t.Errorf("pod security context %+v, want user, group and fsGroup 10001", sc)
-	}
-	// Readiness asks Redis (an authenticated PING, the password from the
-	// container's own env); liveness only checks the port, so the two
-	// differ (kube-score pod-probes-identical).
-	wantReadiness := []string{"sh", "-c", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping | grep -qx PONG`}
-	if r := ctr.ReadinessProbe; r == nil || r.Exec == nil || !slices.Equal(r.Exec.Command, wantReadiness) || ctr.Env[0].Name != "REDIS_PASSWORD" {
-		t.Errorf("readiness probe %+v, want exec %q with REDIS_PASSWORD in the env", r, wantReadiness)
-	}
-	if l := ctr.LivenessProbe; l == nil || l.TCPSocket == nil || l.TCPSocket.Port.String() != "redis" || l.Exec != nil {
-		t.Errorf("liveness probe %+v, want tcpSocket redis", l)
-	}
-	args := strings.Join(ctr.Args, " ")
-	if !strings.Contains(args, "--requirepass $(REDIS_PASSWORD)") || !strings.Contains(args, "--maxmemory 201326592") {
-		t.Errorf("args %s: want requirepass from the secret and maxmemory 75 %% of 256Mi", args)
-	}
-	if ctr.Env[0].ValueFrom.SecretKeyRef.Name != "shop-redis-auth" || ctr.Resources.Requests.Memory().String() != "128Mi" {
-		t.Errorf("container %+v", ctr)
-	}
-	var np networkingv1.NetworkPolicy
-	c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop-redis-allow", &np)
-	from := np.Spec.Ingress[0].From[0].PodSelector
-	if from.MatchExpressions[0].Values[0] != "server" || from.MatchLabels[components.LabelPartOf] != "shop" || np.Spec.Ingress[0].Ports[0].Port.IntValue() != 6379 {
-		t.Errorf("policy %+v", np.Spec)
-	}
-	err := components.InClusterRedisArgs{Name: "r", Image: "redis"}.Validate("redis.inCluster")
-	for _, want := range []string{`redis.inCluster.image ("redis"): has no tag`, `redis.inCluster.password: is required`, `redis.inCluster.clients: must name at least one service`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
 }
