@@ -199,3 +199,37 @@ func diffObjects(t *testing.T, want, got map[string]runtime.Object) {
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
+
+// objectRow is one row of a component's table test: a change to the base
+// args, and the same change to the wanted objects.
+type objectRow[A, O any] struct {
+	name  string
+	setup func(*A)
+	want  func(*O)
+}
+
+// wholeObjects are a component's wanted objects, keyed as objects keys
+// the registered ones.
+type wholeObjects interface {
+	all() map[string]runtime.Object
+}
+
+// testObjectRows runs a component's table test k6-operator style: each
+// row registers the base args with its change (through register, under
+// Pulumi's mocks), and every object registered, parented to the one
+// component of componentType, must equal the base objects with the row's
+// change, compared whole; a failure prints the diff.
+func testObjectRows[A any, O wholeObjects](t *testing.T, componentType string, baseArgs func() A, baseObjects func() O, register func(*pulumi.Context, A) error, rows []objectRow[A, O]) {
+	t.Helper()
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			args := baseArgs()
+			row.setup(&args)
+			want := baseObjects()
+			row.want(&want)
+			c := capture(t, func(ctx *pulumi.Context) error { return register(ctx, args) })
+			c.checkParenting(componentType)
+			diffObjects(t, want.all(), c.objects())
+		})
+	}
+}

@@ -133,11 +133,10 @@ func baseRedisObjects() redisObjects {
 // the wanted objects per row, every registered object compared whole.
 func TestInClusterRedis(t *testing.T) {
 	redis := func(o *redisObjects) *corev1.Container { return &o.deployment.Spec.Template.Spec.Containers[0] }
-	tests := []struct {
-		name  string
-		setup func(*components.InClusterRedisArgs)
-		want  func(*redisObjects)
-	}{
+	testObjectRows(t, "cirkelline:components:InClusterRedis", baseInClusterRedis, baseRedisObjects, func(ctx *pulumi.Context, a components.InClusterRedisArgs) error {
+		_, err := components.NewInClusterRedis(ctx, "cache", a)
+		return err
+	}, []objectRow[components.InClusterRedisArgs, redisObjects]{
 		{"defaults", func(*components.InClusterRedisArgs) {}, func(*redisObjects) {}},
 		{"image", func(a *components.InClusterRedisArgs) { a.Image = "redis:8.0-alpine" }, func(o *redisObjects) { redis(o).Image = "redis:8.0-alpine" }},
 		{"resources: maxmemory follows the limit", func(a *components.InClusterRedisArgs) {
@@ -150,21 +149,7 @@ func TestInClusterRedis(t *testing.T) {
 		{"several clients", func(a *components.InClusterRedisArgs) { a.Clients = []string{"server", "worker"} }, func(o *redisObjects) {
 			o.policy.Spec.Ingress[0].From[0].PodSelector.MatchExpressions[0].Values = []string{"server", "worker"}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := baseInClusterRedis()
-			tt.setup(&args)
-			want := baseRedisObjects()
-			tt.want(&want)
-			c := capture(t, func(ctx *pulumi.Context) error {
-				_, err := components.NewInClusterRedis(ctx, "cache", args)
-				return err
-			})
-			c.checkParenting("cirkelline:components:InClusterRedis")
-			diffObjects(t, want.all(), c.objects())
-		})
-	}
+	})
 }
 
 func TestInClusterRedisRefused(t *testing.T) {

@@ -188,11 +188,10 @@ func TestWebService(t *testing.T) {
 		zone.WhenUnsatisfiable = corev1.DoNotSchedule
 		zone.NodeTaintsPolicy = ptr(corev1.NodeInclusionPolicyHonor)
 	}
-	tests := []struct {
-		name  string
-		setup func(*components.WebServiceArgs)
-		want  func(*webObjects)
-	}{
+	testObjectRows(t, "cirkelline:components:WebService", baseWebService, baseWebServiceObjects, func(ctx *pulumi.Context, a components.WebServiceArgs) error {
+		_, err := components.NewWebService(ctx, "api", a)
+		return err
+	}, []objectRow[components.WebServiceArgs, webObjects]{
 		{"defaults", func(*components.WebServiceArgs) {}, func(*webObjects) {}},
 		{"hpa disabled: fixed replicas, no HPA", func(a *components.WebServiceArgs) { a.HPA.Disabled = true; a.HPA.MinReplicas = 3 }, func(o *webObjects) {
 			o.deployment.Spec.Replicas = ptr[int32](3)
@@ -292,21 +291,7 @@ func TestWebService(t *testing.T) {
 		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.DisableZoneSpread = true }, func(o *webObjects) {
 			pod(o).TopologySpreadConstraints = nil
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := baseWebService()
-			tt.setup(&args)
-			want := baseWebServiceObjects()
-			tt.want(&want)
-			c := capture(t, func(ctx *pulumi.Context) error {
-				_, err := components.NewWebService(ctx, "api", args)
-				return err
-			})
-			c.checkParenting("cirkelline:components:WebService")
-			diffObjects(t, want.all(), c.objects())
-		})
-	}
+	})
 }
 
 // TestWebServiceHardeningRefused: each bad value is reported at its path
