@@ -2,7 +2,6 @@ package components_test
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -11,46 +10,51 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
 )
 
-func TestNamespace(t *testing.T) {
-	for _, tt := range []struct {
-		level components.PodSecurityLevel
-		want  string
-	}{{"", "restricted"}, {components.PodSecurityBaseline, "baseline"}} {
-		c := capture(t, func(ctx *pulumi.Context) error {
-			_, err := components.NewNamespace(ctx, "shop", components.NamespaceArgs{Name: "shop", PodSecurity: tt.level, Labels: map[string]string{"team": "web"}})
-			return err
-		})
-		c.checkParenting("cirkelline:components:Namespace")
-		var ns corev1.Namespace
-		c.mustGet("kubernetes:core/v1:Namespace", "shop", &ns)
-		if ns.Labels["pod-security.kubernetes.io/enforce"] != tt.want || ns.Labels["pod-security.kubernetes.io/warn"] != "restricted" || ns.Labels["team"] != "web" {
-			t.Errorf("labels %v, want enforce=%s", ns.Labels, tt.want)
-		}
-	}
-	for _, gate := range []bool{false, true} {
-		c := capture(t, func(ctx *pulumi.Context) error {
-			_, err := components.NewNamespace(ctx, "shop", components.NamespaceArgs{Name: "shop", PodReadinessGate: gate})
-			return err
-		})
-		var ns corev1.Namespace
-		c.mustGet("kubernetes:core/v1:Namespace", "shop", &ns)
-		want := map[string]string{
+func baseNamespace() components.NamespaceArgs { return components.NamespaceArgs{Name: "shop"} }
+
+type namespaceObjects struct{ namespace *corev1.Namespace }
+
+func (o namespaceObjects) all() map[string]runtime.Object { return keyed(o.namespace) }
+
+// baseNamespaceObjects: Pod Security Standards restricted, enforced,
+// audited and warned about.
+func baseNamespaceObjects() namespaceObjects {
+	return namespaceObjects{&corev1.Namespace{
+		TypeMeta: typeMeta("v1", "Namespace"),
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{
 			"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted",
 			"app.kubernetes.io/name": "shop", "app.kubernetes.io/managed-by": "pulumi",
-		}
-		if gate {
-			// AWS Load Balancer Controller, deploy/pod_readiness_gate.
-			want["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
-		}
-		if !reflect.DeepEqual(ns.Labels, want) {
-			t.Errorf("readiness gate %v: labels %v, want %v", gate, ns.Labels, want)
-		}
-	}
+		}},
+	}}
+}
+
+func TestNamespace(t *testing.T) {
+	testObjectRows(t, "cirkelline:components:Namespace", baseNamespace, baseNamespaceObjects, func(ctx *pulumi.Context, a components.NamespaceArgs) error {
+		_, err := components.NewNamespace(ctx, "shop", a)
+		return err
+	}, []objectRow[components.NamespaceArgs, namespaceObjects]{
+		{"defaults", func(*components.NamespaceArgs) {}, func(*namespaceObjects) {}},
+		{"baseline enforced, restricted still audited and warned", func(a *components.NamespaceArgs) { a.PodSecurity = components.PodSecurityBaseline }, func(o *namespaceObjects) {
+			o.namespace.Labels["pod-security.kubernetes.io/enforce"] = "baseline"
+		}},
+		{"extra labels", func(a *components.NamespaceArgs) { a.Labels = map[string]string{"team": "web"} }, func(o *namespaceObjects) {
+			o.namespace.Labels["team"] = "web"
+		}},
+		// AWS Load Balancer Controller, deploy/pod_readiness_gate.
+		{"pod readiness gate", func(a *components.NamespaceArgs) { a.PodReadinessGate = true }, func(o *namespaceObjects) {
+			o.namespace.Labels["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
+		}},
+	})
+}
+
+func TestNamespaceRefused(t *testing.T) {
 	err := components.NamespaceArgs{Name: "Shop", PodSecurity: "strict"}.Validate("namespace")
 	for _, want := range []string{`namespace.name ("Shop")`, `namespace.podSecurity ("strict"): is not a valid choice`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -59,66 +63,71 @@ func TestNamespace(t *testing.T) {
 	}
 }
 
+func baseServiceIdentity() components.ServiceIdentityArgs {
+	return components.ServiceIdentityArgs{Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop"}
+}
+
+// identityObjects are a ServiceIdentity's objects; role and binding are
+// nil when there is nothing to grant.
+type identityObjects struct {
+	account *corev1.ServiceAccount
+	role    *rbacv1.Role
+	binding *rbacv1.RoleBinding
+}
+
+func (o identityObjects) all() map[string]runtime.Object { return keyed(o.account, o.role, o.binding) }
+
+// baseIdentityObjects: least privilege, no API token and nothing to
+// grant, so no Role.
+func baseIdentityObjects() identityObjects {
+	return identityObjects{account: &corev1.ServiceAccount{
+		TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: identityMeta(),
+		AutomountServiceAccountToken: ptr(false),
+	}}
+}
+
+func identityMeta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: "shop", Namespace: "shop", Labels: map[string]string{
+		"app.kubernetes.io/name": "shop", "app.kubernetes.io/instance": "shop-shop", "app.kubernetes.io/part-of": "shop",
+		"app.kubernetes.io/component": "identity", "app.kubernetes.io/managed-by": "pulumi",
+	}}
+}
+
 func TestServiceIdentity(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*components.ServiceIdentityArgs)
-		// noRole: nothing to grant registers no Role and no RoleBinding.
-		noRole bool
-		check  func(*testing.T, corev1.ServiceAccount, rbacv1.Role, rbacv1.RoleBinding)
-	}{
-		{"least privilege by default: no token, no Role", func(*components.ServiceIdentityArgs) {}, true, func(t *testing.T, sa corev1.ServiceAccount, _ rbacv1.Role, _ rbacv1.RoleBinding) {
-			if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-				t.Error("automountServiceAccountToken must be false")
-			}
-			if sa.Annotations[components.IRSAAnnotation] != "" {
-				t.Errorf("annotations %v, want none", sa.Annotations)
-			}
-		}},
+	// grant adds a Role of these rules, bound to the ServiceAccount.
+	grant := func(o *identityObjects, rules ...rbacv1.PolicyRule) {
+		o.role = &rbacv1.Role{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "Role"), ObjectMeta: identityMeta(), Rules: rules}
+		o.binding = &rbacv1.RoleBinding{
+			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: identityMeta(),
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "shop"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "shop", Namespace: "shop"}},
+		}
+	}
+	testObjectRows(t, "cirkelline:components:ServiceIdentity", baseServiceIdentity, baseIdentityObjects, func(ctx *pulumi.Context, a components.ServiceIdentityArgs) error {
+		_, err := components.NewServiceIdentity(ctx, "shop", a)
+		return err
+	}, []objectRow[components.ServiceIdentityArgs, identityObjects]{
+		{"least privilege by default: no token, no Role", func(*components.ServiceIdentityArgs) {}, func(*identityObjects) {}},
 		{"reads only its own config", func(a *components.ServiceIdentityArgs) {
 			a.ReadableConfigMaps, a.ReadableSecrets = []string{"shop-config"}, []string{"shop-secrets"}
-		}, false, func(t *testing.T, _ corev1.ServiceAccount, r rbacv1.Role, rb rbacv1.RoleBinding) {
-			if rb.RoleRef.Name != "shop" || rb.Subjects[0].Name != "shop" || rb.Subjects[0].Namespace != "shop" {
-				t.Errorf("binding %+v", rb)
-			}
-			got := fmt.Sprint(r.Rules)
-			for _, want := range []string{"[get] [] [configmaps] [shop-config]", "[get] [] [secrets] [shop-secrets]"} {
-				if !strings.Contains(got, want) {
-					t.Errorf("rules %s lack %s", got, want)
-				}
-			}
+		}, func(o *identityObjects) {
+			grant(o,
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"shop-config"}, Verbs: []string{"get"}},
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"shop-secrets"}, Verbs: []string{"get"}},
+			)
+		}},
+		{"secrets only", func(a *components.ServiceIdentityArgs) { a.ReadableSecrets = []string{"shop-secrets"} }, func(o *identityObjects) {
+			grant(o,
+				rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"shop-secrets"}, Verbs: []string{"get"}},
+			)
 		}},
 		{"irsa and token", func(a *components.ServiceIdentityArgs) {
 			a.IAMRoleARN, a.AutomountToken = "arn:aws:iam::123456789012:role/shop", true
-		}, true, func(t *testing.T, sa corev1.ServiceAccount, _ rbacv1.Role, _ rbacv1.RoleBinding) {
-			if sa.Annotations[components.IRSAAnnotation] != "arn:aws:iam::123456789012:role/shop" || !*sa.AutomountServiceAccountToken {
-				t.Errorf("sa %+v", sa)
-			}
+		}, func(o *identityObjects) {
+			o.account.Annotations = map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/shop"}
+			o.account.AutomountServiceAccountToken = ptr(true)
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := components.ServiceIdentityArgs{Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop"}
-			tt.mutate(&args)
-			c := capture(t, func(ctx *pulumi.Context) error {
-				_, err := components.NewServiceIdentity(ctx, "shop", args)
-				return err
-			})
-			c.checkParenting("cirkelline:components:ServiceIdentity")
-			var (
-				sa corev1.ServiceAccount
-				r  rbacv1.Role
-				rb rbacv1.RoleBinding
-			)
-			c.mustGet("kubernetes:core/v1:ServiceAccount", "shop", &sa)
-			hasRole := c.get("kubernetes:rbac.authorization.k8s.io/v1:Role", "shop", &r)
-			hasBinding := c.get("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop", &rb)
-			if hasRole == tt.noRole || hasBinding == tt.noRole {
-				t.Fatalf("Role registered %v, RoleBinding %v; want %v", hasRole, hasBinding, !tt.noRole)
-			}
-			tt.check(t, sa, r, rb)
-		})
-	}
+	})
 }
 
 // TestSecretChecksum: the secret checksum moves with any value, depends on
@@ -141,6 +150,56 @@ func TestSecretChecksum(t *testing.T) {
 	if components.SecretChecksum("key-1", map[string]string{"JWT_SECRET_KEY": "jwt", "DATABASE_URL": "postgres://x"}) != base {
 		t.Errorf("the checksum depends on map order")
 	}
+}
+
+func baseAppConfig() components.AppConfigArgs {
+	return components.AppConfigArgs{
+		ConfigMapName: "shop-config", SecretName: "shop-secrets", Namespace: pulumi.String("shop"), PartOf: "shop",
+		Settings: map[string]string{"LOG_LEVEL": "INFO"}, Secrets: map[string]pulumi.StringInput{"DATABASE_URL": pulumi.String("postgres://x")},
+		ChecksumKey: pulumi.String("k"),
+	}
+}
+
+type appConfigObjects struct {
+	configMap *corev1.ConfigMap
+	secret    *corev1.Secret
+}
+
+func (o appConfigObjects) all() map[string]runtime.Object { return keyed(o.configMap, o.secret) }
+
+// baseAppConfigObjects: the settings in the ConfigMap, the secrets in the
+// Secret, secret in state and in the rendered output.
+func baseAppConfigObjects() appConfigObjects {
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: map[string]string{
+			"app.kubernetes.io/name": "shop", "app.kubernetes.io/instance": "shop-shop", "app.kubernetes.io/part-of": "shop",
+			"app.kubernetes.io/component": "config", "app.kubernetes.io/managed-by": "pulumi",
+		}}
+	}
+	return appConfigObjects{
+		configMap: &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta("shop-config"), Data: map[string]string{"LOG_LEVEL": "INFO"}},
+		secret: &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta("shop-secrets"), Type: corev1.SecretTypeOpaque,
+			StringData: map[string]string{"DATABASE_URL": render.SecretPlaceholder}},
+	}
+}
+
+func TestAppConfig(t *testing.T) {
+	testObjectRows(t, "cirkelline:components:AppConfig", baseAppConfig, baseAppConfigObjects, func(ctx *pulumi.Context, a components.AppConfigArgs) error {
+		_, err := components.NewAppConfig(ctx, "shop", a)
+		return err
+	}, []objectRow[components.AppConfigArgs, appConfigObjects]{
+		{"defaults", func(*components.AppConfigArgs) {}, func(*appConfigObjects) {}},
+		{"settings and secrets", func(a *components.AppConfigArgs) {
+			a.Settings["WORKERS"] = "4"
+			a.Secrets["JWT_SECRET_KEY"] = pulumi.String("jwt")
+		}, func(o *appConfigObjects) {
+			o.configMap.Data["WORKERS"] = "4"
+			o.secret.StringData["JWT_SECRET_KEY"] = render.SecretPlaceholder
+		}},
+		{"names", func(a *components.AppConfigArgs) { a.ConfigMapName, a.SecretName = "env", "env-secret" }, func(o *appConfigObjects) {
+			o.configMap.Name, o.secret.Name = "env", "env-secret"
+		}},
+	})
 }
 
 func TestAppConfigChecksumRollsPods(t *testing.T) {
