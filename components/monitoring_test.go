@@ -11,9 +11,6 @@ import (
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
@@ -99,41 +96,6 @@ func TestMonitoringArgsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
-	}
-}
-
-// TestNetworkPoliciesLetPrometheusScrape: a service with a scrape rule
-// admits the Prometheus pods of the Prometheus namespace (one peer with
-// both selectors) on the named metrics port, besides its ingress CIDRs.
-func TestNetworkPoliciesLetPrometheusScrape(t *testing.T) {
-	scrapes, err := monitoring.ScrapeIngresses(monitoringArgs().Watch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewNetworkPolicies(ctx, "shop", components.NetworkPoliciesArgs{
-			Namespace: pulumi.String("shop"), PartOf: "shop", IngressCIDRs: []string{"10.0.0.0/16"},
-			Services: []components.PolicyService{{Name: "server", Port: 3000, Scrape: &scrapes[0]}, {Name: "client", Port: 8080}},
-		})
-		return err
-	})
-	var server, client networkingv1.NetworkPolicy
-	c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "server-allow", &server)
-	c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "client-allow", &client)
-	tcp := corev1.ProtocolTCP
-	port := intstr.FromString("http")
-	want := networkingv1.NetworkPolicyIngressRule{
-		From: []networkingv1.NetworkPolicyPeer{{
-			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}},
-			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
-		}},
-		Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
-	}
-	if len(server.Spec.Ingress) != 2 || !reflect.DeepEqual(server.Spec.Ingress[1], want) {
-		t.Errorf("server ingress %+v; want the CIDR rule and %+v", server.Spec.Ingress, want)
-	}
-	if len(client.Spec.Ingress) != 1 {
-		t.Errorf("client (no scrape rule) ingress %+v; want only the CIDR rule", client.Spec.Ingress)
 	}
 }
 

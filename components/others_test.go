@@ -12,9 +12,11 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/monitoring"
 )
 
 func baseNamespace() components.NamespaceArgs { return components.NamespaceArgs{Name: "shop"} }
@@ -372,43 +374,136 @@ func TestAlbIngressValidation(t *testing.T) {
 	}
 }
 
-func TestNetworkPolicies(t *testing.T) {
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewNetworkPolicies(ctx, "shop", components.NetworkPoliciesArgs{
-			Namespace: pulumi.String("shop"), PartOf: "shop",
-			Services:     []components.PolicyService{{Name: "server", Port: 3000, UsesRedis: true}, {Name: "client", Port: 8080}},
-			IngressCIDRs: []string{"10.0.0.0/16"},
-			ExtraEgress:  []components.EgressRule{{Name: "postgres", CIDRs: []string{"10.1.0.0/16"}, Ports: []int32{5432}}},
-		})
-		return err
-	})
-	c.checkParenting("cirkelline:components:NetworkPolicies")
-	const npType = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-	var deny, server, client networkingv1.NetworkPolicy
-	c.mustGet(npType, "default-deny", &deny)
-	if len(deny.Spec.PodSelector.MatchLabels) != 0 || len(deny.Spec.PolicyTypes) != 2 || deny.Spec.Ingress != nil || deny.Spec.Egress != nil {
-		t.Errorf("default deny must select every pod and allow nothing: %+v", deny.Spec)
+func baseNetworkPolicies() components.NetworkPoliciesArgs {
+	return components.NetworkPoliciesArgs{
+		Namespace: pulumi.String("shop"), PartOf: "shop",
+		Services: []components.PolicyService{{Name: "server", Port: 3000, UsesRedis: true}, {Name: "client", Port: 8080}},
 	}
-	c.mustGet(npType, "server-allow", &server)
-	c.mustGet(npType, "client-allow", &client)
-	if server.Spec.Ingress[0].Ports[0].Port.IntValue() != 3000 || server.Spec.Ingress[0].From[0].IPBlock.CIDR != "10.0.0.0/16" {
-		t.Errorf("server ingress %+v", server.Spec.Ingress)
+}
+
+type policyObjects struct{ defaultDeny, server, client *networkingv1.NetworkPolicy }
+
+func (o policyObjects) all() map[string]runtime.Object {
+	return keyed(o.defaultDeny, o.server, o.client)
+}
+
+func tcpPort(port int32) networkingv1.NetworkPolicyPort {
+	return networkingv1.NetworkPolicyPort{Protocol: ptr(corev1.ProtocolTCP), Port: ptr(intstr.FromInt32(port))}
+}
+
+func cidrPeers(cidrs ...string) []networkingv1.NetworkPolicyPeer {
+	var out []networkingv1.NetworkPolicyPeer
+	for _, c := range cidrs {
+		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
 	}
-	egressPorts := func(np networkingv1.NetworkPolicy) string {
-		var ports []string
-		for _, e := range np.Spec.Egress {
-			for _, p := range e.Ports {
-				ports = append(ports, fmt.Sprintf("%s/%d", *p.Protocol, p.Port.IntValue()))
-			}
+	return out
+}
+
+// basePolicyObjects: a default deny selecting every pod and allowing
+// nothing, then per service its port open to anyone, and egress to the
+// cluster's DNS, HTTPS anywhere and (the server) Redis anywhere on 6379.
+func basePolicyObjects() policyObjects {
+	policy := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+		return &networkingv1.NetworkPolicy{
+			TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"),
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: map[string]string{
+				"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "shop-" + name, "app.kubernetes.io/part-of": "shop",
+				"app.kubernetes.io/component": "network-policy", "app.kubernetes.io/managed-by": "pulumi",
+			}},
+			Spec: spec,
 		}
-		return strings.Join(ports, " ")
 	}
-	if got := egressPorts(server); got != "UDP/53 TCP/53 TCP/443 TCP/6379 TCP/5432" {
-		t.Errorf("server egress %s", got)
+	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	dns := networkingv1.NetworkPolicyEgressRule{
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+		}},
+		Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr(corev1.ProtocolUDP), Port: ptr(intstr.FromInt32(53))}, tcpPort(53)},
 	}
-	if got := egressPorts(client); got != "UDP/53 TCP/53 TCP/443 TCP/5432" {
-		t.Errorf("client egress %s (no Redis)", got)
+	https := networkingv1.NetworkPolicyEgressRule{To: cidrPeers("0.0.0.0/0"), Ports: []networkingv1.NetworkPolicyPort{tcpPort(443)}}
+	allow := func(service string, port int32, egress ...networkingv1.NetworkPolicyEgressRule) *networkingv1.NetworkPolicy {
+		return policy(service+"-allow", networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: components.SelectorLabels("shop", service)},
+			PolicyTypes: both,
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{tcpPort(port)}}},
+			Egress:      append([]networkingv1.NetworkPolicyEgressRule{dns, https}, egress...),
+		})
 	}
+	return policyObjects{
+		defaultDeny: policy("default-deny", networkingv1.NetworkPolicySpec{PolicyTypes: both}),
+		server:      allow("server", 3000, networkingv1.NetworkPolicyEgressRule{To: cidrPeers("0.0.0.0/0"), Ports: []networkingv1.NetworkPolicyPort{tcpPort(6379)}}),
+		client:      allow("client", 8080),
+	}
+}
+
+func TestNetworkPolicies(t *testing.T) {
+	services := func(o *policyObjects) []*networkingv1.NetworkPolicy {
+		return []*networkingv1.NetworkPolicy{o.server, o.client}
+	}
+	testObjectRows(t, "cirkelline:components:NetworkPolicies", baseNetworkPolicies, basePolicyObjects, func(ctx *pulumi.Context, a components.NetworkPoliciesArgs) error {
+		_, err := components.NewNetworkPolicies(ctx, "shop", a)
+		return err
+	}, []objectRow[components.NetworkPoliciesArgs, policyObjects]{
+		{"defaults", func(*components.NetworkPoliciesArgs) {}, func(*policyObjects) {}},
+		{"ingress from the ALB's subnets", func(a *components.NetworkPoliciesArgs) { a.IngressCIDRs = []string{"10.0.0.0/16", "10.1.0.0/16"} }, func(o *policyObjects) {
+			for _, p := range services(o) {
+				p.Spec.Ingress[0].From = cidrPeers("10.0.0.0/16", "10.1.0.0/16")
+			}
+		}},
+		{"and from the load-test runners", func(a *components.NetworkPoliciesArgs) {
+			a.IngressCIDRs = []string{"10.0.0.0/16"}
+			a.AllowFromPods = map[string]string{"app.kubernetes.io/name": "loadtest"}
+		}, func(o *policyObjects) {
+			for _, p := range services(o) {
+				p.Spec.Ingress[0].From = append(cidrPeers("10.0.0.0/16"),
+					networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "loadtest"}}})
+			}
+		}},
+		{"runners without ingress CIDRs: anyone may connect already", func(a *components.NetworkPoliciesArgs) {
+			a.AllowFromPods = map[string]string{"app.kubernetes.io/name": "loadtest"}
+		}, func(*policyObjects) {}},
+		{"https and redis CIDRs, redis port", func(a *components.NetworkPoliciesArgs) {
+			a.HTTPSEgressCIDRs, a.RedisCIDRs, a.RedisPort = []string{"10.2.0.0/16"}, []string{"10.3.0.0/24"}, 6380
+		}, func(o *policyObjects) {
+			for _, p := range services(o) {
+				p.Spec.Egress[1].To = cidrPeers("10.2.0.0/16")
+			}
+			o.server.Spec.Egress[2] = networkingv1.NetworkPolicyEgressRule{To: cidrPeers("10.3.0.0/24"), Ports: []networkingv1.NetworkPolicyPort{tcpPort(6380)}}
+		}},
+		{"in-cluster redis", func(a *components.NetworkPoliciesArgs) {
+			a.RedisPodSelector = map[string]string{"app.kubernetes.io/name": "shop-redis"}
+		}, func(o *policyObjects) {
+			o.server.Spec.Egress[2].To = []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "shop-redis"}}}}
+		}},
+		{"extra egress", func(a *components.NetworkPoliciesArgs) {
+			a.ExtraEgress = []components.EgressRule{{Name: "postgres", CIDRs: []string{"10.1.0.0/16", "10.4.0.0/16"}, Ports: []int32{5432, 5433}}}
+		}, func(o *policyObjects) {
+			for _, p := range services(o) {
+				p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
+					To: cidrPeers("10.1.0.0/16", "10.4.0.0/16"), Ports: []networkingv1.NetworkPolicyPort{tcpPort(5432), tcpPort(5433)},
+				})
+			}
+		}},
+		// The monitoring package's scrape rule: one peer with both
+		// selectors, the Prometheus pods of the Prometheus namespace, on the
+		// port monitoringArgs names.
+		{"prometheus scrapes the server", func(a *components.NetworkPoliciesArgs) {
+			scrapes, err := monitoring.ScrapeIngresses(monitoringArgs().Watch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Services[0].Scrape = &scrapes[0]
+		}, func(o *policyObjects) {
+			o.server.Spec.Ingress = append(o.server.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+				From: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
+				}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr(corev1.ProtocolTCP), Port: ptr(intstr.FromString("http"))}},
+			})
+		}},
+	})
 }
 
 func ExampleNewAlbIngress() {
