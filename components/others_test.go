@@ -275,87 +275,98 @@ func baseIngress() components.AlbIngressArgs {
 	}
 }
 
+type ingressObjects struct{ ingress *networkingv1.Ingress }
+
+func (o ingressObjects) all() map[string]runtime.Object { return keyed(o.ingress) }
+
+// baseIngressObjects: an internet-facing ALB on HTTP only (no
+// certificate), targets by pod IP, health checks where only 200 is
+// healthy, no deletion protection or access logs, the most specific path
+// first.
+func baseIngressObjects() ingressObjects {
+	const p = "alb.ingress.kubernetes.io/"
+	paths := []networkingv1.HTTPIngressPath{
+		{Path: "/api", PathType: ptr(networkingv1.PathTypePrefix), Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+			Name: "server", Port: networkingv1.ServiceBackendPort{Number: 3000},
+		}}},
+		{Path: "/", PathType: ptr(networkingv1.PathTypePrefix), Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+			Name: "client", Port: networkingv1.ServiceBackendPort{Number: 8080},
+		}}},
+	}
+	return ingressObjects{&networkingv1.Ingress{
+		TypeMeta: typeMeta("networking.k8s.io/v1", "Ingress"),
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "shop",
+			Labels: map[string]string{
+				"app.kubernetes.io/name": "shop", "app.kubernetes.io/instance": "shop-shop", "app.kubernetes.io/part-of": "shop",
+				"app.kubernetes.io/component": "ingress", "app.kubernetes.io/managed-by": "pulumi",
+			},
+			Annotations: map[string]string{
+				p + "scheme": "internet-facing", p + "target-type": "ip", p + "listen-ports": `[{"HTTP":80}]`, p + "backend-protocol": "HTTP",
+				p + "healthcheck-path": "/health", p + "healthcheck-protocol": "HTTP", p + "healthcheck-interval-seconds": "15", p + "success-codes": "200",
+				p + "load-balancer-attributes": "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true,deletion_protection.enabled=false",
+				p + "target-group-attributes":  "deregistration_delay.timeout_seconds=30",
+			},
+		},
+		Spec: networkingv1.IngressSpec{IngressClassName: ptr("alb"), Rules: []networkingv1.IngressRule{
+			{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}},
+		}},
+	}}
+}
+
 func TestAlbIngress(t *testing.T) {
 	const p = "alb.ingress.kubernetes.io/"
-	tests := []struct {
-		name   string
-		mutate func(*components.AlbIngressArgs)
-		check  func(*testing.T, networkingv1.Ingress)
-	}{
-		{"http only without a certificate", func(*components.AlbIngressArgs) {}, func(t *testing.T, ing networkingv1.Ingress) {
-			a := ing.Annotations
-			if a[p+"listen-ports"] != `[{"HTTP":80}]` || a[p+"ssl-redirect"] != "" || a[p+"target-type"] != "ip" || a[p+"scheme"] != "internet-facing" {
-				t.Errorf("annotations %v", a)
-			}
-			if *ing.Spec.IngressClassName != "alb" || len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "" {
-				t.Errorf("spec %+v", ing.Spec)
-			}
-			paths := ing.Spec.Rules[0].HTTP.Paths
-			if paths[0].Path != "/api" || paths[0].Backend.Service.Name != "server" || paths[0].Backend.Service.Port.Number != 3000 || paths[1].Path != "/" {
-				t.Errorf("the most specific path must come first: %+v", paths)
-			}
-		}},
-		{"health check: only 200 is healthy, no deletion protection or logs by default", func(*components.AlbIngressArgs) {}, func(t *testing.T, ing networkingv1.Ingress) {
-			a := ing.Annotations
-			if a[p+"success-codes"] != "200" || a[p+"load-balancer-attributes"] != "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true,deletion_protection.enabled=false" {
-				t.Errorf("success codes %q, attributes %q", a[p+"success-codes"], a[p+"load-balancer-attributes"])
-			}
-		}},
-		{"deletion protection and access logs", func(a *components.AlbIngressArgs) {
+	testObjectRows(t, "cirkelline:components:AlbIngress", baseIngress, baseIngressObjects, func(ctx *pulumi.Context, a components.AlbIngressArgs) error {
+		_, err := components.NewAlbIngress(ctx, "shop", a)
+		return err
+	}, []objectRow[components.AlbIngressArgs, ingressObjects]{
+		{"defaults", func(*components.AlbIngressArgs) {}, func(*ingressObjects) {}},
+		{"deletion protection, access logs, success codes", func(a *components.AlbIngressArgs) {
 			a.DeletionProtection = true
 			a.AccessLogs = &components.AlbAccessLogs{Bucket: "shop-alb-logs", Prefix: "prod"}
 			a.SuccessCodes = "200-299"
-		}, func(t *testing.T, ing networkingv1.Ingress) {
-			a := ing.Annotations
-			want := "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true,deletion_protection.enabled=true," +
+		}, func(o *ingressObjects) {
+			o.ingress.Annotations[p+"load-balancer-attributes"] = "idle_timeout.timeout_seconds=60,routing.http.drop_invalid_header_fields.enabled=true,deletion_protection.enabled=true," +
 				"access_logs.s3.enabled=true,access_logs.s3.bucket=shop-alb-logs,access_logs.s3.prefix=prod"
-			if a[p+"load-balancer-attributes"] != want || a[p+"success-codes"] != "200-299" {
-				t.Errorf("attributes %q, success codes %q; want %q and 200-299", a[p+"load-balancer-attributes"], a[p+"success-codes"], want)
-			}
+			o.ingress.Annotations[p+"success-codes"] = "200-299"
 		}},
-		{"await skipped", func(a *components.AlbIngressArgs) { a.SkipAwait = true }, func(t *testing.T, ing networkingv1.Ingress) {
-			if ing.Annotations["pulumi.com/skipAwait"] != "true" {
-				t.Errorf("annotations %v", ing.Annotations)
-			}
+		{"await skipped", func(a *components.AlbIngressArgs) { a.SkipAwait = true }, func(o *ingressObjects) {
+			o.ingress.Annotations["pulumi.com/skipAwait"] = "true"
 		}},
-		{"https with certificate and WAF", func(a *components.AlbIngressArgs) {
+		{"https with a certificate, WAF, internal, extra annotations win", func(a *components.AlbIngressArgs) {
 			a.CertificateARN = "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1"
 			a.WAFv2ACLARN = "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1"
 			a.Scheme = components.AlbInternal
-			a.Hosts = []string{"shop.example.com", "www.shop.example.com"}
-			a.ExtraAnnotations = map[string]string{p + "success-codes": "200"}
-		}, func(t *testing.T, ing networkingv1.Ingress) {
-			a := ing.Annotations
-			want := map[string]string{
-				p + "listen-ports": `[{"HTTP":80},{"HTTPS":443}]`, p + "ssl-redirect": "443",
-				p + "certificate-arn": "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
-				p + "wafv2-acl-arn":   "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1",
-				p + "scheme":          "internal", p + "success-codes": "200",
-			}
-			for k, v := range want {
-				if a[k] != v {
-					t.Errorf("%s = %q, want %q", k, a[k], v)
-				}
-			}
-			if len(ing.Spec.Rules) != 2 || ing.Spec.Rules[1].Host != "www.shop.example.com" {
-				t.Errorf("rules %+v", ing.Spec.Rules)
-			}
+			a.ExtraAnnotations = map[string]string{p + "success-codes": "200,204"}
+		}, func(o *ingressObjects) {
+			ann := o.ingress.Annotations
+			ann[p+"listen-ports"] = `[{"HTTP":80},{"HTTPS":443}]`
+			ann[p+"ssl-redirect"] = "443"
+			ann[p+"ssl-policy"] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+			ann[p+"certificate-arn"] = "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1"
+			ann[p+"wafv2-acl-arn"] = "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1"
+			ann[p+"scheme"] = "internal"
+			ann[p+"success-codes"] = "200,204"
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := baseIngress()
-			tt.mutate(&args)
-			c := capture(t, func(ctx *pulumi.Context) error {
-				_, err := components.NewAlbIngress(ctx, "shop", args)
-				return err
-			})
-			c.checkParenting("cirkelline:components:AlbIngress")
-			var ing networkingv1.Ingress
-			c.mustGet("kubernetes:networking.k8s.io/v1:Ingress", "shop", &ing)
-			tt.check(t, ing)
-		})
-	}
+		{"hosts: one rule each", func(a *components.AlbIngressArgs) { a.Hosts = []string{"shop.example.com", "www.shop.example.com"} }, func(o *ingressObjects) {
+			rule := o.ingress.Spec.Rules[0]
+			o.ingress.Spec.Rules = []networkingv1.IngressRule{rule, rule}
+			o.ingress.Spec.Rules[0].Host, o.ingress.Spec.Rules[1].Host = "shop.example.com", "www.shop.example.com"
+		}},
+		{"exact before prefix on a tie, longest first", func(a *components.AlbIngressArgs) {
+			a.Routes = append(a.Routes, components.IngressRoute{Path: "/api", PathType: components.PathExact, Service: "client"},
+				components.IngressRoute{Path: "/api/v2", Service: "server"})
+		}, func(o *ingressObjects) {
+			paths := &o.ingress.Spec.Rules[0].HTTP.Paths
+			v2, exact := (*paths)[0], (*paths)[0]
+			v2.Path = "/api/v2"
+			exact.PathType = ptr(networkingv1.PathTypeExact)
+			exact.Backend = (*paths)[1].Backend
+			*paths = append([]networkingv1.HTTPIngressPath{v2, exact}, *paths...)
+		}},
+		{"health check path", func(a *components.AlbIngressArgs) { a.HealthCheckPath = "/healthz" }, func(o *ingressObjects) {
+			o.ingress.Annotations[p+"healthcheck-path"] = "/healthz"
+		}},
+	})
 }
 
 func TestAlbIngressValidation(t *testing.T) {
