@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // TestURNsKeepLiveStacks: every resource a shipped stack registered at the
@@ -20,10 +20,10 @@ func TestURNsKeepLiveStacks(t *testing.T) {
 	for _, stack := range shippedStacks(t) {
 		t.Run(stack, func(t *testing.T) {
 			res := renderStack(t, stack)
-			path := filepath.Join("testdata", "rendered", stack, render.URNsFile)
-			got := render.URNs(res.Resources)
+			path := filepath.Join("testdata", "rendered", stack, mockrun.URNsFile)
+			got := mockrun.URNs(res.Resources)
 			if *update {
-				if err := os.WriteFile(path, render.FormatURNs(got), 0o644); err != nil {
+				if err := os.WriteFile(path, mockrun.FormatURNs(got), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -31,9 +31,9 @@ func TestURNsKeepLiveStacks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no URN list (run go test . -update): %v", err)
 			}
-			before := render.ParseURNs(b)
-			if lost := render.LostURNs(before, res.Resources); len(lost) > 0 {
-				t.Fatal(render.ExplainLostURNs(lost))
+			before := mockrun.ParseURNs(b)
+			if lost := mockrun.LostURNs(before, res.Resources); len(lost) > 0 {
+				t.Fatal(mockrun.ExplainLostURNs(lost))
 			}
 			if d := cmp.Diff(before, got); d != "" {
 				t.Errorf("the URNs differ from %s (resources added, or renamed under an alias): run go test . -update and review (-golden +now):\n%s", path, d)

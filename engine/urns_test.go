@@ -16,8 +16,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/cirkelline/infra/internal/render"
-	"github.com/cirkelline/infra/internal/render/renametest"
+	"github.com/cirkelline/infra/internal/mockrun"
+	"github.com/cirkelline/infra/internal/mockrun/renametest"
 )
 
 // stateURNs are the URNs the engine keeps in s's state, but the stack
@@ -50,12 +50,12 @@ func stateURNs(t *testing.T, s *auto.Stack) []string {
 // Deploy fails here too, as a replace on every live stack.
 func stateMatchesURNsFile(t *testing.T, s *auto.Stack, stackName string) {
 	t.Helper()
-	path := filepath.Join(repoRoot(), "testdata", "rendered", stackName, render.URNsFile)
+	path := filepath.Join(repoRoot(), "testdata", "rendered", stackName, mockrun.URNsFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted := render.ParseURNs(b)
+	accepted := mockrun.ParseURNs(b)
 	got := stateURNs(t, s)
 	var lost []string
 	for _, u := range accepted {
@@ -64,7 +64,7 @@ func stateMatchesURNsFile(t *testing.T, s *auto.Stack, stackName string) {
 		}
 	}
 	if len(lost) > 0 {
-		t.Errorf("%s", render.ExplainLostURNs(lost))
+		t.Errorf("%s", mockrun.ExplainLostURNs(lost))
 	}
 	if d := cmp.Diff(accepted, got); d != "" {
 		t.Errorf("the engine's state against %s (-file +state):\n%s", path, d)
@@ -73,7 +73,7 @@ func stateMatchesURNsFile(t *testing.T, s *auto.Stack, stackName string) {
 
 // TestRenamesReplaceWhatLostURNsSays: the engine, given each rename of
 // renametest.Cases after an up of the base program, plans to delete
-// exactly the URNs render.LostURNs reports for it (from the mocks), and
+// exactly the URNs mockrun.LostURNs reports for it (from the mocks), and
 // the URNs the mocks give are the ones the engine records. So the URN
 // check the root tests run on every stack is the engine's own rule.
 func TestRenamesReplaceWhatLostURNsSays(t *testing.T) {
@@ -89,21 +89,21 @@ func TestRenamesReplaceWhatLostURNsSays(t *testing.T) {
 		}
 	}()
 	up(s).must(t, "up of the base program")
-	base, err := render.Capture(renametest.Project, renametest.Stack, nil, nil, renametest.Base.Program("default"))
+	base, err := mockrun.Capture(renametest.Project, renametest.Stack, nil, nil, renametest.Base.Program("default"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := render.URNs(base)
+	before := mockrun.URNs(base)
 	if d := cmp.Diff(before, stateURNs(t, s)); d != "" {
 		t.Fatalf("URNs the mocks give (-) against the engine's state (+):\n%s", d)
 	}
 	for _, c := range renametest.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			now, err := render.Capture(renametest.Project, renametest.Stack, nil, nil, c.Program("default"))
+			now, err := mockrun.Capture(renametest.Project, renametest.Stack, nil, nil, c.Program("default"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := render.LostURNs(before, now)
+			want := mockrun.LostURNs(before, now)
 			s.Workspace().SetProgram(c.Program("default"))
 			r := preview(s).must(t, "preview")
 			var deleted []string

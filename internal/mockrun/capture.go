@@ -1,8 +1,8 @@
-// Package render runs a Pulumi program in-process against mocks and turns
+// Package mockrun runs a Pulumi program in-process against mocks and turns
 // what it registers into manifests a reviewer can read: one YAML file per
 // Kubernetes object, and cloud resources as their type and inputs. Nothing
 // talks to a cluster or a cloud, and secrets are never decrypted.
-package render
+package mockrun
 
 import (
 	"context"
@@ -16,13 +16,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/cirkelline/infra/stacks"
 )
 
 // Placeholders for values the render cannot or must not show.
 const (
-	SecretPlaceholder  = stacks.Redacted
+	// SecretPlaceholder is what Pulumi's blinding decrypter returns for a
+	// secure config value (pulumi/pulumi sdk/v3 v3.263.0,
+	// go/common/resource/config/crypt.go, blindingCrypter.DecryptValue), so a
+	// secret reads the same from the stack file and from a resource; the
+	// stack schema prints its secrets the same way (stacks.Redacted, tied to
+	// this by a test).
+	SecretPlaceholder  = "[secret]"
 	UnknownPlaceholder = "[unknown]"
 )
 
@@ -137,10 +141,12 @@ func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 // config (fully qualified keys, objects as JSON) against mocks, as a preview,
 // and returns every resource it registered, in a stable order.
 func Capture(project, stack string, config map[string]string, secretKeys []string, fn pulumi.RunFunc) ([]Resource, error) {
-	return capture(project, stack, config, secretKeys, nil, fn)
+	return CaptureWithStackOutputs(project, stack, config, secretKeys, nil, fn)
 }
 
-func capture(project, stack string, config map[string]string, secretKeys []string, stackOutputs map[string]resource.PropertyMap, fn pulumi.RunFunc) ([]Resource, error) {
+// CaptureWithStackOutputs is Capture with the outputs a StackReference reads,
+// by the referenced stack's name.
+func CaptureWithStackOutputs(project, stack string, config map[string]string, secretKeys []string, stackOutputs map[string]resource.PropertyMap, fn pulumi.RunFunc) ([]Resource, error) {
 	rec := &recorder{project: project, stack: stack, stackOutputs: stackOutputs}
 	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
 		Project: project, Stack: stack, Config: config, ConfigSecretKeys: secretKeys,

@@ -1,4 +1,4 @@
-package render
+package mockrun
 
 import (
 	"slices"
@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/cirkelline/infra/internal/render/renametest"
+	"github.com/cirkelline/infra/internal/mockrun/renametest"
 )
 
 func captureCase(t *testing.T, c renametest.Case) []Resource {
