@@ -7,15 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
@@ -105,26 +97,6 @@ func (c captured) checkParenting(componentType string) {
 
 func ptr[T any](v T) *T { return &v }
 
-// kubeTypes are the k8s.io/api types the components' objects decode into,
-// by the type token they are registered with.
-var kubeTypes = map[string]func() runtime.Object{
-	"kubernetes:core/v1:Namespace":                        func() runtime.Object { return &corev1.Namespace{} },
-	"kubernetes:core/v1:ServiceAccount":                   func() runtime.Object { return &corev1.ServiceAccount{} },
-	"kubernetes:core/v1:ConfigMap":                        func() runtime.Object { return &corev1.ConfigMap{} },
-	"kubernetes:core/v1:Secret":                           func() runtime.Object { return &corev1.Secret{} },
-	"kubernetes:core/v1:Service":                          func() runtime.Object { return &corev1.Service{} },
-	"kubernetes:rbac.authorization.k8s.io/v1:Role":        func() runtime.Object { return &rbacv1.Role{} },
-	"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": func() runtime.Object { return &rbacv1.RoleBinding{} },
-	"kubernetes:apps/v1:Deployment":                       func() runtime.Object { return &appsv1.Deployment{} },
-	"kubernetes:autoscaling/v2:HorizontalPodAutoscaler":   func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscaler{} },
-	"kubernetes:policy/v1:PodDisruptionBudget":            func() runtime.Object { return &policyv1.PodDisruptionBudget{} },
-	"kubernetes:networking.k8s.io/v1:NetworkPolicy":       func() runtime.Object { return &networkingv1.NetworkPolicy{} },
-	"kubernetes:networking.k8s.io/v1:Ingress":             func() runtime.Object { return &networkingv1.Ingress{} },
-	"kubernetes:batch/v1:Job":                             func() runtime.Object { return &batchv1.Job{} },
-	"kubernetes:monitoring.coreos.com/v1:ServiceMonitor":  func() runtime.Object { return &monv1.ServiceMonitor{} },
-	"kubernetes:monitoring.coreos.com/v1:PrometheusRule":  func() runtime.Object { return &monv1.PrometheusRule{} },
-}
-
 // objects is every Kubernetes object the component registered, decoded
 // strictly into its k8s.io/api type, keyed by objectKey.
 func (c captured) objects() map[string]runtime.Object {
@@ -134,11 +106,11 @@ func (c captured) objects() map[string]runtime.Object {
 		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") {
 			continue
 		}
-		newObject, ok := kubeTypes[r.Type]
+		// "kubernetes:<group/version>:<kind>"
+		obj, ok := mockrun.TypedObject(r.Type[strings.LastIndex(r.Type, ":")+1:])
 		if !ok {
-			c.t.Fatalf("%s %s: no k8s.io/api type to decode it into; add it to kubeTypes", r.Type, r.Name)
+			c.t.Fatalf("%s %s: no Go type to decode it into; add it to mockrun.TypedObject", r.Type, r.Name)
 		}
-		obj := newObject()
 		b, err := yaml.Marshal(r.Inputs)
 		if err != nil {
 			c.t.Fatal(err)
