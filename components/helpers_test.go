@@ -97,13 +97,19 @@ func (c captured) checkParenting(componentType string) {
 
 func ptr[T any](v T) *T { return &v }
 
-// objects is every Kubernetes object the component registered, decoded
-// strictly into its k8s.io/api type, keyed by objectKey.
-func (c captured) objects() map[string]runtime.Object {
+// objects is every resource the component registered: a Kubernetes object
+// decoded strictly into its Go type (mockrun.TypedObject), keyed by
+// objectKey; any other (a cloud resource) as a cloudResource, keyed by its
+// type token and Pulumi name.
+func (c captured) objects() map[string]any {
 	c.t.Helper()
-	out := map[string]runtime.Object{}
+	out := map[string]any{}
 	for _, r := range c.resources {
-		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") {
+		if !r.Custom {
+			continue
+		}
+		if !strings.HasPrefix(r.Type, "kubernetes:") {
+			out[r.Type+" "+r.Name] = cloudResource{Inputs: r.Inputs, Protect: r.Protect}
 			continue
 		}
 		// "kubernetes:<group/version>:<kind>"
@@ -127,6 +133,15 @@ func (c captured) objects() map[string]runtime.Object {
 	return out
 }
 
+// cloudResource is a resource of another provider than Kubernetes: the
+// inputs the provider receives (secrets as mockrun.SecretPlaceholder,
+// another resource's ID as "[id of <type> <name>]"), and whether it is
+// protected.
+type cloudResource struct {
+	Inputs  map[string]any
+	Protect bool
+}
+
 // objectKey names an object by its kind, namespace and name.
 func objectKey(obj runtime.Object) string {
 	m, err := metaOf(obj)
@@ -146,8 +161,8 @@ func metaOf(obj runtime.Object) (metav1.Object, error) {
 
 // keyed keys the wanted objects as objects does, leaving out nil ones (an
 // object a row removes).
-func keyed(objs ...runtime.Object) map[string]runtime.Object {
-	out := map[string]runtime.Object{}
+func keyed(objs ...runtime.Object) map[string]any {
+	out := map[string]any{}
 	for _, o := range objs {
 		if o == nil || reflect.ValueOf(o).IsNil() {
 			continue
@@ -159,7 +174,7 @@ func keyed(objs ...runtime.Object) map[string]runtime.Object {
 
 // diffObjects fails the test with the difference between the wanted and
 // the registered objects, compared whole.
-func diffObjects(t *testing.T, want, got map[string]runtime.Object) {
+func diffObjects(t *testing.T, want, got map[string]any) {
 	t.Helper()
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("registered objects differ (-want +got):\n%s", d)
@@ -183,7 +198,7 @@ type objectRow[A, O any] struct {
 // wholeObjects are a component's wanted objects, keyed as objects keys
 // the registered ones.
 type wholeObjects interface {
-	all() map[string]runtime.Object
+	all() map[string]any
 }
 
 // testObjectRows runs a component's table test k6-operator style: each

@@ -10,7 +10,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cirkelline/infra/components"
@@ -31,7 +30,7 @@ type redisObjects struct {
 	policy     *networkingv1.NetworkPolicy
 }
 
-func (o redisObjects) all() map[string]runtime.Object {
+func (o redisObjects) all() map[string]any {
 	return keyed(o.secret, o.deployment, o.service, o.policy)
 }
 

@@ -43,7 +43,7 @@ type watchObjects struct {
 	dashboard *corev1.ConfigMap
 }
 
-func (o watchObjects) all() map[string]runtime.Object {
+func (o watchObjects) all() map[string]any {
 	objs := []runtime.Object{o.rule, o.dashboard}
 	for _, m := range o.monitors {
 		objs = append(objs, m)

@@ -11,7 +11,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cirkelline/infra/components"
@@ -23,7 +22,7 @@ func baseNamespace() components.NamespaceArgs { return components.NamespaceArgs{
 
 type namespaceObjects struct{ namespace *corev1.Namespace }
 
-func (o namespaceObjects) all() map[string]runtime.Object { return keyed(o.namespace) }
+func (o namespaceObjects) all() map[string]any { return keyed(o.namespace) }
 
 // baseNamespaceObjects: Pod Security Standards restricted, enforced,
 // audited and warned about.
@@ -77,7 +76,7 @@ type identityObjects struct {
 	binding *rbacv1.RoleBinding
 }
 
-func (o identityObjects) all() map[string]runtime.Object { return keyed(o.account, o.role, o.binding) }
+func (o identityObjects) all() map[string]any { return keyed(o.account, o.role, o.binding) }
 
 // baseIdentityObjects: least privilege, no API token and nothing to
 // grant, so no Role.
@@ -167,7 +166,7 @@ type appConfigObjects struct {
 	secret    *corev1.Secret
 }
 
-func (o appConfigObjects) all() map[string]runtime.Object { return keyed(o.configMap, o.secret) }
+func (o appConfigObjects) all() map[string]any { return keyed(o.configMap, o.secret) }
 
 // baseAppConfigObjects: the settings in the ConfigMap, the secrets in the
 // Secret, secret in state and in the rendered output.
@@ -277,7 +276,7 @@ func baseIngress() components.AlbIngressArgs {
 
 type ingressObjects struct{ ingress *networkingv1.Ingress }
 
-func (o ingressObjects) all() map[string]runtime.Object { return keyed(o.ingress) }
+func (o ingressObjects) all() map[string]any { return keyed(o.ingress) }
 
 // baseIngressObjects: an internet-facing ALB on HTTP only (no
 // certificate), targets by pod IP, health checks where only 200 is
@@ -394,7 +393,7 @@ func baseNetworkPolicies() components.NetworkPoliciesArgs {
 
 type policyObjects struct{ defaultDeny, server, client *networkingv1.NetworkPolicy }
 
-func (o policyObjects) all() map[string]runtime.Object {
+func (o policyObjects) all() map[string]any {
 	return keyed(o.defaultDeny, o.server, o.client)
 }
 

@@ -13,7 +13,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cirkelline/infra/components"
@@ -43,7 +42,7 @@ type webObjects struct {
 	pdb               *policyv1.PodDisruptionBudget
 }
 
-func (o webObjects) all() map[string]runtime.Object {
+func (o webObjects) all() map[string]any {
 	return keyed(o.deployment, o.service, o.headless, o.hpa, o.pdb)
 }
 
