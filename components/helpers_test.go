@@ -144,19 +144,11 @@ type cloudResource struct {
 
 // objectKey names an object by its kind, namespace and name.
 func objectKey(obj runtime.Object) string {
-	m, err := metaOf(obj)
-	if err != nil {
-		panic(err)
-	}
-	return fmt.Sprintf("%s %s/%s", obj.GetObjectKind().GroupVersionKind().Kind, m.GetNamespace(), m.GetName())
-}
-
-func metaOf(obj runtime.Object) (metav1.Object, error) {
 	m, ok := obj.(metav1.Object)
 	if !ok {
-		return nil, fmt.Errorf("%T has no object metadata", obj)
+		panic(fmt.Sprintf("%T has no object metadata", obj))
 	}
-	return m, nil
+	return fmt.Sprintf("%s %s/%s", obj.GetObjectKind().GroupVersionKind().Kind, m.GetNamespace(), m.GetName())
 }
 
 // keyed keys the wanted objects as objects does, leaving out nil ones (an
@@ -170,15 +162,6 @@ func keyed(objs ...runtime.Object) map[string]any {
 		out[objectKey(o)] = o
 	}
 	return out
-}
-
-// diffObjects fails the test with the difference between the wanted and
-// the registered objects, compared whole.
-func diffObjects(t *testing.T, want, got map[string]any) {
-	t.Helper()
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("registered objects differ (-want +got):\n%s", d)
-	}
 }
 
 // typeMeta is an object's apiVersion and kind, as every registered object
@@ -216,7 +199,9 @@ func testObjectRows[A any, O wholeObjects](t *testing.T, componentType string, b
 			row.want(&want)
 			c := capture(t, func(ctx *pulumi.Context) error { return register(ctx, args) })
 			c.checkParenting(componentType)
-			diffObjects(t, want.all(), c.objects())
+			if d := cmp.Diff(want.all(), c.objects()); d != "" {
+				t.Errorf("registered objects differ (-want +got):\n%s", d)
+			}
 		})
 	}
 }

@@ -19,12 +19,7 @@ import (
 	"github.com/cirkelline/infra/internal/mockrun"
 )
 
-const (
-	deploymentType = "kubernetes:apps/v1:Deployment"
-	serviceType    = "kubernetes:core/v1:Service"
-	hpaType        = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-	pdbType        = "kubernetes:policy/v1:PodDisruptionBudget"
-)
+const deploymentType = "kubernetes:apps/v1:Deployment"
 
 func baseWebService() components.WebServiceArgs {
 	return components.WebServiceArgs{
