@@ -18,11 +18,19 @@ import (
 )
 
 // LoadTestName is the name of the load-test runners' objects and pods;
-// the starter's pods are LoadTestName + "-starter".
+// the starter's pods are LoadTestStarterName.
 const LoadTestName = "loadtest"
 
+// loadTestStarterSuffix turns a name of the runners' into the starter's.
+const loadTestStarterSuffix = "-starter"
+
 // LoadTestStarterName names the starter's pods.
-const LoadTestStarterName = LoadTestName + "-starter"
+const LoadTestStarterName = LoadTestName + loadTestStarterSuffix
+
+// LoadTestStarter is the name of a run's starter objects (its Job,
+// ServiceAccount, Role, RoleBinding and NetworkPolicy, and their Pulumi
+// resources) from the run's Job name.
+func LoadTestStarter(job string) string { return job + loadTestStarterSuffix }
 
 // LabelLoadTestRun tells one run's pods from another's.
 const LabelLoadTestRun = "loadtest.cirkelline.io/run"
@@ -135,9 +143,9 @@ func (a LoadTestArgs) WithDefaults() LoadTestArgs {
 // Validate reports every problem with the (defaulted) args under path.
 func (a LoadTestArgs) Validate(path string) error {
 	var errs validate.Errors
-	// The runners' Job is JobName, the starter's JobName + "-starter"; both,
-	// and their pods' hostnames, must be DNS labels.
-	if starter := a.JobName + "-starter"; len(starter) > 63 {
+	// The runners' Job is JobName, the starter's LoadTestStarter(JobName);
+	// both, and their pods' hostnames, must be DNS labels.
+	if starter := LoadTestStarter(a.JobName); len(starter) > 63 {
 		errs.Add(validate.Join(path, "runId"), a.JobName, fmt.Sprintf("names the starter's Job %q, %d characters; at most 63 fit", starter, len(starter)),
 			fmt.Sprintf("shorten the run ID by %d characters", len(starter)-63))
 	} else {
@@ -229,11 +237,11 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 		return nil, fmt.Errorf("load test %s: runner service: %w", name, err)
 	}
 	for _, p := range []struct {
-		suffix string
-		args   *networkingv1.NetworkPolicyArgs
-	}{{"-runners", plan.runnerPolicy()}, {"-starter", plan.starterPolicy()}} {
-		if _, err := networkingv1.NewNetworkPolicy(ctx, name+p.suffix, p.args, parent); err != nil {
-			return nil, fmt.Errorf("load test %s: network policy%s: %w", name, p.suffix, err)
+		name string
+		args *networkingv1.NetworkPolicyArgs
+	}{{name + "-runners", plan.runnerPolicy()}, {LoadTestStarter(name), plan.starterPolicy()}} {
+		if _, err := networkingv1.NewNetworkPolicy(ctx, p.name, p.args, parent); err != nil {
+			return nil, fmt.Errorf("load test %s: network policy %s: %w", name, p.name, err)
 		}
 	}
 	jobOpts := func(deadline time.Duration) []pulumi.ResourceOption {
@@ -251,20 +259,20 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 	}
 	// The starter's identity, to read the runners' pods: its pod needs all
 	// three before it starts.
-	account, err := corev1.NewServiceAccount(ctx, name+"-starter", plan.starterServiceAccount(), parent)
+	account, err := corev1.NewServiceAccount(ctx, LoadTestStarter(name), plan.starterServiceAccount(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter service account: %w", name, err)
 	}
-	role, err := rbacv1.NewRole(ctx, name+"-starter", plan.starterRole(), parent)
+	role, err := rbacv1.NewRole(ctx, LoadTestStarter(name), plan.starterRole(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter role: %w", name, err)
 	}
-	binding, err := rbacv1.NewRoleBinding(ctx, name+"-starter", plan.starterRoleBinding(), parent, pulumi.DependsOn([]pulumi.Resource{account, role}))
+	binding, err := rbacv1.NewRoleBinding(ctx, LoadTestStarter(name), plan.starterRoleBinding(), parent, pulumi.DependsOn([]pulumi.Resource{account, role}))
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter role binding: %w", name, err)
 	}
 	jobDeps = append(jobDeps, account, role, binding)
-	starter, err := batchv1.NewJob(ctx, name+"-starter", plan.starterJob(), jobOpts(plan.starterDeadline())...)
+	starter, err := batchv1.NewJob(ctx, LoadTestStarter(name), plan.starterJob(), jobOpts(plan.starterDeadline())...)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter job: %w", name, err)
 	}
