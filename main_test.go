@@ -20,8 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -88,47 +86,6 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// typedObject returns the k8s.io/api type a kind must decode into.
-func typedObject(kind string) (any, bool) {
-	switch kind {
-	case "Namespace":
-		return &corev1.Namespace{}, true
-	case "ServiceAccount":
-		return &corev1.ServiceAccount{}, true
-	case "ConfigMap":
-		return &corev1.ConfigMap{}, true
-	case "Secret":
-		return &corev1.Secret{}, true
-	case "Service":
-		return &corev1.Service{}, true
-	case "Role":
-		return &rbacv1.Role{}, true
-	case "RoleBinding":
-		return &rbacv1.RoleBinding{}, true
-	case "Deployment":
-		return &appsv1.Deployment{}, true
-	case "StatefulSet":
-		return &appsv1.StatefulSet{}, true
-	case "HorizontalPodAutoscaler":
-		return &autoscalingv2.HorizontalPodAutoscaler{}, true
-	case "PodDisruptionBudget":
-		return &policyv1.PodDisruptionBudget{}, true
-	case "Ingress":
-		return &networkingv1.Ingress{}, true
-	case "NetworkPolicy":
-		return &networkingv1.NetworkPolicy{}, true
-	case "Job":
-		return &batchv1.Job{}, true
-	case "ServiceMonitor":
-		return &monv1.ServiceMonitor{}, true
-	case "PrometheusRule":
-		return &monv1.PrometheusRule{}, true
-	case "PriorityClass":
-		return &schedulingv1.PriorityClass{}, true
-	}
-	return nil, false
-}
-
 // TestRenderedObjectsDecodeStrictly decodes every rendered Kubernetes object
 // into its k8s.io/api type with unknown fields rejected, so a misspelt field
 // fails here rather than at apply time.
@@ -146,9 +103,9 @@ func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 				// them with --validate=strict after the CRDs.
 				continue
 			}
-			obj, ok := typedObject(o.Kind)
+			obj, ok := mockrun.TypedObject(o.Kind)
 			if !ok {
-				t.Errorf("%s/%s: kind %s has no typed decoder; add it to typedObject", stack, o.File, o.Kind)
+				t.Errorf("%s/%s: kind %s has no typed decoder; add it to mockrun.TypedObject", stack, o.File, o.Kind)
 				continue
 			}
 			if err := yaml.UnmarshalStrict(o.Body, obj); err != nil {

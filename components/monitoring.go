@@ -1,8 +1,10 @@
 package components
 
 import (
+	"cmp"
 	"fmt"
 
+	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -23,15 +25,14 @@ type MonitoringArgs struct {
 	Dashboard DashboardConfigMapArgs
 }
 
-// DashboardConfigMapArgs place the dashboard ConfigMap.
+// DashboardConfigMapArgs place the dashboard ConfigMap; the label Grafana's
+// sidecar loads it by, and the namespace a stack sets, are Watch.Grafana's.
 type DashboardConfigMapArgs struct {
 	// Name of the ConfigMap. Required.
 	Name string
-	// Namespace of the ConfigMap. Default: MonitoringArgs.Namespace.
+	// Namespace of the ConfigMap. Default: Watch.Grafana.Namespace, else
+	// MonitoringArgs.Namespace.
 	Namespace pulumi.StringInput
-	// SidecarLabel and SidecarLabelValue mark it for the sidecar. Default
-	// monitoring.DefaultSidecarLabel and monitoring.DefaultSidecarLabelValue.
-	SidecarLabel, SidecarLabelValue string
 }
 
 // Monitoring is a ServiceMonitor per service, a PrometheusRule and the
@@ -47,25 +48,19 @@ type Monitoring struct {
 // NewMonitoring applies it before validating.
 func (a MonitoringArgs) WithDefaults() MonitoringArgs {
 	a.Watch = a.Watch.WithDefaults()
-	if a.Dashboard.Namespace == nil {
-		a.Dashboard.Namespace = a.Namespace
+	if a.Dashboard.Namespace == nil && a.Watch.Grafana.Namespace != "" {
+		a.Dashboard.Namespace = pulumi.String(a.Watch.Grafana.Namespace)
 	}
-	if a.Dashboard.SidecarLabel == "" {
-		a.Dashboard.SidecarLabel = monitoring.DefaultSidecarLabel
-	}
-	if a.Dashboard.SidecarLabelValue == "" {
-		a.Dashboard.SidecarLabelValue = monitoring.DefaultSidecarLabelValue
-	}
+	a.Dashboard.Namespace = cmp.Or(a.Dashboard.Namespace, a.Namespace)
 	return a
 }
 
-// Validate reports every problem with the args, with field paths under
-// path (the monitoring package's own paths for Watch's).
+// Validate reports every problem with the (defaulted) args, with field
+// paths under path (the monitoring package's own, Watch's, under it too).
 func (a MonitoringArgs) Validate(path string) error {
 	var errs validate.Errors
-	errs.Merge(a.Watch.Validate())
+	errs.Merge(validate.Under(path, a.Watch.Validate()))
 	validate.DNSLabel(&errs, validate.Join(path, "dashboard.name"), a.Dashboard.Name, 253)
-	validate.LabelKey(&errs, validate.Join(path, "grafana.sidecarLabel"), a.Dashboard.SidecarLabel)
 	return errs.Err()
 }
 
@@ -80,17 +75,9 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 	if err := args.Validate("monitoring"); err != nil {
 		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
-	monitors, err := monitoring.ServiceMonitors(args.Watch)
+	objs, err := buildMonitoring(args)
 	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: service monitors: %w", name, err)
-	}
-	rule, err := monitoring.PrometheusRule(args.Watch)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
-	}
-	dashboard, err := monitoring.Dashboard(args.Watch)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: dashboard: %w", name, err)
+		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
 
 	comp := &Monitoring{}
@@ -98,20 +85,16 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 		return nil, fmt.Errorf("register monitoring %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	for _, sm := range monitors {
+	for _, sm := range objs.monitors {
 		if _, err := registerObject(ctx, name+"-"+sm.Name, monitoringAPIVersion, "ServiceMonitor", sm.ObjectMeta, sm, args.Namespace, parent); err != nil {
 			return nil, fmt.Errorf("monitoring %s: service monitor %s: %w", name, sm.Name, err)
 		}
 	}
-	pr, err := registerObject(ctx, name+"-alerts", monitoringAPIVersion, "PrometheusRule", rule.ObjectMeta, rule, args.Namespace, parent)
+	pr, err := registerObject(ctx, name+"-alerts", monitoringAPIVersion, "PrometheusRule", objs.rule.ObjectMeta, objs.rule, args.Namespace, parent)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
 	}
-	labels := merged(args.Watch.Labels, map[string]string{args.Dashboard.SidecarLabel: args.Dashboard.SidecarLabelValue})
-	if _, err := corev1.NewConfigMap(ctx, name+"-dashboard", &corev1.ConfigMapArgs{
-		Metadata: objectMeta(args.Dashboard.Name, args.Dashboard.Namespace, stringMap(labels), nil),
-		Data:     pulumi.StringMap{monitoring.DashboardFileName(args.Watch.Stack): pulumi.String(string(dashboard))},
-	}, parent); err != nil {
+	if _, err := corev1.NewConfigMap(ctx, name+"-dashboard", objs.dashboard, parent); err != nil {
 		return nil, fmt.Errorf("monitoring %s: dashboard config map: %w", name, err)
 	}
 	comp.RuleName = pr.Metadata.Name().Elem()
@@ -119,4 +102,34 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 		return nil, fmt.Errorf("monitoring %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// monitoringObjects are what NewMonitoring registers, as buildMonitoring
+// builds them: the monitoring package's ServiceMonitors and PrometheusRule
+// as they are, and the dashboard's ConfigMap.
+type monitoringObjects struct {
+	monitors  []*monv1.ServiceMonitor
+	rule      *monv1.PrometheusRule
+	dashboard *corev1.ConfigMapArgs
+}
+
+// buildMonitoring builds every object from defaulted, valid args.
+func buildMonitoring(a MonitoringArgs) (monitoringObjects, error) {
+	monitors, err := monitoring.ServiceMonitors(a.Watch)
+	if err != nil {
+		return monitoringObjects{}, fmt.Errorf("service monitors: %w", err)
+	}
+	rule, err := monitoring.PrometheusRule(a.Watch)
+	if err != nil {
+		return monitoringObjects{}, fmt.Errorf("prometheus rule: %w", err)
+	}
+	dashboard, err := monitoring.Dashboard(a.Watch)
+	if err != nil {
+		return monitoringObjects{}, fmt.Errorf("dashboard: %w", err)
+	}
+	labels := merged(a.Watch.Labels, map[string]string{a.Watch.Grafana.SidecarLabel: a.Watch.Grafana.SidecarLabelValue})
+	return monitoringObjects{monitors: monitors, rule: rule, dashboard: &corev1.ConfigMapArgs{
+		Metadata: objectMeta(a.Dashboard.Name, a.Dashboard.Namespace, stringMap(labels), nil),
+		Data:     pulumi.StringMap{monitoring.DashboardFileName(a.Watch.Stack): pulumi.String(string(dashboard))},
+	}}, nil
 }

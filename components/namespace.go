@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -72,8 +73,22 @@ func (a NamespaceArgs) WithDefaults() NamespaceArgs {
 func (a NamespaceArgs) Validate(path string) error {
 	var errs validate.Errors
 	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, 63)
+	if isSystemNamespace(a.Name) {
+		errs.Add(validate.Join(path, "name"), a.Name, "is a namespace of the cluster itself: the stack would enforce restricted Pod Security and a default-deny NetworkPolicy on it, and pulumi destroy would delete it",
+			`use a namespace this stack owns, e.g. "cirkelline"`)
+	}
 	validate.OneOf(&errs, validate.Join(path, "podSecurity"), a.PodSecurity, PodSecurityRestricted, PodSecurityBaseline, PodSecurityPrivileged)
 	return errs.Err()
+}
+
+// isSystemNamespace reports the cluster's own namespaces: Kubernetes starts
+// with default, kube-system, kube-public and kube-node-lease, and reserves
+// the "kube-" prefix for system namespaces (kubernetes.io, Concepts >
+// Namespaces: "Avoid creating namespaces with the prefix kube-"; the names
+// are metav1.NamespaceSystem, metav1.NamespacePublic and
+// corev1.NamespaceNodeLease).
+func isSystemNamespace(ns string) bool {
+	return ns == "default" || strings.HasPrefix(ns, "kube-")
 }
 
 // namespaceLabels are the Pod Security admission labels, the readiness
@@ -102,9 +117,7 @@ func NewNamespace(ctx *pulumi.Context, name string, args NamespaceArgs, opts ...
 	if err := ctx.RegisterComponentResource("cirkelline:components:Namespace", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register namespace %s: %w", name, err)
 	}
-	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Labels: stringMap(namespaceLabels(args))},
-	}, pulumi.Parent(comp))
+	ns, err := corev1.NewNamespace(ctx, name, buildNamespace(args), pulumi.Parent(comp))
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", name, err)
 	}
@@ -113,4 +126,12 @@ func NewNamespace(ctx *pulumi.Context, name string, args NamespaceArgs, opts ...
 		return nil, fmt.Errorf("namespace %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// buildNamespace builds the Namespace from defaulted, valid args;
+// NewNamespace only registers it.
+func buildNamespace(a NamespaceArgs) *corev1.NamespaceArgs {
+	return &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Labels: stringMap(namespaceLabels(a))},
+	}
 }
