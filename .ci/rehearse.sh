@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Rehearses a shortened spike on the staging stack through the real HPA
-# controller (commands/rehearse, build tag rehearsal): twice in parallel,
-# with staging's HPA and with maxReplicas 2, asserting on the verdicts.
-# About 5 minutes of wall clock once the control plane is built (it shares
-# hack/controlplane's cache with .ci/controlplane.sh). SKIP_CONTROLPLANE=1
-# skips it.
+# Rehearses through the real HPA controller, scheduler and controllers
+# (commands/rehearse, build tag rehearsal), each run on its own control
+# plane, asserting on the verdicts:
+#   - a shortened spike on staging, twice in parallel: with staging's HPA and
+#     with maxReplicas 2 (about 5 minutes);
+#   - the bad days, three in parallel: production losing a zone at the peak
+#     with today's spread (must pass) and with the spread before issue 21's
+#     fix (minDomains 3, must fail), and staging's node drained at the peak
+#     through the eviction API (must pass, paced by its budget) (about 6
+#     minutes together on 2 cores).
+# It shares hack/controlplane's cache with .ci/controlplane.sh.
+# SKIP_CONTROLPLANE=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SKIP_CONTROLPLANE:-}" ]; then
@@ -12,4 +18,4 @@ if [ -n "${SKIP_CONTROLPLANE:-}" ]; then
   exit 0
 fi
 bash hack/controlplane/build.sh >/dev/null
-go test -tags rehearsal -count=1 -v -timeout 20m -run TestRehearsalOfStaging ./commands/rehearse/
+go test -tags rehearsal -count=1 -v -timeout 30m -parallel 3 -run 'TestRehearsalOfStaging|TestRehearsalOfBadDays' ./commands/rehearse/

@@ -15,6 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/commands/rehearse"
 	"github.com/cirkelline/infra/commands/render"
 	"github.com/cirkelline/infra/internal/stackfile"
@@ -27,12 +31,16 @@ import (
 var ErrNotCarried = errors.New("the rehearsal's verdict is not OK")
 
 const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stages 10s:100,1m:100,...]
+                    [--event zone-outage:ZONE@T | drain:ZONE|all@T | rollout@T ...]
+                    [--node-delay D] [--min-domains N] [--block-bound D] [--scenario NAME]
                     [--max-replicas N] [--startup D] [--cooldown D] [--memory-share F] [--out DIR]
-      Replay a load-test shape through the real HPA controller on a local
-      control plane (kube-apiserver, controller manager, scheduler, kwok,
-      metrics-server; hack/controlplane builds them) and write DIR/rehearsal.csv,
-      .png, .svg verdict.txt and
-      verdict.json (default DIR rendered/rehearsal/NAME-SHAPE).
+      Replay a load-test shape through the real HPA controller, scheduler and
+      controllers on a local control plane (kube-apiserver, controller manager,
+      scheduler, kwok, metrics-server; hack/controlplane builds them), on kwok
+      nodes as the stack declares them (cluster.capacity, cluster.zones), with
+      events on the timeline, and write DIR/rehearsal.csv, .png, .svg,
+      verdict.txt, verdict.json and timeline.txt (default DIR
+      rendered/rehearsal/NAME-SCENARIO; the scenario is the shape and the events).
       Exits non-zero unless the verdict is OK. Takes the shape's real time;
       Ctrl-C stops it and still writes what was observed.
 `
@@ -44,7 +52,17 @@ type rehearseFlags struct {
 	startup, cooldown              string
 	memoryShare                    float64
 	keepLogs                       bool
+	events                         []string
+	nodeDelay, blockBound          string
+	minDomains                     int
+	scenario                       string
 }
+
+// eventFlags collects the repeatable --event.
+type eventFlags []string
+
+func (e *eventFlags) String() string     { return strings.Join(*e, ",") }
+func (e *eventFlags) Set(v string) error { *e = append(*e, v); return nil }
 
 func rehearseCommand(args []string, program render.Program, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
@@ -61,6 +79,11 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.StringVar(&f.dir, "dir", ".", "project directory (holds Pulumi.yaml)")
 	fs.Float64Var(&f.memoryShare, "memory-share", 0, "each pod's constant memory use as a share of its request (default: none, so a memory target stays out of the way)")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the control plane's logs")
+	fs.Var((*eventFlags)(&f.events), "event", "an event on the shape's timeline (repeatable): zone-outage:<zone>@<time>, drain:<zone|all>@<time>, rollout@<time>")
+	fs.StringVar(&f.nodeDelay, "node-delay", "auto", "a new node's time to Ready (auto: 60s with Karpenter, 3m with a node group; see rehearse.DefaultKarpenterNodeDelay)")
+	fs.IntVar(&f.minDomains, "min-domains", 0, "set minDomains on the service's zone spread (a what-if: production's spread before issue 21 had minDomains 3)")
+	fs.StringVar(&f.blockBound, "block-bound", rehearse.DefaultBlockBound.String(), "the longest a budget may hold a drain's eviction before the verdict fails")
+	fs.StringVar(&f.scenario, "scenario", "", "the scenario's name in the output directory (default: the shape, then the events)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +102,15 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	name := string(cfg.LoadTest.Shape)
 	if f.stages != "" {
 		name += "-custom"
+	}
+	for _, e := range opts.Events {
+		name += "-" + e.Slug()
+	}
+	if f.minDomains > 0 {
+		name += fmt.Sprintf("-min-domains-%d", f.minDomains)
+	}
+	if f.scenario != "" {
+		name = f.scenario
 	}
 	out := f.out
 	if out == "" {
@@ -116,6 +148,19 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	timelinePath := filepath.Join(out, "timeline.txt")
+	ftl, err := os.Create(timelinePath)
+	if err != nil {
+		return err
+	}
+	if err := rehearse.WriteTimeline(ftl, res); err != nil {
+		ftl.Close()
+		return err
+	}
+	if err := ftl.Close(); err != nil {
+		return err
+	}
+	files = append(files, timelinePath)
 	table := res.Verdict.Table()
 	if err := os.WriteFile(filepath.Join(out, "verdict.txt"), []byte(title+"\n"+table), 0o644); err != nil {
 		return err
@@ -143,7 +188,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 // rehearseOptions loads the stack, resolves the shape and renders the
 // objects the rehearsal applies.
 func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options, *stacks.Config, error) {
-	o := rehearse.Options{Root: f.dir, MaxReplicas: int32(f.maxReplicas), MemoryShare: f.memoryShare, KeepLogs: f.keepLogs}
+	o := rehearse.Options{Root: f.dir, MaxReplicas: int32(f.maxReplicas), MemoryShare: f.memoryShare, KeepLogs: f.keepLogs, MinDomains: int32(f.minDomains)}
 	sc, err := stackfile.LoadStackConfig(f.dir, f.stack)
 	if err != nil {
 		return o, nil, err
@@ -191,6 +236,26 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 			errs.Add("--cooldown", f.cooldown, "is not a duration of 0 or more", `use e.g. 5m, 0s to stop at the shape's end, or "auto"`)
 		}
 	}
+	for _, ev := range f.events {
+		e, err := rehearse.ParseEvent(ev)
+		if err != nil {
+			errs.Add("--event", ev, err.Error(), "write "+rehearse.EventSyntax)
+			continue
+		}
+		o.Events = append(o.Events, e)
+	}
+	if f.minDomains < 0 || f.minDomains > stacks.MaxZones {
+		errs.Add("--min-domains", f.minDomains, fmt.Sprintf("must be between 0 and %d", stacks.MaxZones), "leave it out to keep the rendered spread")
+	}
+	var nodeDelay time.Duration = -1
+	if f.nodeDelay != "auto" {
+		if nodeDelay, err = time.ParseDuration(f.nodeDelay); err != nil || nodeDelay < 0 {
+			errs.Add("--node-delay", f.nodeDelay, "is not a duration of 0 or more", `use e.g. 90s, or "auto"`)
+		}
+	}
+	if o.BlockBound, err = time.ParseDuration(f.blockBound); err != nil || o.BlockBound <= 0 {
+		errs.Add("--block-bound", f.blockBound, "is not a positive duration", "use e.g. 5m")
+	}
 	svc, _, ok := cfg.LoadTestTargetService()
 	if !ok {
 		errs.Add("loadtest.target", cfg.LoadTest.Target, "is not a service of the stack", "the rehearsal drives a service's HPA: set loadtest.target.service to one of: "+strings.Join(cfg.ServiceNames(), ", "))
@@ -213,7 +278,120 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		}
 	}
 	o.Objects = strings.Join(docs, "\n---\n")
-	return o, cfg, nil
+	if o.Pool, err = nodePool(cfg, o.Objects, nodeDelay); err != nil {
+		return o, cfg, err
+	}
+	if len(o.Events) > 0 {
+		if o.Pool == nil {
+			errs.Add("--event", f.events, "needs the stack's nodes", "declare cluster.capacity.node and .overhead in the stack file")
+		} else {
+			rehearse.ValidateEvents(&errs, "--event", o.Events, o.Pool.Zones, o.Demand.Duration())
+		}
+	}
+	return o, cfg, errs.Err()
+}
+
+// nodePool is the stack's nodes for the rehearsal (nil when the stack
+// declares no node shape: one big kwok node then): cluster.capacity's node
+// less its overhead, spread over cluster.zones, named as the region names
+// them; autoscaled by Karpenter (cluster.karpenter, its NodePool's CPU
+// limit over one node's CPU the most nodes) or by the Cluster Autoscaler
+// (cluster.capacity.autoscaled, or a headroom, which exists for it;
+// cluster.capacity.nodes the most). delay < 0 takes the autoscaler's
+// default.
+func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehearse.NodePool, error) {
+	c := cfg.Cluster.Capacity
+	if c.Node.CPU == "" || c.Node.Memory == "" {
+		return nil, nil
+	}
+	q := func(path string, v stacks.Quantity) (resource.Quantity, error) {
+		if v == "" {
+			return resource.Quantity{}, nil
+		}
+		r, err := resource.ParseQuantity(string(v))
+		if err != nil {
+			return r, fmt.Errorf("%s %q: %w", path, v, err)
+		}
+		return r, nil
+	}
+	var err error
+	p := &rehearse.NodePool{Pods: c.Node.Pods - c.Overhead.Pods, Nodes: c.Nodes, Max: c.Nodes, Region: region(cfg)}
+	if c.Node.Pods == 0 {
+		p.Pods = capacity.DefaultNodePods - c.Overhead.Pods
+	}
+	var cpu, mem, ocpu, omem resource.Quantity
+	if cpu, err = q("cluster.capacity.node.cpu", c.Node.CPU); err != nil {
+		return nil, err
+	}
+	if mem, err = q("cluster.capacity.node.memory", c.Node.Memory); err != nil {
+		return nil, err
+	}
+	if ocpu, err = q("cluster.capacity.overhead.cpu", c.Overhead.CPU); err != nil {
+		return nil, err
+	}
+	if omem, err = q("cluster.capacity.overhead.memory", c.Overhead.Memory); err != nil {
+		return nil, err
+	}
+	cpu.Sub(ocpu)
+	mem.Sub(omem)
+	p.CPU, p.Memory = cpu, mem
+	zones := max(int(cfg.Cluster.Zones), 1)
+	for i := 0; i < zones; i++ {
+		if p.Region != "" {
+			p.Zones = append(p.Zones, fmt.Sprintf("%s%c", p.Region, 'a'+i))
+		} else {
+			p.Zones = append(p.Zones, fmt.Sprintf("zone-%c", 'a'+i))
+		}
+	}
+	switch {
+	case cfg.Cluster.Karpenter.Enabled:
+		p.Autoscaled, p.Autoscaler = true, "Karpenter"
+		p.Delay = rehearse.DefaultKarpenterNodeDelay
+		p.Labels = map[string]string{"karpenter.sh/nodepool": cfg.Namespace}
+		if limit, ok := nodePoolCPULimit(objects); ok && p.Max == 0 {
+			nodeCPU, _ := q("", c.Node.CPU)
+			p.Max = int(limit.MilliValue() / max(nodeCPU.MilliValue(), 1))
+		}
+	case c.Autoscaled || cfg.Cluster.Headroom.Enabled:
+		p.Autoscaled, p.Autoscaler = true, "Cluster Autoscaler"
+		p.Delay = rehearse.DefaultNodeGroupNodeDelay
+	default:
+		p.Delay = rehearse.DefaultNodeGroupNodeDelay
+	}
+	if p.Nodes == 0 {
+		p.Nodes = zones
+	}
+	if delay >= 0 {
+		p.Delay = delay
+	}
+	return p, nil
+}
+
+// region is the stack's AWS region as its ACM certificate's ARN names it
+// (an ALB's certificate must be in the ALB's region), "" without one.
+func region(cfg *stacks.Config) string {
+	parts := strings.Split(cfg.Ingress.CertificateARN, ":")
+	if len(parts) > 3 && parts[0] == "arn" {
+		return parts[3]
+	}
+	return ""
+}
+
+// nodePoolCPULimit is the rendered Karpenter NodePool's spec.limits.cpu.
+func nodePoolCPULimit(objects string) (resource.Quantity, bool) {
+	for _, doc := range strings.Split(objects, "\n---\n") {
+		var np struct {
+			Kind string `json:"kind"`
+			Spec struct {
+				Limits map[string]resource.Quantity `json:"limits"`
+			} `json:"spec"`
+		}
+		if yaml.Unmarshal([]byte(doc), &np) == nil && np.Kind == "NodePool" {
+			l, ok := np.Spec.Limits["cpu"]
+			return l, ok
+		}
+	}
+	return resource.Quantity{}, false
 }
 
 // parseStages reads "10s:50,2m:50,10s:0".

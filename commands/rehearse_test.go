@@ -5,7 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/cirkelline/infra/commands/rehearse"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/loadtest"
+	"github.com/cirkelline/infra/stacks"
 )
 
 func TestParseStages(t *testing.T) {
@@ -38,7 +44,8 @@ func TestParseStages(t *testing.T) {
 // before anything is rendered or started.
 func TestRehearseOptionsRejectBadFlags(t *testing.T) {
 	_, _, err := rehearseOptions(rehearseFlags{stack: "staging", dir: "..", shape: "burst", stages: "10s",
-		maxReplicas: -1, startup: "soon", cooldown: "-1m", memoryShare: 2}, nil)
+		maxReplicas: -1, startup: "soon", cooldown: "-1m", memoryShare: 2,
+		events: []string{"flood:a@1m"}, nodeDelay: "fast", blockBound: "0s", minDomains: -1}, nil)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -46,9 +53,64 @@ func TestRehearseOptionsRejectBadFlags(t *testing.T) {
 		`--shape`, `"burst"`, "use one of: load, million-users, normal-event, peak-event, smoke, spike, stress",
 		`--stages`, `stage "10s" is not DURATION:TARGET`,
 		`--max-replicas`, `--startup`, `"soon"`, `--cooldown`, `"-1m"`, `--memory-share`,
+		`--event`, `unknown event "flood"`, `--node-delay`, `"fast"`, `--block-bound`, `--min-domains`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
 }
+
+// loadStack is a shipped stack's config, as rehearse loads it.
+func loadStack(t *testing.T, stack string) *stacks.Config {
+	t.Helper()
+	sc, err := stackfile.LoadStackConfig("..", stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	cfg, err := stacks.Load(stacks.MapSource{Values: sc.Values, Secrets: sc.SecretKeys}, sc.Project, sc.Stack, stacks.OfflineSecrets(&missing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// The rehearsal's nodes follow the shipped stacks' cluster.capacity and
+// cluster.zones.
+func TestNodePoolOfShippedStacks(t *testing.T) {
+	production, err := nodePool(loadStack(t, "production"), "", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &rehearse.NodePool{
+		Zones: []string{"eu-north-1a", "eu-north-1b", "eu-north-1c"}, Region: "eu-north-1",
+		// m6i.2xlarge's 7910m / 29Gi / 58 pods less the DaemonSets' 250m / 512Mi / 4.
+		CPU: resource.MustParse("7660m"), Memory: resource.MustParse("29184Mi"), Pods: 54,
+		Nodes: 6, Max: 6, Autoscaled: true, Autoscaler: "Cluster Autoscaler", Delay: rehearse.DefaultNodeGroupNodeDelay,
+	}
+	if diff := cmp.Diff(want, production, cmpQuantity); diff != "" {
+		t.Errorf("production (-want +got):\n%s", diff)
+	}
+	nodePoolDoc := "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: cirkelline-staging}\nspec:\n  limits: {cpu: \"3\", memory: 9Gi}\n"
+	staging, err := nodePool(loadStack(t, "staging"), "kind: Namespace\n---\n"+nodePoolDoc, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = &rehearse.NodePool{
+		Zones: []string{"eu-north-1a"}, Region: "eu-north-1",
+		CPU: resource.MustParse("1730m"), Memory: resource.MustParse("6272Mi"), Pods: 26,
+		// The NodePool's 3 CPUs hold one 1930m node.
+		Nodes: 1, Max: 1, Autoscaled: true, Autoscaler: "Karpenter", Delay: 30 * time.Second,
+		Labels: map[string]string{"karpenter.sh/nodepool": "cirkelline-staging"},
+	}
+	if diff := cmp.Diff(want, staging, cmpQuantity); diff != "" {
+		t.Errorf("staging (-want +got):\n%s", diff)
+	}
+	local, err := nodePool(loadStack(t, "local"), "", -1)
+	if err != nil || local != nil {
+		t.Errorf("local declares no node shape: want no pool (one big kwok node), got %+v, %v", local, err)
+	}
+}
+
+var cmpQuantity = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })

@@ -20,6 +20,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/internal/controlplane"
 )
 
 // shippedStacks are the Pulumi.<stack>.yaml files of the repository.
@@ -109,8 +111,8 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 			zones := declaredZones(t, stack)
 			for i := 1; i < zones; i++ {
 				name := fmt.Sprintf("kwok-node-zone-%d", i)
-				if out, err := cp.KubectlIn(zoneNode(name, fmt.Sprintf("zone-%c", 'a'+i)), "apply", "-f", "-"); err != nil {
-					t.Fatalf("add node %s: %v\n%s", name, err, out)
+				if err := cp.AddNodes(controlplane.Node{Name: name, Zone: fmt.Sprintf("zone-%c", 'a'+i)}); err != nil {
+					t.Fatalf("add node %s: %v", name, err)
 				}
 				defer cp.Kubectl("cordon", name)
 			}
@@ -276,27 +278,6 @@ func declaredZones(t *testing.T, stack string) int {
 		t.Fatal(err)
 	}
 	return max(1, file.Config.Cluster.Zones)
-}
-
-// zoneNode is a kwok fake node like the control plane's own, in another zone.
-func zoneNode(name, zone string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Node
-metadata:
-  name: %[1]s
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/hostname: %[1]s
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    topology.kubernetes.io/zone: %[2]s
-    type: kwok
-status:
-  allocatable: {cpu: "64", memory: 256Gi, pods: "250"}
-  capacity: {cpu: "64", memory: 256Gi, pods: "250"}
-`, name, zone)
 }
 
 // stored decodes the rendered object into want and the API server's copy into got.

@@ -13,6 +13,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/internal/controlplane"
 )
 
 // TestZoneOutage runs production's backend Deployment, with its spread
@@ -163,9 +165,9 @@ func (r zoneOutageRun) setUp(d appsv1.Deployment, spread []corev1.TopologySpread
 	}
 	for z := 0; z < r.zones; z++ {
 		for i := 0; i < r.nodesPerZone; i++ {
-			node := strings.Replace(zoneNode(r.node(z, i), zoneName(z)), "    type: kwok\n", "    type: kwok\n    zone-outage: "+r.ns+"\n", 1)
-			if out, err := cp.KubectlIn(node, "apply", "-f", "-"); err != nil {
-				t.Fatalf("node: %v\n%s", err, out)
+			node := controlplane.Node{Name: r.node(z, i), Zone: zoneName(z), Labels: map[string]string{"zone-outage": r.ns}}
+			if err := cp.AddNodes(node); err != nil {
+				t.Fatalf("node: %v", err)
 			}
 		}
 	}
@@ -305,67 +307,15 @@ func (r zoneOutageRun) deployment() string {
 	return strings.TrimSpace(out)
 }
 
-// loseZone takes a zone's nodes away, with their pods.
+// loseZone takes a zone's nodes away, with their pods
+// (controlplane.Cluster.LoseZone, which the rehearsal's zone outage uses
+// too).
 func (r zoneOutageRun) loseZone(zone string, unreachable bool) {
-	t := r.t
-	var nodes []string
-	for name, z := range r.zoneOf() {
-		if z == zone {
-			nodes = append(nodes, name)
-		}
+	lost, err := cp.LoseZone(zone, "zone-outage="+r.ns, unreachable)
+	if err != nil {
+		r.t.Fatal(err)
 	}
-	var victims []string
-	for _, p := range r.pods() {
-		for _, n := range nodes {
-			if p.Spec.NodeName == n {
-				victims = append(victims, p.Name)
-			}
-		}
-	}
-	if len(nodes) == 0 || len(victims) == 0 {
-		t.Fatalf("zone %s has nodes %v and pods %v; want both", zone, nodes, victims)
-	}
-	if !unreachable {
-		for _, n := range nodes {
-			if out, err := cp.Kubectl("delete", "node", n); err != nil {
-				t.Fatalf("delete node %s: %v\n%s", n, err, out)
-			}
-		}
-		// The pod garbage collector removes pods bound to nodes that no
-		// longer exist; do at once what it does after a while.
-		args := append([]string{"delete", "pods", "-n", r.ns, "--force", "--grace-period=0"}, victims...)
-		if out, err := cp.Kubectl(args...); err != nil {
-			t.Fatalf("delete pods: %v\n%s", err, out)
-		}
-		return
-	}
-	for _, n := range nodes {
-		// kwok stops heartbeating the node (it manages only annotated
-		// nodes); its Ready condition goes Unknown, as the node lifecycle
-		// controller sets it when a node stops reporting.
-		if out, err := cp.Kubectl("annotate", "node", n, "kwok.x-k8s.io/node-"); err != nil {
-			t.Fatalf("unmanage node %s: %v\n%s", n, err, out)
-		}
-		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":"Ready","status":"Unknown","reason":"NodeStatusUnknown","message":"Kubelet stopped posting node status.","lastHeartbeatTime":%q,"lastTransitionTime":%q}]}}`,
-			time.Now().UTC().Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
-		if out, err := cp.Kubectl("patch", "node", n, "--subresource=status", "--type=strategic", "-p", patch); err != nil {
-			t.Fatalf("node %s not ready: %v\n%s", n, err, out)
-		}
-	}
-	// The node lifecycle controller taints them unreachable (NoSchedule).
-	waitFor(t, 90*time.Second, "unreachable taints on "+strings.Join(nodes, ", "), func() bool {
-		for _, n := range nodes {
-			out, err := cp.Kubectl("get", "node", n, "-o", `jsonpath={range .spec.taints[*]}{.key}:{.effect}{"\n"}{end}`)
-			if err != nil || !strings.Contains(out, corev1.TaintNodeUnreachable+":NoSchedule") {
-				return false
-			}
-		}
-		return true
-	})
-	// Their pods are evicted (deleted with a grace period) and stay
-	// Terminating: no kubelet answers.
-	args := append([]string{"delete", "pods", "-n", r.ns, "--wait=false"}, victims...)
-	if out, err := cp.Kubectl(args...); err != nil {
-		t.Fatalf("evict pods: %v\n%s", err, out)
+	if len(lost.Nodes) == 0 || len(lost.Pods) == 0 {
+		r.t.Fatalf("zone %s had nodes %v and pods %v; want both", zone, lost.Nodes, lost.Pods)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +35,9 @@ func newAPI(kubeconfig string) (*api, error) {
 	return &api{client: client, host: strings.TrimSuffix(cfg.Host, "/")}, nil
 }
 
+// errNotFound is what the API's 404 wraps.
+var errNotFound = errors.New("not found")
+
 // get decodes the object at path (e.g. /apis/apps/v1/namespaces/x/deployments/y).
 func (a *api) get(ctx context.Context, path string, query url.Values, into any) error {
 	u := a.host + path
@@ -50,6 +54,45 @@ func (a *api) mergePatch(ctx context.Context, path string, patch any, into any) 
 		return err
 	}
 	return a.do(ctx, http.MethodPatch, a.host+path, body, "application/merge-patch+json", into)
+}
+
+// post creates body under path and returns the status code and the
+// server's message when it refuses (an eviction a budget blocks is 429
+// Too Many Requests, with the budget's reason).
+func (a *api) post(ctx context.Context, path string, body any) (int, string, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.host+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, "", err
+	}
+	var status struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(data, &status)
+	return resp.StatusCode, status.Message, nil
+}
+
+// delete removes the object at path; a missing one is no error.
+func (a *api) delete(ctx context.Context, path string) error {
+	err := a.do(ctx, http.MethodDelete, a.host+path, nil, "", nil)
+	if errors.Is(err, errNotFound) {
+		return nil
+	}
+	return err
 }
 
 func (a *api) do(ctx context.Context, method, u string, body []byte, contentType string, into any) error {
@@ -69,6 +112,9 @@ func (a *api) do(ctx context.Context, method, u string, body []byte, contentType
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%s %s: %w", method, u, errNotFound)
 	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(data)))

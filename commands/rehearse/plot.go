@@ -17,6 +17,8 @@ var (
 	colorDesired  = color.RGBA{R: 255, G: 127, B: 14, A: 255}
 	colorLimit    = color.RGBA{R: 90, G: 90, B: 90, A: 255}
 	colorStage    = color.RGBA{R: 180, G: 180, B: 180, A: 255}
+	colorEvent    = color.RGBA{R: 120, G: 40, B: 160, A: 255}
+	colorPending  = color.RGBA{R: 140, G: 86, B: 75, A: 255}
 	dashed        = []vg.Length{vg.Points(5), vg.Points(3)}
 	dotted        = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
 	plotW, plotH  = 11 * vg.Inch, 5.5 * vg.Inch
@@ -36,7 +38,7 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 	p.Legend.Top, p.Legend.Left = true, false
 	p.Add(plotter.NewGrid())
 
-	var demand, ready, desired plotter.XYs
+	var demand, ready, desired, pending plotter.XYs
 	var shortfalls []plotter.XYer
 	var segDemand, segReady plotter.XYs
 	closeSegment := func() {
@@ -56,6 +58,7 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		demand = append(demand, plotter.XY{X: x, Y: need})
 		ready = append(ready, plotter.XY{X: x, Y: float64(s.Ready)})
 		desired = append(desired, plotter.XY{X: x, Y: float64(s.Desired)})
+		pending = append(pending, plotter.XY{X: x, Y: float64(s.Unschedulable)})
 		top = max(top, need, float64(s.Desired))
 		if need > float64(s.Ready) {
 			segDemand = append(segDemand, plotter.XY{X: x, Y: need})
@@ -75,7 +78,7 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		}
 		poly.Color, poly.LineStyle.Width = colorShort, 0
 		p.Add(poly)
-		p.Legend.Add("under-provisioned", poly)
+		p.Legend.Add("demand not served (under-provisioned)", poly)
 	}
 	xEnd := demand[len(demand)-1].X
 	// maxReplicas far above everything (production's 50 against a peak of
@@ -113,6 +116,25 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 			labels.TextStyle[i].Color = colorLimit
 		}
 		p.Add(labels)
+	}
+	// Each event: a solid line where it happens, named at the top.
+	for i, e := range res.Events {
+		x := e.At.Seconds() * minutesPerSec
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top * 1.2}})
+		if err != nil {
+			return nil, err
+		}
+		l.Color, l.Width = colorEvent, vg.Points(2)
+		p.Add(l)
+		if i == 0 {
+			p.Legend.Add("event", l)
+		}
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: top * (1.2 - 0.06*float64(i%3))}}, Labels: []string{" " + e.String()}})
+		if err != nil {
+			return nil, err
+		}
+		lab.TextStyle[0].Color = colorEvent
+		p.Add(lab)
 	}
 	limits := []struct {
 		y     int32
@@ -159,6 +181,7 @@ func Plot(dir, name, title string, res *Result) ([]string, error) {
 		{demand, "demand, in pods needed", colorDemand, false, nil, 2},
 		{desired, "HPA desired replicas", colorDesired, true, dashed, 1.5},
 		{ready, "ready pods (capacity)", colorReady, true, nil, 2.5},
+		{pending, "pods the scheduler could not place", colorPending, true, dotted, 2},
 	} {
 		l, err := plotter.NewLine(series.xys)
 		if err != nil {

@@ -21,9 +21,16 @@ const ciStages = "10s:10,40s:10,10s:50,2m:50,10s:0"
 // a user would and returns its verdict and output.
 func rehearseStaging(t *testing.T, extra ...string) (Verdict, string, error) {
 	t.Helper()
+	return rehearseStack(t, append([]string{"--stack", "staging", "--shape", "spike", "--stages", ciStages, "--cooldown", "0s"}, extra...)...)
+}
+
+// rehearseStack runs `go run . rehearse` with args and returns its
+// verdict and output.
+func rehearseStack(t *testing.T, extra ...string) (Verdict, string, error) {
+	t.Helper()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	out := t.TempDir()
-	args := append([]string{"run", ".", "rehearse", "--stack", "staging", "--shape", "spike", "--stages", ciStages, "--cooldown", "0s", "--out", out}, extra...)
+	args := append([]string{"run", ".", "rehearse", "--out", out}, extra...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cmd.Stderr = os.Stderr // the progress lines
@@ -37,7 +44,10 @@ func rehearseStaging(t *testing.T, extra ...string) (Verdict, string, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"rehearsal.csv", "rehearsal.png", "rehearsal.svg", "verdict.txt"} {
+	if tl, err := os.ReadFile(filepath.Join(out, "timeline.txt")); err == nil {
+		t.Logf("timeline:\n%s", tl)
+	}
+	for _, f := range []string{"rehearsal.csv", "rehearsal.png", "rehearsal.svg", "verdict.txt", "timeline.txt"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}

@@ -284,13 +284,15 @@ verdict              OK: the HPA reached the 4 pods the peak needs
 func TestWriteCSV(t *testing.T) {
 	s := baseSamples()[2:4]
 	s[1].HPAUtilization, s[1].PodCPUMilli, s[1].PodUtilization = 280, 280, 280
+	s[0].PDBHealthy, s[0].PDBDesired = -1, -1
+	s[1].Pending, s[1].Unschedulable, s[1].Nodes, s[1].PauseRunning, s[1].PDBHealthy, s[1].PDBDesired = 3, 2, 2, 1, 1, 0
 	var b bytes.Buffer
 	if err := WriteCSV(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	want := `t_seconds,vus,demand_rps,pods_needed,capacity_rps,desired_replicas,current_replicas,ready_replicas,pod_cpu_millicores,pod_cpu_utilization_percent,hpa_cpu_utilization_percent
-10.0,50.0,100.0,4,25.0,1,1,1,0.0,0.0,
-20.0,50.0,100.0,4,25.0,4,4,1,280.0,280.0,280
+	want := `t_seconds,vus,demand_rps,pods_needed,capacity_rps,desired_replicas,current_replicas,ready_replicas,pod_cpu_millicores,pod_cpu_utilization_percent,hpa_cpu_utilization_percent,pending_pods,unschedulable_pods,nodes,pause_pods_running,pdb_current_healthy,pdb_desired_healthy
+10.0,50.0,100.0,4,25.0,1,1,1,0.0,0.0,,0,0,0,0,,
+20.0,50.0,100.0,4,25.0,4,4,1,280.0,280.0,280,3,2,2,1,1,0
 `
 	if b.String() != want {
 		t.Errorf("csv\n%s\nwant\n%s", b.String(), want)

@@ -10,12 +10,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -73,7 +75,26 @@ type Options struct {
 	ProgressEvery time.Duration
 	// KeepLogs keeps the control plane's logs.
 	KeepLogs bool
+	// Pool is the nodes as the stack declares them. Default nil: one
+	// kwok node with room for any stack (controlplane.FakeNodeName).
+	Pool *NodePool
+	// Events happen at their times of the shape, in order. They need a
+	// Pool.
+	Events []Event
+	// MinDomains, when set, puts minDomains on the service's zone spread
+	// constraint (a what-if: production's spread before issue 21's fix
+	// had minDomains = cluster.zones).
+	MinDomains int32
+	// BlockBound is the longest a budget may refuse a drain's eviction
+	// before the verdict fails. Default DefaultBlockBound.
+	BlockBound time.Duration
 }
+
+// DefaultBlockBound is Options.BlockBound's default: a budget that holds
+// a drain this long means the pods it protects do not come back (a
+// replacement node plus a pod's start-up take about a minute or three;
+// see DefaultKarpenterNodeDelay).
+const DefaultBlockBound = 5 * time.Minute
 
 func (o *Options) withDefaults() {
 	if o.Tick <= 0 {
@@ -85,6 +106,9 @@ func (o *Options) withDefaults() {
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 10 * time.Second
 	}
+	if o.BlockBound <= 0 {
+		o.BlockBound = DefaultBlockBound
+	}
 }
 
 // Result is what a rehearsal observed.
@@ -94,6 +118,13 @@ type Result struct {
 	Startup time.Duration
 	Samples []Sample
 	Verdict Verdict
+	// Events, Timeline and Preemptions are what the events did, what
+	// happened (with what the scheduler said) and whom it preempted.
+	Events      []Event
+	Timeline    []TimelineEntry
+	Preemptions []Preemption
+	// Pool is the nodes rehearsed on (nil: the one big kwok node).
+	Pool *NodePool
 }
 
 // ErrInterrupted is returned, with the samples so far, when the context
@@ -112,11 +143,14 @@ const (
 // returns, also when ctx is cancelled.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	o.withDefaults()
-	docs, dep, err := objectsFor(o.Objects, o.Service)
+	docs, dep, err := objectsFor(o.Objects, o.Service, o.MinDomains)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Demand: o.Demand, Startup: o.Startup}
+	if len(o.Events) > 0 && o.Pool == nil {
+		return nil, fmt.Errorf("events need the stack's nodes: declare cluster.capacity (node, overhead) in the stack file")
+	}
+	res := &Result{Demand: o.Demand, Startup: o.Startup, Events: o.Events, Pool: o.Pool}
 	if res.Startup < 0 {
 		for _, c := range dep.Spec.Template.Spec.Containers {
 			if p := c.StartupProbe; p != nil {
@@ -127,7 +161,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Startup = max(res.Startup, 0)
 	}
 	fmt.Fprintf(o.Progress, "starting the control plane with metrics-server (pods Ready %s after they are scheduled)\n", res.Startup)
-	cp, err := controlplane.Start(controlplane.Options{Root: o.Root, BuildLog: o.Progress, MetricsServer: true, PodReadyDelay: res.Startup, KeepLogs: o.KeepLogs})
+	var nodes []controlplane.Node
+	if o.Pool != nil {
+		nodes = o.Pool.InitialNodes()
+		fmt.Fprintf(o.Progress, "nodes: %s\n", o.Pool)
+	}
+	cp, err := controlplane.Start(controlplane.Options{Root: o.Root, BuildLog: o.Progress, MetricsServer: true, PodReadyDelay: res.Startup, KeepLogs: o.KeepLogs, Nodes: nodes})
 	if err != nil {
 		return nil, fmt.Errorf("start the control plane: %w", err)
 	}
@@ -144,15 +183,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, kc: kc, cp: cp, res: res}
+	r := &runner{o: o, kc: kc, cp: cp, res: res, known: map[string]podRole{},
+		dis: &disruption{down: map[string]bool{}, seq: map[string]int{}, progress: o.Progress}}
+	if o.Pool != nil {
+		for z, n := range zonesOf(nodes) {
+			r.dis.seq[z] = n
+		}
+	}
 	if err := r.target(ctx, dep); err != nil {
 		return nil, err
 	}
 	if err := r.warmUp(ctx); err != nil {
 		return nil, err
 	}
+	// Drains run beside the replay and stop with it.
+	drainCtx, stopDrains := context.WithCancel(ctx)
+	r.drainCtx = drainCtx
 	err = r.replay(ctx)
+	stopDrains()
+	r.dis.drains.Wait()
+	res.Preemptions = r.preemptions(context.Background())
+	res.Timeline = r.dis.timeline
 	res.Verdict = Judge(res.Samples, o.Demand, res.Target)
+	res.Verdict.Events = JudgeEvents(res, r.dis.records, o.BlockBound)
 	if err != nil && ctx.Err() != nil {
 		return res, fmt.Errorf("%w after %d samples: %v", ErrInterrupted, len(res.Samples), ctx.Err())
 	}
@@ -160,7 +213,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 // objectsFor splits the stream, leaves out Jobs and finds the Deployment.
-func objectsFor(stream, service string) ([]string, *appsv1.Deployment, error) {
+// With minDomains > 0 the Deployment's zone spread constraint gets
+// minDomains and loses nodeTaintsPolicy (the spread before issue 21's
+// fix).
+func objectsFor(stream, service string, minDomains int32) ([]string, *appsv1.Deployment, error) {
 	var docs []string
 	var dep *appsv1.Deployment
 	var deployments []string
@@ -184,6 +240,13 @@ func objectsFor(stream, service string) ([]string, *appsv1.Deployment, error) {
 				if err := yaml.Unmarshal([]byte(doc), dep); err != nil {
 					return nil, nil, fmt.Errorf("Deployment %s: %w", service, err)
 				}
+				if minDomains > 0 {
+					changed, err := withMinDomains(dep, minDomains)
+					if err != nil {
+						return nil, nil, err
+					}
+					doc = changed
+				}
 			}
 		}
 		docs = append(docs, doc)
@@ -194,6 +257,36 @@ func objectsFor(stream, service string) ([]string, *appsv1.Deployment, error) {
 	return docs, dep, nil
 }
 
+// withMinDomains sets minDomains on the zone spread constraint (and drops
+// nodeTaintsPolicy), returning the Deployment as JSON.
+func withMinDomains(dep *appsv1.Deployment, minDomains int32) (string, error) {
+	found := false
+	for i, c := range dep.Spec.Template.Spec.TopologySpreadConstraints {
+		if c.TopologyKey == corev1.LabelTopologyZone {
+			if c.WhenUnsatisfiable != corev1.DoNotSchedule {
+				return "", fmt.Errorf("--min-domains %d: the zone spread of %s is %s; minDomains needs DoNotSchedule (declare cluster.zones >= 2)", minDomains, dep.Name, c.WhenUnsatisfiable)
+			}
+			c.MinDomains, c.NodeTaintsPolicy = &minDomains, nil
+			dep.Spec.Template.Spec.TopologySpreadConstraints[i] = c
+			found = true
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("--min-domains %d: %s has no zone spread constraint (declare cluster.zones >= 2)", minDomains, dep.Name)
+	}
+	b, err := json.Marshal(dep)
+	return string(b), err
+}
+
+// podRole is what a pod of the stack's namespace is to the rehearsal.
+type podRole int
+
+const (
+	roleOther podRole = iota
+	roleService
+	rolePause
+)
+
 type runner struct {
 	o   Options
 	kc  *api
@@ -201,6 +294,14 @@ type runner struct {
 	res *Result
 	// written is the CPU annotation last written per pod.
 	written map[string]string
+	// known is every pod of the namespace seen, by name.
+	known map[string]podRole
+	// pdb is the service's PodDisruptionBudget ("" without one);
+	// strategy its Deployment's rolling update, for the timeline.
+	pdb, strategy string
+	dis           *disruption
+	// drainCtx ends the drains when the replay ends.
+	drainCtx context.Context
 }
 
 // target reads the stored Deployment and HPA (with the API's defaults) and
@@ -230,6 +331,21 @@ func (r *runner) target(ctx context.Context, rendered *appsv1.Deployment) error 
 	if err := r.kc.get(ctx, deploymentPath(ns, rendered.Name), nil, &dep); err != nil {
 		return err
 	}
+	if ru := dep.Spec.Strategy.RollingUpdate; ru != nil {
+		r.strategy = fmt.Sprintf("RollingUpdate, maxSurge %s, maxUnavailable %s", ru.MaxSurge, ru.MaxUnavailable)
+	} else {
+		r.strategy = string(dep.Spec.Strategy.Type)
+	}
+	var pdbs policyv1.PodDisruptionBudgetList
+	if err := r.kc.get(ctx, "/apis/policy/v1/namespaces/"+url.PathEscape(ns)+"/poddisruptionbudgets", nil, &pdbs); err != nil {
+		return err
+	}
+	for _, b := range pdbs.Items {
+		sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(dep.Spec.Template.Labels)) {
+			r.pdb = b.Name
+		}
+	}
 	var err error
 	r.res.Target, err = NewTarget(&dep, hpa)
 	return err
@@ -246,7 +362,7 @@ func (r *runner) warmUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if s.HPAUtilization >= 0 && s.Ready >= t.MinReplicas && s.Desired == s.Ready {
+		if s.HPAUtilization >= 0 && s.Ready >= t.MinReplicas && s.Desired == s.Ready && s.unschedulableAll == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -273,10 +389,16 @@ func (r *runner) replay(ctx context.Context) error {
 		limit = end + t.ScaleDownBound(max(min(d.PodsNeeded(d.PeakRPS()), t.MaxReplicas), t.MinReplicas)) + 3*time.Minute
 	}
 	fmt.Fprintf(r.o.Progress, "replaying %s: %s of shape, then up to %s of cool-down\n", d.Shape.Name, end, (limit - end).Round(time.Second))
-	began := time.Now()
+	r.dis.mu.Lock()
+	r.dis.began = time.Now()
+	r.dis.mu.Unlock()
 	var lastProgress time.Duration = -time.Hour
+	fired := make([]bool, len(r.o.Events))
 	for {
-		now := time.Since(began)
+		now := r.dis.clock()
+		if err := r.fireEvents(ctx, now, fired); err != nil {
+			return err
+		}
 		s, err := r.step(ctx, now)
 		if err != nil {
 			return err
@@ -288,10 +410,10 @@ func (r *runner) replay(ctx context.Context) error {
 			if s.HPAUtilization >= 0 {
 				hpa = fmt.Sprintf("%.0f%%", s.HPAUtilization)
 			}
-			fmt.Fprintf(r.o.Progress, "%6s/%s  %5.0f VUs %6.0f req/s needs %3d pods | HPA desired %3d, pods %3d, ready %3d | CPU %4.0f%% of request (HPA sees %s)\n",
-				now.Round(time.Second), end, s.VUs, s.DemandRPS, s.Needed, s.Desired, s.Current, s.Ready, s.PodUtilization, hpa)
+			fmt.Fprintf(r.o.Progress, "%6s/%s  %5.0f VUs %6.0f req/s needs %3d pods | HPA desired %3d, pods %3d, ready %3d, pending %3d | CPU %4.0f%% of request (HPA sees %s) | %d nodes\n",
+				now.Round(time.Second), end, s.VUs, s.DemandRPS, s.Needed, s.Desired, s.Current, s.Ready, s.Pending, s.PodUtilization, hpa, s.Nodes)
 		}
-		if finished(now, end, limit, untilMin, s, t) {
+		if finished(now, end, limit, untilMin, s, t) && allFired(fired) {
 			return nil
 		}
 		if err := r.cp.Alive(); err != nil {
@@ -317,11 +439,58 @@ func finished(now, end, limit time.Duration, untilMin bool, s Sample, t Target) 
 func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 	d, t := r.o.Demand, r.res.Target
 	ns := t.Namespace
-	var pods corev1.PodList
-	if err := r.kc.get(ctx, podPath(ns, ""), url.Values{"labelSelector": {labels.SelectorFromSet(t.Selector).String()}}, &pods); err != nil {
+	var nsPods corev1.PodList
+	if err := r.kc.get(ctx, podPath(ns, ""), nil, &nsPods); err != nil {
 		return Sample{}, fmt.Errorf("list pods: %w", err)
 	}
-	s := Sample{T: at, VUs: d.VUs(at), HPAUtilization: -1}
+	s := Sample{T: at, VUs: d.VUs(at), HPAUtilization: -1, PDBHealthy: -1, PDBDesired: -1}
+	selector := labels.SelectorFromSet(t.Selector)
+	var pods corev1.PodList
+	var unschedulable []corev1.Pod
+	for _, p := range nsPods.Items {
+		switch {
+		case selector.Matches(labels.Set(p.Labels)):
+			r.known[p.Name] = roleService
+			pods.Items = append(pods.Items, p)
+		case p.Labels[componentLabel] == capacity.HeadroomComponent:
+			r.known[p.Name] = rolePause
+			if p.DeletionTimestamp == nil {
+				s.PauseTotal++
+				if podReady(&p) {
+					s.PauseRunning++
+				}
+			}
+		}
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		if msg, ok := unschedulableMessage(&p); ok {
+			unschedulable = append(unschedulable, p)
+			if r.known[p.Name] == roleService {
+				s.Unschedulable++
+				if s.SchedulerSaid == "" {
+					s.SchedulerSaid = msg
+					r.schedulerSaid(p.Name, msg)
+				}
+			}
+		}
+	}
+	s.unschedulableAll = len(unschedulable)
+	if s.Unschedulable == 0 {
+		r.schedulerSaid("", "")
+	}
+	var nodes corev1.NodeList
+	if err := r.kc.get(ctx, "/api/v1/nodes", nil, &nodes); err != nil {
+		return s, fmt.Errorf("list nodes: %w", err)
+	}
+	for _, n := range nodes.Items {
+		if n.DeletionTimestamp == nil && !n.Spec.Unschedulable && nodeReady(&n) {
+			s.Nodes++
+		}
+	}
+	if err := r.provision(ctx, unschedulable, len(nodes.Items), at == 0 && r.dis.began.IsZero()); err != nil {
+		return s, fmt.Errorf("nodes: %w", err)
+	}
 	if at >= d.Duration() {
 		s.VUs = 0
 	}
@@ -336,6 +505,8 @@ func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 		all = append(all, p.Name)
 		if podReady(&p) {
 			ready = append(ready, p.Name)
+		} else if p.Status.Phase == corev1.PodPending {
+			s.Pending++
 		}
 	}
 	s.Ready = int32(len(ready))
@@ -390,7 +561,27 @@ func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 		return s, fmt.Errorf("read Deployment: %w", err)
 	}
 	s.Current = dep.Status.Replicas
+	if r.pdb != "" {
+		var pdb policyv1.PodDisruptionBudget
+		if err := r.kc.get(ctx, "/apis/policy/v1/namespaces/"+url.PathEscape(ns)+"/poddisruptionbudgets/"+url.PathEscape(r.pdb), nil, &pdb); err != nil {
+			return s, fmt.Errorf("read PodDisruptionBudget: %w", err)
+		}
+		s.PDBHealthy, s.PDBDesired = pdb.Status.CurrentHealthy, pdb.Status.DesiredHealthy
+	}
 	return s, nil
+}
+
+func allFired(fired []bool) bool {
+	return !slices.Contains(fired, false)
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func podReady(p *corev1.Pod) bool {

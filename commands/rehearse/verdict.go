@@ -29,6 +29,21 @@ type Sample struct {
 	// HPAUtilization is the CPU utilization the HPA last saw (its
 	// status.currentMetrics), or -1 before it saw any.
 	HPAUtilization float64
+	// Pending are the service's pods not yet running (starting, or not
+	// placed); Unschedulable those the scheduler could not place
+	// (PodScheduled False, reason Unschedulable), SchedulerSaid its
+	// message for the first of them.
+	Pending, Unschedulable int32
+	SchedulerSaid          string
+	// Nodes are the Ready, schedulable nodes.
+	Nodes int32
+	// PauseRunning and PauseTotal are the headroom's pause pods.
+	PauseRunning, PauseTotal int32
+	// PDBHealthy and PDBDesired are the service's PodDisruptionBudget's
+	// status.currentHealthy and desiredHealthy (-1 without one).
+	PDBHealthy, PDBDesired int32
+	// unschedulableAll counts every unschedulable pod of the namespace.
+	unschedulableAll int
 }
 
 // Verdict judges a rehearsal.
@@ -64,6 +79,8 @@ type Verdict struct {
 	// Violations are scale-ups larger than the policies allow (none
 	// expected from a real HPA controller).
 	Violations []string
+	// Events are the verdicts of the events on the timeline.
+	Events []EventVerdict `json:",omitempty"`
 }
 
 // Judge computes the verdict of samples taken while d's shape ran (and
@@ -117,12 +134,25 @@ func Judge(samples []Sample, d Demand, t Target) Verdict {
 // the peak needs, the peak fits under maxReplicas, and every scale-up kept
 // to the policies.
 func (v Verdict) OK() bool {
+	for _, e := range v.Events {
+		if !e.OK() {
+			return false
+		}
+	}
 	return v.Reached && v.PeakNeeded <= v.MaxReplicas && len(v.Violations) == 0
 }
 
 // Summary is the verdict's one line.
 func (v Verdict) Summary() string {
+	var failed []string
+	for _, e := range v.Events {
+		if !e.OK() {
+			failed = append(failed, e.Event+": "+strings.Join(e.Problems, "; "))
+		}
+	}
 	switch {
+	case len(failed) > 0:
+		return "NOT CARRIED THROUGH THE EVENTS: " + strings.Join(failed, " | ")
 	case len(v.Violations) > 0:
 		return "HPA BROKE ITS POLICIES: " + strings.Join(v.Violations, "; ")
 	case !v.Reached:
@@ -130,6 +160,8 @@ func (v Verdict) Summary() string {
 	case v.PeakNeeded > v.MaxReplicas:
 		return fmt.Sprintf("NOT ENOUGH: the peak (%.0f req/s) needs %d pods, maxReplicas is %d: raise services[].hpa.maxReplicas to at least %d, or perPodRps",
 			v.PeakRPS, v.PeakNeeded, v.MaxReplicas, v.PeakNeeded)
+	case len(v.Events) > 0:
+		return fmt.Sprintf("OK: the HPA reached the %d pods the peak needs, and the stack carried the demand again after every event", v.Expected)
 	default:
 		return fmt.Sprintf("OK: the HPA reached the %d pods the peak needs", v.Expected)
 	}
@@ -161,8 +193,11 @@ func (v Verdict) Table() string {
 		{"under-provisioned", fmt.Sprintf("%s (%s of it beyond maxReplicas); worst shortfall %.0f req/s", secs(v.UnderProvisioned), secs(v.BeyondMax), v.WorstShortfallRPS)},
 		{"peak replicas", fmt.Sprintf("%d ready, %d desired; maxReplicas %d", v.PeakReady, v.PeakDesired, v.MaxReplicas)},
 		{"back to minReplicas", fmt.Sprintf("%d: %s", v.MinReplicas, back)},
-		{"verdict", v.Summary()},
 	}
+	for _, e := range v.Events {
+		rows = append(rows, e.rows()...)
+	}
+	rows = append(rows, [2]string{"verdict", v.Summary()})
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
 	}
@@ -172,7 +207,8 @@ func (v Verdict) Table() string {
 
 // CSVHeader names WriteCSV's columns.
 var CSVHeader = []string{"t_seconds", "vus", "demand_rps", "pods_needed", "capacity_rps",
-	"desired_replicas", "current_replicas", "ready_replicas", "pod_cpu_millicores", "pod_cpu_utilization_percent", "hpa_cpu_utilization_percent"}
+	"desired_replicas", "current_replicas", "ready_replicas", "pod_cpu_millicores", "pod_cpu_utilization_percent", "hpa_cpu_utilization_percent",
+	"pending_pods", "unschedulable_pods", "nodes", "pause_pods_running", "pdb_current_healthy", "pdb_desired_healthy"}
 
 // WriteCSV writes one row per sample (the HPA's utilization empty before it
 // saw any).
@@ -187,8 +223,15 @@ func WriteCSV(w io.Writer, samples []Sample) error {
 		if s.HPAUtilization >= 0 {
 			hpa = f(s.HPAUtilization, 0)
 		}
+		pdb := func(n int32) string {
+			if n < 0 {
+				return ""
+			}
+			return strconv.Itoa(int(n))
+		}
 		row := []string{f(s.T.Seconds(), 1), f(s.VUs, 1), f(s.DemandRPS, 1), strconv.Itoa(int(s.Needed)), f(s.CapacityRPS, 1),
-			strconv.Itoa(int(s.Desired)), strconv.Itoa(int(s.Current)), strconv.Itoa(int(s.Ready)), f(s.PodCPUMilli, 1), f(s.PodUtilization, 1), hpa}
+			strconv.Itoa(int(s.Desired)), strconv.Itoa(int(s.Current)), strconv.Itoa(int(s.Ready)), f(s.PodCPUMilli, 1), f(s.PodUtilization, 1), hpa,
+			strconv.Itoa(int(s.Pending)), strconv.Itoa(int(s.Unschedulable)), strconv.Itoa(int(s.Nodes)), strconv.Itoa(int(s.PauseRunning)), pdb(s.PDBHealthy), pdb(s.PDBDesired)}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

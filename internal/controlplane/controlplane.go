@@ -45,6 +45,9 @@ type Options struct {
 	// KeepLogs leaves the working directory (each component's log) after
 	// Stop. Default false.
 	KeepLogs bool
+	// Nodes are the kwok nodes to start with. Default: one node,
+	// FakeNodeName, of 64 CPUs in zone-a, room for any stack.
+	Nodes []Node
 }
 
 // Cluster is a running control plane.
@@ -58,8 +61,11 @@ type Cluster struct {
 	// Server is the API server's URL.
 	Server   string
 	keepLogs bool
-	mu       sync.Mutex
-	procs    []*proc
+	// metrics: kwok serves kubelet's resource metrics, so nodes carry
+	// metrics-server's path annotation.
+	metrics bool
+	mu      sync.Mutex
+	procs   []*proc
 }
 
 // proc is a started component; done closes when it exits.
@@ -97,7 +103,7 @@ func Start(opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Dir: dir, Bin: bin, keepLogs: opts.KeepLogs}
+	c = &Cluster{Dir: dir, Bin: bin, keepLogs: opts.KeepLogs, metrics: opts.MetricsServer}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -162,33 +168,32 @@ func Start(opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return c, err
 	}
-	node := fakeNode
 	kwokArgs := []string{"--kubeconfig", c.Kubeconfig, "--config", kwokConfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--cidr", "10.0.0.1/16"}
 	if opts.MetricsServer {
 		// metrics-server scrapes https://<InternalIP>:<status port><path>
 		// (pkg/scraper/client/resource/client.go of metrics-server v0.8.0:
 		// --kubelet-use-node-status-port, and the node annotation
-		// metrics.k8s.io/resource-metrics-path), so the node's address is
-		// kwok's own server on loopback, which serves the Metric's path
-		// (kwok's test/e2e/helper/node.go sets the same annotation).
+		// metrics.k8s.io/resource-metrics-path, which Node.Object sets), so
+		// the node's address is kwok's own server on loopback, which serves
+		// the Metric's path (kwok's test/e2e/helper/node.go sets the same
+		// annotation).
 		kwokPort := freePort()
 		kwokArgs = append(kwokArgs, "--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(kwokPort),
 			"--server-address", "127.0.0.1:"+strconv.Itoa(kwokPort),
 			"--tls-cert-file", pki.serverCert, "--tls-private-key-file", pki.serverKey)
-		node = strings.Replace(node, "    node.alpha.kubernetes.io/ttl: \"0\"\n",
-			"    node.alpha.kubernetes.io/ttl: \"0\"\n    metrics.k8s.io/resource-metrics-path: /metrics/nodes/"+FakeNodeName+"/metrics/resource\n", 1)
 	} else {
 		kwokArgs = append(kwokArgs, "--node-ip", "10.0.0.1")
 	}
 	if err := c.run("kwok", kwokArgs...); err != nil {
 		return c, err
 	}
-	if _, err := c.KubectlIn(node, "apply", "-f", "-"); err != nil {
-		return c, fmt.Errorf("create the fake node: %w", err)
+	nodes := opts.Nodes
+	if len(nodes) == 0 {
+		nodes = []Node{{Name: FakeNodeName}}
 	}
-	if _, err := c.Kubectl("wait", "--for=condition=Ready", "node/"+FakeNodeName, "--timeout=60s"); err != nil {
-		return c, fmt.Errorf("fake node not ready: %w", err)
+	if err := c.AddNodes(nodes...); err != nil {
+		return c, fmt.Errorf("create the fake nodes: %w", err)
 	}
 	if opts.MetricsServer {
 		if err := c.startMetricsServer(); err != nil {
@@ -299,26 +304,6 @@ func splitYAML(s string) []string {
 	}
 	return docs
 }
-
-// fakeNode is the one kwok node: big enough for every stack, labelled with
-// a zone so topology spread constraints have something to spread over.
-const fakeNode = `apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-0
-  annotations:
-    kwok.x-k8s.io/node: fake
-    node.alpha.kubernetes.io/ttl: "0"
-  labels:
-    kubernetes.io/hostname: kwok-node-0
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-    topology.kubernetes.io/zone: zone-a
-    type: kwok
-status:
-  allocatable: {cpu: "64", memory: 256Gi, pods: "250"}
-  capacity: {cpu: "64", memory: 256Gi, pods: "250"}
-`
 
 // run starts a binary from the cache, logging to Dir/<name>.log.
 func (c *Cluster) run(name string, args ...string) error {
