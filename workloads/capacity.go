@@ -128,6 +128,8 @@ func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
 		path := validate.Index("services", i)
 		args.Steps = append(args.Steps, capacity.ScaleUpStep{
 			Service: s.Name, Pods: int(s.HPA.FirstScaleUpStep()),
+			// The pause pods spread as the service's pods do.
+			Spread: webServiceArgs(c, s).SpreadConstraints(nil),
 			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
 			CPUPath: validate.Join(path, "resources.cpuRequest"), MemoryPath: validate.Join(path, "resources.memoryRequest"),
 			ServicePath: validate.Join(path, "name"),
