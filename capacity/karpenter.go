@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -118,7 +119,45 @@ const (
 	// DiscoveryTag is the tag the Karpenter getting-started guide puts on
 	// the cluster's subnets and security groups (value: the cluster name).
 	DiscoveryTag = "karpenter.sh/discovery"
+	// NodePoolLabel is the label Karpenter sets on every node of a
+	// NodePool, its value the pool's name; "Pods can use it in a
+	// nodeSelector or node affinity to target a specific NodePool"
+	// (sigs.k8s.io/karpenter v1.14 pkg/apis/v1/labels.go,
+	// NodePoolLabelKey).
+	NodePoolLabel = "karpenter.sh/nodepool"
+	// PoolTaintKey is the taint the stack's NodePool puts on its nodes
+	// (see NodePool), its value the pool's name.
+	PoolTaintKey = "cirkelline.io/nodepool"
 )
+
+// PoolTaint is the taint on every node of the stack's NodePool: NoSchedule,
+// so a pod that does not tolerate it is neither scheduled onto the
+// pool's nodes nor, for Karpenter, a reason to grow the pool ("If
+// Karpenter encounters a taint in the NodePool that is not tolerated by a
+// Pod, Karpenter won't use that NodePool to provision the pod",
+// nodepools.md). Taints of the pool's NodeClaims are copied to their
+// nodes (the CRD's spec.template.spec.taints: "taints will be applied to
+// the NodeClaim's node").
+func (a KarpenterArgs) PoolTaint() corev1.Taint {
+	return corev1.Taint{Key: PoolTaintKey, Value: a.Name, Effect: corev1.TaintEffectNoSchedule}
+}
+
+// PoolToleration tolerates PoolTaint and nothing else: with a key, a value
+// and an effect, it leaves a zone spread's nodeTaintsPolicy Honor
+// counting no node tainted otherwise (an unreachable or cordoned node
+// stays out; components.WebServiceArgs.Zones).
+func (a KarpenterArgs) PoolToleration() corev1.Toleration {
+	t := a.PoolTaint()
+	return corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpEqual, Value: t.Value, Effect: t.Effect}
+}
+
+// PoolNodeSelector keeps a pod on the stack's NodePool's nodes: the
+// pool's limits are planned for the stack's worst case, and a stack's pod
+// that tolerated the taint but could land anywhere might grow (and be
+// counted against) another pool, or share nodes the plan does not know.
+func (a KarpenterArgs) PoolNodeSelector() map[string]string {
+	return map[string]string{NodePoolLabel: a.Name}
+}
 
 // DefaultArch, DefaultCapacityTypes and DefaultInstanceCategories are the
 // NodePool's default requirements.
@@ -260,6 +299,8 @@ func NodeLimits(plan Plan, margin float64) (cpu, memory resource.Quantity) {
 //     each operator In (nodepools.md, "Well-Known Labels");
 //   - spec.template.spec.nodeClassRef: group karpenter.k8s.aws, kind
 //     EC2NodeClass, name Name (all three required by the CRD);
+//   - spec.template.spec.taints: PoolTaint, so only the stack's pods
+//     (PoolToleration) run on, and make Karpenter grow, the pool;
 //   - spec.disruption: consolidationPolicy, consolidateAfter (required by
 //     the CRD once disruption is set), and budgets.
 //
@@ -293,9 +334,11 @@ func NodePool(plan Plan, args KarpenterArgs) (*unstructured.Unstructured, error)
 	if a.PDBMaxUnavailable > 0 {
 		budgets = append(budgets, map[string]any{"nodes": strconv.Itoa(a.PDBMaxUnavailable)})
 	}
+	taint := a.PoolTaint()
 	template := map[string]any{
 		"spec": map[string]any{
 			"nodeClassRef": map[string]any{"group": EC2NodeClassGroup, "kind": EC2NodeClassKind, "name": a.Name},
+			"taints":       []any{map[string]any{"key": taint.Key, "value": taint.Value, "effect": string(taint.Effect)}},
 			"requirements": []any{
 				requirement("kubernetes.io/arch", a.Arch),
 				requirement("karpenter.sh/capacity-type", a.CapacityTypes),

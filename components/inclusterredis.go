@@ -33,6 +33,8 @@ type InClusterRedisArgs struct {
 	Resources ResourcesSpec
 	// Clients are the service names whose pods may connect. Required.
 	Clients []string
+	// Placement is where the pod may run. Default anywhere untainted.
+	Placement Placement
 }
 
 // InClusterRedis is a Redis Deployment, Service, password Secret and NetworkPolicy.
@@ -129,6 +131,35 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 	// Service without being restarted for it.
 	readiness := &corev1.ProbeArgs{Exec: &corev1.ExecActionArgs{Command: pulumi.ToStringArray(redisReadinessCommand)}, PeriodSeconds: pulumi.Int(10), TimeoutSeconds: pulumi.Int(2)}
 	liveness := &corev1.ProbeArgs{TcpSocket: &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}, PeriodSeconds: pulumi.Int(20), FailureThreshold: pulumi.Int(6)}
+	pod := &corev1.PodSpecArgs{
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		SecurityContext:              restrictedPod(InClusterRedisUID),
+		Containers: corev1.ContainerArray{corev1.ContainerArgs{
+			Name:    pulumi.String("redis"),
+			Image:   pulumi.String(args.Image),
+			Command: pulumi.StringArray{pulumi.String("redis-server")},
+			// $(REDIS_PASSWORD) is expanded by the kubelet from the Secret.
+			Args: pulumi.ToStringArray([]string{
+				"--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no",
+				"--maxmemory", fmt.Sprint(maxMemoryBytes(args.Resources.MemoryLimit)), "--maxmemory-policy", "allkeys-lru",
+			}),
+			Env: corev1.EnvVarArray{corev1.EnvVarArgs{
+				Name: pulumi.String("REDIS_PASSWORD"),
+				ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+					Name: secret.Metadata.Name().Elem(), Key: pulumi.String("REDIS_PASSWORD"),
+				}},
+			}},
+			Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
+			Resources:       args.Resources.requirements(),
+			ReadinessProbe:  readiness,
+			LivenessProbe:   liveness,
+			SecurityContext: restrictedContainer(false),
+			VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
+		}},
+		// /data stays empty (nothing is saved); capped like /tmp.
+		Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
+	}
+	args.Placement.applyTo(pod)
 	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: meta(args.Name),
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -138,34 +169,7 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
-				Spec: &corev1.PodSpecArgs{
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext:              restrictedPod(InClusterRedisUID),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:    pulumi.String("redis"),
-						Image:   pulumi.String(args.Image),
-						Command: pulumi.StringArray{pulumi.String("redis-server")},
-						// $(REDIS_PASSWORD) is expanded by the kubelet from the Secret.
-						Args: pulumi.ToStringArray([]string{
-							"--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no",
-							"--maxmemory", fmt.Sprint(maxMemoryBytes(args.Resources.MemoryLimit)), "--maxmemory-policy", "allkeys-lru",
-						}),
-						Env: corev1.EnvVarArray{corev1.EnvVarArgs{
-							Name: pulumi.String("REDIS_PASSWORD"),
-							ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-								Name: secret.Metadata.Name().Elem(), Key: pulumi.String("REDIS_PASSWORD"),
-							}},
-						}},
-						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
-						Resources:       args.Resources.requirements(),
-						ReadinessProbe:  readiness,
-						LivenessProbe:   liveness,
-						SecurityContext: restrictedContainer(false),
-						VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
-					}},
-					// /data stays empty (nothing is saved); capped like /tmp.
-					Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
-				},
+				Spec:     pod,
 			},
 		},
 	}, parent)

@@ -65,6 +65,9 @@ type LoadTestArgs struct {
 	// PrometheusRemoteWriteURL, when set, streams metrics with k6's
 	// experimental-prometheus-rw output.
 	PrometheusRemoteWriteURL string
+	// Placement is where the runners and the starter may run. Default
+	// anywhere untainted.
+	Placement Placement
 }
 
 // LoadTest is a k6 test run inside the cluster.

@@ -215,6 +215,7 @@ func (p loadTestPlan) runnerPod() *corev1.PodSpecArgs {
 		}},
 		Volumes: volumes,
 	}
+	p.args.Placement.applyTo(pod)
 	if p.args.SpreadRunners {
 		pod.Affinity = &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
 			PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
@@ -321,6 +322,27 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 		Name:      pulumi.String(loadtest.EnvKubernetesNamespace),
 		ValueFrom: &corev1.EnvVarSourceArgs{FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")}},
 	})
+	pod := &corev1.PodSpecArgs{
+		RestartPolicy:                pulumi.String("Never"),
+		ServiceAccountName:           pulumi.String(p.starterName()),
+		AutomountServiceAccountToken: pulumi.Bool(true),
+		SecurityContext:              restrictedPod(k6UID),
+		Containers: corev1.ContainerArray{corev1.ContainerArgs{
+			Name:            pulumi.String("starter"),
+			Image:           pulumi.String(p.args.Image),
+			Command:         pulumi.StringArray{pulumi.String("k6"), pulumi.String("run"), pulumi.String("--quiet"), pulumi.String("/scripts/" + loadtest.StarterFile)},
+			Env:             envArgs,
+			Resources:       StarterResources().requirements(),
+			SecurityContext: restrictedContainer(false),
+			VolumeMounts:    mounts,
+			// The starter's abort message ("runner 1 (...) exited
+			// 104 (invalid configuration) before the test started: ...")
+			// is the last line of its log: Pulumi prints it.
+			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
+		}},
+		Volumes: volumes,
+	}
+	p.args.Placement.applyTo(pod)
 	return &batchv1.JobArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(p.starterJobName()), Namespace: p.args.Namespace,
@@ -331,26 +353,7 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 			ActiveDeadlineSeconds: pulumi.Int(int(p.starterDeadline().Seconds())),
 			Template: corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: p.labels(LoadTestStarterName)},
-				Spec: &corev1.PodSpecArgs{
-					RestartPolicy:                pulumi.String("Never"),
-					ServiceAccountName:           pulumi.String(p.starterName()),
-					AutomountServiceAccountToken: pulumi.Bool(true),
-					SecurityContext:              restrictedPod(k6UID),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:            pulumi.String("starter"),
-						Image:           pulumi.String(p.args.Image),
-						Command:         pulumi.StringArray{pulumi.String("k6"), pulumi.String("run"), pulumi.String("--quiet"), pulumi.String("/scripts/" + loadtest.StarterFile)},
-						Env:             envArgs,
-						Resources:       StarterResources().requirements(),
-						SecurityContext: restrictedContainer(false),
-						VolumeMounts:    mounts,
-						// The starter's abort message ("runner 1 (...) exited
-						// 104 (invalid configuration) before the test started: ...")
-						// is the last line of its log: Pulumi prints it.
-						TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
-					}},
-					Volumes: volumes,
-				},
+				Spec:     pod,
 			},
 		},
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/cirkelline/infra/components"
@@ -295,4 +296,26 @@ func ExampleNewInClusterRedis() {
 	//   policyTypes:
 	//   - Ingress
 	//   - Egress
+}
+
+// TestInClusterRedisPlacement: the Redis pod runs where the stack's pods
+// run (the stack's node pool, tolerating its taint).
+func TestInClusterRedisPlacement(t *testing.T) {
+	where := components.Placement{
+		NodeSelector: map[string]string{"karpenter.sh/nodepool": "shop"},
+		Tolerations:  []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
+	}
+	c := capture(t, func(ctx *pulumi.Context) error {
+		_, err := components.NewInClusterRedis(ctx, "cache", components.InClusterRedisArgs{
+			Name: "shop-redis", Namespace: pulumi.String("shop"), PartOf: "shop",
+			Password: pulumi.String("0123456789abcdef0123"), Clients: []string{"server"}, Placement: where,
+		})
+		return err
+	})
+	var d appsv1.Deployment
+	c.mustGet(deploymentType, "shop-redis", &d)
+	pod := d.Spec.Template.Spec
+	if !reflect.DeepEqual(pod.NodeSelector, where.NodeSelector) || !reflect.DeepEqual(pod.Tolerations, where.Tolerations) {
+		t.Errorf("nodeSelector %v, tolerations %+v; want %+v", pod.NodeSelector, pod.Tolerations, where)
+	}
 }

@@ -119,6 +119,8 @@ type WebServiceArgs struct {
 	Zones int32
 	// RequirePinnedImage refuses the "latest" tag (production sets it).
 	RequirePinnedImage bool
+	// Placement is where the pods may run. Default anywhere untainted.
+	Placement Placement
 }
 
 // WebService is one autoscaled HTTP service.
@@ -394,6 +396,7 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 	if !a.DisableZoneSpread {
 		spec.TopologySpreadConstraints = topologySpread(a, selector)
 	}
+	a.Placement.applyTo(spec)
 	return spec
 }
 

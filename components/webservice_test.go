@@ -192,6 +192,8 @@ type hardening struct {
 	Spread                       []corev1.TopologySpreadConstraint
 	ServiceAnnotations           map[string]string
 	ScaleDown                    *autoscalingv2.HPAScalingRules
+	NodeSelector                 map[string]string
+	Tolerations                  []corev1.Toleration
 }
 
 func hardeningOf(o webObjects) hardening {
@@ -201,6 +203,7 @@ func hardeningOf(o webObjects) hardening {
 		Startup: c.StartupProbe, Liveness: c.LivenessProbe, Readiness: c.ReadinessProbe,
 		GracePeriodSeconds: pod.TerminationGracePeriodSeconds, Spread: pod.TopologySpreadConstraints,
 		ServiceAnnotations: o.service.Annotations,
+		NodeSelector:       pod.NodeSelector, Tolerations: pod.Tolerations,
 	}
 	if c.Lifecycle != nil {
 		h.PreStop = c.Lifecycle.PreStop
@@ -287,6 +290,17 @@ func TestWebServiceHardening(t *testing.T) {
 		{"fixed replicas, two zones", func(a *components.WebServiceArgs) { a.Zones = 2; a.HPA.Disabled = true; a.HPA.MinReplicas = 2 }, func(h *hardening) {
 			hardZone(h)
 			h.ScaleDown = nil
+		}},
+		{"on the stack's node pool, three zones", func(a *components.WebServiceArgs) {
+			a.Zones = 3
+			a.Placement = components.Placement{
+				NodeSelector: map[string]string{"karpenter.sh/nodepool": "shop"},
+				Tolerations:  []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
+			}
+		}, func(h *hardening) {
+			hardZone(h)
+			h.NodeSelector = map[string]string{"karpenter.sh/nodepool": "shop"}
+			h.Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}}
 		}},
 		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3; a.DisableZoneSpread = true }, func(h *hardening) { h.Spread = nil }},
 		{"scale-down Min", func(a *components.WebServiceArgs) { a.HPA.ScaleDown.SelectPolicy = components.SelectMin }, func(h *hardening) {

@@ -246,7 +246,7 @@ func webServiceArgs(c *stacks.Config, s stacks.ServiceConfig) components.WebServ
 		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, MetricsPort: s.MetricsPort, Env: s.Env,
 		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe, Shutdown: s.Shutdown,
 		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem, Zones: c.Cluster.Zones,
-		RequirePinnedImage: c.Environment == stacks.Production,
+		RequirePinnedImage: c.Environment == stacks.Production, Placement: placement(c),
 	}
 }
 
@@ -428,7 +428,7 @@ func redisPlan(c *stacks.Config, key pulumi.StringInput) *RedisPlan {
 		p.Host = components.ServiceDNSName(redisName(c), c.Namespace)
 		p.InCluster = &components.InClusterRedisArgs{
 			Name: redisName(c), PartOf: c.Namespace, Image: r.InCluster.Image, Resources: r.InCluster.Resources,
-			Password: r.AuthToken.Input(), Clients: redisClients(c),
+			Password: r.AuthToken.Input(), Clients: redisClients(c), Placement: placement(c),
 		}
 	}
 	return p
@@ -454,6 +454,7 @@ func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 		Resources: lt.RunnerResources, SpreadRunners: lt.SpreadRunners, SkipAwait: !lt.Await,
 		StartTimeout:             time.Duration(lt.StartTimeout),
 		PrometheusRemoteWriteURL: lt.PrometheusRemoteWriteURL,
+		Placement:                placement(c),
 	}.WithDefaults()
 }
 
