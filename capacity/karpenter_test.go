@@ -242,3 +242,54 @@ func TestPoolPlacement(t *testing.T) {
 		t.Errorf("NodePool taints %v, want %v", got, want)
 	}
 }
+
+// TestSubnetSelectorTerms pins exactly what Karpenter receives to pick
+// the nodes' subnets: by default one term, the discovery tag AND the
+// private-subnet tag (tags within a term are ANDed, terms ORed); subnet
+// IDs as one term each; a public-subnet tag, or IDs and tags together,
+// refused.
+func TestSubnetSelectorTerms(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(*capacity.KarpenterArgs)
+		want    []any
+		wantErr string
+	}{
+		{"default: discovery tag and private subnets", func(*capacity.KarpenterArgs) {}, []any{
+			map[string]any{"tags": map[string]any{"karpenter.sh/discovery": "prod-eks", "kubernetes.io/role/internal-elb": "1"}},
+		}, ""},
+		{"subnet IDs", func(a *capacity.KarpenterArgs) { a.SubnetIDs = []string{"subnet-0a1", "subnet-0b2"} }, []any{
+			map[string]any{"id": "subnet-0a1"}, map[string]any{"id": "subnet-0b2"},
+		}, ""},
+		{"own tags replace the default", func(a *capacity.KarpenterArgs) { a.SubnetTags = map[string]string{"tier": "private"} }, []any{
+			map[string]any{"tags": map[string]any{"tier": "private"}},
+		}, ""},
+		{"public subnets refused", func(a *capacity.KarpenterArgs) {
+			a.SubnetTags = map[string]string{"karpenter.sh/discovery": "prod-eks", "kubernetes.io/role/elb": "1"}
+		}, nil, `karpenter.subnetTags.kubernetes.io/role/elb ("1"): selects public subnets`},
+		{"IDs and tags together refused", func(a *capacity.KarpenterArgs) {
+			a.SubnetIDs = []string{"subnet-0a1"}
+			a.SubnetTags = map[string]string{"tier": "private"}
+		}, nil, "karpenter.subnetIds"},
+		{"a malformed ID refused", func(a *capacity.KarpenterArgs) { a.SubnetIDs = []string{"sn-1"} }, nil, `karpenter.subnetIds[0] ("sn-1"): is not a subnet ID`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := baseKarpenter()
+			tt.setup(&a)
+			class, err := capacity.EC2NodeClass(a)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dig(class.Object, "spec")["subnetSelectorTerms"]; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("subnetSelectorTerms %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

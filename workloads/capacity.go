@@ -88,6 +88,7 @@ func karpenterArgs(c *stacks.Config) capacity.KarpenterArgs {
 	return capacity.KarpenterArgs{
 		Name: c.Namespace, ClusterName: k.ClusterName, Role: k.Role, InstanceProfile: k.InstanceProfile, AMIAlias: k.AMIAlias,
 		Margin: k.Margin, Arch: k.Arch, CapacityTypes: k.CapacityTypes, InstanceCategories: k.InstanceCategories, Budget: k.Budget,
+		SubnetIDs: k.SubnetIDs,
 		// Every service's PDB lets at most this many pods go at once.
 		PDBMaxUnavailable: minPDBMaxUnavailable(c),
 		Labels:            components.Labels(c.Namespace, c.Namespace, "capacity"),
