@@ -360,17 +360,17 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 }
 
 // runnerPolicy: only the starter reaches the runners' API; the runners
-// reach DNS, the stack's services, the ingress (80/443) and Prometheus.
+// reach DNS, their target (Target: its pods on their port, or its
+// addresses on its port) and, with remote write, Prometheus: no other
+// pod, port or address.
 func (p loadTestPlan) runnerPolicy() *networkingv1.NetworkPolicyArgs {
-	egress := networkingv1.NetworkPolicyEgressRuleArray{
-		dnsEgress(),
-		networkingv1.NetworkPolicyEgressRuleArgs{ // the stack's services
-			To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(p.args.PartOf), LabelComponent: pulumi.String(WebComponent)}},
-			}},
-		},
-		networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{AnyIPv4}), Ports: tcpPorts(80, 443)}, // the ingress host
+	target := networkingv1.NetworkPolicyEgressRuleArgs{To: peers(p.args.Target.CIDRs), Ports: tcpPorts(p.args.Target.Port)}
+	if len(p.args.Target.Pods) > 0 {
+		target.To = networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(p.args.Target.Pods)},
+		}}
 	}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{dnsEgress(), target}
 	if p.args.PrometheusRemoteWriteURL != "" {
 		u, _ := url.Parse(p.args.PrometheusRemoteWriteURL) // validated
 		port := map[string]int32{"http": 80, "https": 443}[u.Scheme]
