@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cirkelline/infra/commands/render"
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // label reads a resource's metadata label.
-func label(r render.Resource, key string) string {
+func label(r mockrun.Resource, key string) string {
 	meta, _ := r.Inputs["metadata"].(map[string]any)
 	labels, _ := meta["labels"].(map[string]any)
 	v, _ := labels[key].(string)

@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // kube-score (github.com/zegl/kube-score v1.20.0) runs on every shipped
@@ -82,7 +82,7 @@ var kubeScoreBin = sync.OnceValues(func() (string, error) {
 })
 
 // runKubeScore scores the Kubernetes objects (cloud resources left out).
-func runKubeScore(t testing.TB, objs []render.Object) []kubeScoreResult {
+func runKubeScore(t testing.TB, objs []mockrun.Object) []kubeScoreResult {
 	t.Helper()
 	bin, err := kubeScoreBin()
 	if err != nil {
@@ -226,7 +226,7 @@ func TestKubeScoreCatchesBadObjects(t *testing.T) {
 	objs := renderStack(t, "production").Objects
 	for _, tt := range []struct {
 		check  string
-		mutate func([]render.Object) []render.Object
+		mutate func([]mockrun.Object) []mockrun.Object
 	}{
 		{"container-resources", backendContainer(t, func(c *corev1.Container) { delete(c.Resources.Limits, "memory") })},
 		{"container-image-tag", backendContainer(t, func(c *corev1.Container) { c.Image = "ghcr.io/cirkelline/cirkelline-backend:latest" })},
@@ -234,12 +234,12 @@ func TestKubeScoreCatchesBadObjects(t *testing.T) {
 		{"container-security-context-user-group-id", backendContainer(t, func(c *corev1.Container) { uid := int64(999); c.SecurityContext.RunAsUser = &uid })},
 		{"pod-probes", backendContainer(t, func(c *corev1.Container) { c.ReadinessProbe = nil })},
 		{"pod-probes-identical", backendContainer(t, func(c *corev1.Container) { c.LivenessProbe = c.ReadinessProbe })},
-		{"pod-networkpolicy", func(objs []render.Object) []render.Object {
-			return slices.DeleteFunc(slices.Clone(objs), func(o render.Object) bool { return o.Kind == "NetworkPolicy" })
+		{"pod-networkpolicy", func(objs []mockrun.Object) []mockrun.Object {
+			return slices.DeleteFunc(slices.Clone(objs), func(o mockrun.Object) bool { return o.Kind == "NetworkPolicy" })
 		}},
 		{"deployment-targeted-by-hpa-does-not-have-replicas-configured", backendDeployment(t, func(d *appsv1.Deployment) { n := int32(3); d.Spec.Replicas = &n })},
-		{"deployment-has-poddisruptionbudget", func(objs []render.Object) []render.Object {
-			return slices.DeleteFunc(slices.Clone(objs), func(o render.Object) bool { return o.Kind == "PodDisruptionBudget" })
+		{"deployment-has-poddisruptionbudget", func(objs []mockrun.Object) []mockrun.Object {
+			return slices.DeleteFunc(slices.Clone(objs), func(o mockrun.Object) bool { return o.Kind == "PodDisruptionBudget" })
 		}},
 	} {
 		t.Run(tt.check, func(t *testing.T) {
@@ -252,8 +252,8 @@ func TestKubeScoreCatchesBadObjects(t *testing.T) {
 }
 
 // backendDeployment changes production's web Deployment.
-func backendDeployment(t testing.TB, mutate func(d *appsv1.Deployment)) func([]render.Object) []render.Object {
-	return func(objs []render.Object) []render.Object {
+func backendDeployment(t testing.TB, mutate func(d *appsv1.Deployment)) func([]mockrun.Object) []mockrun.Object {
+	return func(objs []mockrun.Object) []mockrun.Object {
 		out := slices.Clone(objs)
 		for i, o := range out {
 			if o.Kind == "Deployment" && o.Name == "cirkelline-backend" {
@@ -272,7 +272,7 @@ func backendDeployment(t testing.TB, mutate func(d *appsv1.Deployment)) func([]r
 }
 
 // backendContainer changes the app container of production's web Deployment.
-func backendContainer(t testing.TB, mutate func(c *corev1.Container)) func([]render.Object) []render.Object {
+func backendContainer(t testing.TB, mutate func(c *corev1.Container)) func([]mockrun.Object) []mockrun.Object {
 	return backendDeployment(t, func(d *appsv1.Deployment) { mutate(&d.Spec.Template.Spec.Containers[0]) })
 }
 

@@ -20,24 +20,26 @@ var layers = map[string]int{
 	"monitoring":            1,
 	"capacity":              1,
 	"internal/controlplane": 1,
+	"internal/mockrun":      1, // a Pulumi program run against mocks
+	"internal/stackfile":    1, // stack files read as the engine passes them
 	// Reusable typed components.
 	"components": 2,
 	// The stack file's schema, defaults, decoding and validation; it embeds
 	// the components' spec types (HPASpec, ResourcesSpec, ...).
-	"stacks": 3,
+	"stacks":           3,
+	"stacks/stacktest": 4, // test fixtures of stack configs
 	// Composition: the plan of what a stack runs, and its registration; and
 	// the tools that run the program or a stack's objects.
-	"workloads":          4,
-	"internal/render":    4,
-	"internal/stacktest": 4, // test fixtures of stack configs
-	"internal/rehearse":  4,
+	"workloads":         4,
+	"commands/render":   4,
+	"commands/rehearse": 4,
 	// Subcommands, then the program.
-	"internal/cli":  5,
+	"commands":      5,
 	"":              6,
 	"bench/minimal": 6,
 	// CI's own checks of the delivery path (.github/), a program that
 	// imports nothing of the module.
-	"internal/deliverycheck": 6,
+	"commands/deliverycheck": 6,
 }
 
 func rank(t *testing.T, pkg string) (int, bool) {

@@ -27,8 +27,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
-	"github.com/cirkelline/infra/internal/cli"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/mockrun"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/workloads"
 )
 
@@ -37,7 +39,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // shippedStacks are the stacks with a Pulumi.<stack>.yaml in the repo.
 func shippedStacks(t testing.TB) []string {
 	t.Helper()
-	names, err := render.Stacks(".")
+	names, err := stackfile.Stacks(".")
 	if err != nil || len(names) < 3 {
 		t.Fatalf("want at least staging, production and partypic stack files, got %v (%v)", names, err)
 	}
@@ -215,8 +217,8 @@ func TestStackInvariants(t *testing.T) {
 					t.Errorf("%s/%s: a Secret without data", stack, o.File)
 				}
 				for k, v := range sec.StringData {
-					if v != render.SecretPlaceholder {
-						t.Errorf("%s/%s: stringData.%s renders as %q, not %s", stack, o.File, k, v, render.SecretPlaceholder)
+					if v != mockrun.SecretPlaceholder {
+						t.Errorf("%s/%s: stringData.%s renders as %q, not %s", stack, o.File, k, v, mockrun.SecretPlaceholder)
 					}
 				}
 				if len(sec.Data) > 0 {
@@ -235,7 +237,7 @@ func metricTargets(h autoscalingv2.HorizontalPodAutoscaler) string {
 	return strings.Join(parts, ",")
 }
 
-func mustDecode(t testing.TB, o render.Object, into any) {
+func mustDecode(t testing.TB, o mockrun.Object, into any) {
 	t.Helper()
 	if err := yaml.UnmarshalStrict(o.Body, into); err != nil {
 		t.Fatalf("%s: %v", o.File, err)
@@ -247,7 +249,7 @@ func mustDecode(t testing.TB, o render.Object, into any) {
 // Pulumi.partypic.yaml alone.
 func TestPartyPicIsOnlyStackConfig(t *testing.T) {
 	res := renderStack(t, "partypic")
-	byFile := map[string]render.Object{}
+	byFile := map[string]mockrun.Object{}
 	for _, o := range res.Objects {
 		byFile[strings.ToLower(strings.Join([]string{o.Kind, o.Namespace, o.Name}, "-"))+".yaml"] = o
 	}
@@ -384,7 +386,7 @@ func TestRenderCommand(t *testing.T) {
 }
 
 func cliMain(args []string, stdout, stderr *bytes.Buffer) int {
-	return cli.Main(args, workloads.Program, stdout, stderr)
+	return commands.Main(args, workloads.Program, stdout, stderr)
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -630,7 +632,7 @@ func TestRenderRefusesBadStackFiles(t *testing.T) {
 }
 
 // podTemplate is the pod spec and labels of a Deployment or Job.
-func podTemplate(t testing.TB, o render.Object) (corev1.PodTemplateSpec, bool) {
+func podTemplate(t testing.TB, o mockrun.Object) (corev1.PodTemplateSpec, bool) {
 	switch o.Kind {
 	case "Deployment":
 		var d appsv1.Deployment
@@ -651,7 +653,7 @@ func podTemplate(t testing.TB, o render.Object) (corev1.PodTemplateSpec, bool) {
 // capabilities. Every container of every Deployment and Job must set
 // allowPrivilegeEscalation false, run as non-root (its own or the pod's
 // runAsNonRoot) and drop ALL capabilities.
-func escalationFindings(t testing.TB, objs []render.Object) []string {
+func escalationFindings(t testing.TB, objs []mockrun.Object) []string {
 	var out []string
 	for _, o := range objs {
 		p, ok := podTemplate(t, o)

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // containerPort is one port of one container of a Deployment's pods.
@@ -33,7 +33,7 @@ type stackObjects struct {
 	monitors    []monv1.ServiceMonitor
 }
 
-func decodeStackObjects(t testing.TB, objs []render.Object) stackObjects {
+func decodeStackObjects(t testing.TB, objs []mockrun.Object) stackObjects {
 	s := stackObjects{services: map[string]corev1.Service{}}
 	for _, o := range objs {
 		switch o.Kind {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rehearses a shortened spike on the staging stack through the real HPA
-# controller (internal/rehearse, build tag rehearsal): twice in parallel,
+# controller (commands/rehearse, build tag rehearsal): twice in parallel,
 # with staging's HPA and with maxReplicas 2, asserting on the verdicts.
 # About 5 minutes of wall clock once the control plane is built (it shares
 # hack/controlplane's cache with .ci/controlplane.sh). SKIP_CONTROLPLANE=1
@@ -12,4 +12,4 @@ if [ -n "${SKIP_CONTROLPLANE:-}" ]; then
   exit 0
 fi
 bash hack/controlplane/build.sh >/dev/null
-go test -tags rehearsal -count=1 -v -timeout 20m -run TestRehearsalOfStaging ./internal/rehearse/
+go test -tags rehearsal -count=1 -v -timeout 20m -run TestRehearsalOfStaging ./commands/rehearse/

@@ -6,18 +6,18 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // captured is what a component registered, run against Pulumi's mocks.
 type captured struct {
 	t         *testing.T
-	resources []render.Resource
+	resources []mockrun.Resource
 }
 
 func capture(t *testing.T, fn pulumi.RunFunc) captured {
 	t.Helper()
-	res, err := render.Capture("test", "unit", nil, nil, fn)
+	res, err := mockrun.Capture("test", "unit", nil, nil, fn)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 	"github.com/cirkelline/infra/loadtest"
 )
 
@@ -396,7 +396,7 @@ func TestLoadTestRunnerResourcesOverride(t *testing.T) {
 func ExampleNewLoadTest() {
 	test := loadtest.DefaultConfig()
 	test.Shape = loadtest.MillionUsers // 10,000 VUs: 5 runners of 2,000 (the runner model)
-	resources, _ := render.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewLoadTest(ctx, "scale", components.LoadTestArgs{
 			JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop", Test: test,
 			Run:       loadtest.RunInfo{Stack: "staging", RunID: "1", Environment: "staging"},
@@ -405,7 +405,7 @@ func ExampleNewLoadTest() {
 		})
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	for _, o := range objs {
 		var job batchv1.Job
 		if o.Kind != "Job" || yaml.Unmarshal(o.Body, &job) != nil {

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 	"github.com/cirkelline/infra/monitoring"
 )
 
@@ -86,7 +86,7 @@ func TestMonitoringArgsRefused(t *testing.T) {
 	args.Watch.Thresholds.LatencyP95 = 0
 	args.Dashboard.Name = "Shop Dashboard"
 	args.Dashboard.SidecarLabel = "bad label"
-	_, err := render.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
+	_, err := mockrun.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewMonitoring(ctx, "shop", args)
 		return err
 	})
@@ -139,14 +139,14 @@ func TestNetworkPoliciesLetPrometheusScrape(t *testing.T) {
 
 func ExampleNewMonitoring() {
 	args := monitoringArgs()
-	resources, err := render.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
+	resources, err := mockrun.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewMonitoring(ctx, "shop", args)
 		return err
 	})
 	if err != nil {
 		panic(err)
 	}
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	for _, o := range objs {
 		var body struct {
 			Spec struct {

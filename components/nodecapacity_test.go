@@ -11,7 +11,7 @@ import (
 
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 func nodeCapacityArgs(t testing.TB) components.NodeCapacityArgs {
@@ -43,7 +43,7 @@ func TestNodeCapacity(t *testing.T) {
 		return err
 	})
 	c.checkParenting("cirkelline:components:NodeCapacity")
-	byType := map[string]render.Resource{}
+	byType := map[string]mockrun.Resource{}
 	for _, r := range c.resources {
 		byType[r.Type] = r
 	}
@@ -52,7 +52,7 @@ func TestNodeCapacity(t *testing.T) {
 	if pool.URN == "" || class.URN == "" || pc.URN == "" || dep.URN == "" {
 		t.Fatalf("registered %v", c.names())
 	}
-	depends := func(r render.Resource, on render.Resource) bool {
+	depends := func(r mockrun.Resource, on mockrun.Resource) bool {
 		return strings.Contains(strings.Join(r.DependsOn, " "), on.URN)
 	}
 	if !depends(pool, class) || !depends(dep, pc) {
@@ -65,7 +65,7 @@ func TestNodeCapacity(t *testing.T) {
 	if string(wantYAML) != string(gotYAML) {
 		t.Errorf("NodePool spec registered as\n%s\nwant the library's\n%s", gotYAML, wantYAML)
 	}
-	for _, r := range []render.Resource{pool, class, pc} {
+	for _, r := range []mockrun.Resource{pool, class, pc} {
 		if ns, ok := r.Inputs["metadata"].(map[string]any)["namespace"]; ok {
 			t.Errorf("cluster-scoped %s has namespace %v", r.Type, ns)
 		}
@@ -81,7 +81,7 @@ func TestNodeCapacityRefused(t *testing.T) {
 	args.Plan = nil
 	args.Karpenter.Role, args.Karpenter.InstanceProfile = "", ""
 	args.Headroom.Priority = 5
-	_, err := render.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
+	_, err := mockrun.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewNodeCapacity(ctx, "shop", args)
 		return err
 	})
@@ -94,14 +94,14 @@ func TestNodeCapacityRefused(t *testing.T) {
 
 func ExampleNewNodeCapacity() {
 	args := nodeCapacityArgs(&testing.T{})
-	resources, err := render.Capture("example", "production", nil, nil, func(ctx *pulumi.Context) error {
+	resources, err := mockrun.Capture("example", "production", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewNodeCapacity(ctx, "shop", args)
 		return err
 	})
 	if err != nil {
 		panic(err)
 	}
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	for _, o := range objs {
 		var body struct {
 			Spec struct {

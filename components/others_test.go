@@ -13,7 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 func TestNamespace(t *testing.T) {
@@ -165,13 +165,13 @@ func TestAppConfigChecksumRollsPods(t *testing.T) {
 		c.mustGet("kubernetes:core/v1:ConfigMap", "shop-config", &cm)
 		var sec corev1.Secret
 		c.mustGet("kubernetes:core/v1:Secret", "shop-secrets", &sec)
-		if sec.StringData["DATABASE_URL"] != render.SecretPlaceholder {
+		if sec.StringData["DATABASE_URL"] != mockrun.SecretPlaceholder {
 			t.Errorf("secret data must stay secret, rendered %q", sec.StringData["DATABASE_URL"])
 		}
 		var d appsv1.Deployment
 		c.mustGet(deploymentType, "api", &d)
 		ann := d.Spec.Template.Annotations
-		if ann[components.SecretChecksumAnnotation] != render.SecretPlaceholder {
+		if ann[components.SecretChecksumAnnotation] != mockrun.SecretPlaceholder {
 			t.Errorf("the secret checksum must itself be secret, got %q", ann[components.SecretChecksumAnnotation])
 		}
 		got = ann[components.ConfigChecksumAnnotation]
@@ -353,7 +353,7 @@ func TestNetworkPolicies(t *testing.T) {
 }
 
 func ExampleNewAlbIngress() {
-	resources, err := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, err := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewAlbIngress(ctx, "shop", components.AlbIngressArgs{
 			Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop",
 			CertificateARN: "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
@@ -368,7 +368,7 @@ func ExampleNewAlbIngress() {
 	if err != nil {
 		panic(err)
 	}
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	fmt.Print(string(objs[0].Body)[strings.Index(string(objs[0].Body), "spec:"):])
 	// Output:
 	// spec:
@@ -393,11 +393,11 @@ func ExampleNewAlbIngress() {
 }
 
 func ExampleNewNamespace() {
-	resources, _ := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewNamespace(ctx, "shop", components.NamespaceArgs{Name: "shop"})
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	fmt.Print(string(objs[0].Body))
 	// Output:
 	// apiVersion: v1
@@ -413,14 +413,14 @@ func ExampleNewNamespace() {
 }
 
 func ExampleNewServiceIdentity() {
-	resources, _ := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewServiceIdentity(ctx, "shop", components.ServiceIdentityArgs{
 			Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop",
 			ReadableSecrets: []string{"shop-secrets"},
 		})
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	printFrom(objs, "Role", "shop", "rules:")
 	// Output:
 	// rules:
@@ -435,7 +435,7 @@ func ExampleNewServiceIdentity() {
 }
 
 func ExampleNewAppConfig() {
-	resources, _ := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewAppConfig(ctx, "shop", components.AppConfigArgs{
 			ConfigMapName: "shop-config", SecretName: "shop-secrets", Namespace: pulumi.String("shop"), PartOf: "shop",
 			Settings:    map[string]string{"LOG_LEVEL": "INFO"},
@@ -444,7 +444,7 @@ func ExampleNewAppConfig() {
 		})
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	body := string(objs[1].Body)
 	fmt.Print(body[strings.Index(body, "stringData:"):])
 	// Output:
@@ -454,14 +454,14 @@ func ExampleNewAppConfig() {
 }
 
 func ExampleNewNetworkPolicies() {
-	resources, _ := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewNetworkPolicies(ctx, "shop", components.NetworkPoliciesArgs{
 			Namespace: pulumi.String("shop"), PartOf: "shop",
 			Services: []components.PolicyService{{Name: "server", Port: 3000, UsesRedis: true}},
 		})
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	printFrom(objs, "NetworkPolicy", "server-allow", "spec:")
 	// Output:
 	// spec:
@@ -505,7 +505,7 @@ func ExampleNewNetworkPolicies() {
 }
 
 // printFrom prints the named object's YAML from the line starting with key.
-func printFrom(objs []render.Object, kind, name, key string) {
+func printFrom(objs []mockrun.Object, kind, name, key string) {
 	for _, o := range objs {
 		if o.Kind == kind && o.Name == name {
 			body := string(o.Body)

@@ -18,7 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 func baseElastiCache() components.ElastiCacheRedisArgs {
@@ -35,13 +35,13 @@ func TestElastiCacheRedis(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*components.ElastiCacheRedisArgs)
-		check  func(*testing.T, map[string]render.Resource)
+		check  func(*testing.T, map[string]mockrun.Resource)
 	}{
-		{"production shape", func(*components.ElastiCacheRedisArgs) {}, func(t *testing.T, r map[string]render.Resource) {
+		{"production shape", func(*components.ElastiCacheRedisArgs) {}, func(t *testing.T, r map[string]mockrun.Resource) {
 			rg := r["aws:elasticache/replicationGroup:ReplicationGroup"]
 			want := map[string]any{
 				"numCacheClusters": int64(2), "automaticFailoverEnabled": true, "multiAzEnabled": true,
-				"transitEncryptionEnabled": true, "atRestEncryptionEnabled": true, "authToken": render.SecretPlaceholder,
+				"transitEncryptionEnabled": true, "atRestEncryptionEnabled": true, "authToken": mockrun.SecretPlaceholder,
 				"snapshotRetentionLimit": int64(7), "port": int64(6379), "engine": "redis", "engineVersion": "7.1",
 				"replicationGroupId": "shop-prod", "parameterGroupName": "default.redis7",
 			}
@@ -75,7 +75,7 @@ func TestElastiCacheRedis(t *testing.T) {
 		{"existing security groups", func(a *components.ElastiCacheRedisArgs) {
 			a.SecurityGroupIDs = pulumi.ToStringArray([]string{"sg-existing"})
 			a.VpcID, a.ClientSecurityGroupIDs = nil, nil
-		}, func(t *testing.T, r map[string]render.Resource) {
+		}, func(t *testing.T, r map[string]mockrun.Resource) {
 			if _, ok := r["aws:ec2/securityGroup:SecurityGroup"]; ok {
 				t.Error("no security group may be created when existing ones are given")
 			}
@@ -85,7 +85,7 @@ func TestElastiCacheRedis(t *testing.T) {
 		}},
 		{"kms key", func(a *components.ElastiCacheRedisArgs) {
 			a.KMSKeyARN = "arn:aws:kms:eu-north-1:123456789012:key/abc-1"
-		}, func(t *testing.T, r map[string]render.Resource) {
+		}, func(t *testing.T, r map[string]mockrun.Resource) {
 			if r["aws:elasticache/replicationGroup:ReplicationGroup"].Inputs["kmsKeyId"] != "arn:aws:kms:eu-north-1:123456789012:key/abc-1" {
 				t.Error("kmsKeyId not set")
 			}
@@ -100,7 +100,7 @@ func TestElastiCacheRedis(t *testing.T) {
 				return err
 			})
 			c.checkParenting("cirkelline:components:ElastiCacheRedis")
-			byType := map[string]render.Resource{}
+			byType := map[string]mockrun.Resource{}
 			for _, r := range c.resources {
 				key := r.Type
 				if _, dup := byType[key]; dup {
@@ -223,11 +223,11 @@ func TestInClusterRedis(t *testing.T) {
 }
 
 func ExampleNewElastiCacheRedis() {
-	resources, _ := render.Capture("example", "prod", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "prod", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewElastiCacheRedis(ctx, "redis", baseElastiCache())
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	for _, o := range objs {
 		if o.File == "cloud/aws-elasticache-replicationgroup-redis.yaml" {
 			fmt.Print(string(o.Body))
@@ -264,14 +264,14 @@ func ExampleNewElastiCacheRedis() {
 }
 
 func ExampleNewInClusterRedis() {
-	resources, _ := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, _ := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewInClusterRedis(ctx, "cache", components.InClusterRedisArgs{
 			Name: "shop-redis", Namespace: pulumi.String("shop"), PartOf: "shop",
 			Password: pulumi.String("0123456789abcdef0123"), Clients: []string{"server"},
 		})
 		return err
 	})
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	printFrom(objs, "NetworkPolicy", "shop-redis-allow", "spec:")
 	// Output:
 	// spec:

@@ -181,7 +181,7 @@ type HPASpec struct {
 // 50 45 40 36 32 28 25 22 19 17 15 13 11 9 8 7 6 5 4 3: 19 steps,
 // 300 s + 19 × 60 s = 24 min; 5 → 1 is 1 pod a minute either way (10 % of
 // 5 or fewer is less than a pod): 4 steps, 300 s + 4 × 60 s = 9 min. Each
-// step can lag one 15 s controller sync; internal/rehearse's
+// step can lag one 15 s controller sync; commands/rehearse's
 // TestDefaultScaleDownTimes computes both from the rendered HPA with the
 // controller's algorithm (calculateScaleDownLimitWithBehaviors).
 func DefaultHPA() HPASpec {

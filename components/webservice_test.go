@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 const (
@@ -374,7 +374,7 @@ func TestWebServiceInvalidRegistersNothing(t *testing.T) {
 	args := baseWebService()
 	args.Image = "api"
 	args.HPA = components.HPASpec{MinReplicas: 5, MaxReplicas: 2}
-	registered, err := render.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
+	registered, err := mockrun.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewWebService(ctx, "api", args)
 		if err == nil {
 			t.Error("want a validation error")
@@ -416,7 +416,7 @@ func TestTwoWebServicesDoNotCollide(t *testing.T) {
 }
 
 func ExampleNewWebService() {
-	resources, err := render.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
+	resources, err := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewWebService(ctx, "api", components.WebServiceArgs{
 			Name: "api", Namespace: pulumi.String("shop"), PartOf: "shop",
 			Image: "ghcr.io/example/api:1.2.3", ServiceAccountName: pulumi.String("shop"),
@@ -427,7 +427,7 @@ func ExampleNewWebService() {
 	if err != nil {
 		panic(err)
 	}
-	objs, _ := render.Objects(resources)
+	objs, _ := mockrun.Objects(resources)
 	for _, o := range objs {
 		fmt.Println(o.Kind, o.Name)
 	}

@@ -14,19 +14,20 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // renderObjects are the Kubernetes objects `go run . render --stack NAME`
 // lists for a repository stack (render.Stack with the program, as
 // main_test.go renders the goldens).
-func renderObjects(t *testing.T, stack string) []render.Object {
+func renderObjects(t *testing.T, stack string) []mockrun.Object {
 	t.Helper()
 	res, err := render.Stack(render.Options{Dir: repoRoot(), Stack: stack}, programForRender)
 	if err != nil {
 		t.Fatalf("render %s: %v", stack, err)
 	}
-	var objs []render.Object
+	var objs []mockrun.Object
 	for _, o := range res.Objects {
 		if !o.Cloud {
 			objs = append(objs, o)
@@ -51,7 +52,7 @@ func missingSecrets(t *testing.T, stack string) []string {
 	return keys
 }
 
-func keys(objs []render.Object) []string {
+func keys(objs []mockrun.Object) []string {
 	var out []string
 	for _, o := range objs {
 		out = append(out, key{o.Kind, o.Namespace, o.Name}.String())
@@ -61,7 +62,7 @@ func keys(objs []render.Object) []string {
 }
 
 // manifestStream is the objects as one YAML stream, for kubectl -f -.
-func manifestStream(objs []render.Object) string {
+func manifestStream(objs []mockrun.Object) string {
 	var docs []string
 	for _, o := range objs {
 		docs = append(docs, string(o.Body))
@@ -72,7 +73,7 @@ func manifestStream(objs []render.Object) string {
 // liveState is what identifies each of the objects' live versions: its
 // uid and generation (spec changes), or for kinds without a generation its
 // resourceVersion. Status updates by controllers change neither.
-func liveState(t *testing.T, objs []render.Object) map[string]string {
+func liveState(t *testing.T, objs []mockrun.Object) map[string]string {
 	t.Helper()
 	out, err := cp.KubectlIn(manifestStream(objs), "get", "-f", "-", "--ignore-not-found", "-o", "json")
 	if err != nil {
@@ -103,7 +104,7 @@ func liveState(t *testing.T, objs []render.Object) map[string]string {
 }
 
 // remaining lists which of the objects still exist.
-func remaining(t *testing.T, objs []render.Object) []string {
+func remaining(t *testing.T, objs []mockrun.Object) []string {
 	t.Helper()
 	out, err := cp.KubectlIn(manifestStream(objs), "get", "-f", "-", "--ignore-not-found", "-o", "name")
 	if err != nil {
@@ -214,8 +215,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // status.loadBalancer.ingress[].hostname), for as long as the returned
 // stop is not called: the control plane runs no such controller, and the
 // provider's Ingress await waits for that address.
-func standInForTheALBController(t *testing.T, objs []render.Object) (stop func()) {
-	var ingresses []render.Object
+func standInForTheALBController(t *testing.T, objs []mockrun.Object) (stop func()) {
+	var ingresses []mockrun.Object
 	for _, o := range objs {
 		if o.Kind == "Ingress" {
 			ingresses = append(ingresses, o)

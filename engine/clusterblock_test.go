@@ -15,7 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 	"github.com/cirkelline/infra/workloads"
 )
 
@@ -43,7 +43,7 @@ func clusterStack(t *testing.T, backend, name, kubeconfig string, secret bool) s
 // reaches the same cluster through a differently written kubeconfig and
 // through a cluster stack's output; a plain-text output is refused. The
 // kubeconfig's credentials must never reach this stack's state files.
-func clusterBlock(t *testing.T, s *auto.Stack, backend, stackName string, objs []render.Object) {
+func clusterBlock(t *testing.T, s *auto.Stack, backend, stackName string, objs []mockrun.Object) {
 	kc := inlineKubeconfig(t)
 
 	if !t.Run("moving to cluster.kubeconfig replaces nothing", func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // TestDeploySpeed is the deploy-speed benchmark (bench/deploy.sh runs it
@@ -104,7 +104,7 @@ func awaitDurations(r *run) (map[string][]time.Duration, string) {
 
 // applyAndWait is the baseline: server-side apply of the rendered objects
 // in render's apply order, then what `pulumi up` waits for.
-func applyAndWait(t *testing.T, objs []render.Object) time.Duration {
+func applyAndWait(t *testing.T, objs []mockrun.Object) time.Duration {
 	t.Helper()
 	began := time.Now()
 	if out, err := cp.KubectlIn(manifestStream(objs), "apply", "--server-side", "--field-manager=bench", "-f", "-"); err != nil {

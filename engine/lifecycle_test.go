@@ -15,7 +15,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 	"github.com/cirkelline/infra/workloads"
 )
 
@@ -103,6 +104,8 @@ func lifecycle(t *testing.T, stackName string) {
 		if got := len(liveState(t, objs)); got != len(objs) {
 			t.Fatalf("the cluster has %d of the %d objects up created", got, len(objs))
 		}
+		// and its state keeps them under the URNs later changes must keep.
+		stateMatchesURNsFile(t, s, stackName)
 	}) {
 		return
 	}
@@ -233,7 +236,7 @@ func secretValue(k string, i int) string {
 }
 
 // firstHPA is services[0]'s HPA in the render and its maxReplicas.
-func firstHPA(t *testing.T, stack string, objs []render.Object) (key, int) {
+func firstHPA(t *testing.T, stack string, objs []mockrun.Object) (key, int) {
 	t.Helper()
 	for _, o := range objs {
 		if o.Kind != "HorizontalPodAutoscaler" {
@@ -277,7 +280,7 @@ func firstService(t *testing.T, stack string) string {
 // secretReaders finds the Secret that holds a variable named env... (the
 // app's JWT_SECRET_KEY, or PartyPic's JWT_SECRET) and
 // every workload whose pod template reads it (envFrom, env or volume).
-func secretReaders(t *testing.T, objs []render.Object, env string) (key, []key) {
+func secretReaders(t *testing.T, objs []mockrun.Object, env string) (key, []key) {
 	t.Helper()
 	var secret key
 	for _, o := range objs {

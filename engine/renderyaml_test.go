@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // TestRenderYamlToDirectory: `pulumi up` with the provider's
@@ -107,7 +107,7 @@ func readManifests(t *testing.T, dir string) map[string]map[string]any {
 
 // accepted removes the differences this test accepts (each seen in a run):
 //   - secret values: render never decrypts them and shows each scalar as
-//     render.SecretPlaceholder; the provider writes the real value. The
+//     mockrun.SecretPlaceholder; the provider writes the real value. The
 //     field must exist on both sides; only its value is not compared.
 //   - a Secret's stringData: the provider writes it as base64 data (its
 //     Check of core/v1 Secret moves stringData into data, as the API server
@@ -167,7 +167,7 @@ func placeholders(want, got any) {
 			return
 		}
 		for k, wv := range w {
-			if s, ok := wv.(string); ok && s == render.SecretPlaceholder {
+			if s, ok := wv.(string); ok && s == mockrun.SecretPlaceholder {
 				if _, ok := g[k]; ok {
 					g[k] = s
 				}
@@ -182,7 +182,7 @@ func placeholders(want, got any) {
 		}
 		for i := range w {
 			if i < len(g) {
-				if s, ok := w[i].(string); ok && s == render.SecretPlaceholder {
+				if s, ok := w[i].(string); ok && s == mockrun.SecretPlaceholder {
 					g[i] = s
 					continue
 				}

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cirkelline/infra/commands/rehearse"
 	"github.com/cirkelline/infra/internal/controlplane"
-	"github.com/cirkelline/infra/internal/rehearse"
 )
 
 var cp *controlplane.Cluster

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
-	"github.com/cirkelline/infra/internal/stacktest"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/stacks/stacktest"
 )
 
 const project = "cirkelline"
@@ -75,7 +75,7 @@ func TestSecretEnvCanBeRenamedAndDropped(t *testing.T) {
 // TestProjectDefaultsMatchGo keeps Pulumi.yaml's declared defaults and the
 // Go defaults in step: a stack that sets nothing gets stacks.Defaults().
 func TestProjectDefaultsMatchGo(t *testing.T) {
-	sc, err := render.LoadStackConfig("..", "staging")
+	sc, err := stackfile.LoadStackConfig("..", "staging")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestProjectDefaultsMatchGo(t *testing.T) {
 	onlyDefaults := stacks.MapSource{Values: map[string]string{
 		"cirkelline:databaseUrl": "x", "cirkelline:jwtSecret": "y",
 	}, Secrets: []string{"cirkelline:databaseUrl", "cirkelline:jwtSecret"}}
-	fromProject, err := render.ProjectDefaults("..")
+	fromProject, err := stackfile.ProjectDefaults("..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestMisspeltProjectPrefix(t *testing.T) {
 // it, and says for every other shape that none was made (issue 21: it
 // printed "HPA max 5 (NOT ENOUGH)" for every shape).
 func TestCapacityReportPerShape(t *testing.T) {
-	sc, err := render.LoadStackConfig("..", "staging")
+	sc, err := stackfile.LoadStackConfig("..", "staging")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestCapacityReportPerShape(t *testing.T) {
 // HPA's policies reach the pods it needs (components.ScaleUpTime):
 // production's 3–50 HPA goes 3 → 7 → 14 in two looks, 15 s apart.
 func TestCapacityReportScaleUp(t *testing.T) {
-	sc, err := render.LoadStackConfig("..", "production")
+	sc, err := stackfile.LoadStackConfig("..", "production")
 	if err != nil {
 		t.Fatal(err)
 	}

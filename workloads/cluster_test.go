@@ -10,8 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/cirkelline/infra/internal/stacktest"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/stacks/stacktest"
 	"github.com/cirkelline/infra/workloads"
 )
 

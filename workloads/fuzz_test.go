@@ -10,7 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/workloads"
@@ -48,7 +48,7 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, file []byte) {
-		sc, err := render.ParseStackConfig(project, "fuzz", file)
+		sc, err := stackfile.ParseStackConfig(project, "fuzz", file)
 		if err != nil {
 			return // not a stack file: the Pulumi CLI refuses it before the program runs
 		}
@@ -60,7 +60,7 @@ func FuzzLoad(f *testing.F) {
 // (secrets stood in for), and fails unless each ends in a plan or in
 // problems with field paths; a panic fails the test by itself. It returns
 // the problems of both.
-func loadEnds(t *testing.T, sc *render.StackConfig) []*validate.FieldError {
+func loadEnds(t *testing.T, sc *stackfile.StackConfig) []*validate.FieldError {
 	t.Helper()
 	var found []*validate.FieldError
 	for _, offline := range []bool{false, true} {

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cirkelline/infra/internal/stacktest"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/stacks/stacktest"
 	"github.com/cirkelline/infra/workloads"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/stacks"
 )
@@ -62,7 +62,7 @@ func TestEveryProblemNamesASettableKey(t *testing.T) {
 
 type brokenInput struct {
 	name string
-	sc   *render.StackConfig
+	sc   *stackfile.StackConfig
 }
 
 // brokenStackFiles are FuzzLoad's seeds and corpus, and each shipped stack
@@ -71,7 +71,7 @@ func brokenStackFiles(t *testing.T, project *workspace.Project) []brokenInput {
 	t.Helper()
 	var out []brokenInput
 	add := func(name string, data []byte) {
-		sc, err := render.ParseStackConfig(project, "broken", data)
+		sc, err := stackfile.ParseStackConfig(project, "broken", data)
 		if err != nil {
 			return
 		}
@@ -86,7 +86,7 @@ func brokenStackFiles(t *testing.T, project *workspace.Project) []brokenInput {
 		for i, v := range brokenVariants(t, data) {
 			add(fmt.Sprintf("%s, broken variant %d", filepath.Base(file), i), v)
 		}
-		sc, err := render.ParseStackConfig(project, "broken", data)
+		sc, err := stackfile.ParseStackConfig(project, "broken", data)
 		if err != nil {
 			t.Fatal(err)
 		}

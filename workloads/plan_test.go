@@ -15,10 +15,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/components"
-	"github.com/cirkelline/infra/internal/render"
-	"github.com/cirkelline/infra/internal/stacktest"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
+	"github.com/cirkelline/infra/stacks/stacktest"
 	"github.com/cirkelline/infra/workloads"
 )
 
@@ -99,7 +99,7 @@ func TestPlanOfEveryShippedStack(t *testing.T) {
 	for _, f := range files {
 		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
 		t.Run(stack, func(t *testing.T) {
-			sc, err := render.LoadStackConfig("..", stack)
+			sc, err := stackfile.LoadStackConfig("..", stack)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cirkelline/infra/capacity"
-	"github.com/cirkelline/infra/internal/stacktest"
+	"github.com/cirkelline/infra/stacks/stacktest"
 )
 
 // Issue 25's "done when": production with a million-users load test

@@ -59,8 +59,12 @@ rm -rf "$bin" "$dir/home"
 mkdir -p "$bin"
 start=$(date +%s)
 
+# The CLI and the provider build at the same time: two module graphs with
+# little in common, each ending in a long single-threaded link, so together
+# they keep more cores busy than one after the other.
 echo "building pulumi $cli_version" >&2
-(cd "$here/tools" && nice -n 10 go build -trimpath -ldflags "$cli_ldflags" -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2)
+(cd "$here/tools" && nice -n 10 go build -trimpath -ldflags "$cli_ldflags" -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2) &
+cli_build=$!
 
 echo "building pulumi-resource-kubernetes $plugin_version from $provider_module@$provider_source" >&2
 src=$(cd "$here/tools" && go mod download -json "$provider_module@$provider_source" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
@@ -78,6 +82,7 @@ cp "$work/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$work/cmd/pulu
 # a module zip does not have: take the version go.mod requires from the proxy.
 (cd "$work" && go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4)
 (cd "$work" && nice -n 10 go build -mod=mod -trimpath -ldflags "$provider_ldflags" -o "$bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes >&2)
+wait "$cli_build" || { echo "building pulumi $cli_version failed" >&2; exit 1; }
 
 echo "installing the plugin into $dir/home" >&2
 PULUMI_HOME="$dir/home" PULUMI_SKIP_UPDATE_CHECK=true "$bin/pulumi" plugin install resource kubernetes "$plugin_version" --file "$bin/pulumi-resource-kubernetes" >&2

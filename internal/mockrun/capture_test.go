@@ -1,4 +1,4 @@
-package render_test
+package mockrun_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 type thing struct{ pulumi.CustomResourceState }
@@ -18,7 +18,7 @@ type thing struct{ pulumi.CustomResourceState }
 // capture keeps each shape (so a reviewer sees which keys a Secret has)
 // while no secret scalar survives anywhere.
 func TestSecretsAreRedactedInEveryShape(t *testing.T) {
-	const s = render.SecretPlaceholder
+	const s = mockrun.SecretPlaceholder
 	tests := []struct {
 		name  string
 		input pulumi.Input
@@ -37,7 +37,7 @@ func TestSecretsAreRedactedInEveryShape(t *testing.T) {
 		{"secret output of an apply", pulumi.ToSecret(pulumi.String("a").ToStringOutput().ApplyT(func(v string) string { return v + "-hunter2-applied" })), s},
 		{"plain value stays", pulumi.String("visible"), "visible"},
 	}
-	resources, err := render.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
+	resources, err := mockrun.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
 		for i, tt := range tests {
 			if err := ctx.RegisterResource("test:index:Thing", fmt.Sprintf("thing-%d", i), pulumi.Map{"value": tt.input}, &thing{}); err != nil {
 				return err
@@ -51,7 +51,7 @@ func TestSecretsAreRedactedInEveryShape(t *testing.T) {
 	if len(resources) != len(tests) {
 		t.Fatalf("captured %d resources, registered %d", len(resources), len(tests))
 	}
-	byName := map[string]render.Resource{}
+	byName := map[string]mockrun.Resource{}
 	for _, r := range resources {
 		byName[r.Name] = r
 		if dump := fmt.Sprintf("%#v", r.Inputs); strings.Contains(dump, "hunter2") || strings.Contains(dump, "424242") {

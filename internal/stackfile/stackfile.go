@@ -1,4 +1,7 @@
-package render
+// Package stackfile reads a stack's Pulumi.<stack>.yaml and the project's
+// Pulumi.yaml into the config the engine would pass the program, without
+// decrypting a secure value.
+package stackfile
 
 import (
 	"bytes"

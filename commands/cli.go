@@ -1,6 +1,6 @@
-// Package cli holds the program's offline subcommands, so main.go stays a
+// Package commands holds the program's offline subcommands, so main.go stays a
 // Pulumi program: `render` (every manifest a stack would apply).
-package cli
+package commands
 
 import (
 	"errors"
@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/workloads"
@@ -69,7 +70,7 @@ func run(args []string, program render.Program, stdout, stderr io.Writer) error 
 			return err
 		}
 		if opts.Stack == "" {
-			stacks, _ := render.Stacks(opts.Dir)
+			stacks, _ := stackfile.Stacks(opts.Dir)
 			return fmt.Errorf("render: --stack is required (stacks here: %v)", stacks)
 		}
 		if fs.NArg() > 0 {
@@ -162,7 +163,7 @@ func loadtestExport(args []string, stdout, stderr io.Writer) error {
 // (a missing one stands in as [secret]), for the commands that read the
 // stack's config but register nothing.
 func loadOffline(dir, stack string) (*stacks.Config, error) {
-	sc, err := render.LoadStackConfig(dir, stack)
+	sc, err := stackfile.LoadStackConfig(dir, stack)
 	if err != nil {
 		return nil, err
 	}

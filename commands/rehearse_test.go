@@ -1,4 +1,4 @@
-package cli
+package commands
 
 import (
 	"strings"
@@ -37,7 +37,7 @@ func TestParseStages(t *testing.T) {
 // Every bad flag is reported at once, each with its value and a fix,
 // before anything is rendered or started.
 func TestRehearseOptionsRejectBadFlags(t *testing.T) {
-	_, _, err := rehearseOptions(rehearseFlags{stack: "staging", dir: "../..", shape: "burst", stages: "10s",
+	_, _, err := rehearseOptions(rehearseFlags{stack: "staging", dir: "..", shape: "burst", stages: "10s",
 		maxReplicas: -1, startup: "soon", cooldown: "-1m", memoryShare: 2}, nil)
 	if err == nil {
 		t.Fatal("no error")

@@ -3,7 +3,7 @@
 // path, deploy jobs off main, actions not pinned by SHA (the rules are in
 // workflows.go). Run by .ci/actionlint.sh:
 //
-//	go run ./internal/deliverycheck [.github/workflows]
+//	go run ./commands/deliverycheck [.github/workflows]
 //
 // It prints one line a finding and exits 1 when there is any.
 package main

@@ -5,11 +5,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // Await is one object `pulumi up` waits on after creating it.
 type Await struct {
-	Resource Resource
+	Resource mockrun.Resource
 	// Rule is what the provider waits for, e.g. "rollout".
 	Rule string
 }
@@ -29,7 +31,7 @@ type Await struct {
 // ConfigMaps, Secrets, RBAC, HPAs, PDBs and NetworkPolicies are created at
 // once (awaiters.go). An ElastiCache replication group's endpoint is known
 // only once AWS has provisioned the group.
-func AwaitRule(r Resource) string {
+func AwaitRule(r mockrun.Resource) string {
 	if !r.Custom {
 		return ""
 	}
@@ -59,13 +61,13 @@ func AwaitRule(r Resource) string {
 
 // Graph is the engine's view of the registrations: who waits for whom.
 type Graph struct {
-	byURN    map[string]Resource
+	byURN    map[string]mockrun.Resource
 	children map[string][]string
 }
 
 // NewGraph indexes the captured resources.
-func NewGraph(resources []Resource) *Graph {
-	g := &Graph{byURN: map[string]Resource{}, children: map[string][]string{}}
+func NewGraph(resources []mockrun.Resource) *Graph {
+	g := &Graph{byURN: map[string]mockrun.Resource{}, children: map[string][]string{}}
 	for _, r := range resources {
 		g.byURN[r.URN] = r
 		if r.Parent != "" {
@@ -83,7 +85,7 @@ func NewGraph(resources []Resource) *Graph {
 // component: the SDK expands a dependency on a component into the children
 // registered so far, a set that depends on timing, while the program's
 // intent (and what a deploy must be planned for) is all of them.
-func (g *Graph) deps(r Resource) []string {
+func (g *Graph) deps(r mockrun.Resource) []string {
 	raw := slices.Clone(r.DependsOn)
 	ancestors := map[string]bool{}
 	for p, ok := g.byURN[r.Parent]; ok; p, ok = g.byURN[p.Parent] {
@@ -109,8 +111,8 @@ func (g *Graph) outermostComponent(urn string, ancestors map[string]bool) string
 
 // direct is the custom resources r waits for itself: a component among its
 // dependencies stands for every custom resource under it.
-func (g *Graph) direct(r Resource) []Resource {
-	var out []Resource
+func (g *Graph) direct(r mockrun.Resource) []mockrun.Resource {
+	var out []mockrun.Resource
 	seen := map[string]bool{}
 	var visit func(urn string)
 	visit = func(urn string) {
@@ -132,17 +134,17 @@ func (g *Graph) direct(r Resource) []Resource {
 	for _, d := range g.deps(r) {
 		visit(d)
 	}
-	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+	slices.SortFunc(out, func(a, b mockrun.Resource) int { return strings.Compare(a.URN, b.URN) })
 	return out
 }
 
 // DependsOn is every custom resource r waits for, directly or through the
 // resources those wait for.
-func (g *Graph) DependsOn(r Resource) []Resource {
+func (g *Graph) DependsOn(r mockrun.Resource) []mockrun.Resource {
 	seen := map[string]bool{}
-	var out []Resource
-	var visit func(Resource)
-	visit = func(r Resource) {
+	var out []mockrun.Resource
+	var visit func(mockrun.Resource)
+	visit = func(r mockrun.Resource) {
 		for _, d := range g.direct(r) {
 			if !seen[d.URN] {
 				seen[d.URN] = true
@@ -152,7 +154,7 @@ func (g *Graph) DependsOn(r Resource) []Resource {
 		}
 	}
 	visit(r)
-	slices.SortFunc(out, func(a, b Resource) int { return strings.Compare(a.URN, b.URN) })
+	slices.SortFunc(out, func(a, b mockrun.Resource) int { return strings.Compare(a.URN, b.URN) })
 	return out
 }
 
@@ -186,8 +188,8 @@ func (g *Graph) CriticalPath() []Await {
 		chain []Await
 	}
 	memo := map[string]best{}
-	var longest func(r Resource) best
-	longest = func(r Resource) best {
+	var longest func(r mockrun.Resource) best
+	longest = func(r mockrun.Resource) best {
 		if b, ok := memo[r.URN]; ok {
 			return b
 		}
@@ -246,9 +248,9 @@ func roughly(d time.Duration) string {
 	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
-func kindOf(r Resource) string { return r.Type[strings.LastIndex(r.Type, ":")+1:] }
+func kindOf(r mockrun.Resource) string { return r.Type[strings.LastIndex(r.Type, ":")+1:] }
 
-func objectName(r Resource) string {
+func objectName(r mockrun.Resource) string {
 	if meta, ok := r.Inputs["metadata"].(map[string]any); ok {
 		if n, ok := meta["name"].(string); ok {
 			return n

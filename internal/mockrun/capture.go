@@ -1,8 +1,8 @@
-// Package render runs a Pulumi program in-process against mocks and turns
+// Package mockrun runs a Pulumi program in-process against mocks and turns
 // what it registers into manifests a reviewer can read: one YAML file per
 // Kubernetes object, and cloud resources as their type and inputs. Nothing
 // talks to a cluster or a cloud, and secrets are never decrypted.
-package render
+package mockrun
 
 import (
 	"context"
@@ -16,13 +16,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/cirkelline/infra/stacks"
 )
 
 // Placeholders for values the render cannot or must not show.
 const (
-	SecretPlaceholder  = stacks.Redacted
+	// SecretPlaceholder is what Pulumi's blinding decrypter returns for a
+	// secure config value (pulumi/pulumi sdk/v3 v3.263.0,
+	// go/common/resource/config/crypt.go, blindingCrypter.DecryptValue), so a
+	// secret reads the same from the stack file and from a resource; the
+	// stack schema prints its secrets the same way (stacks.Redacted, tied to
+	// this by a test).
+	SecretPlaceholder  = "[secret]"
 	UnknownPlaceholder = "[unknown]"
 )
 
@@ -46,6 +50,9 @@ type Resource struct {
 	// dependsOn and the resources its inputs came from (from the
 	// RegisterResourceRequest; parents are not dependencies).
 	DependsOn []string
+	// Aliases are the URNs the resource was known by before, resolved from
+	// its pulumi.Aliases as the engine resolves them.
+	Aliases []string
 }
 
 // ParentName is the logical name of the resource's parent.
@@ -62,6 +69,8 @@ type recorder struct {
 	resources      []Resource
 	// stackOutputs are stand-in outputs of other stacks, by stack name.
 	stackOutputs map[string]resource.PropertyMap
+	// aliases of every registered resource, by URN.
+	aliases map[string][]string
 }
 
 func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -79,9 +88,17 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			}
 		}
 		res.DependsOn = slices.Sorted(maps.Keys(deps))
+		res.Aliases = aliasURNs(rpc, r.project, r.stack)
 	}
 	res.URN = r.urn(res.Parent, res.Type, res.Name)
 	r.mu.Lock()
+	// A parent is registered before its children (a child names its
+	// parent's URN), so the parent's aliases are known here.
+	res.Aliases = append(res.Aliases, inheritedAliases(res, r.aliases[res.Parent], r.project, r.stack)...)
+	if r.aliases == nil {
+		r.aliases = map[string][]string{}
+	}
+	r.aliases[res.URN] = res.Aliases
 	r.resources = append(r.resources, res)
 	r.mu.Unlock()
 	state := args.Inputs.Copy()
@@ -124,10 +141,12 @@ func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 // config (fully qualified keys, objects as JSON) against mocks, as a preview,
 // and returns every resource it registered, in a stable order.
 func Capture(project, stack string, config map[string]string, secretKeys []string, fn pulumi.RunFunc) ([]Resource, error) {
-	return capture(project, stack, config, secretKeys, nil, fn)
+	return CaptureWithStackOutputs(project, stack, config, secretKeys, nil, fn)
 }
 
-func capture(project, stack string, config map[string]string, secretKeys []string, stackOutputs map[string]resource.PropertyMap, fn pulumi.RunFunc) ([]Resource, error) {
+// CaptureWithStackOutputs is Capture with the outputs a StackReference reads,
+// by the referenced stack's name.
+func CaptureWithStackOutputs(project, stack string, config map[string]string, secretKeys []string, stackOutputs map[string]resource.PropertyMap, fn pulumi.RunFunc) ([]Resource, error) {
 	rec := &recorder{project: project, stack: stack, stackOutputs: stackOutputs}
 	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{
 		Project: project, Stack: stack, Config: config, ConfigSecretKeys: secretKeys,

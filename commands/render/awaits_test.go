@@ -6,23 +6,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/mockrun"
 )
 
-func obj(typ, name string, parent string, custom bool, deps []string, inputs map[string]any) render.Resource {
+func obj(typ, name string, parent string, custom bool, deps []string, inputs map[string]any) mockrun.Resource {
 	if inputs == nil {
 		inputs = map[string]any{}
 	}
 	if _, ok := inputs["metadata"]; !ok {
 		inputs["metadata"] = map[string]any{"name": name}
 	}
-	return render.Resource{Type: typ, Name: name, URN: "urn:" + name, Parent: parent, Custom: custom, DependsOn: deps, Inputs: inputs}
+	return mockrun.Resource{Type: typ, Name: name, URN: "urn:" + name, Parent: parent, Custom: custom, DependsOn: deps, Inputs: inputs}
 }
 
 func TestAwaitRule(t *testing.T) {
 	skip := map[string]any{"metadata": map[string]any{"name": "x", "annotations": map[string]any{"pulumi.com/skipAwait": "true"}}}
 	tests := []struct {
-		r    render.Resource
+		r    mockrun.Resource
 		want string
 	}{
 		{obj("kubernetes:apps/v1:Deployment", "d", "", true, nil, nil), "rollout"},
@@ -47,7 +48,7 @@ func TestAwaitRule(t *testing.T) {
 // Service's output puts the Service's await on the path of whatever uses it.
 func TestCriticalPath(t *testing.T) {
 	svcSpec := map[string]any{"spec": map[string]any{"selector": map[string]any{"app": "redis"}}}
-	resources := []render.Resource{
+	resources := []mockrun.Resource{
 		obj("cirkelline:components:WebService", "web", "", false, nil, nil),
 		obj("kubernetes:apps/v1:Deployment", "backend", "urn:web", true, []string{"urn:redis-env"}, nil),
 		obj("kubernetes:core/v1:Service", "redis", "", true, nil, svcSpec),

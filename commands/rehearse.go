@@ -1,4 +1,4 @@
-package cli
+package commands
 
 import (
 	"context"
@@ -15,8 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cirkelline/infra/internal/rehearse"
-	"github.com/cirkelline/infra/internal/render"
+	"github.com/cirkelline/infra/commands/rehearse"
+	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
@@ -67,7 +68,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 		return fmt.Errorf("rehearse: unexpected arguments %v", fs.Args())
 	}
 	if f.stack == "" {
-		names, _ := render.Stacks(f.dir)
+		names, _ := stackfile.Stacks(f.dir)
 		return fmt.Errorf("rehearse: --stack is required (stacks here: %v)", names)
 	}
 	opts, cfg, err := rehearseOptions(f, program)
@@ -143,7 +144,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 // objects the rehearsal applies.
 func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options, *stacks.Config, error) {
 	o := rehearse.Options{Root: f.dir, MaxReplicas: int32(f.maxReplicas), MemoryShare: f.memoryShare, KeepLogs: f.keepLogs}
-	sc, err := render.LoadStackConfig(f.dir, f.stack)
+	sc, err := stackfile.LoadStackConfig(f.dir, f.stack)
 	if err != nil {
 		return o, nil, err
 	}

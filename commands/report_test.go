@@ -1,4 +1,4 @@
-package cli
+package commands
 
 import (
 	"bytes"
@@ -121,7 +121,7 @@ func TestLoadtestReportThroughTheAPI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := fakeAPIServer(t, tt.logs)
 			var stdout, stderr bytes.Buffer
-			err := loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--kubeconfig", kubeconfig(t, srv.URL, serverCA(srv))}, &stdout, &stderr)
+			err := loadtestReport([]string{"--stack", "staging", "--dir", "..", "--kubeconfig", kubeconfig(t, srv.URL, serverCA(srv))}, &stdout, &stderr)
 			if (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, ErrRunNotPassed)) {
 				t.Fatalf("err %v, want error %v\n%s%s", err, tt.wantErr, stdout.String(), stderr.String())
 			}
@@ -154,7 +154,7 @@ func TestLoadtestReportTags(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			_ = loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--logs", dir}, &stdout, &stderr)
+			_ = loadtestReport([]string{"--stack", "staging", "--dir", "..", "--logs", dir}, &stdout, &stderr)
 			if !strings.Contains(stdout.String(), "of stack staging (load shape, cirkelline flow)\n"+tt.want) {
 				t.Errorf("output lacks %q:\n%s%s", tt.want, stdout.String(), stderr.String())
 			}
@@ -168,7 +168,7 @@ func TestLoadtestReportFromSavedLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if err := loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--logs", dir}, &stdout, &stderr); err != nil {
+	if err := loadtestReport([]string{"--stack", "staging", "--dir", "..", "--logs", dir}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
 	}
 	for _, want := range []string{"tags on every sample: environment=staging run=1 stack=staging runner=0",
@@ -181,7 +181,7 @@ func TestLoadtestReportFromSavedLogs(t *testing.T) {
 
 func TestLoadtestReportUnreachableCluster(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	err := loadtestReport([]string{"--stack", "staging", "--dir", "../..", "--kubeconfig", kubeconfig(t, "https://127.0.0.1:1", nil)}, &stdout, &stderr)
+	err := loadtestReport([]string{"--stack", "staging", "--dir", "..", "--kubeconfig", kubeconfig(t, "https://127.0.0.1:1", nil)}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "list runner pods") {
 		t.Errorf("want a clear error naming the step, got %v", err)
 	}

@@ -1,3 +1,6 @@
+// Package render is the offline `render` subcommand: it reads a stack file,
+// runs the program against mocks (internal/mockrun) and writes every manifest
+// the stack would apply, with a summary a reviewer reads.
 package render
 
 import (
@@ -15,6 +18,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/internal/mockrun"
+	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/stacks"
 )
 
@@ -40,11 +45,11 @@ type Options struct {
 
 // Result is what one render produced.
 type Result struct {
-	Config         *StackConfig
-	Objects        []Object
+	Config         *stackfile.StackConfig
+	Objects        []mockrun.Object
 	MissingSecrets []string
 	// Resources are every registration, with its dependencies.
-	Resources []Resource
+	Resources []mockrun.Resource
 	// Notes are printed after the summary (the load test's capacity table).
 	Notes string
 	// AwaitChain is the chain of objects `pulumi up` waits through that
@@ -60,7 +65,7 @@ func Stack(opts Options, program Program) (*Result, error) {
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	sc, err := LoadStackConfig(opts.Dir, opts.Stack)
+	sc, err := stackfile.LoadStackConfig(opts.Dir, opts.Stack)
 	if err != nil {
 		return nil, err
 	}
@@ -75,17 +80,17 @@ func Stack(opts Options, program Program) (*Result, error) {
 	if err != nil {
 		// The program's own load reports every problem, the plan's too
 		// (each component's checks); it fails before registering anything.
-		if _, perr := capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, nil, program(src, loadOpts...)); perr != nil {
+		if _, perr := mockrun.CaptureWithStackOutputs(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, nil, program(src, loadOpts...)); perr != nil {
 			return nil, perr
 		}
 		return nil, err
 	}
 	refs := stackReferenceStandIns(cfg)
-	resources, err := capture(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, refs, program(src, loadOpts...))
+	resources, err := mockrun.CaptureWithStackOutputs(sc.Project, sc.Stack, sc.Values, sc.SecretKeys, refs, program(src, loadOpts...))
 	if err != nil {
 		return nil, err
 	}
-	objs, err := Objects(resources)
+	objs, err := mockrun.Objects(resources)
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +172,16 @@ func Run(opts Options, program Program) error {
 	if err := WriteDashboards(filepath.Join(out, DashboardsDir), res.Dashboards); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(out, mockrun.URNsFile), mockrun.FormatURNs(mockrun.URNs(res.Resources)), 0o644); err != nil {
+		return err
+	}
 	Summary(opts.Stdout, out, res)
 	return nil
 }
 
 // Write replaces the rendered files in dir with objs. Only *.yaml files in
 // dir and dir/cloud are removed, so a mistaken --out cannot wipe a tree.
-func Write(dir string, objs []Object) error {
+func Write(dir string, objs []mockrun.Object) error {
 	for _, d := range []string{dir, filepath.Join(dir, "cloud")} {
 		if err := removeStale(d, "*.yaml"); err != nil {
 			return err
@@ -233,7 +241,7 @@ const DashboardsDir = "dashboards"
 
 // dashboards reads the dashboard ConfigMap namespace/name among objs: its
 // data, file name to JSON.
-func dashboards(objs []Object, namespace, name string) (map[string][]byte, error) {
+func dashboards(objs []mockrun.Object, namespace, name string) (map[string][]byte, error) {
 	for _, o := range objs {
 		if o.Kind != "ConfigMap" || o.Namespace != namespace || o.Name != name {
 			continue
