@@ -157,8 +157,14 @@ func (r *headroomRun) addNode(z int, units int64) {
 	mem.Set(mem.Value() * units)
 	name := fmt.Sprintf("%s-%c-%d", r.ns, 'a'+z, r.nodes)
 	r.nodes++
-	node := fakeNode(name, zoneName(z), corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem}, map[string]string{"headroom-run": r.ns}, nil)
+	node := fakeNode(name, zoneName(z), corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem}, map[string]string{"headroom-run": r.ns},
+		[]corev1.Taint{r.taint()})
 	applyNode(r.t, node)
+}
+
+// taint keeps every other test's pods off the run's nodes.
+func (r *headroomRun) taint() corev1.Taint {
+	return corev1.Taint{Key: "headroom-run", Value: r.ns, Effect: corev1.TaintEffectNoSchedule}
 }
 
 func (r *headroomRun) apply(obj any) {
@@ -183,6 +189,8 @@ func (r *headroomRun) deployment(d appsv1.Deployment, replicas int, spread []cor
 		spec.TopologySpreadConstraints = spread
 	}
 	spec.NodeSelector = map[string]string{"headroom-run": r.ns}
+	t := r.taint()
+	spec.Tolerations = append(spec.Tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpEqual, Value: t.Value, Effect: t.Effect})
 	// kwok runs no containers: the service account, config and secrets
 	// the pods name need not exist.
 	spec.ServiceAccountName = ""
@@ -283,6 +291,14 @@ func (r *headroomRun) autoscaleFor(name string, replicas int) int {
 		}
 		r.addNode(fewest, 1)
 		added++
+		// Decide again only once the scheduler has used the new node.
+		deadline := time.Now().Add(60 * time.Second)
+		for r.waitDecided(name, replicas).pending >= d.pending {
+			if time.Now().After(deadline) {
+				r.t.Fatalf("no pod of %s took the node added in %s%s", name, zoneName(fewest), r.schedulerSays(name))
+			}
+			time.Sleep(time.Second)
+		}
 	}
 }
 

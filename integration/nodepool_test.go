@@ -120,6 +120,18 @@ func TestNodePoolTaint(t *testing.T) {
 	if out, err := cp.Kubectl("cordon", cordoned); err != nil {
 		t.Fatalf("cordon: %v\n%s", err, out)
 	}
+	// The node lifecycle controller taints a cordoned node
+	// node.kubernetes.io/unschedulable:NoSchedule: the taint a spread with
+	// nodeTaintsPolicy Honor leaves it out by.
+	waitFor(t, 60*time.Second, "the unschedulable taint on "+cordoned, func() bool {
+		out, err := cp.Kubectl("get", "node", cordoned, "-o", `jsonpath={range .spec.taints[*]}{.key}{"\n"}{end}`)
+		return err == nil && strings.Contains(out, corev1.TaintNodeUnschedulable)
+	})
+	// Pods are admitted once the namespace's default ServiceAccount exists.
+	waitFor(t, 60*time.Second, "the default ServiceAccount of "+ns, func() bool {
+		_, err := cp.Kubectl("get", "serviceaccount", "default", "-n", ns)
+		return err == nil
+	})
 
 	selector := map[string]string{}
 	for k, v := range placed.Spec.Template.Spec.NodeSelector {

@@ -137,6 +137,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := ApplyStackCRDs(cp); err != nil {
 		return nil, err
 	}
+	if err := standInForNodePools(cp, docs); err != nil {
+		return nil, err
+	}
 	if _, err := cp.KubectlIn(strings.Join(docs, "\n---\n"), "apply", "--server-side", "--field-manager=rehearse", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("apply the stack: %w", err)
 	}
@@ -192,6 +195,49 @@ func objectsFor(stream, service string) ([]string, *appsv1.Deployment, error) {
 		return nil, nil, fmt.Errorf("service %q has no Deployment in the stack (Deployments: %s): set loadtest.target.service to one of them", service, strings.Join(deployments, ", "))
 	}
 	return docs, dep, nil
+}
+
+// standInForNodePools makes the fake node one of each rendered Karpenter
+// NodePool's nodes, as Karpenter registers them: the template's labels,
+// karpenter.sh/nodepool (sigs.k8s.io/karpenter v1.14 pkg/apis/v1/labels.go
+// NodePoolLabelKey) and the template's taints. The stack's pods select
+// their pool and tolerate its taint; without this they would wait for a
+// node no Karpenter launches here.
+func standInForNodePools(cp *controlplane.Cluster, docs []string) error {
+	for _, doc := range docs {
+		var pool struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Template struct {
+					Metadata struct {
+						Labels map[string]string `json:"labels"`
+					} `json:"metadata"`
+					Spec struct {
+						Taints []corev1.Taint `json:"taints"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &pool); err != nil || pool.Kind != "NodePool" {
+			continue
+		}
+		label := []string{"label", "node", controlplane.FakeNodeName, "--overwrite", capacity.NodePoolLabel + "=" + pool.Metadata.Name}
+		for k, v := range pool.Spec.Template.Metadata.Labels {
+			label = append(label, k+"="+v)
+		}
+		if out, err := cp.Kubectl(label...); err != nil {
+			return fmt.Errorf("label the fake node as NodePool %s's: %w\n%s", pool.Metadata.Name, err, out)
+		}
+		for _, t := range pool.Spec.Template.Spec.Taints {
+			if out, err := cp.Kubectl("taint", "node", controlplane.FakeNodeName, "--overwrite", fmt.Sprintf("%s=%s:%s", t.Key, t.Value, t.Effect)); err != nil {
+				return fmt.Errorf("taint the fake node as NodePool %s's: %w\n%s", pool.Metadata.Name, err, out)
+			}
+		}
+	}
+	return nil
 }
 
 type runner struct {
