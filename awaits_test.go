@@ -1,13 +1,12 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cirkelline/infra/commands/render"
 	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/mockrun"
 )
 
@@ -57,22 +56,7 @@ func TestAwaitedChain(t *testing.T) {
 	for _, stack := range shippedStacks(t) {
 		t.Run(stack, func(t *testing.T) {
 			got := render.FormatChain(renderStack(t, stack).AwaitChain) + "\n"
-			path := filepath.Join("testdata", "awaits", stack+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("no golden chain (go test . -update): %v", err)
-			}
-			if got != string(want) {
-				t.Errorf("pulumi up of %s waits through\n  %s\nwant\n  %s", stack, strings.TrimSpace(got), strings.TrimSpace(string(want)))
-			}
+			golden.Check(t, filepath.Join("testdata", "awaits", stack+".txt"), []byte(got))
 		})
 	}
 }

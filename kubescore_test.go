@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/mockrun"
 )
 
@@ -312,7 +313,7 @@ func TestKubeScoreTable(t *testing.T) {
 	if got == want {
 		return
 	}
-	if *update {
+	if golden.Update() {
 		if err := os.WriteFile("README.md", []byte(before+kubeScoreTableBegin+"\n"+want+kubeScoreTableEnd+after), 0o644); err != nil {
 			t.Fatal(err)
 		}

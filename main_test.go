@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,20 +20,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/commands"
 	"github.com/cirkelline/infra/commands/render"
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/mockrun"
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/workloads"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/rendered")
 
 // shippedStacks are the stacks with a Pulumi.<stack>.yaml in the repo.
 func shippedStacks(t testing.TB) []string {
@@ -62,10 +58,12 @@ func TestGolden(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			res := renderStack(t, stack)
 			dir := filepath.Join("testdata", "rendered", stack)
-			if *update {
+			if golden.Update() {
+				// Write also removes the files no longer rendered.
 				if err := render.Write(dir, res.Objects); err != nil {
 					t.Fatal(err)
 				}
+				return
 			}
 			want, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 			if err != nil {
@@ -77,63 +75,15 @@ func TestGolden(t *testing.T) {
 			for _, o := range res.Objects {
 				path := filepath.Join(dir, filepath.FromSlash(o.File))
 				got = append(got, path)
-				golden, err := os.ReadFile(path)
-				if err != nil {
-					t.Errorf("%s: no golden file (run go test . -update): %v", o.File, err)
-					continue
-				}
-				if !bytes.Equal(golden, o.Body) {
-					t.Errorf("%s differs from its golden file (run go test . -update and review the diff):\n--- golden\n%s\n--- rendered\n%s", o.File, golden, o.Body)
-				}
+				golden.Check(t, path, o.Body)
 			}
 			for _, w := range want {
 				if !slices.Contains(got, w) {
-					t.Errorf("%s is no longer rendered; delete it or run go test . -update", w)
+					t.Errorf("%s is no longer rendered; delete it or run %s", w, golden.Command(t))
 				}
 			}
 		})
 	}
-}
-
-// typedObject returns the k8s.io/api type a kind must decode into.
-func typedObject(kind string) (any, bool) {
-	switch kind {
-	case "Namespace":
-		return &corev1.Namespace{}, true
-	case "ServiceAccount":
-		return &corev1.ServiceAccount{}, true
-	case "ConfigMap":
-		return &corev1.ConfigMap{}, true
-	case "Secret":
-		return &corev1.Secret{}, true
-	case "Service":
-		return &corev1.Service{}, true
-	case "Role":
-		return &rbacv1.Role{}, true
-	case "RoleBinding":
-		return &rbacv1.RoleBinding{}, true
-	case "Deployment":
-		return &appsv1.Deployment{}, true
-	case "StatefulSet":
-		return &appsv1.StatefulSet{}, true
-	case "HorizontalPodAutoscaler":
-		return &autoscalingv2.HorizontalPodAutoscaler{}, true
-	case "PodDisruptionBudget":
-		return &policyv1.PodDisruptionBudget{}, true
-	case "Ingress":
-		return &networkingv1.Ingress{}, true
-	case "NetworkPolicy":
-		return &networkingv1.NetworkPolicy{}, true
-	case "Job":
-		return &batchv1.Job{}, true
-	case "ServiceMonitor":
-		return &monv1.ServiceMonitor{}, true
-	case "PrometheusRule":
-		return &monv1.PrometheusRule{}, true
-	case "PriorityClass":
-		return &schedulingv1.PriorityClass{}, true
-	}
-	return nil, false
 }
 
 // TestRenderedObjectsDecodeStrictly decodes every rendered Kubernetes object
@@ -153,9 +103,9 @@ func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 				// them with --validate=strict after the CRDs.
 				continue
 			}
-			obj, ok := typedObject(o.Kind)
+			obj, ok := mockrun.TypedObject(o.Kind)
 			if !ok {
-				t.Errorf("%s/%s: kind %s has no typed decoder; add it to typedObject", stack, o.File, o.Kind)
+				t.Errorf("%s/%s: kind %s has no typed decoder; add it to mockrun.TypedObject", stack, o.File, o.Kind)
 				continue
 			}
 			if err := yaml.UnmarshalStrict(o.Body, obj); err != nil {
@@ -406,12 +356,12 @@ func TestLoadtestExport(t *testing.T) {
 	if code := cliMain([]string{"loadtest", "export", "--stack", "partypic", "--out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, f := range []string{"options.json", "partypic.js", "pacing.js"} {
+	for _, f := range []string{"options.json", "partypic.js", "pacing.js", "summary.js"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
-	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e SESSIONS=5 " + filepath.Join(out, "partypic.js")
+	want := "k6 run --config " + filepath.Join(out, "options.json") + " -e BASE_URL=http://partypic-server.party-pic.svc.cluster.local:3000 -e PHOTOS_PER_GUEST=3 -e SESSIONS=5 -e THINK_SECONDS=3 " + filepath.Join(out, "partypic.js")
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, stdout.String())
 	}

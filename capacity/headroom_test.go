@@ -43,7 +43,7 @@ func TestHeadroom(t *testing.T) {
 		b.WriteString("---\n")
 		b.Write(raw)
 	}
-	golden(t, "headroom.yaml", b.String())
+	checkGolden(t, "headroom.yaml", b.String())
 
 	tests := []struct {
 		name  string

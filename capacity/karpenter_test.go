@@ -64,7 +64,7 @@ func TestNodePool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "nodepool.yaml", string(raw))
+	checkGolden(t, "nodepool.yaml", string(raw))
 
 	tests := []struct {
 		name  string
@@ -129,7 +129,7 @@ func TestEC2NodeClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "ec2nodeclass.yaml", string(raw))
+	checkGolden(t, "ec2nodeclass.yaml", string(raw))
 
 	a := baseKarpenter()
 	a.Role = ""

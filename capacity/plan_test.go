@@ -2,8 +2,6 @@ package capacity_test
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,10 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cirkelline/infra/capacity"
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/validate"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under capacity/testdata")
 
 var q = resource.MustParse
 
@@ -138,7 +135,7 @@ func TestPlan(t *testing.T) {
 				}
 			}
 			if tt.golden != "" {
-				golden(t, tt.golden+".txt", p.Table())
+				checkGolden(t, tt.golden+".txt", p.Table())
 			}
 		})
 	}
@@ -241,20 +238,8 @@ func TestInvalidArgs(t *testing.T) {
 	}
 }
 
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/<name> (internal/golden).
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./capacity/ -update to write it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test ./capacity/ -update rewrites it):\ngot\n%s\nwant\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -311,9 +310,28 @@ func NewAlbIngress(ctx *pulumi.Context, name string, args AlbIngressArgs, opts .
 	if err := ctx.RegisterComponentResource("cirkelline:components:AlbIngress", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register ingress %s: %w", name, err)
 	}
+	ing, err := networkingv1.NewIngress(ctx, name, buildAlbIngress(args), pulumi.Parent(comp))
+	if err != nil {
+		return nil, fmt.Errorf("ingress %s: %w", name, err)
+	}
+	comp.Hostname = ing.Status.ApplyT(func(s *networkingv1.IngressStatus) string {
+		if s == nil || s.LoadBalancer == nil || len(s.LoadBalancer.Ingress) == 0 || s.LoadBalancer.Ingress[0].Hostname == nil {
+			return ""
+		}
+		return *s.LoadBalancer.Ingress[0].Hostname
+	}).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"hostname": comp.Hostname}); err != nil {
+		return nil, fmt.Errorf("ingress %s outputs: %w", name, err)
+	}
+	return comp, nil
+}
+
+// buildAlbIngress builds the Ingress from defaulted, valid args; its routes
+// go to a.Backends. NewAlbIngress only registers it.
+func buildAlbIngress(a AlbIngressArgs) *networkingv1.IngressArgs {
 	var paths networkingv1.HTTPIngressPathArray
-	for _, r := range SortedRoutes(args.Routes) {
-		b := args.Backends[r.Service]
+	for _, r := range SortedRoutes(a.Routes) {
+		b := a.Backends[r.Service]
 		paths = append(paths, networkingv1.HTTPIngressPathArgs{
 			Path:     pulumi.String(r.Path),
 			PathType: pulumi.String(string(r.PathType)),
@@ -331,31 +349,14 @@ func NewAlbIngress(ctx *pulumi.Context, name string, args AlbIngressArgs, opts .
 		return r
 	}
 	var rules networkingv1.IngressRuleArray
-	for _, h := range args.Hosts {
+	for _, h := range a.Hosts {
 		rules = append(rules, rule(h))
 	}
 	if len(rules) == 0 {
 		rules = append(rules, rule(""))
 	}
-	ing, err := networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(args.Name), Namespace: args.Namespace,
-			Labels:      stringMap(Labels(args.PartOf, args.Name, "ingress")),
-			Annotations: stringMap(AlbAnnotations(args)),
-		},
-		Spec: &networkingv1.IngressSpecArgs{IngressClassName: pulumi.String("alb"), Rules: rules},
-	}, pulumi.Parent(comp))
-	if err != nil {
-		return nil, fmt.Errorf("ingress %s: %w", name, err)
+	return &networkingv1.IngressArgs{
+		Metadata: objectMeta(a.Name, a.Namespace, stringMap(Labels(a.PartOf, a.Name, "ingress")), stringMap(AlbAnnotations(a))),
+		Spec:     &networkingv1.IngressSpecArgs{IngressClassName: pulumi.String("alb"), Rules: rules},
 	}
-	comp.Hostname = ing.Status.ApplyT(func(s *networkingv1.IngressStatus) string {
-		if s == nil || s.LoadBalancer == nil || len(s.LoadBalancer.Ingress) == 0 || s.LoadBalancer.Ingress[0].Hostname == nil {
-			return ""
-		}
-		return *s.LoadBalancer.Ingress[0].Hostname
-	}).(pulumi.StringOutput)
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"hostname": comp.Hostname}); err != nil {
-		return nil, fmt.Errorf("ingress %s outputs: %w", name, err)
-	}
-	return comp, nil
 }

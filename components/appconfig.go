@@ -118,48 +118,67 @@ func NewAppConfig(ctx *pulumi.Context, name string, args AppConfigArgs, opts ...
 	if err := ctx.RegisterComponentResource("cirkelline:components:AppConfig", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register app config %s: %w", name, err)
 	}
-	labels := stringMap(Labels(args.PartOf, name, "config"))
-	cm, err := corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.ConfigMapName), Namespace: args.Namespace, Labels: labels},
-		Data:     stringMap(args.Settings),
-	}, pulumi.Parent(comp))
+	objs := buildAppConfig(name, args)
+	cm, err := corev1.NewConfigMap(ctx, name, objs.configMap, pulumi.Parent(comp))
 	if err != nil {
 		return nil, fmt.Errorf("app config %s: config map: %w", name, err)
 	}
-	secretData := pulumi.StringMap{}
-	for k, v := range args.Secrets {
-		secretData[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
-	}
-	secret, err := corev1.NewSecret(ctx, name, &corev1.SecretArgs{
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(args.SecretName), Namespace: args.Namespace, Labels: labels},
-		Type:       pulumi.String("Opaque"),
-		StringData: secretData,
-	}, pulumi.Parent(comp))
+	secret, err := corev1.NewSecret(ctx, name, objs.secret, pulumi.Parent(comp))
 	if err != nil {
 		return nil, fmt.Errorf("app config %s: secret: %w", name, err)
 	}
-	// Hashing a value is not creating a resource: ApplyT is the right tool here.
-	var key pulumi.StringInput = pulumi.String("")
-	if args.ChecksumKey != nil {
-		key = args.ChecksumKey
-	}
-	secretSum := pulumi.All(secretData.ToStringMapOutput(), key).ApplyT(func(v []any) string {
-		return SecretChecksum(v[1].(string), v[0].(map[string]string))
-	}).(pulumi.StringOutput)
 	comp.ConfigMapName = cm.Metadata.Name().Elem()
 	comp.SecretName = secret.Metadata.Name().Elem()
-	configKey, secretKey := ConfigChecksumAnnotation, SecretChecksumAnnotation
-	if args.ChecksumName != "" {
-		configKey, secretKey = "checksum/"+args.ChecksumName+"-config", "checksum/"+args.ChecksumName+"-secret"
-	}
-	comp.PodAnnotations = pulumi.StringMap{
-		configKey: pulumi.String(Checksum(args.Settings)),
-		secretKey: pulumi.ToSecret(secretSum).(pulumi.StringOutput),
-	}
+	comp.PodAnnotations = objs.podAnnotations
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"configMapName": comp.ConfigMapName, "secretName": comp.SecretName,
 	}); err != nil {
 		return nil, fmt.Errorf("app config %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// appConfigObjects are an AppConfig's objects and the checksum annotations
+// for the pods that load them, as buildAppConfig builds them.
+type appConfigObjects struct {
+	configMap      *corev1.ConfigMapArgs
+	secret         *corev1.SecretArgs
+	podAnnotations pulumi.StringMap
+}
+
+// buildAppConfig builds the objects of the AppConfig registered as name
+// from valid args; NewAppConfig only registers them.
+func buildAppConfig(name string, a AppConfigArgs) appConfigObjects {
+	labels := stringMap(Labels(a.PartOf, name, "config"))
+	secretData := pulumi.StringMap{}
+	for k, v := range a.Secrets {
+		secretData[k] = pulumi.ToSecret(v).(pulumi.StringOutput)
+	}
+	// Hashing a value is not creating a resource: ApplyT is the right tool here.
+	var key pulumi.StringInput = pulumi.String("")
+	if a.ChecksumKey != nil {
+		key = a.ChecksumKey
+	}
+	secretSum := pulumi.All(secretData.ToStringMapOutput(), key).ApplyT(func(v []any) string {
+		return SecretChecksum(v[1].(string), v[0].(map[string]string))
+	}).(pulumi.StringOutput)
+	configKey, secretKey := ConfigChecksumAnnotation, SecretChecksumAnnotation
+	if a.ChecksumName != "" {
+		configKey, secretKey = "checksum/"+a.ChecksumName+"-config", "checksum/"+a.ChecksumName+"-secret"
+	}
+	return appConfigObjects{
+		configMap: &corev1.ConfigMapArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.ConfigMapName), Namespace: a.Namespace, Labels: labels},
+			Data:     stringMap(a.Settings),
+		},
+		secret: &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(a.SecretName), Namespace: a.Namespace, Labels: labels},
+			Type:       pulumi.String("Opaque"),
+			StringData: secretData,
+		},
+		podAnnotations: pulumi.StringMap{
+			configKey: pulumi.String(Checksum(a.Settings)),
+			secretKey: pulumi.ToSecret(secretSum).(pulumi.StringOutput),
+		},
+	}
 }

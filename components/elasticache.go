@@ -214,75 +214,26 @@ func NewElastiCacheRedis(ctx *pulumi.Context, name string, args ElastiCacheRedis
 	if err := ctx.RegisterComponentResource("cirkelline:components:ElastiCacheRedis", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register elasticache %s: %w", name, err)
 	}
-	tags := stringMap(merged(args.Tags, map[string]string{"managed-by": "pulumi", "redis-group": args.Name}))
 	// Children inherit protect from the component's options.
 	parent := pulumi.Parent(comp)
-
-	subnets, err := elasticache.NewSubnetGroup(ctx, name, &elasticache.SubnetGroupArgs{
-		Name:        pulumi.String(args.Name),
-		Description: pulumi.String("Private subnets of Redis " + args.Name),
-		SubnetIds:   args.SubnetIDs,
-		Tags:        tags,
-	}, parent)
+	subnets, err := elasticache.NewSubnetGroup(ctx, name, elastiCacheSubnetGroup(args), parent)
 	if err != nil {
 		return nil, fmt.Errorf("elasticache %s: subnet group: %w", name, err)
 	}
-
 	securityGroups := args.SecurityGroupIDs
 	if securityGroups == nil {
-		sg, err := newSecurityGroup(ctx, name, securityGroupArgs{
-			Description:         pulumi.String(fmt.Sprintf("Redis %s: port %d from the cluster only", args.Name, args.Port)),
-			VpcID:               args.VpcID,
-			RevokeRulesOnDelete: pulumi.Bool(true),
-			Tags:                tags,
-		}, parent)
+		sg, err := newSecurityGroup(ctx, name, elastiCacheSecurityGroup(args), parent)
 		if err != nil {
 			return nil, fmt.Errorf("elasticache %s: security group: %w", name, err)
 		}
-		for i, client := range args.ClientSecurityGroupIDs {
-			if _, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-from-cluster-%d", name, i), &vpc.SecurityGroupIngressRuleArgs{
-				SecurityGroupId:           sg.ID().ToStringOutput(),
-				ReferencedSecurityGroupId: client,
-				IpProtocol:                pulumi.String("tcp"),
-				FromPort:                  pulumi.Int(args.Port),
-				ToPort:                    pulumi.Int(args.Port),
-				Description:               pulumi.String("Redis from the Kubernetes cluster"),
-				Tags:                      tags,
-			}, parent); err != nil {
+		for i, rule := range elastiCacheIngressRules(args, sg.ID().ToStringOutput()) {
+			if _, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-from-cluster-%d", name, i), rule, parent); err != nil {
 				return nil, fmt.Errorf("elasticache %s: ingress rule %d: %w", name, i, err)
 			}
 		}
 		securityGroups = pulumi.StringArray{sg.ID().ToStringOutput()}
 	}
-
-	rgArgs := &elasticache.ReplicationGroupArgs{
-		ReplicationGroupId:       pulumi.String(args.Name),
-		Description:              pulumi.String("Redis cache " + args.Name),
-		Engine:                   pulumi.String("redis"),
-		EngineVersion:            pulumi.String(args.EngineVersion),
-		NodeType:                 pulumi.String(args.NodeType),
-		Port:                     pulumi.Int(args.Port),
-		ParameterGroupName:       pulumi.String(args.ParameterGroupName),
-		NumCacheClusters:         pulumi.Int(args.NumCacheClusters),
-		AutomaticFailoverEnabled: pulumi.Bool(args.AutomaticFailover),
-		MultiAzEnabled:           pulumi.Bool(args.MultiAZ),
-		TransitEncryptionEnabled: pulumi.Bool(args.TransitEncryption),
-		AtRestEncryptionEnabled:  pulumi.Bool(args.AtRestEncryption),
-		SubnetGroupName:          subnets.Name,
-		SecurityGroupIds:         securityGroups,
-		MaintenanceWindow:        pulumi.String(args.MaintenanceWindow),
-		SnapshotWindow:           pulumi.String(args.SnapshotWindow),
-		SnapshotRetentionLimit:   pulumi.Int(args.SnapshotRetentionDays),
-		AutoMinorVersionUpgrade:  pulumi.Bool(true),
-		Tags:                     tags,
-	}
-	if args.KMSKeyARN != "" {
-		rgArgs.KmsKeyId = pulumi.String(args.KMSKeyARN)
-	}
-	if args.AuthToken != nil {
-		rgArgs.AuthToken = pulumi.ToSecret(args.AuthToken).(pulumi.StringOutput)
-	}
-	rg, err := elasticache.NewReplicationGroup(ctx, name, rgArgs, parent, pulumi.Protect(args.Protect),
+	rg, err := elasticache.NewReplicationGroup(ctx, name, elastiCacheReplicationGroup(args, subnets.Name, securityGroups), parent, pulumi.Protect(args.Protect),
 		pulumi.AdditionalSecretOutputs([]string{"authToken"}))
 	if err != nil {
 		return nil, fmt.Errorf("elasticache %s: replication group: %w", name, err)
@@ -298,4 +249,85 @@ func NewElastiCacheRedis(ctx *pulumi.Context, name string, args ElastiCacheRedis
 		return nil, fmt.Errorf("elasticache %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// The ElastiCache resources' inputs are built by the pure functions
+// below from defaulted, valid args, and the outputs of the resources they
+// refer to (so each still waits for those); NewElastiCacheRedis only
+// registers them.
+
+// elastiCacheTags are every resource's tags.
+func elastiCacheTags(a ElastiCacheRedisArgs) pulumi.StringMap {
+	return stringMap(merged(a.Tags, map[string]string{"managed-by": "pulumi", "redis-group": a.Name}))
+}
+
+func elastiCacheSubnetGroup(a ElastiCacheRedisArgs) *elasticache.SubnetGroupArgs {
+	return &elasticache.SubnetGroupArgs{
+		Name:        pulumi.String(a.Name),
+		Description: pulumi.String("Private subnets of Redis " + a.Name),
+		SubnetIds:   a.SubnetIDs,
+		Tags:        elastiCacheTags(a),
+	}
+}
+
+// elastiCacheSecurityGroup is the group created when a.SecurityGroupIDs
+// is not set; elastiCacheIngressRules open it to the cluster.
+func elastiCacheSecurityGroup(a ElastiCacheRedisArgs) securityGroupArgs {
+	return securityGroupArgs{
+		Description:         pulumi.String(fmt.Sprintf("Redis %s: port %d from the cluster only", a.Name, a.Port)),
+		VpcID:               a.VpcID,
+		RevokeRulesOnDelete: pulumi.Bool(true),
+		Tags:                elastiCacheTags(a),
+	}
+}
+
+// elastiCacheIngressRules admit each of the cluster's security groups to
+// the security group securityGroupID, on Redis's port only.
+func elastiCacheIngressRules(a ElastiCacheRedisArgs, securityGroupID pulumi.StringInput) []*vpc.SecurityGroupIngressRuleArgs {
+	var rules []*vpc.SecurityGroupIngressRuleArgs
+	for _, client := range a.ClientSecurityGroupIDs {
+		rules = append(rules, &vpc.SecurityGroupIngressRuleArgs{
+			SecurityGroupId:           securityGroupID,
+			ReferencedSecurityGroupId: client,
+			IpProtocol:                pulumi.String("tcp"),
+			FromPort:                  pulumi.Int(a.Port),
+			ToPort:                    pulumi.Int(a.Port),
+			Description:               pulumi.String("Redis from the Kubernetes cluster"),
+			Tags:                      elastiCacheTags(a),
+		})
+	}
+	return rules
+}
+
+// elastiCacheReplicationGroup is the replication group in the subnet group
+// subnetGroupName, behind securityGroupIDs.
+func elastiCacheReplicationGroup(a ElastiCacheRedisArgs, subnetGroupName pulumi.StringInput, securityGroupIDs pulumi.StringArrayInput) *elasticache.ReplicationGroupArgs {
+	rg := &elasticache.ReplicationGroupArgs{
+		ReplicationGroupId:       pulumi.String(a.Name),
+		Description:              pulumi.String("Redis cache " + a.Name),
+		Engine:                   pulumi.String("redis"),
+		EngineVersion:            pulumi.String(a.EngineVersion),
+		NodeType:                 pulumi.String(a.NodeType),
+		Port:                     pulumi.Int(a.Port),
+		ParameterGroupName:       pulumi.String(a.ParameterGroupName),
+		NumCacheClusters:         pulumi.Int(a.NumCacheClusters),
+		AutomaticFailoverEnabled: pulumi.Bool(a.AutomaticFailover),
+		MultiAzEnabled:           pulumi.Bool(a.MultiAZ),
+		TransitEncryptionEnabled: pulumi.Bool(a.TransitEncryption),
+		AtRestEncryptionEnabled:  pulumi.Bool(a.AtRestEncryption),
+		SubnetGroupName:          subnetGroupName,
+		SecurityGroupIds:         securityGroupIDs,
+		MaintenanceWindow:        pulumi.String(a.MaintenanceWindow),
+		SnapshotWindow:           pulumi.String(a.SnapshotWindow),
+		SnapshotRetentionLimit:   pulumi.Int(a.SnapshotRetentionDays),
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		Tags:                     elastiCacheTags(a),
+	}
+	if a.KMSKeyARN != "" {
+		rg.KmsKeyId = pulumi.String(a.KMSKeyARN)
+	}
+	if a.AuthToken != nil {
+		rg.AuthToken = pulumi.ToSecret(a.AuthToken).(pulumi.StringOutput)
+	}
+	return rg
 }

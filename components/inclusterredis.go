@@ -110,18 +110,46 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 		return nil, fmt.Errorf("register in-cluster redis %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	labels := stringMap(Labels(args.PartOf, args.Name, "cache"))
-	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
-	meta := func(objName string) *metav1.ObjectMetaArgs { return objectMeta(objName, args.Namespace, labels, nil) }
-
-	secret, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
-		Metadata:   meta(args.Name + "-auth"),
-		Type:       pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{"REDIS_PASSWORD": pulumi.ToSecret(args.Password).(pulumi.StringOutput)},
-	}, parent)
+	objs := buildInClusterRedis(args)
+	secret, err := corev1.NewSecret(ctx, name+"-auth", objs.secret, parent)
 	if err != nil {
 		return nil, fmt.Errorf("in-cluster redis %s: secret: %w", name, err)
 	}
+	// The pod reads its password from the Secret: it comes first.
+	if _, err := appsv1.NewDeployment(ctx, name, objs.deployment, parent, pulumi.DependsOn([]pulumi.Resource{secret})); err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: deployment: %w", name, err)
+	}
+	svc, err := corev1.NewService(ctx, name, objs.service, parent)
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: service: %w", name, err)
+	}
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, objs.policy, parent); err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s: network policy: %w", name, err)
+	}
+	comp.Host = pulumi.Sprintf(serviceDNSFormat, svc.Metadata.Name().Elem(), args.Namespace)
+	comp.Port = pulumi.Int(RedisPort).ToIntOutput()
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"host": comp.Host, "port": comp.Port}); err != nil {
+		return nil, fmt.Errorf("in-cluster redis %s outputs: %w", name, err)
+	}
+	return comp, nil
+}
+
+// inClusterRedisObjects are the in-cluster Redis's objects, as
+// buildInClusterRedis builds them.
+type inClusterRedisObjects struct {
+	secret     *corev1.SecretArgs
+	deployment *appsv1.DeploymentArgs
+	service    *corev1.ServiceArgs
+	policy     *networkingv1.NetworkPolicyArgs
+}
+
+// buildInClusterRedis builds every object of the in-cluster Redis from its
+// defaulted, valid args; NewInClusterRedis only registers them.
+func buildInClusterRedis(a InClusterRedisArgs) inClusterRedisObjects {
+	labels := stringMap(Labels(a.PartOf, a.Name, "cache"))
+	selector := stringMap(SelectorLabels(a.PartOf, a.Name))
+	meta := func(objName string) *metav1.ObjectMetaArgs { return objectMeta(objName, a.Namespace, labels, nil) }
+	secretName := a.Name + "-auth"
 	// Readiness asks Redis itself (PING, authenticated: redis-cli reads the
 	// password from REDISCLI_AUTH, src/redis-cli.c REDIS_CLI_AUTH_ENV, so it
 	// is not on the command line); liveness only that the port accepts
@@ -131,92 +159,83 @@ func NewInClusterRedis(ctx *pulumi.Context, name string, args InClusterRedisArgs
 	// Service without being restarted for it.
 	readiness := &corev1.ProbeArgs{Exec: &corev1.ExecActionArgs{Command: pulumi.ToStringArray(redisReadinessCommand)}, PeriodSeconds: pulumi.Int(10), TimeoutSeconds: pulumi.Int(2)}
 	liveness := &corev1.ProbeArgs{TcpSocket: &corev1.TCPSocketActionArgs{Port: pulumi.String("redis")}, PeriodSeconds: pulumi.Int(20), FailureThreshold: pulumi.Int(6)}
-	pod := &corev1.PodSpecArgs{
-		AutomountServiceAccountToken: pulumi.Bool(false),
-		SecurityContext:              restrictedPod(InClusterRedisUID),
-		Containers: corev1.ContainerArray{corev1.ContainerArgs{
-			Name:    pulumi.String("redis"),
-			Image:   pulumi.String(args.Image),
-			Command: pulumi.StringArray{pulumi.String("redis-server")},
-			// $(REDIS_PASSWORD) is expanded by the kubelet from the Secret.
-			Args: pulumi.ToStringArray([]string{
-				"--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no",
-				"--maxmemory", fmt.Sprint(maxMemoryBytes(args.Resources.MemoryLimit)), "--maxmemory-policy", "allkeys-lru",
-			}),
-			Env: corev1.EnvVarArray{corev1.EnvVarArgs{
-				Name: pulumi.String("REDIS_PASSWORD"),
-				ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-					Name: secret.Metadata.Name().Elem(), Key: pulumi.String("REDIS_PASSWORD"),
-				}},
-			}},
-			Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
-			Resources:       args.Resources.requirements(),
-			ReadinessProbe:  readiness,
-			LivenessProbe:   liveness,
-			SecurityContext: restrictedContainer(false),
-			VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
-		}},
-		// /data stays empty (nothing is saved); capped like /tmp.
-		Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
-	}
-	args.Placement.applyTo(pod)
-	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: meta(args.Name),
-		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(1),
-			// One pod at a time: two would be two separate caches.
-			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
-				Spec:     pod,
+	// No await on the Service's endpoints: nothing depends on the Service
+	// (the clients connect by its DNS name, known from the plan, and fall
+	// back to memory while Redis is away), and the Deployment's rollout
+	// await already waits for the one pod they would list.
+	svcMeta := meta(a.Name)
+	svcMeta.Annotations = pulumi.StringMap{SkipAwaitAnnotation: pulumi.String("true")}
+	objs := inClusterRedisObjects{
+		secret: &corev1.SecretArgs{
+			Metadata:   meta(secretName),
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{"REDIS_PASSWORD": pulumi.ToSecret(a.Password).(pulumi.StringOutput)},
+		},
+		deployment: &appsv1.DeploymentArgs{
+			Metadata: meta(a.Name),
+			Spec: &appsv1.DeploymentSpecArgs{
+				Replicas: pulumi.Int(1),
+				// One pod at a time: two would be two separate caches.
+				Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+				Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+				Template: &corev1.PodTemplateSpecArgs{
+					Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+					Spec: a.Placement.on(&corev1.PodSpecArgs{
+						AutomountServiceAccountToken: pulumi.Bool(false),
+						SecurityContext:              restrictedPod(InClusterRedisUID),
+						Containers: corev1.ContainerArray{corev1.ContainerArgs{
+							Name:    pulumi.String("redis"),
+							Image:   pulumi.String(a.Image),
+							Command: pulumi.StringArray{pulumi.String("redis-server")},
+							// $(REDIS_PASSWORD) is expanded by the kubelet from the Secret.
+							Args: pulumi.ToStringArray([]string{
+								"--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no",
+								"--maxmemory", fmt.Sprint(maxMemoryBytes(a.Resources.MemoryLimit)), "--maxmemory-policy", "allkeys-lru",
+							}),
+							Env: corev1.EnvVarArray{corev1.EnvVarArgs{
+								Name: pulumi.String("REDIS_PASSWORD"),
+								ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+									Name: pulumi.String(secretName), Key: pulumi.String("REDIS_PASSWORD"),
+								}},
+							}},
+							Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(RedisPort), Protocol: pulumi.String("TCP")}},
+							Resources:       a.Resources.requirements(),
+							ReadinessProbe:  readiness,
+							LivenessProbe:   liveness,
+							SecurityContext: restrictedContainer(false),
+							VolumeMounts:    corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
+						}},
+						// /data stays empty (nothing is saved); capped like /tmp.
+						Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
+					}),
+				},
 			},
 		},
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("in-cluster redis %s: deployment: %w", name, err)
-	}
-	// No await on the endpoints: nothing depends on the Service (the
-	// clients connect by its DNS name, known from the plan, and fall back
-	// to memory while Redis is away), and the Deployment's rollout await
-	// already waits for the one pod they would list.
-	svcMeta := meta(args.Name)
-	svcMeta.Annotations = pulumi.StringMap{SkipAwaitAnnotation: pulumi.String("true")}
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: svcMeta,
-		Spec: &corev1.ServiceSpecArgs{
-			Selector: selector,
-			Ports:    corev1.ServicePortArray{corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(RedisPort), TargetPort: pulumi.String("redis"), Protocol: pulumi.String("TCP")}},
+		service: &corev1.ServiceArgs{
+			Metadata: svcMeta,
+			Spec: &corev1.ServiceSpecArgs{
+				Selector: selector,
+				Ports:    corev1.ServicePortArray{corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(RedisPort), TargetPort: pulumi.String("redis"), Protocol: pulumi.String("TCP")}},
+			},
 		},
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("in-cluster redis %s: service: %w", name, err)
-	}
-	clientNames := pulumi.ToStringArray(args.Clients)
-	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
-		Metadata: meta(args.Name + "-allow"),
-		Spec: &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: metav1.LabelSelectorArgs{MatchLabels: selector},
-			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
-			Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
-				From: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-					PodSelector: &metav1.LabelSelectorArgs{
-						MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(args.PartOf)},
-						MatchExpressions: metav1.LabelSelectorRequirementArray{metav1.LabelSelectorRequirementArgs{
-							Key: pulumi.String(LabelName), Operator: pulumi.String("In"), Values: clientNames,
-						}},
-					},
+		policy: &networkingv1.NetworkPolicyArgs{
+			Metadata: meta(a.Name + "-allow"),
+			Spec: &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: metav1.LabelSelectorArgs{MatchLabels: selector},
+				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+				Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+					From: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+						PodSelector: &metav1.LabelSelectorArgs{
+							MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(a.PartOf)},
+							MatchExpressions: metav1.LabelSelectorRequirementArray{metav1.LabelSelectorRequirementArgs{
+								Key: pulumi.String(LabelName), Operator: pulumi.String("In"), Values: pulumi.ToStringArray(a.Clients),
+							}},
+						},
+					}},
+					Ports: tcpPorts(RedisPort),
 				}},
-				Ports: tcpPorts(RedisPort),
-			}},
+			},
 		},
-	}, parent); err != nil {
-		return nil, fmt.Errorf("in-cluster redis %s: network policy: %w", name, err)
 	}
-	comp.Host = pulumi.Sprintf(serviceDNSFormat, svc.Metadata.Name().Elem(), args.Namespace)
-	comp.Port = pulumi.Int(RedisPort).ToIntOutput()
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"host": comp.Host, "port": comp.Port}); err != nil {
-		return nil, fmt.Errorf("in-cluster redis %s outputs: %w", name, err)
-	}
-	return comp, nil
+	return objs
 }

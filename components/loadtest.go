@@ -19,11 +19,19 @@ import (
 )
 
 // LoadTestName is the name of the load-test runners' objects and pods;
-// the starter's pods are LoadTestName + "-starter".
+// the starter's pods are LoadTestStarterName.
 const LoadTestName = "loadtest"
 
+// loadTestStarterSuffix turns a name of the runners' into the starter's.
+const loadTestStarterSuffix = "-starter"
+
 // LoadTestStarterName names the starter's pods.
-const LoadTestStarterName = LoadTestName + "-starter"
+const LoadTestStarterName = LoadTestName + loadTestStarterSuffix
+
+// LoadTestStarter is the name of a run's starter objects (its Job,
+// ServiceAccount, Role, RoleBinding and NetworkPolicy, and their Pulumi
+// resources) from the run's Job name.
+func LoadTestStarter(job string) string { return job + loadTestStarterSuffix }
 
 // LabelLoadTestRun tells one run's pods from another's.
 const LabelLoadTestRun = "loadtest.cirkelline.io/run"
@@ -145,8 +153,8 @@ func (a LoadTestArgs) WithDefaults() LoadTestArgs {
 func (a LoadTestArgs) Validate(path string) error {
 	var errs validate.Errors
 	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63)
-	// The starter's Job name adds "-starter"; its pods' hostnames must fit too.
-	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName+"-starter", 63)
+	// The starter's Job name is longer; its pods' hostnames must fit too.
+	validate.DNSLabel(&errs, validate.Join(path, "runId"), LoadTestStarter(a.JobName), 63)
 	ValidateImage(&errs, validate.Join(path, "image"), a.Image, false)
 	errs.Merge(a.Test.Validate(path))
 	if err := a.Resources.Validate(validate.Join(path, "runnerResources")); err != nil {
@@ -247,11 +255,11 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 		return nil, fmt.Errorf("load test %s: runner service: %w", name, err)
 	}
 	for _, p := range []struct {
-		suffix string
-		args   *networkingv1.NetworkPolicyArgs
-	}{{"-runners", plan.runnerPolicy()}, {"-starter", plan.starterPolicy()}} {
-		if _, err := networkingv1.NewNetworkPolicy(ctx, name+p.suffix, p.args, parent); err != nil {
-			return nil, fmt.Errorf("load test %s: network policy%s: %w", name, p.suffix, err)
+		name string
+		args *networkingv1.NetworkPolicyArgs
+	}{{name + "-runners", plan.runnerPolicy()}, {LoadTestStarter(name), plan.starterPolicy()}} {
+		if _, err := networkingv1.NewNetworkPolicy(ctx, p.name, p.args, parent); err != nil {
+			return nil, fmt.Errorf("load test %s: network policy %s: %w", name, p.name, err)
 		}
 	}
 	jobOpts := func(deadline time.Duration) []pulumi.ResourceOption {
@@ -269,20 +277,20 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 	}
 	// The starter's identity, to read the runners' pods: its pod needs all
 	// three before it starts.
-	account, err := corev1.NewServiceAccount(ctx, name+"-starter", plan.starterServiceAccount(), parent)
+	account, err := corev1.NewServiceAccount(ctx, LoadTestStarter(name), plan.starterServiceAccount(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter service account: %w", name, err)
 	}
-	role, err := rbacv1.NewRole(ctx, name+"-starter", plan.starterRole(), parent)
+	role, err := rbacv1.NewRole(ctx, LoadTestStarter(name), plan.starterRole(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter role: %w", name, err)
 	}
-	binding, err := rbacv1.NewRoleBinding(ctx, name+"-starter", plan.starterRoleBinding(), parent, pulumi.DependsOn([]pulumi.Resource{account, role}))
+	binding, err := rbacv1.NewRoleBinding(ctx, LoadTestStarter(name), plan.starterRoleBinding(), parent, pulumi.DependsOn([]pulumi.Resource{account, role}))
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter role binding: %w", name, err)
 	}
 	jobDeps = append(jobDeps, account, role, binding)
-	starter, err := batchv1.NewJob(ctx, name+"-starter", plan.starterJob(), jobOpts(plan.starterDeadline())...)
+	starter, err := batchv1.NewJob(ctx, LoadTestStarter(name), plan.starterJob(), jobOpts(plan.starterDeadline())...)
 	if err != nil {
 		return nil, fmt.Errorf("load test %s: starter job: %w", name, err)
 	}

@@ -55,7 +55,7 @@ func renderLoadTest(t *testing.T, args components.LoadTestArgs) (captured, batch
 	c.checkParenting("cirkelline:components:LoadTest")
 	var runners, starter batchv1.Job
 	c.mustGet("kubernetes:batch/v1:Job", args.JobName, &runners)
-	c.mustGet("kubernetes:batch/v1:Job", args.JobName+"-starter", &starter)
+	c.mustGet("kubernetes:batch/v1:Job", components.LoadTestStarter(args.JobName), &starter)
 	return c, runners, starter
 }
 
@@ -86,6 +86,7 @@ func TestLoadTest(t *testing.T) {
 			wantEnv := map[string]string{
 				"BASE_URL": "http://api.shop.svc.cluster.local:8000", "K6_NO_USAGE_REPORT": "true",
 				"REQUEST_INTERVAL_SECONDS": "30", // the capacity model's pace
+				"THINK_SECONDS":            "1",  // the flow's, which the script requires
 				"RUNNER_SEGMENTS":          loadtest.RunnerEnv(loadtest.Segments(5))["RUNNER_SEGMENTS"],
 				"RUNNER_SEGMENT_SEQUENCE":  loadtest.Sequence(loadtest.Segments(5)),
 			}
@@ -457,8 +458,8 @@ func TestLoadTestConfigMapCarriesEveryRelativeImport(t *testing.T) {
 				}
 			}
 		}
-		if !slices.Contains(imported, "pacing.js") {
-			t.Errorf("%s: the ConfigMap's scripts import %q, want ./pacing.js among them", flow, imported)
+		if !slices.Contains(imported, "pacing.js") || !slices.Contains(imported, "summary.js") {
+			t.Errorf("%s: the ConfigMap's scripts import %q, want ./pacing.js and ./summary.js among them", flow, imported)
 		}
 		dir := t.TempDir()
 		if _, err := loadtest.Export(dir, args.Test, args.Run); err != nil {

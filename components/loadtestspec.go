@@ -58,7 +58,7 @@ func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
 		options: options, scripts: scripts, starter: starter}, nil
 }
 
-func (p loadTestPlan) starterJobName() string { return p.args.JobName + "-starter" }
+func (p loadTestPlan) starterJobName() string { return LoadTestStarter(p.args.JobName) }
 
 // runnerSelector picks this run's runner pods.
 func (p loadTestPlan) runnerSelector() map[string]string {

@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 
+	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -80,17 +81,9 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 	if err := args.Validate("monitoring"); err != nil {
 		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
-	monitors, err := monitoring.ServiceMonitors(args.Watch)
+	objs, err := buildMonitoring(args)
 	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: service monitors: %w", name, err)
-	}
-	rule, err := monitoring.PrometheusRule(args.Watch)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
-	}
-	dashboard, err := monitoring.Dashboard(args.Watch)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring %s: dashboard: %w", name, err)
+		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
 
 	comp := &Monitoring{}
@@ -98,20 +91,16 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 		return nil, fmt.Errorf("register monitoring %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	for _, sm := range monitors {
+	for _, sm := range objs.monitors {
 		if _, err := registerObject(ctx, name+"-"+sm.Name, monitoringAPIVersion, "ServiceMonitor", sm.ObjectMeta, sm, args.Namespace, parent); err != nil {
 			return nil, fmt.Errorf("monitoring %s: service monitor %s: %w", name, sm.Name, err)
 		}
 	}
-	pr, err := registerObject(ctx, name+"-alerts", monitoringAPIVersion, "PrometheusRule", rule.ObjectMeta, rule, args.Namespace, parent)
+	pr, err := registerObject(ctx, name+"-alerts", monitoringAPIVersion, "PrometheusRule", objs.rule.ObjectMeta, objs.rule, args.Namespace, parent)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: prometheus rule: %w", name, err)
 	}
-	labels := merged(args.Watch.Labels, map[string]string{args.Dashboard.SidecarLabel: args.Dashboard.SidecarLabelValue})
-	if _, err := corev1.NewConfigMap(ctx, name+"-dashboard", &corev1.ConfigMapArgs{
-		Metadata: objectMeta(args.Dashboard.Name, args.Dashboard.Namespace, stringMap(labels), nil),
-		Data:     pulumi.StringMap{monitoring.DashboardFileName(args.Watch.Stack): pulumi.String(string(dashboard))},
-	}, parent); err != nil {
+	if _, err := corev1.NewConfigMap(ctx, name+"-dashboard", objs.dashboard, parent); err != nil {
 		return nil, fmt.Errorf("monitoring %s: dashboard config map: %w", name, err)
 	}
 	comp.RuleName = pr.Metadata.Name().Elem()
@@ -119,4 +108,34 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 		return nil, fmt.Errorf("monitoring %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// monitoringObjects are what NewMonitoring registers, as buildMonitoring
+// builds them: the monitoring package's ServiceMonitors and PrometheusRule
+// as they are, and the dashboard's ConfigMap.
+type monitoringObjects struct {
+	monitors  []*monv1.ServiceMonitor
+	rule      *monv1.PrometheusRule
+	dashboard *corev1.ConfigMapArgs
+}
+
+// buildMonitoring builds every object from defaulted, valid args.
+func buildMonitoring(a MonitoringArgs) (monitoringObjects, error) {
+	monitors, err := monitoring.ServiceMonitors(a.Watch)
+	if err != nil {
+		return monitoringObjects{}, fmt.Errorf("service monitors: %w", err)
+	}
+	rule, err := monitoring.PrometheusRule(a.Watch)
+	if err != nil {
+		return monitoringObjects{}, fmt.Errorf("prometheus rule: %w", err)
+	}
+	dashboard, err := monitoring.Dashboard(a.Watch)
+	if err != nil {
+		return monitoringObjects{}, fmt.Errorf("dashboard: %w", err)
+	}
+	labels := merged(a.Watch.Labels, map[string]string{a.Dashboard.SidecarLabel: a.Dashboard.SidecarLabelValue})
+	return monitoringObjects{monitors: monitors, rule: rule, dashboard: &corev1.ConfigMapArgs{
+		Metadata: objectMeta(a.Dashboard.Name, a.Dashboard.Namespace, stringMap(labels), nil),
+		Data:     pulumi.StringMap{monitoring.DashboardFileName(a.Watch.Stack): pulumi.String(string(dashboard))},
+	}}, nil
 }

@@ -3,7 +3,6 @@ package components_test
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +10,8 @@ import (
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
@@ -38,46 +36,71 @@ func monitoringArgs() components.MonitoringArgs {
 	}
 }
 
-// TestMonitoring registers what the monitoring package builds, unchanged:
-// the registered ServiceMonitors and PrometheusRule decode strictly into
-// prometheus-operator's types and equal the library's objects, and the
-// dashboard ConfigMap carries the sidecar label and the dashboard JSON.
+// watchObjects are a Monitoring's objects.
+type watchObjects struct {
+	monitors  []*monv1.ServiceMonitor
+	rule      *monv1.PrometheusRule
+	dashboard *corev1.ConfigMap
+}
+
+func (o watchObjects) all() map[string]any {
+	objs := []runtime.Object{o.rule, o.dashboard}
+	for _, m := range o.monitors {
+		objs = append(objs, m)
+	}
+	return keyed(objs...)
+}
+
+// watchObjectsOf is what a Monitoring of watch registers: the monitoring
+// package's ServiceMonitors and PrometheusRule unchanged (its own tests
+// compare them whole with golden YAML), and its dashboard in a ConfigMap
+// named shop-dashboard, labelled for Grafana's sidecar.
+func watchObjectsOf(t *testing.T, watch monitoring.Args) watchObjects {
+	monitors, err := monitoring.ServiceMonitors(watch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := monitoring.PrometheusRule(watch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashboard, err := monitoring.Dashboard(watch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return watchObjects{monitors: monitors, rule: rule, dashboard: &corev1.ConfigMap{
+		TypeMeta: typeMeta("v1", "ConfigMap"),
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-dashboard", Namespace: "shop",
+			Labels: map[string]string{"app.kubernetes.io/part-of": "shop", "grafana_dashboard": "1"}},
+		Data: map[string]string{watch.Stack + "-scaling.json": string(dashboard)},
+	}}
+}
+
 func TestMonitoring(t *testing.T) {
-	args := monitoringArgs()
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewMonitoring(ctx, "shop", args)
-		return err
-	})
-	c.checkParenting("cirkelline:components:Monitoring")
-	want, err := monitoring.ServiceMonitors(args.Watch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range want {
-		var got monv1.ServiceMonitor
-		c.mustGet("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", w.Name, &got)
-		if got.Namespace != "shop" || !reflect.DeepEqual(got.Labels, w.Labels) || !reflect.DeepEqual(got.Spec, w.Spec) {
-			t.Errorf("ServiceMonitor %s registered as\n%+v\nwant\n%+v", w.Name, got, w)
-		}
-	}
-	wantRule, err := monitoring.PrometheusRule(args.Watch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rule monv1.PrometheusRule
-	c.mustGet("kubernetes:monitoring.coreos.com/v1:PrometheusRule", monitoring.RuleName("staging"), &rule)
-	if !reflect.DeepEqual(rule.Spec, wantRule.Spec) || rule.Labels["release"] != "kps" {
-		t.Errorf("PrometheusRule registered as %+v, want %+v", rule, wantRule)
-	}
-	var cm corev1.ConfigMap
-	c.mustGet("kubernetes:core/v1:ConfigMap", "shop-dashboard", &cm)
-	if cm.Labels[monitoring.DefaultSidecarLabel] != monitoring.DefaultSidecarLabelValue || cm.Namespace != "shop" {
-		t.Errorf("dashboard ConfigMap %s/%s labels %v: want the sidecar's", cm.Namespace, cm.Name, cm.Labels)
-	}
-	dashboard, _ := monitoring.Dashboard(args.Watch)
-	if got := cm.Data[monitoring.DashboardFileName("staging")]; got != string(dashboard) {
-		t.Errorf("dashboard ConfigMap data %q, want the monitoring package's dashboard", got)
-	}
+	testObjectRows(t, "cirkelline:components:Monitoring", monitoringArgs, func() watchObjects { return watchObjectsOf(t, monitoringArgs().Watch) },
+		func(ctx *pulumi.Context, a components.MonitoringArgs) error {
+			_, err := components.NewMonitoring(ctx, "shop", a)
+			return err
+		}, []objectRow[components.MonitoringArgs, watchObjects]{
+			{"defaults", func(*components.MonitoringArgs) {}, func(*watchObjects) {}},
+			{"the dashboard in Grafana's namespace", func(a *components.MonitoringArgs) { a.Dashboard.Namespace = pulumi.String("grafana") }, func(o *watchObjects) {
+				o.dashboard.Namespace = "grafana"
+			}},
+			{"the sidecar's label", func(a *components.MonitoringArgs) {
+				a.Dashboard.SidecarLabel, a.Dashboard.SidecarLabelValue = "dashboards", "shop"
+			}, func(o *watchObjects) {
+				o.dashboard.Labels = map[string]string{"app.kubernetes.io/part-of": "shop", "dashboards": "shop"}
+			}},
+			{"another stack, one service", func(a *components.MonitoringArgs) {
+				a.Watch.Stack = "production"
+				a.Watch.Services = a.Watch.Services[:1]
+			}, func(o *watchObjects) {
+				watch := monitoringArgs().Watch
+				watch.Stack = "production"
+				watch.Services = watch.Services[:1]
+				*o = watchObjectsOf(t, watch)
+			}},
+		})
 }
 
 func TestMonitoringArgsRefused(t *testing.T) {
@@ -99,41 +122,6 @@ func TestMonitoringArgsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
-	}
-}
-
-// TestNetworkPoliciesLetPrometheusScrape: a service with a scrape rule
-// admits the Prometheus pods of the Prometheus namespace (one peer with
-// both selectors) on the named metrics port, besides its ingress CIDRs.
-func TestNetworkPoliciesLetPrometheusScrape(t *testing.T) {
-	scrapes, err := monitoring.ScrapeIngresses(monitoringArgs().Watch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewNetworkPolicies(ctx, "shop", components.NetworkPoliciesArgs{
-			Namespace: pulumi.String("shop"), PartOf: "shop", IngressCIDRs: []string{"10.0.0.0/16"},
-			Services: []components.PolicyService{{Name: "server", Port: 3000, Scrape: &scrapes[0]}, {Name: "client", Port: 8080}},
-		})
-		return err
-	})
-	var server, client networkingv1.NetworkPolicy
-	c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "server-allow", &server)
-	c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "client-allow", &client)
-	tcp := corev1.ProtocolTCP
-	port := intstr.FromString("http")
-	want := networkingv1.NetworkPolicyIngressRule{
-		From: []networkingv1.NetworkPolicyPeer{{
-			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}},
-			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
-		}},
-		Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
-	}
-	if len(server.Spec.Ingress) != 2 || !reflect.DeepEqual(server.Spec.Ingress[1], want) {
-		t.Errorf("server ingress %+v; want the CIDR rule and %+v", server.Spec.Ingress, want)
-	}
-	if len(client.Spec.Ingress) != 1 {
-		t.Errorf("client (no scrape rule) ingress %+v; want only the CIDR rule", client.Spec.Ingress)
 	}
 }
 

@@ -102,9 +102,7 @@ func NewNamespace(ctx *pulumi.Context, name string, args NamespaceArgs, opts ...
 	if err := ctx.RegisterComponentResource("cirkelline:components:Namespace", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register namespace %s: %w", name, err)
 	}
-	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Labels: stringMap(namespaceLabels(args))},
-	}, pulumi.Parent(comp))
+	ns, err := corev1.NewNamespace(ctx, name, buildNamespace(args), pulumi.Parent(comp))
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", name, err)
 	}
@@ -113,4 +111,12 @@ func NewNamespace(ctx *pulumi.Context, name string, args NamespaceArgs, opts ...
 		return nil, fmt.Errorf("namespace %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// buildNamespace builds the Namespace from defaulted, valid args;
+// NewNamespace only registers it.
+func buildNamespace(a NamespaceArgs) *corev1.NamespaceArgs {
+	return &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Labels: stringMap(namespaceLabels(a))},
+	}
 }

@@ -210,23 +210,12 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesAr
 	if err := ctx.RegisterComponentResource("cirkelline:components:NetworkPolicies", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register network policies %s: %w", name, err)
 	}
-	meta := func(objName string) *metav1.ObjectMetaArgs {
-		return objectMeta(objName, args.Namespace, stringMap(Labels(args.PartOf, objName, "network-policy")), nil)
-	}
-	if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-default-deny", &networkingv1.NetworkPolicyArgs{
-		Metadata: meta("default-deny"),
-		Spec: &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: metav1.LabelSelectorArgs{},
-			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
-		},
-	}, pulumi.Parent(comp)); err != nil {
+	objs := buildNetworkPolicies(args)
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-default-deny", objs.defaultDeny, pulumi.Parent(comp)); err != nil {
 		return nil, fmt.Errorf("network policies %s: default deny: %w", name, err)
 	}
-	for _, s := range args.Services {
-		if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+s.Name, &networkingv1.NetworkPolicyArgs{
-			Metadata: meta(s.Name + "-allow"),
-			Spec:     servicePolicySpec(args, s),
-		}, pulumi.Parent(comp)); err != nil {
+	for i, s := range args.Services {
+		if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+s.Name, objs.allow[i], pulumi.Parent(comp)); err != nil {
 			return nil, fmt.Errorf("network policies %s: %s: %w", name, s.Name, err)
 		}
 	}
@@ -234,4 +223,30 @@ func NewNetworkPolicies(ctx *pulumi.Context, name string, args NetworkPoliciesAr
 		return nil, fmt.Errorf("network policies %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// networkPoliciesObjects are the namespace's NetworkPolicies, as
+// buildNetworkPolicies builds them: allow[i] is the policy of Services[i].
+type networkPoliciesObjects struct {
+	defaultDeny *networkingv1.NetworkPolicyArgs
+	allow       []*networkingv1.NetworkPolicyArgs
+}
+
+// buildNetworkPolicies builds every NetworkPolicy from defaulted, valid
+// args; NewNetworkPolicies only registers them.
+func buildNetworkPolicies(a NetworkPoliciesArgs) networkPoliciesObjects {
+	meta := func(objName string) *metav1.ObjectMetaArgs {
+		return objectMeta(objName, a.Namespace, stringMap(Labels(a.PartOf, objName, "network-policy")), nil)
+	}
+	objs := networkPoliciesObjects{defaultDeny: &networkingv1.NetworkPolicyArgs{
+		Metadata: meta("default-deny"),
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+		},
+	}}
+	for _, s := range a.Services {
+		objs.allow = append(objs.allow, &networkingv1.NetworkPolicyArgs{Metadata: meta(s.Name + "-allow"), Spec: servicePolicySpec(a, s)})
+	}
+	return objs
 }

@@ -41,3 +41,10 @@ func (p Placement) applyTo(spec *corev1.PodSpecArgs) {
 		spec.Tolerations = tolerations
 	}
 }
+
+// on applies the placement to spec and returns it, for builders that
+// write the pod spec inline.
+func (p Placement) on(spec *corev1.PodSpecArgs) *corev1.PodSpecArgs {
+	p.applyTo(spec)
+	return spec
+}

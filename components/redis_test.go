@@ -8,14 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/mockrun"
@@ -31,86 +27,98 @@ func baseElastiCache() components.ElastiCacheRedisArgs {
 	}
 }
 
-func TestElastiCacheRedis(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*components.ElastiCacheRedisArgs)
-		check  func(*testing.T, map[string]mockrun.Resource)
-	}{
-		{"production shape", func(*components.ElastiCacheRedisArgs) {}, func(t *testing.T, r map[string]mockrun.Resource) {
-			rg := r["aws:elasticache/replicationGroup:ReplicationGroup"]
-			want := map[string]any{
-				"numCacheClusters": int64(2), "automaticFailoverEnabled": true, "multiAzEnabled": true,
-				"transitEncryptionEnabled": true, "atRestEncryptionEnabled": true, "authToken": mockrun.SecretPlaceholder,
-				"snapshotRetentionLimit": int64(7), "port": int64(6379), "engine": "redis", "engineVersion": "7.1",
-				"replicationGroupId": "shop-prod", "parameterGroupName": "default.redis7",
-			}
-			for k, v := range want {
-				if !reflect.DeepEqual(rg.Inputs[k], v) {
-					t.Errorf("%s = %#v, want %#v", k, rg.Inputs[k], v)
-				}
-			}
-			if !rg.Protect {
-				t.Error("the replication group must be protected")
-			}
-			if sn := r["aws:elasticache/subnetGroup:SubnetGroup"]; fmt.Sprint(sn.Inputs["subnetIds"]) != "[subnet-a subnet-b]" {
-				t.Errorf("subnet group %v", sn.Inputs)
-			}
-			rules := 0
-			for k, res := range r {
-				if strings.HasPrefix(k, "aws:vpc/securityGroupIngressRule") {
-					rules++
-					if res.Inputs["fromPort"] != int64(6379) || res.Inputs["toPort"] != int64(6379) || res.Inputs["ipProtocol"] != "tcp" {
-						t.Errorf("rule %v admits more than Redis's port", res.Inputs)
-					}
-				}
-			}
-			if rules != 2 {
-				t.Errorf("%d ingress rules, want one per cluster security group", rules)
-			}
-			if sg := r["aws:ec2/securityGroup:SecurityGroup"]; sg.Inputs["vpcId"] != "vpc-1" {
-				t.Errorf("security group %v", sg.Inputs)
-			}
+// cloudObjects are a component's cloud resources, keyed as objects keys
+// them.
+type cloudObjects map[string]cloudResource
+
+func (o cloudObjects) all() map[string]any {
+	out := map[string]any{}
+	for k, r := range o {
+		out[k] = r
+	}
+	return out
+}
+
+// Keys of the ElastiCache component's resources, registered as "redis".
+const (
+	ecSecurityGroup    = "aws:ec2/securityGroup:SecurityGroup redis"
+	ecSubnetGroup      = "aws:elasticache/subnetGroup:SubnetGroup redis"
+	ecReplicationGroup = "aws:elasticache/replicationGroup:ReplicationGroup redis"
+	ecIngressRule      = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule redis-from-cluster-"
+)
+
+// baseElastiCacheObjects is what baseElastiCache registers: the production
+// shape (two clusters, failover, Multi-AZ, TLS, AUTH, encryption at rest,
+// 7 days of snapshots, protected) in its own security group, which admits
+// each of the cluster's security groups on Redis's port only.
+func baseElastiCacheObjects() cloudObjects {
+	tags := func() map[string]any { return map[string]any{"managed-by": "pulumi", "redis-group": "shop-prod"} }
+	rule := func(client string) cloudResource {
+		return cloudResource{Inputs: map[string]any{
+			"description": "Redis from the Kubernetes cluster", "ipProtocol": "tcp", "fromPort": int64(6379), "toPort": int64(6379),
+			"referencedSecurityGroupId": client, "securityGroupId": "[id of SecurityGroup redis]", "tags": tags(),
+		}}
+	}
+	return cloudObjects{
+		ecSecurityGroup: {Inputs: map[string]any{
+			"description": "Redis shop-prod: port 6379 from the cluster only", "revokeRulesOnDelete": true, "vpcId": "vpc-1", "tags": tags(),
 		}},
-		{"existing security groups", func(a *components.ElastiCacheRedisArgs) {
+		ecIngressRule + "0": rule("sg-nodes"),
+		ecIngressRule + "1": rule("sg-pods"),
+		ecSubnetGroup: {Inputs: map[string]any{
+			"name": "shop-prod", "description": "Private subnets of Redis shop-prod", "subnetIds": []any{"subnet-a", "subnet-b"}, "tags": tags(),
+		}},
+		ecReplicationGroup: {Protect: true, Inputs: map[string]any{
+			"replicationGroupId": "shop-prod", "description": "Redis cache shop-prod",
+			"engine": "redis", "engineVersion": "7.1", "parameterGroupName": "default.redis7", "autoMinorVersionUpgrade": true,
+			"nodeType": "cache.r7g.large", "numCacheClusters": int64(2), "port": int64(6379),
+			"automaticFailoverEnabled": true, "multiAzEnabled": true,
+			"transitEncryptionEnabled": true, "atRestEncryptionEnabled": true, "authToken": mockrun.SecretPlaceholder,
+			"maintenanceWindow": "sun:03:00-sun:04:00", "snapshotWindow": "01:00-02:00", "snapshotRetentionLimit": int64(7),
+			"subnetGroupName": "shop-prod", "securityGroupIds": []any{"[id of SecurityGroup redis]"}, "tags": tags(),
+		}},
+	}
+}
+
+func TestElastiCacheRedis(t *testing.T) {
+	testObjectRows(t, "cirkelline:components:ElastiCacheRedis", baseElastiCache, baseElastiCacheObjects, func(ctx *pulumi.Context, a components.ElastiCacheRedisArgs) error {
+		_, err := components.NewElastiCacheRedis(ctx, "redis", a)
+		return err
+	}, []objectRow[components.ElastiCacheRedisArgs, cloudObjects]{
+		{"production shape", func(*components.ElastiCacheRedisArgs) {}, func(*cloudObjects) {}},
+		{"existing security groups: none created", func(a *components.ElastiCacheRedisArgs) {
 			a.SecurityGroupIDs = pulumi.ToStringArray([]string{"sg-existing"})
 			a.VpcID, a.ClientSecurityGroupIDs = nil, nil
-		}, func(t *testing.T, r map[string]mockrun.Resource) {
-			if _, ok := r["aws:ec2/securityGroup:SecurityGroup"]; ok {
-				t.Error("no security group may be created when existing ones are given")
-			}
-			if got := fmt.Sprint(r["aws:elasticache/replicationGroup:ReplicationGroup"].Inputs["securityGroupIds"]); got != "[sg-existing]" {
-				t.Errorf("securityGroupIds %s", got)
-			}
+		}, func(want *cloudObjects) {
+			o := *want
+			delete(o, ecSecurityGroup)
+			delete(o, ecIngressRule+"0")
+			delete(o, ecIngressRule+"1")
+			o[ecReplicationGroup].Inputs["securityGroupIds"] = []any{"sg-existing"}
 		}},
 		{"kms key", func(a *components.ElastiCacheRedisArgs) {
 			a.KMSKeyARN = "arn:aws:kms:eu-north-1:123456789012:key/abc-1"
-		}, func(t *testing.T, r map[string]mockrun.Resource) {
-			if r["aws:elasticache/replicationGroup:ReplicationGroup"].Inputs["kmsKeyId"] != "arn:aws:kms:eu-north-1:123456789012:key/abc-1" {
-				t.Error("kmsKeyId not set")
+		}, func(want *cloudObjects) {
+			o := *want
+			o[ecReplicationGroup].Inputs["kmsKeyId"] = "arn:aws:kms:eu-north-1:123456789012:key/abc-1"
+		}},
+		{"tags", func(a *components.ElastiCacheRedisArgs) { a.Tags = map[string]string{"team": "web"} }, func(want *cloudObjects) {
+			o := *want
+			for _, r := range o {
+				r.Inputs["tags"].(map[string]any)["team"] = "web"
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := baseElastiCache()
-			tt.mutate(&args)
-			c := capture(t, func(ctx *pulumi.Context) error {
-				_, err := components.NewElastiCacheRedis(ctx, "redis", args)
-				return err
-			})
-			c.checkParenting("cirkelline:components:ElastiCacheRedis")
-			byType := map[string]mockrun.Resource{}
-			for _, r := range c.resources {
-				key := r.Type
-				if _, dup := byType[key]; dup {
-					key += " " + r.Name
-				}
-				byType[key] = r
-			}
-			tt.check(t, byType)
-		})
-	}
+		{"single node, unprotected", func(a *components.ElastiCacheRedisArgs) {
+			a.NumCacheClusters, a.AutomaticFailover, a.MultiAZ, a.Protect = 1, false, false, false
+		}, func(want *cloudObjects) {
+			o := *want
+			rg := o[ecReplicationGroup]
+			rg.Inputs["numCacheClusters"] = int64(1)
+			rg.Inputs["automaticFailoverEnabled"], rg.Inputs["multiAzEnabled"] = false, false
+			rg.Protect = false
+			o[ecReplicationGroup] = rg
+		}},
+	})
 }
 
 func TestElastiCacheRedisValidation(t *testing.T) {
@@ -166,58 +174,6 @@ func TestSecurityGroupMatchesProviderSchema(t *testing.T) {
 	for _, name := range components.SecurityGroupInputNames() {
 		if !provider[name] {
 			t.Errorf("input %q is not an input of aws:ec2/securityGroup:SecurityGroup (has %v)", name, provider)
-		}
-	}
-}
-
-func TestInClusterRedis(t *testing.T) {
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewInClusterRedis(ctx, "cache", components.InClusterRedisArgs{
-			Name: "shop-redis", Namespace: pulumi.String("shop"), PartOf: "shop",
-			Password: pulumi.String("0123456789abcdef0123"), Clients: []string{"server"},
-		})
-		return err
-	})
-	c.checkParenting("cirkelline:components:InClusterRedis")
-	var d appsv1.Deployment
-	c.mustGet(deploymentType, "shop-redis", &d)
-	pod := d.Spec.Template.Spec
-	ctr := pod.Containers[0]
-	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != "Recreate" || !*ctr.SecurityContext.ReadOnlyRootFilesystem {
-		t.Errorf("deployment %+v", d.Spec)
-	}
-	// Not the image's redis user (999): kube-score's
-	// container-security-context-user-group-id wants IDs above 10000.
-	if sc := pod.SecurityContext; *sc.RunAsUser != 10001 || *sc.RunAsGroup != 10001 || *sc.FSGroup != 10001 || !*sc.RunAsNonRoot {
-		t.Errorf("pod security context %+v, want user, group and fsGroup 10001", sc)
-	}
-	// Readiness asks Redis (an authenticated PING, the password from the
-	// container's own env); liveness only checks the port, so the two
-	// differ (kube-score pod-probes-identical).
-	wantReadiness := []string{"sh", "-c", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping | grep -qx PONG`}
-	if r := ctr.ReadinessProbe; r == nil || r.Exec == nil || !slices.Equal(r.Exec.Command, wantReadiness) || ctr.Env[0].Name != "REDIS_PASSWORD" {
-		t.Errorf("readiness probe %+v, want exec %q with REDIS_PASSWORD in the env", r, wantReadiness)
-	}
-	if l := ctr.LivenessProbe; l == nil || l.TCPSocket == nil || l.TCPSocket.Port.String() != "redis" || l.Exec != nil {
-		t.Errorf("liveness probe %+v, want tcpSocket redis", l)
-	}
-	args := strings.Join(ctr.Args, " ")
-	if !strings.Contains(args, "--requirepass $(REDIS_PASSWORD)") || !strings.Contains(args, "--maxmemory 201326592") {
-		t.Errorf("args %s: want requirepass from the secret and maxmemory 75 %% of 256Mi", args)
-	}
-	if ctr.Env[0].ValueFrom.SecretKeyRef.Name != "shop-redis-auth" || ctr.Resources.Requests.Memory().String() != "128Mi" {
-		t.Errorf("container %+v", ctr)
-	}
-	var np networkingv1.NetworkPolicy
-	c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop-redis-allow", &np)
-	from := np.Spec.Ingress[0].From[0].PodSelector
-	if from.MatchExpressions[0].Values[0] != "server" || from.MatchLabels[components.LabelPartOf] != "shop" || np.Spec.Ingress[0].Ports[0].Port.IntValue() != 6379 {
-		t.Errorf("policy %+v", np.Spec)
-	}
-	err := components.InClusterRedisArgs{Name: "r", Image: "redis"}.Validate("redis.inCluster")
-	for _, want := range []string{`redis.inCluster.image ("redis"): has no tag`, `redis.inCluster.password: is required`, `redis.inCluster.clients: must name at least one service`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
 }
@@ -296,26 +252,4 @@ func ExampleNewInClusterRedis() {
 	//   policyTypes:
 	//   - Ingress
 	//   - Egress
-}
-
-// TestInClusterRedisPlacement: the Redis pod runs where the stack's pods
-// run (the stack's node pool, tolerating its taint).
-func TestInClusterRedisPlacement(t *testing.T) {
-	where := components.Placement{
-		NodeSelector: map[string]string{"karpenter.sh/nodepool": "shop"},
-		Tolerations:  []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
-	}
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewInClusterRedis(ctx, "cache", components.InClusterRedisArgs{
-			Name: "shop-redis", Namespace: pulumi.String("shop"), PartOf: "shop",
-			Password: pulumi.String("0123456789abcdef0123"), Clients: []string{"server"}, Placement: where,
-		})
-		return err
-	})
-	var d appsv1.Deployment
-	c.mustGet(deploymentType, "shop-redis", &d)
-	pod := d.Spec.Template.Spec
-	if !reflect.DeepEqual(pod.NodeSelector, where.NodeSelector) || !reflect.DeepEqual(pod.Tolerations, where.Tolerations) {
-		t.Errorf("nodeSelector %v, tolerations %+v; want %+v", pod.NodeSelector, pod.Tolerations, where)
-	}
 }

@@ -87,50 +87,69 @@ func NewServiceIdentity(ctx *pulumi.Context, name string, args ServiceIdentityAr
 	if err := ctx.RegisterComponentResource("cirkelline:components:ServiceIdentity", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("register service identity %s: %w", name, err)
 	}
-	labels := stringMap(Labels(args.PartOf, args.Name, "identity"))
-	meta := func() *metav1.ObjectMetaArgs { return objectMeta(args.Name, args.Namespace, labels, nil) }
-	saMeta := meta()
-	if args.IAMRoleARN != "" {
-		saMeta.Annotations = pulumi.StringMap{IRSAAnnotation: pulumi.String(args.IAMRoleARN)}
-	}
-	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
-		Metadata:                     saMeta,
-		AutomountServiceAccountToken: pulumi.Bool(args.AutomountToken),
-	}, pulumi.Parent(comp))
+	parent := pulumi.Parent(comp)
+	objs := buildServiceIdentity(args)
+	sa, err := corev1.NewServiceAccount(ctx, name, objs.account, parent)
 	if err != nil {
 		return nil, fmt.Errorf("service identity %s: service account: %w", name, err)
 	}
 	comp.ServiceAccountName = sa.Metadata.Name().Elem()
-	rules := roleRules(args)
-	if len(rules) == 0 {
-		// Nothing to grant: a Role without rules would only be noise.
-		if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"serviceAccountName": comp.ServiceAccountName}); err != nil {
-			return nil, fmt.Errorf("service identity %s outputs: %w", name, err)
+	if objs.role != nil {
+		role, err := rbacv1.NewRole(ctx, name, objs.role, parent)
+		if err != nil {
+			return nil, fmt.Errorf("service identity %s: role: %w", name, err)
 		}
-		return comp, nil
-	}
-	role, err := rbacv1.NewRole(ctx, name, &rbacv1.RoleArgs{Metadata: meta(), Rules: rules}, pulumi.Parent(comp))
-	if err != nil {
-		return nil, fmt.Errorf("service identity %s: role: %w", name, err)
-	}
-	_, err = rbacv1.NewRoleBinding(ctx, name, &rbacv1.RoleBindingArgs{
-		Metadata: meta(),
-		RoleRef: rbacv1.RoleRefArgs{
-			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
-			Kind:     pulumi.String("Role"),
-			Name:     role.Metadata.Name().Elem(),
-		},
-		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{
-			Kind:      pulumi.String("ServiceAccount"),
-			Name:      sa.Metadata.Name().Elem(),
-			Namespace: args.Namespace,
-		}},
-	}, pulumi.Parent(comp))
-	if err != nil {
-		return nil, fmt.Errorf("service identity %s: role binding: %w", name, err)
+		// The binding names both: they come first.
+		if _, err := rbacv1.NewRoleBinding(ctx, name, objs.binding, parent, pulumi.DependsOn([]pulumi.Resource{sa, role})); err != nil {
+			return nil, fmt.Errorf("service identity %s: role binding: %w", name, err)
+		}
 	}
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"serviceAccountName": comp.ServiceAccountName}); err != nil {
 		return nil, fmt.Errorf("service identity %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// serviceIdentityObjects are the identity's objects, as
+// buildServiceIdentity builds them; role and binding are nil when there is
+// nothing to grant.
+type serviceIdentityObjects struct {
+	account *corev1.ServiceAccountArgs
+	role    *rbacv1.RoleArgs
+	binding *rbacv1.RoleBindingArgs
+}
+
+// buildServiceIdentity builds the identity's objects from valid args;
+// NewServiceIdentity only registers them.
+func buildServiceIdentity(a ServiceIdentityArgs) serviceIdentityObjects {
+	labels := stringMap(Labels(a.PartOf, a.Name, "identity"))
+	meta := func() *metav1.ObjectMetaArgs { return objectMeta(a.Name, a.Namespace, labels, nil) }
+	saMeta := meta()
+	if a.IAMRoleARN != "" {
+		saMeta.Annotations = pulumi.StringMap{IRSAAnnotation: pulumi.String(a.IAMRoleARN)}
+	}
+	objs := serviceIdentityObjects{account: &corev1.ServiceAccountArgs{
+		Metadata:                     saMeta,
+		AutomountServiceAccountToken: pulumi.Bool(a.AutomountToken),
+	}}
+	rules := roleRules(a)
+	if len(rules) == 0 {
+		// Nothing to grant: a Role without rules would only be noise.
+		return objs
+	}
+	objs.role = &rbacv1.RoleArgs{Metadata: meta(), Rules: rules}
+	objs.binding = &rbacv1.RoleBindingArgs{
+		Metadata: meta(),
+		RoleRef: rbacv1.RoleRefArgs{
+			ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind:     pulumi.String("Role"),
+			Name:     pulumi.String(a.Name),
+		},
+		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{
+			Kind:      pulumi.String("ServiceAccount"),
+			Name:      pulumi.String(a.Name),
+			Namespace: a.Namespace,
+		}},
+	}
+	return objs
 }

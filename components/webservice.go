@@ -274,59 +274,25 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		return nil, fmt.Errorf("register web service %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	labels := stringMap(WebServiceLabels(args.PartOf, args.Name))
-	selector := stringMap(SelectorLabels(args.PartOf, args.Name))
-	meta := func(objName string, annotations pulumi.StringMap) *metav1.ObjectMetaArgs {
-		return objectMeta(objName, args.Namespace, labels, annotations)
-	}
-
-	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: meta(args.Name, nil),
-		Spec:     deploymentSpec(args, labels, selector),
-	}, parent)
+	objs := buildWebService(args)
+	deployment, err := appsv1.NewDeployment(ctx, name, objs.deployment, parent)
 	if err != nil {
 		return nil, fmt.Errorf("web service %s: deployment: %w", name, err)
 	}
-
-	ports := corev1.ServicePortArray{corev1.ServicePortArgs{
-		Name: pulumi.String(HTTPPortName), Port: pulumi.Int(int(args.Port)), TargetPort: pulumi.String(HTTPPortName), Protocol: pulumi.String("TCP"),
-	}}
-	// The ClusterIP Service also carries the metrics port, for the
-	// ServiceMonitor; the Ingress names the http port only.
-	clusterIPPorts := append(slices.Clone(ports), corev1.ServicePortArgs{
-		Name: pulumi.String(MetricsPortName), Port: pulumi.Int(int(args.MetricsPort)), TargetPort: pulumi.String(MetricsPortName), Protocol: pulumi.String("TCP"),
-	})
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: meta(args.Name, serviceAnnotations(args)),
-		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector, Ports: clusterIPPorts},
-	}, parent)
+	svc, err := corev1.NewService(ctx, name, objs.service, parent)
 	if err != nil {
 		return nil, fmt.Errorf("web service %s: service: %w", name, err)
 	}
-	// The headless Service gives every pod a DNS record (peer discovery,
-	// client-side balancing); unready pods stay out of it.
-	if _, err := corev1.NewService(ctx, name+HeadlessSuffix, &corev1.ServiceArgs{
-		Metadata: objectMeta(args.Name+HeadlessSuffix, args.Namespace, stringMap(Labels(args.PartOf, args.Name, PeersComponent)), nil),
-		Spec:     &corev1.ServiceSpecArgs{ClusterIP: pulumi.String("None"), Selector: selector, Ports: ports},
-	}, parent); err != nil {
+	if _, err := corev1.NewService(ctx, name+HeadlessSuffix, objs.headless, parent); err != nil {
 		return nil, fmt.Errorf("web service %s: headless service: %w", name, err)
 	}
-
-	if !args.HPA.Disabled {
-		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
-			Metadata: meta(args.Name+HPASuffix, nil),
-			// The target by its name, not the Deployment's output, so the
-			// HPA does not wait for the rollout.
-			Spec: hpaSpec(args.HPA, pulumi.String(args.Name)),
-		}, parent); err != nil {
+	if objs.hpa != nil {
+		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, objs.hpa, parent); err != nil {
 			return nil, fmt.Errorf("web service %s: hpa: %w", name, err)
 		}
 	}
-	if !args.PDB.Disabled {
-		if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-			Metadata: meta(args.Name+PDBSuffix, nil),
-			Spec:     pdbSpec(args.PDB, selector),
-		}, parent); err != nil {
+	if objs.pdb != nil {
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, name, objs.pdb, parent); err != nil {
 			return nil, fmt.Errorf("web service %s: pdb: %w", name, err)
 		}
 	}
@@ -341,6 +307,61 @@ func NewWebService(ctx *pulumi.Context, name string, args WebServiceArgs, opts .
 		return nil, fmt.Errorf("web service %s outputs: %w", name, err)
 	}
 	return comp, nil
+}
+
+// webServiceObjects are a web service's objects, as buildWebService builds
+// them; hpa and pdb are nil when disabled.
+type webServiceObjects struct {
+	deployment        *appsv1.DeploymentArgs
+	service, headless *corev1.ServiceArgs
+	hpa               *autoscalingv2.HorizontalPodAutoscalerArgs
+	pdb               *policyv1.PodDisruptionBudgetArgs
+}
+
+// buildWebService builds every object of a web service from its defaulted,
+// valid args; NewWebService only registers them.
+func buildWebService(a WebServiceArgs) webServiceObjects {
+	labels := stringMap(WebServiceLabels(a.PartOf, a.Name))
+	selector := stringMap(SelectorLabels(a.PartOf, a.Name))
+	ports := corev1.ServicePortArray{corev1.ServicePortArgs{
+		Name: pulumi.String(HTTPPortName), Port: pulumi.Int(int(a.Port)), TargetPort: pulumi.String(HTTPPortName), Protocol: pulumi.String("TCP"),
+	}}
+	// The ClusterIP Service also carries the metrics port, for the
+	// ServiceMonitor; the Ingress names the http port only.
+	clusterIPPorts := append(slices.Clone(ports), corev1.ServicePortArgs{
+		Name: pulumi.String(MetricsPortName), Port: pulumi.Int(int(a.MetricsPort)), TargetPort: pulumi.String(MetricsPortName), Protocol: pulumi.String("TCP"),
+	})
+	objs := webServiceObjects{
+		deployment: &appsv1.DeploymentArgs{
+			Metadata: objectMeta(a.Name, a.Namespace, labels, nil),
+			Spec:     deploymentSpec(a, labels, selector),
+		},
+		service: &corev1.ServiceArgs{
+			Metadata: objectMeta(a.Name, a.Namespace, labels, serviceAnnotations(a)),
+			Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector, Ports: clusterIPPorts},
+		},
+		// The headless Service gives every pod a DNS record (peer
+		// discovery, client-side balancing); unready pods stay out of it.
+		headless: &corev1.ServiceArgs{
+			Metadata: objectMeta(a.Name+HeadlessSuffix, a.Namespace, stringMap(Labels(a.PartOf, a.Name, PeersComponent)), nil),
+			Spec:     &corev1.ServiceSpecArgs{ClusterIP: pulumi.String("None"), Selector: selector, Ports: ports},
+		},
+	}
+	if !a.HPA.Disabled {
+		objs.hpa = &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: objectMeta(a.Name+HPASuffix, a.Namespace, labels, nil),
+			// The target by its name, not the Deployment's output, so the
+			// HPA does not wait for the rollout.
+			Spec: hpaSpec(a.HPA, pulumi.String(a.Name)),
+		}
+	}
+	if !a.PDB.Disabled {
+		objs.pdb = &policyv1.PodDisruptionBudgetArgs{
+			Metadata: objectMeta(a.Name+PDBSuffix, a.Namespace, labels, nil),
+			Spec:     pdbSpec(a.PDB, selector),
+		}
+	}
+	return objs
 }
 
 // serviceAnnotations tell the AWS Load Balancer Controller the service's

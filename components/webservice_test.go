@@ -2,7 +2,7 @@ package components_test
 
 import (
 	"fmt"
-	"reflect"
+	"maps"
 	"strings"
 	"testing"
 
@@ -11,20 +11,15 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/mockrun"
 )
 
-const (
-	deploymentType = "kubernetes:apps/v1:Deployment"
-	serviceType    = "kubernetes:core/v1:Service"
-	hpaType        = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-	pdbType        = "kubernetes:policy/v1:PodDisruptionBudget"
-)
+const deploymentType = "kubernetes:apps/v1:Deployment"
 
 func baseWebService() components.WebServiceArgs {
 	return components.WebServiceArgs{
@@ -33,193 +28,37 @@ func baseWebService() components.WebServiceArgs {
 	}
 }
 
-// webObjects is everything a WebService renders, decoded.
+// webObjects are the objects of a web service; HPA and PDB are nil when
+// the service has none.
 type webObjects struct {
-	deployment        appsv1.Deployment
-	service, headless corev1.Service
+	deployment        *appsv1.Deployment
+	service, headless *corev1.Service
 	hpa               *autoscalingv2.HorizontalPodAutoscaler
 	pdb               *policyv1.PodDisruptionBudget
 }
 
-func renderWebService(t *testing.T, args components.WebServiceArgs) (webObjects, captured) {
-	t.Helper()
-	c := capture(t, func(ctx *pulumi.Context) error {
-		_, err := components.NewWebService(ctx, "api", args)
-		return err
-	})
-	var o webObjects
-	c.mustGet(deploymentType, args.Name, &o.deployment)
-	c.mustGet(serviceType, args.Name, &o.service)
-	c.mustGet(serviceType, args.Name+"-headless", &o.headless)
-	var hpa autoscalingv2.HorizontalPodAutoscaler
-	if c.get(hpaType, args.Name+"-hpa", &hpa) {
-		o.hpa = &hpa
-	}
-	var pdb policyv1.PodDisruptionBudget
-	if c.get(pdbType, args.Name+"-pdb", &pdb) {
-		o.pdb = &pdb
-	}
-	return o, c
+func (o webObjects) all() map[string]any {
+	return keyed(o.deployment, o.service, o.headless, o.hpa, o.pdb)
 }
 
-func TestWebService(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(*components.WebServiceArgs)
-		check  func(*testing.T, webObjects)
-	}{
-		{"defaults", func(*components.WebServiceArgs) {}, func(t *testing.T, o webObjects) {
-			if o.deployment.Spec.Replicas != nil {
-				t.Error("an HPA-managed Deployment must not set replicas")
-			}
-			if o.hpa == nil || *o.hpa.Spec.MinReplicas != 2 || o.hpa.Spec.MaxReplicas != 20 {
-				t.Fatalf("hpa = %+v, want 2-20", o.hpa)
-			}
-			if got := targets(o.hpa); got != "cpu=70 memory=80" {
-				t.Errorf("hpa targets %s", got)
-			}
-			if o.hpa.Spec.ScaleTargetRef.Name != "api" || o.hpa.Spec.ScaleTargetRef.Kind != "Deployment" {
-				t.Errorf("hpa targets %+v", o.hpa.Spec.ScaleTargetRef)
-			}
-			if o.pdb == nil || o.pdb.Spec.MaxUnavailable.IntValue() != 1 || o.pdb.Spec.MinAvailable != nil {
-				t.Errorf("pdb = %+v, want maxUnavailable 1", o.pdb)
-			}
-			if o.service.Spec.Type != "ClusterIP" || o.headless.Spec.ClusterIP != "None" {
-				t.Errorf("services: %s / headless clusterIP %q", o.service.Spec.Type, o.headless.Spec.ClusterIP)
-			}
-			sel := o.deployment.Spec.Selector.MatchLabels
-			for _, s := range []map[string]string{o.service.Spec.Selector, o.headless.Spec.Selector, o.pdb.Spec.Selector.MatchLabels} {
-				if !reflect.DeepEqual(s, sel) {
-					t.Errorf("selector %v differs from the deployment's %v", s, sel)
-				}
-			}
-			if o.deployment.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
-				t.Error("rolling update must keep maxUnavailable 0")
-			}
-			pod := o.deployment.Spec.Template.Spec
-			c := pod.Containers[0]
-			if !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.RunAsUser != 10001 || !*c.SecurityContext.ReadOnlyRootFilesystem ||
-				*c.SecurityContext.AllowPrivilegeEscalation || c.SecurityContext.Capabilities.Drop[0] != "ALL" || pod.SecurityContext.SeccompProfile.Type != "RuntimeDefault" {
-				t.Errorf("security context is not restricted: pod %+v container %+v", pod.SecurityContext, c.SecurityContext)
-			}
-			if c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/health" {
-				t.Error("startup, liveness and readiness probes on /health expected")
-			}
-			if c.Resources.Requests.Cpu().String() != "250m" || c.Resources.Limits.Memory().String() != "2Gi" {
-				t.Errorf("resources %+v", c.Resources)
-			}
-			if len(pod.TopologySpreadConstraints) != 2 || pod.TopologySpreadConstraints[0].TopologyKey != "topology.kubernetes.io/zone" {
-				t.Errorf("topology spread %+v", pod.TopologySpreadConstraints)
-			}
-			if o.service.Annotations[components.AlbHealthCheckPathAnnotation] != "/health" {
-				t.Errorf("service annotations %v", o.service.Annotations)
-			}
-		}},
-		{"hpa disabled sets replicas and drops the HPA", func(a *components.WebServiceArgs) { a.HPA.Disabled = true; a.HPA.MinReplicas = 3 }, func(t *testing.T, o webObjects) {
-			if o.hpa != nil || o.deployment.Spec.Replicas == nil || *o.deployment.Spec.Replicas != 3 {
-				t.Errorf("hpa %v replicas %v", o.hpa, o.deployment.Spec.Replicas)
-			}
-		}},
-		{"min available PDB", func(a *components.WebServiceArgs) { a.HPA.MinReplicas = 3; a.PDB.MinAvailable = ptr[int32](2) }, func(t *testing.T, o webObjects) {
-			if o.pdb.Spec.MinAvailable.IntValue() != 2 || o.pdb.Spec.MaxUnavailable != nil {
-				t.Errorf("pdb %+v", o.pdb.Spec)
-			}
-		}},
-		{"pdb disabled", func(a *components.WebServiceArgs) { a.PDB.Disabled = true }, func(t *testing.T, o webObjects) {
-			if o.pdb != nil {
-				t.Error("no PDB expected")
-			}
-		}},
-		{"scaling behaviour", func(a *components.WebServiceArgs) {
-			a.HPA.ScaleUp = components.ScalingRules{StabilizationSeconds: ptr[int32](30), Percent: 50, Pods: 2, PeriodSeconds: 30}
-		}, func(t *testing.T, o webObjects) {
-			up := o.hpa.Spec.Behavior.ScaleUp
-			if *up.StabilizationWindowSeconds != 30 || up.Policies[0].Value != 50 || up.Policies[1].Value != 2 || *up.SelectPolicy != "Max" {
-				t.Errorf("scale up %+v", up)
-			}
-			if *o.hpa.Spec.Behavior.ScaleDown.StabilizationWindowSeconds != 300 {
-				t.Error("scale down keeps its 300 s default")
-			}
-		}},
-		{"env and config", func(a *components.WebServiceArgs) {
-			a.Env = map[string]string{"B": "2", "A": "1"}
-			a.ConfigMaps, a.Secrets = []pulumi.StringInput{pulumi.String("cfg")}, []pulumi.StringInput{pulumi.String("sec")}
-			a.PodAnnotations = pulumi.StringMap{"checksum/config": pulumi.String("abc")}
-		}, func(t *testing.T, o webObjects) {
-			c := o.deployment.Spec.Template.Spec.Containers[0]
-			if len(c.Env) != 2 || c.Env[0].Name != "A" || c.EnvFrom[0].ConfigMapRef.Name != "cfg" || c.EnvFrom[1].SecretRef.Name != "sec" {
-				t.Errorf("env %+v envFrom %+v", c.Env, c.EnvFrom)
-			}
-			if o.deployment.Spec.Template.Annotations["checksum/config"] != "abc" {
-				t.Error("pod annotations not applied")
-			}
-		}},
-		{"writable root and no spread", func(a *components.WebServiceArgs) { a.WritableRootFilesystem = true; a.DisableZoneSpread = true }, func(t *testing.T, o webObjects) {
-			pod := o.deployment.Spec.Template.Spec
-			if *pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem || pod.TopologySpreadConstraints != nil {
-				t.Error("overrides not applied")
-			}
-		}},
-		{"port and probe", func(a *components.WebServiceArgs) {
-			a.Port = 3000
-			a.Probe.Path = "/healthz"
-			a.Probe.ReadinessPath = "/ready"
-		}, func(t *testing.T, o webObjects) {
-			c := o.deployment.Spec.Template.Spec.Containers[0]
-			if c.Ports[0].ContainerPort != 3000 || o.service.Spec.Ports[0].Port != 3000 || c.StartupProbe.HTTPGet.Path != "/healthz" ||
-				c.LivenessProbe.TCPSocket.Port.String() != "http" || c.ReadinessProbe.HTTPGet.Path != "/ready" {
-				t.Errorf("ports %+v probes %+v %+v", c.Ports, c.LivenessProbe, c.ReadinessProbe)
-			}
-		}},
+// baseWebServiceObjects is what baseWebService registers, written out
+// from the documented defaults: 2–20 pods on CPU 70 % and memory 80 %, a
+// restricted non-root pod with a read-only root, startup and readiness on
+// /health and liveness a TCP check on "http", a 15 s preStop sleep inside
+// a 45 s grace period, the ALB draining for 30 s, both spreads preferences
+// counted per revision, scale-down the larger of 10 % and 1 pod a minute,
+// and a PDB of maxUnavailable 1.
+func baseWebServiceObjects() webObjects {
+	web := map[string]string{
+		"app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "shop-api", "app.kubernetes.io/part-of": "shop",
+		"app.kubernetes.io/component": "web", "app.kubernetes.io/managed-by": "pulumi",
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := baseWebService()
-			tt.mutate(&args)
-			o, c := renderWebService(t, args)
-			c.checkParenting("cirkelline:components:WebService")
-			tt.check(t, o)
-		})
+	peers := maps.Clone(web)
+	peers["app.kubernetes.io/component"] = "peers"
+	selector := map[string]string{"app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "shop-api", "app.kubernetes.io/part-of": "shop"}
+	meta := func(name string, labels map[string]string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: labels}
 	}
-}
-
-// hardening is what issue 13 changed in a web service's objects: probes,
-// shutdown, spread, the ALB annotations and the scale-down behaviour.
-type hardening struct {
-	Startup, Liveness, Readiness *corev1.Probe
-	PreStop                      *corev1.LifecycleHandler
-	GracePeriodSeconds           *int64
-	Spread                       []corev1.TopologySpreadConstraint
-	ServiceAnnotations           map[string]string
-	ScaleDown                    *autoscalingv2.HPAScalingRules
-	NodeSelector                 map[string]string
-	Tolerations                  []corev1.Toleration
-}
-
-func hardeningOf(o webObjects) hardening {
-	pod := o.deployment.Spec.Template.Spec
-	c := pod.Containers[0]
-	h := hardening{
-		Startup: c.StartupProbe, Liveness: c.LivenessProbe, Readiness: c.ReadinessProbe,
-		GracePeriodSeconds: pod.TerminationGracePeriodSeconds, Spread: pod.TopologySpreadConstraints,
-		ServiceAnnotations: o.service.Annotations,
-		NodeSelector:       pod.NodeSelector, Tolerations: pod.Tolerations,
-	}
-	if c.Lifecycle != nil {
-		h.PreStop = c.Lifecycle.PreStop
-	}
-	if o.hpa != nil && o.hpa.Spec.Behavior != nil {
-		h.ScaleDown = o.hpa.Spec.Behavior.ScaleDown
-	}
-	return h
-}
-
-// baseHardening is what baseWebService renders: liveness a TCP check on
-// "http", distinct from readiness; a 15 s preStop sleep inside a 45 s
-// grace period; the ALB draining for 30 s; both spreads preferences
-// counted per revision; scale-down the larger of 10 % and 1 pod a minute.
-func baseHardening() hardening {
-	selector := &metav1.LabelSelector{MatchLabels: components.SelectorLabels("shop", "api")}
 	httpProbe := func(path string, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
@@ -228,68 +67,220 @@ func baseHardening() hardening {
 	}
 	spread := func(key string) corev1.TopologySpreadConstraint {
 		return corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: corev1.ScheduleAnyway,
-			LabelSelector: selector, MatchLabelKeys: []string{"pod-template-hash"}}
+			LabelSelector: &metav1.LabelSelector{MatchLabels: selector}, MatchLabelKeys: []string{"pod-template-hash"}}
 	}
-	return hardening{
-		Startup: httpProbe("/health", 12),
-		Liveness: &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}},
-			PeriodSeconds: 10, TimeoutSeconds: 3, FailureThreshold: 3,
-		},
-		Readiness:          httpProbe("/health", 3),
-		PreStop:            &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 15}},
-		GracePeriodSeconds: ptr[int64](45),
-		Spread:             []corev1.TopologySpreadConstraint{spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")},
-		ServiceAnnotations: map[string]string{
-			"alb.ingress.kubernetes.io/healthcheck-path":        "/health",
-			"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
-			// The rollout await already waits for the pods it would list.
-			"pulumi.com/skipAwait": "true",
-		},
-		ScaleDown: &autoscalingv2.HPAScalingRules{
-			StabilizationWindowSeconds: ptr[int32](300), SelectPolicy: ptr(autoscalingv2.MaxChangePolicySelect),
+	utilization := func(name corev1.ResourceName, percent int32) autoscalingv2.MetricSpec {
+		return autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+			Name: name, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(percent)},
+		}}
+	}
+	rules := func(window, percent, pods, period int32) *autoscalingv2.HPAScalingRules {
+		return &autoscalingv2.HPAScalingRules{
+			StabilizationWindowSeconds: ptr(window), SelectPolicy: ptr(autoscalingv2.MaxChangePolicySelect),
 			Policies: []autoscalingv2.HPAScalingPolicy{
-				{Type: autoscalingv2.PercentScalingPolicy, Value: 10, PeriodSeconds: 60},
-				{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 60},
+				{Type: autoscalingv2.PercentScalingPolicy, Value: percent, PeriodSeconds: period},
+				{Type: autoscalingv2.PodsScalingPolicy, Value: pods, PeriodSeconds: period},
+			},
+		}
+	}
+	return webObjects{
+		deployment: &appsv1.Deployment{
+			TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta("api", web),
+			Spec: appsv1.DeploymentSpec{
+				Selector:             &metav1.LabelSelector{MatchLabels: selector},
+				RevisionHistoryLimit: ptr[int32](5),
+				Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr(intstr.FromInt32(0)), MaxSurge: ptr(intstr.FromString("25%")),
+				}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: web},
+					Spec: corev1.PodSpec{
+						ServiceAccountName:            "shop",
+						TerminationGracePeriodSeconds: ptr[int64](45),
+						SecurityContext: &corev1.PodSecurityContext{
+							RunAsNonRoot: ptr(true), RunAsUser: ptr[int64](10001), RunAsGroup: ptr[int64](10001), FSGroup: ptr[int64](10001),
+							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+						Containers: []corev1.Container{{
+							Name: "app", Image: "ghcr.io/example/api:1.2.3", ImagePullPolicy: corev1.PullIfNotPresent,
+							Ports: []corev1.ContainerPort{
+								{Name: "http", ContainerPort: 8000, Protocol: corev1.ProtocolTCP},
+								{Name: "metrics", ContainerPort: 9090, Protocol: corev1.ProtocolTCP},
+							},
+							Resources: corev1.ResourceRequirements{
+								Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+								Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1000m"), corev1.ResourceMemory: resource.MustParse("2Gi")},
+							},
+							// 120 s to start, in 10 s periods.
+							StartupProbe: httpProbe("/health", 12),
+							LivenessProbe: &corev1.Probe{
+								ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}},
+								PeriodSeconds: 10, TimeoutSeconds: 3, FailureThreshold: 3,
+							},
+							ReadinessProbe: httpProbe("/health", 3),
+							SecurityContext: &corev1.SecurityContext{
+								AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true), RunAsNonRoot: ptr(true),
+								Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							},
+							Lifecycle:    &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 15}}},
+							VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+						}},
+						Volumes:                   []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("256Mi"))}}}},
+						TopologySpreadConstraints: []corev1.TopologySpreadConstraint{spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")},
+					},
+				},
+			},
+		},
+		service: &corev1.Service{
+			TypeMeta: typeMeta("v1", "Service"),
+			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop", Labels: web, Annotations: map[string]string{
+				"alb.ingress.kubernetes.io/healthcheck-path":        "/health",
+				"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
+				// The rollout await already waits for the pods it would list.
+				"pulumi.com/skipAwait": "true",
+			}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: selector, Ports: []corev1.ServicePort{
+				{Name: "http", Port: 8000, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+				{Name: "metrics", Port: 9090, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP},
+			}},
+		},
+		headless: &corev1.Service{
+			TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta("api-headless", peers),
+			Spec: corev1.ServiceSpec{ClusterIP: "None", Selector: selector, Ports: []corev1.ServicePort{
+				{Name: "http", Port: 8000, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+			}},
+		},
+		hpa: &autoscalingv2.HorizontalPodAutoscaler{
+			TypeMeta: typeMeta("autoscaling/v2", "HorizontalPodAutoscaler"), ObjectMeta: meta("api-hpa", web),
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "api"},
+				MinReplicas:    ptr[int32](2), MaxReplicas: 20,
+				Metrics: []autoscalingv2.MetricSpec{utilization(corev1.ResourceCPU, 70), utilization(corev1.ResourceMemory, 80)},
+				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
+					ScaleUp:   rules(0, 100, 4, 15),
+					ScaleDown: rules(300, 10, 1, 60),
+				},
+			},
+		},
+		pdb: &policyv1.PodDisruptionBudget{
+			TypeMeta: typeMeta("policy/v1", "PodDisruptionBudget"), ObjectMeta: meta("api-pdb", web),
+			Spec: policyv1.PodDisruptionBudgetSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: selector}, MaxUnavailable: ptr(intstr.FromInt32(1)),
+				UnhealthyPodEvictionPolicy: ptr(policyv1.AlwaysAllow),
 			},
 		},
 	}
 }
 
-// TestWebServiceHardening: the base case, then one mutation of the args
-// and of the wanted objects per row, compared whole.
-func TestWebServiceHardening(t *testing.T) {
-	hardZone := func(h *hardening) {
-		h.Spread[0].WhenUnsatisfiable = corev1.DoNotSchedule
-		h.Spread[0].NodeTaintsPolicy = ptr(corev1.NodeInclusionPolicyHonor)
+// TestWebService: the base case, then one mutation of the args and of the
+// wanted objects per row, every registered object compared whole.
+func TestWebService(t *testing.T) {
+	pod := func(o *webObjects) *corev1.PodSpec { return &o.deployment.Spec.Template.Spec }
+	app := func(o *webObjects) *corev1.Container { return &o.deployment.Spec.Template.Spec.Containers[0] }
+	hardZone := func(o *webObjects) {
+		zone := &pod(o).TopologySpreadConstraints[0]
+		zone.WhenUnsatisfiable = corev1.DoNotSchedule
+		zone.NodeTaintsPolicy = ptr(corev1.NodeInclusionPolicyHonor)
 	}
-	tests := []struct {
-		name  string
-		setup func(*components.WebServiceArgs)
-		want  func(*hardening)
-	}{
-		{"defaults", func(*components.WebServiceArgs) {}, func(*hardening) {}},
-		{"liveness path", func(a *components.WebServiceArgs) { a.Probe.LivenessPath = "/livez" }, func(h *hardening) {
-			h.Liveness.TCPSocket = nil
-			h.Liveness.HTTPGet = &corev1.HTTPGetAction{Path: "/livez", Port: intstr.FromString("http")}
+	testObjectRows(t, "cirkelline:components:WebService", baseWebService, baseWebServiceObjects, func(ctx *pulumi.Context, a components.WebServiceArgs) error {
+		_, err := components.NewWebService(ctx, "api", a)
+		return err
+	}, []objectRow[components.WebServiceArgs, webObjects]{
+		{"defaults", func(*components.WebServiceArgs) {}, func(*webObjects) {}},
+		{"hpa disabled: fixed replicas, no HPA", func(a *components.WebServiceArgs) { a.HPA.Disabled = true; a.HPA.MinReplicas = 3 }, func(o *webObjects) {
+			o.deployment.Spec.Replicas = ptr[int32](3)
+			o.hpa = nil
 		}},
-		{"readiness path apart from the startup path", func(a *components.WebServiceArgs) { a.Probe.ReadinessPath = "/ready" }, func(h *hardening) {
-			h.Readiness.HTTPGet.Path = "/ready"
-			h.ServiceAnnotations["alb.ingress.kubernetes.io/healthcheck-path"] = "/ready"
+		{"min available PDB", func(a *components.WebServiceArgs) { a.HPA.MinReplicas = 3; a.PDB.MinAvailable = ptr[int32](2) }, func(o *webObjects) {
+			o.hpa.Spec.MinReplicas = ptr[int32](3)
+			o.pdb.Spec.MaxUnavailable = nil
+			o.pdb.Spec.MinAvailable = ptr(intstr.FromInt32(2))
+		}},
+		{"pdb disabled", func(a *components.WebServiceArgs) { a.PDB.Disabled = true }, func(o *webObjects) { o.pdb = nil }},
+		{"scale-up behaviour", func(a *components.WebServiceArgs) {
+			a.HPA.ScaleUp = components.ScalingRules{StabilizationSeconds: ptr[int32](30), Percent: 50, Pods: 2, PeriodSeconds: 30}
+		}, func(o *webObjects) {
+			up := o.hpa.Spec.Behavior.ScaleUp
+			up.StabilizationWindowSeconds = ptr[int32](30)
+			up.Policies[0].Value, up.Policies[0].PeriodSeconds = 50, 30
+			up.Policies[1].Value, up.Policies[1].PeriodSeconds = 2, 30
+		}},
+		{"scale-down Min", func(a *components.WebServiceArgs) { a.HPA.ScaleDown.SelectPolicy = components.SelectMin }, func(o *webObjects) {
+			o.hpa.Spec.Behavior.ScaleDown.SelectPolicy = ptr(autoscalingv2.MinChangePolicySelect)
+		}},
+		{"targets and bounds", func(a *components.WebServiceArgs) {
+			a.HPA.MinReplicas, a.HPA.MaxReplicas, a.HPA.CPUUtilization, a.HPA.MemoryUtilization = 3, 50, 60, 75
+		}, func(o *webObjects) {
+			o.hpa.Spec.MinReplicas, o.hpa.Spec.MaxReplicas = ptr[int32](3), 50
+			*o.hpa.Spec.Metrics[0].Resource.Target.AverageUtilization = 60
+			*o.hpa.Spec.Metrics[1].Resource.Target.AverageUtilization = 75
+		}},
+		{"env, config and pod annotations", func(a *components.WebServiceArgs) {
+			a.Env = map[string]string{"B": "2", "A": "1"}
+			a.ConfigMaps, a.Secrets = []pulumi.StringInput{pulumi.String("cfg")}, []pulumi.StringInput{pulumi.String("sec")}
+			a.PodAnnotations = pulumi.StringMap{"checksum/config": pulumi.String("abc")}
+		}, func(o *webObjects) {
+			app(o).Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}}
+			app(o).EnvFrom = []corev1.EnvFromSource{
+				{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}},
+				{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "sec"}}},
+			}
+			o.deployment.Spec.Template.Annotations = map[string]string{"checksum/config": "abc"}
+		}},
+		{"resources, image and user", func(a *components.WebServiceArgs) {
+			a.Resources = components.ResourcesSpec{CPURequest: "500m", MemoryLimit: "4Gi"}
+			a.Image = "ghcr.io/example/api@sha256:" + strings.Repeat("a", 64)
+			a.RunAsUser = 2000
+		}, func(o *webObjects) {
+			app(o).Resources.Requests[corev1.ResourceCPU] = resource.MustParse("500m")
+			app(o).Resources.Limits[corev1.ResourceMemory] = resource.MustParse("4Gi")
+			app(o).Image = "ghcr.io/example/api@sha256:" + strings.Repeat("a", 64)
+			sc := pod(o).SecurityContext
+			sc.RunAsUser, sc.RunAsGroup, sc.FSGroup = ptr[int64](2000), ptr[int64](2000), ptr[int64](2000)
+		}},
+		{"writable root", func(a *components.WebServiceArgs) { a.WritableRootFilesystem = true }, func(o *webObjects) {
+			app(o).SecurityContext.ReadOnlyRootFilesystem = ptr(false)
+		}},
+		{"ports", func(a *components.WebServiceArgs) { a.Port, a.MetricsPort = 3000, 9100 }, func(o *webObjects) {
+			app(o).Ports[0].ContainerPort, app(o).Ports[1].ContainerPort = 3000, 9100
+			o.service.Spec.Ports[0].Port, o.service.Spec.Ports[1].Port = 3000, 9100
+			o.headless.Spec.Ports[0].Port = 3000
+		}},
+		{"probe paths and timing", func(a *components.WebServiceArgs) {
+			a.Probe = components.ProbeSpec{Path: "/healthz", ReadinessPath: "/ready", StartupSeconds: 61, PeriodSeconds: 5, TimeoutSeconds: 2}
+		}, func(o *webObjects) {
+			for _, p := range []*corev1.Probe{app(o).StartupProbe, app(o).LivenessProbe, app(o).ReadinessProbe} {
+				p.PeriodSeconds, p.TimeoutSeconds = 5, 2
+			}
+			app(o).StartupProbe.HTTPGet.Path = "/healthz"
+			app(o).StartupProbe.FailureThreshold = 13 // 61 s in 5 s periods, rounded up
+			app(o).ReadinessProbe.HTTPGet.Path = "/ready"
+			o.service.Annotations["alb.ingress.kubernetes.io/healthcheck-path"] = "/ready"
+		}},
+		{"liveness path", func(a *components.WebServiceArgs) { a.Probe.LivenessPath = "/livez" }, func(o *webObjects) {
+			app(o).LivenessProbe.TCPSocket = nil
+			app(o).LivenessProbe.HTTPGet = &corev1.HTTPGetAction{Path: "/livez", Port: intstr.FromString("http")}
 		}},
 		{"shutdown", func(a *components.WebServiceArgs) {
 			a.Shutdown = components.ShutdownSpec{PreStopSeconds: 20, DeregistrationDelaySeconds: 60, GracePeriodSeconds: 90}
-		}, func(h *hardening) {
-			h.PreStop.Sleep.Seconds = 20
-			h.GracePeriodSeconds = ptr[int64](90)
-			h.ServiceAnnotations["alb.ingress.kubernetes.io/target-group-attributes"] = "deregistration_delay.timeout_seconds=60"
+		}, func(o *webObjects) {
+			app(o).Lifecycle.PreStop.Sleep.Seconds = 20
+			pod(o).TerminationGracePeriodSeconds = ptr[int64](90)
+			o.service.Annotations["alb.ingress.kubernetes.io/target-group-attributes"] = "deregistration_delay.timeout_seconds=60"
 		}},
-		{"three zones: hard zone spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3 }, func(h *hardening) { hardZone(h) }},
-		{"three zones, fewer pods: still hard, no minDomains", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 1 }, func(h *hardening) { hardZone(h) }},
-		{"one zone: a preference", func(a *components.WebServiceArgs) { a.Zones = 1; a.HPA.MinReplicas = 3 }, func(*hardening) {}},
-		{"fixed replicas, two zones", func(a *components.WebServiceArgs) { a.Zones = 2; a.HPA.Disabled = true; a.HPA.MinReplicas = 2 }, func(h *hardening) {
-			hardZone(h)
-			h.ScaleDown = nil
+		{"three zones: hard zone spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3 }, func(o *webObjects) {
+			hardZone(o)
+			o.hpa.Spec.MinReplicas = ptr[int32](3)
+		}},
+		{"three zones, fewer pods: still hard, no minDomains", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 1 }, func(o *webObjects) {
+			hardZone(o)
+			o.hpa.Spec.MinReplicas = ptr[int32](1)
+		}},
+		{"one zone: a preference", func(a *components.WebServiceArgs) { a.Zones = 1 }, func(*webObjects) {}},
+		{"fixed replicas, two zones", func(a *components.WebServiceArgs) { a.Zones = 2; a.HPA.Disabled = true }, func(o *webObjects) {
+			hardZone(o)
+			o.deployment.Spec.Replicas = ptr[int32](2)
+			o.hpa = nil
 		}},
 		{"on the stack's node pool, three zones", func(a *components.WebServiceArgs) {
 			a.Zones = 3
@@ -297,30 +288,15 @@ func TestWebServiceHardening(t *testing.T) {
 				NodeSelector: map[string]string{"karpenter.sh/nodepool": "shop"},
 				Tolerations:  []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
 			}
-		}, func(h *hardening) {
-			hardZone(h)
-			h.NodeSelector = map[string]string{"karpenter.sh/nodepool": "shop"}
-			h.Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}}
+		}, func(o *webObjects) {
+			hardZone(o)
+			pod(o).NodeSelector = map[string]string{"karpenter.sh/nodepool": "shop"}
+			pod(o).Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}}
 		}},
-		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.HPA.MinReplicas = 3; a.DisableZoneSpread = true }, func(h *hardening) { h.Spread = nil }},
-		{"scale-down Min", func(a *components.WebServiceArgs) { a.HPA.ScaleDown.SelectPolicy = components.SelectMin }, func(h *hardening) {
-			h.ScaleDown.SelectPolicy = ptr(autoscalingv2.MinChangePolicySelect)
+		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.DisableZoneSpread = true }, func(o *webObjects) {
+			pod(o).TopologySpreadConstraints = nil
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := baseWebService()
-			tt.setup(&args)
-			want := baseHardening()
-			tt.want(&want)
-			o, _ := renderWebService(t, args)
-			if got := hardeningOf(o); !reflect.DeepEqual(got, want) {
-				gotY, _ := yaml.Marshal(got)
-				wantY, _ := yaml.Marshal(want)
-				t.Errorf("got\n%s\nwant\n%s", gotY, wantY)
-			}
-		})
-	}
+	})
 }
 
 // TestWebServiceHardeningRefused: each bad value is reported at its path
@@ -360,14 +336,6 @@ func TestWebServiceHardeningRefused(t *testing.T) {
 			}
 		})
 	}
-}
-
-func targets(h *autoscalingv2.HorizontalPodAutoscaler) string {
-	var s []string
-	for _, m := range h.Spec.Metrics {
-		s = append(s, fmt.Sprintf("%s=%d", m.Resource.Name, *m.Resource.Target.AverageUtilization))
-	}
-	return strings.Join(s, " ")
 }
 
 func TestWebServiceInvalidRegistersNothing(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cirkelline/infra/internal/validate"
@@ -80,6 +81,11 @@ func (c Config) Validate(path string) error {
 		if slices.Contains(ReservedEnv, k) || strings.HasPrefix(k, "K6_") {
 			errs.Add(kp, c.Env[k], "is set by the program (and k6 reads any K6_* variable as an option that overrides the generated ones)",
 				"remove it; the shape, thresholds and target come from loadtest.shape, loadtest.thresholds and loadtest.target")
+		} else if def, ok := c.Flow.Settings(nil)[k]; ok {
+			if _, ok := settingValue(c.Env[k]); !ok {
+				errs.Add(kp, c.Env[k], fmt.Sprintf("is a setting of the %s flow, which must be a number >= 0", c.Flow),
+					fmt.Sprintf("set a number, e.g. %q, or remove it for the flow's default %v", strconv.FormatFloat(def, 'f', -1, 64), def))
+			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"math"
@@ -22,11 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/options")
 
 // TestShapesMatchTheSeeds: VU ranges and durations of the seeds' tables.
 func TestShapesMatchTheSeeds(t *testing.T) {
@@ -85,22 +83,7 @@ func TestOptionsGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join("testdata", "options", name)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("no golden file (go test ./loadtest -update): %v", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("options differ from %s:\n%s", path, got)
-				}
+				golden.Check(t, filepath.Join("testdata", "options", name), got)
 			})
 		}
 	}
@@ -228,6 +211,13 @@ func TestConfigValidation(t *testing.T) {
 			`loadtest.env.REQUEST_INTERVAL_SECONDS ("1"): is set by the program`,
 			`loadtest.env.1BAD ("1BAD"): is not a valid environment variable name`,
 		}},
+		{"a flow setting that is not a number >= 0", func(c *loadtest.Config) {
+			c.Flow = loadtest.PartyPic
+			c.Env = map[string]string{"THINK_SECONDS": "3s", "PHOTOS_PER_GUEST": "-1", "SESSIONS": "any"}
+		}, []string{
+			`loadtest.env.PHOTOS_PER_GUEST ("-1"): is a setting of the partypic flow, which must be a number >= 0; fix: set a number, e.g. "3", or remove it for the flow's default 3`,
+			`loadtest.env.THINK_SECONDS ("3s"): is a setting of the partypic flow, which must be a number >= 0; fix: set a number, e.g. "3", or remove it for the flow's default 3`,
+		}},
 		{"reserved and unusable tags", func(c *loadtest.Config) {
 			c.Tags = map[string]string{"stack": "x", "team name": "y"}
 		}, []string{`loadtest.tags.stack ("x"): is set by the program on every run`, `loadtest.tags.team name ("y"): is not a usable tag name`}},
@@ -327,8 +317,8 @@ func TestLoadMatchesTheCapacityModel(t *testing.T) {
 	}
 	c = loadtest.DefaultConfig()
 	c.Shape = loadtest.Spike
-	if l := c.Load(); l.Paced || l.RequestsPerSecond != 1000 || len(loadtest.FlowEnv(c)) != 0 {
-		t.Errorf("spike: 500 VUs of the cirkelline flow (2 requests, 1 s think time) = 1000 req/s, got %+v", l)
+	if l := c.Load(); l.Paced || l.RequestsPerSecond != 1000 || !maps.Equal(loadtest.FlowEnv(c), map[string]string{"THINK_SECONDS": "1"}) {
+		t.Errorf("spike: 500 VUs of the cirkelline flow (2 requests, 1 s think time, passed to the script) = 1000 req/s, got %+v, env %v", l, loadtest.FlowEnv(c))
 	}
 	c.Flow, c.Shape, c.Env = loadtest.PartyPic, loadtest.PeakEvent, map[string]string{"PHOTOS_PER_GUEST": "1", "THINK_SECONDS": "2"}
 	if l := c.Load(); l.RequestsPerSecond != 300 { // 400 VUs × 3 requests / (2 sleeps × 2 s)
@@ -403,7 +393,7 @@ func TestExport(t *testing.T) {
 	c := loadtest.DefaultConfig()
 	c.Shape, c.Flow = loadtest.PeakEvent, loadtest.PartyPic
 	files, err := loadtest.Export(dir, c, loadtest.RunInfo{Stack: "test", RunID: "1"})
-	want := []string{filepath.Join(dir, "options.json"), filepath.Join(dir, "partypic.js"), filepath.Join(dir, "pacing.js")}
+	want := []string{filepath.Join(dir, "options.json"), filepath.Join(dir, "partypic.js"), filepath.Join(dir, "pacing.js"), filepath.Join(dir, "summary.js")}
 	if err != nil || !slices.Equal(files, want) {
 		t.Fatalf("wrote %q (%v), want %q", files, err, want)
 	}
@@ -446,8 +436,8 @@ func TestExportCarriesEveryRelativeImport(t *testing.T) {
 				}
 			}
 		}
-		if !slices.Contains(imported, "pacing.js") {
-			t.Errorf("%s: the exported scripts import %q, want ./pacing.js among them", flow, imported)
+		if !slices.Contains(imported, "pacing.js") || !slices.Contains(imported, "summary.js") {
+			t.Errorf("%s: the exported scripts import %q, want ./pacing.js and ./summary.js among them", flow, imported)
 		}
 	}
 }

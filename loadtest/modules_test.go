@@ -43,8 +43,8 @@ export * from './f.js';
 	}
 }
 
-// TestFlowFiles: each flow is its script, then the shared pacing module,
-// and the shipped scripts import nothing else a run would miss.
+// TestFlowFiles: each flow is its script, then the shared pacing and
+// summary modules, and the shipped scripts import nothing else a run would miss.
 func TestFlowFiles(t *testing.T) {
 	for _, f := range Flows() {
 		files, err := f.Files()
@@ -55,7 +55,7 @@ func TestFlowFiles(t *testing.T) {
 		for _, file := range files {
 			names = append(names, file.Name)
 		}
-		if want := []string{f.FileName(), "pacing.js"}; !reflect.DeepEqual(names, want) {
+		if want := []string{f.FileName(), "pacing.js", "summary.js"}; !reflect.DeepEqual(names, want) {
 			t.Errorf("%s: files %q, want %q", f, names, want)
 		}
 		script, _ := f.Script()

@@ -17,7 +17,8 @@ import (
 
 // SummaryMarker starts the one stdout line in which a flow's handleSummary
 // prints the runner's end-of-test summary as JSON, so the report finds it
-// among k6's banner and logs.
+// among k6's banner and logs. It is scripts/summary.js's SUMMARY_MARKER
+// (TestSummaryMarkerIsTheScripts).
 const SummaryMarker = "@@k6-summary@@ "
 
 // ErrNoSummary: a runner's log holds no summary line (it has not finished,

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -177,4 +180,24 @@ func ExampleCombined_Table() {
 	// http_req_failed rate<0.01     pass
 	//
 	// verdict: PASS
+}
+
+// summaryMarkerRE matches the JS side's one definition of the marker in
+// scripts/summary.js, the module every flow's handleSummary comes from.
+var summaryMarkerRE = regexp.MustCompile(`(?m)^export const SUMMARY_MARKER = '([^']*)';$`)
+
+// TestSummaryMarkerIsTheScripts: the report finds the runners' summary
+// lines by the marker the scripts write, so the Go constant is the JS one.
+func TestSummaryMarkerIsTheScripts(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("scripts", "summary.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := summaryMarkerRE.FindAllSubmatch(body, -1)
+	if len(m) != 1 {
+		t.Fatalf("scripts/summary.js defines SUMMARY_MARKER %d times, want once as `export const SUMMARY_MARKER = '...';`", len(m))
+	}
+	if got := string(m[0][1]); got != loadtest.SummaryMarker {
+		t.Errorf("scripts/summary.js's SUMMARY_MARKER is %q, loadtest.SummaryMarker %q", got, loadtest.SummaryMarker)
+	}
 }

@@ -111,10 +111,15 @@ var ReservedTags = []string{"stack", "run", "environment", RunnerTag}
 // per interval (scripts/pacing.js), which is the capacity model.
 const EnvRequestInterval = "REQUEST_INTERVAL_SECONDS"
 
-// FlowEnv is the flow's environment the Go side decides: the pacing of a
-// shape that has a capacity model, then the config's env.
+// FlowEnv is the flow's environment the Go side decides: the flow's
+// settings (Flow.Settings: THINK_SECONDS and the flow's own, which the
+// script requires), the pacing of a shape that has a capacity model, then
+// the config's env.
 func FlowEnv(c Config) map[string]string {
 	env := map[string]string{}
+	for k, v := range c.Flow.Settings(nil) {
+		env[k] = strconv.FormatFloat(v, 'f', -1, 64)
+	}
 	if p := c.Pacing(); p > 0 {
 		env[EnvRequestInterval] = strconv.FormatFloat(p, 'f', -1, 64)
 	}

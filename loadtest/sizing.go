@@ -101,15 +101,18 @@ type RunnerModel struct {
 	Measured Measured
 }
 
-// RunnerModel is the flow's model, fitted to its measured run.
+// RunnerModel is the flow's model, fitted to its measured run
+// (FlowSpec.Measured): a VU's memory is the cirkelline run's, the flow
+// without a payload, and the flow's payload what its run measured above it.
+// An unknown flow, which Config.Validate refuses, has a model of VUs
+// without payload whose requests cost nothing.
 func (f Flow) RunnerModel() RunnerModel {
 	vu := MeasuredCirkelline.PeakRSSMiB / float64(MeasuredCirkelline.VUs)
-	m := RunnerModel{Flow: f, VUMiB: vu, Measured: MeasuredCirkelline}
-	if f == PartyPic {
-		m.Measured = MeasuredPartyPic
-		m.PayloadMiB = MeasuredPartyPic.PeakRSSMiB/float64(MeasuredPartyPic.VUs) - vu
+	m := RunnerModel{Flow: f, VUMiB: vu, Measured: f.Spec().Measured}
+	if m.Measured.VUs > 0 && m.Measured.Requests > 0 {
+		m.PayloadMiB = max(0, m.Measured.PeakRSSMiB/float64(m.Measured.VUs)-vu)
+		m.CPUPerRequestMs = m.Measured.CPU / (float64(m.Measured.Requests) / m.Measured.Seconds) * 1000
 	}
-	m.CPUPerRequestMs = m.Measured.CPU / (float64(m.Measured.Requests) / m.Measured.Seconds) * 1000
 	return m
 }
 

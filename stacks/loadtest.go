@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -64,10 +65,11 @@ func defaultLoadTest() LoadTestConfig {
 	}
 }
 
-// secretEnvOrDefault is SecretEnv, or the flow's default credentials.
+// secretEnvOrDefault is SecretEnv, or the flow's default credentials
+// (loadtest.FlowSpec.SecretEnv).
 func (lt LoadTestConfig) secretEnvOrDefault() map[string]string {
-	if lt.SecretEnv == nil && lt.Flow == loadtest.Cirkelline {
-		return map[string]string{"TEST_EMAIL": "loadtestEmail", "TEST_PASSWORD": "loadtestPassword"}
+	if lt.SecretEnv == nil {
+		return maps.Clone(lt.Flow.Spec().SecretEnv)
 	}
 	return lt.SecretEnv
 }

@@ -64,7 +64,7 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 		})
 		starter := components.StarterResources()
 		args.Workloads = append(args.Workloads, capacity.Workload{
-			Name: c.LoadTestJobName() + "-starter", Kind: capacity.KindLoadTest, Pods: 1,
+			Name: components.LoadTestStarter(c.LoadTestJobName()), Kind: capacity.KindLoadTest, Pods: 1,
 			CPU: quantity(starter.CPURequest), Memory: quantity(starter.MemoryRequest),
 			NamePath: "loadtest.runId",
 		})

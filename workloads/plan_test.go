@@ -2,10 +2,8 @@ package workloads_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,14 +13,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cirkelline/infra/components"
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/stacks/stacktest"
 	"github.com/cirkelline/infra/workloads"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/plans")
 
 // secret stands in for a secret input in a plan's view.
 var secret = pulumi.String(stacks.Redacted)
@@ -112,22 +109,7 @@ func TestPlanOfEveryShippedStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "plans", stack+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("no golden plan (go test ./workloads -update): %v", err)
-			}
-			if string(want) != string(got)+"\n" {
-				t.Errorf("plan of %s differs from %s; review and run go test ./workloads -update", stack, golden)
-			}
+			golden.Check(t, filepath.Join("testdata", "plans", stack+".json"), append(got, '\n'))
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/loadtest"
 )
 
@@ -402,7 +403,7 @@ func TestDefaultScaleDownTimes(t *testing.T) {
 			window := time.Duration(*down.StabilizationWindowSeconds) * time.Second
 			period := time.Duration(down.Policies[0].PeriodSeconds) * time.Second
 			bound := tgt.ScaleDownBound(tt.from)
-			steps := int((bound - window) / (period + syncPeriod))
+			steps := int((bound - window) / (period + components.HPASyncPeriod))
 			if nominal := window + time.Duration(steps)*period; steps != tt.steps || nominal != tt.nominal || bound != tt.upTo {
 				t.Errorf("%d → %d: %d steps, %s nominal, %s at most; want %d, %s, %s",
 					tt.from, tgt.MinReplicas, steps, nominal, bound, tt.steps, tt.nominal, tt.upTo)

@@ -2,7 +2,6 @@ package rehearse
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -11,12 +10,6 @@ import (
 
 	"github.com/cirkelline/infra/components"
 )
-
-// syncPeriod is the HPA controller's default
-// --horizontal-pod-autoscaler-sync-period
-// (pkg/controller/podautoscaler/config/v1alpha1/defaults.go of
-// k8s.io/kubernetes v1.37.2).
-const syncPeriod = components.HPASyncPeriod
 
 // Target is the Deployment and HPA a rehearsal drives, as the API server
 // stored them (with its defaults, e.g. the HPA's behavior).
@@ -98,92 +91,28 @@ func (t Target) PodCPUMilli(rps float64, ready int32, perPodRPS float64) float64
 }
 
 // ScaleUpLimit is the most replicas the HPA's scale-up policies allow one
-// policy period after current: components.ScaleUpLimit, the controller's
-// rule the capacity plan and the headroom use too (nil rules are the API
-// server's defaults).
+// policy period after current (components.ScaleUpLimit, the controller's
+// rule the capacity plan and the headroom use too).
 func (t Target) ScaleUpLimit(current int32) int32 {
 	return components.ScaleUpLimit(t.ScaleUp, current)
 }
 
-// ScaleUpPeriod is the longest period of the scale-up policies (15 s by
-// default): the HPA cannot exceed ScaleUpLimit within it.
+// ScaleUpPeriod is the shortest time in which the HPA may take another
+// full step up (components.ScaleUpPeriod): it cannot exceed ScaleUpLimit
+// within it.
 func (t Target) ScaleUpPeriod() time.Duration {
-	p := int32(15)
-	if t.ScaleUp != nil {
-		for _, pol := range t.ScaleUp.Policies {
-			p = max(p, pol.PeriodSeconds)
-		}
-	}
-	return time.Duration(p) * time.Second
+	return components.ScaleUpPeriod(t.ScaleUp)
 }
 
-// ScaleUpSteps is how many policy periods the HPA needs at least to go
-// from replicas from to to (0 when to <= from; -1 when the policies never
-// get there).
+// ScaleUpSteps is how many policy periods the HPA needs at least to go from
+// replicas from to to (components.ScaleUpSteps: 0 when to <= from; -1 when
+// the policies never get there).
 func (t Target) ScaleUpSteps(from, to int32) int {
-	steps := 0
-	for r := max(from, 1); r < to; steps++ {
-		next := t.ScaleUpLimit(r)
-		if next <= r {
-			return -1
-		}
-		r = next
-	}
-	return steps
+	return components.ScaleUpSteps(t.ScaleUp, from, to)
 }
 
 // ScaleDownBound is the longest the HPA should take from replicas from back
-// to minReplicas once the demand is gone: the scale-down stabilization
-// window (300 s unless the behavior says otherwise) plus, per step the
-// scale-down policies allow, one policy period and one 15 s controller sync
-// (a step is allowed only once the last one is a full period old, and the
-// controller looks every 15 s) (calculateScaleDownLimitWithBehaviors
-// in pkg/controller/podautoscaler/horizontal.go: Pods removes value, Percent
-// keeps (1 - value/100) of the replicas, selectPolicy Max takes the larger
-// change, Min the smaller).
+// to minReplicas once the demand is gone (components.ScaleDownBound).
 func (t Target) ScaleDownBound(from int32) time.Duration {
-	rules := t.ScaleDown
-	window := 300 * time.Second
-	if rules != nil && rules.StabilizationWindowSeconds != nil {
-		window = time.Duration(*rules.StabilizationWindowSeconds) * time.Second
-	}
-	if rules == nil || len(rules.Policies) == 0 {
-		// The API's default: 100 % every 15 s.
-		rules = &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}}}
-	}
-	sel := autoscalingv2.MaxChangePolicySelect
-	if rules.SelectPolicy != nil {
-		sel = *rules.SelectPolicy
-	}
-	if sel == autoscalingv2.DisabledPolicySelect {
-		return window
-	}
-	total := window
-	for r := from; r > t.MinReplicas; {
-		next, period := int32(math.MaxInt32), int32(0)
-		if sel == autoscalingv2.MinChangePolicySelect {
-			next = math.MinInt32
-		}
-		for _, p := range rules.Policies {
-			var proposed int32
-			switch p.Type {
-			case autoscalingv2.PodsScalingPolicy:
-				proposed = r - p.Value
-			case autoscalingv2.PercentScalingPolicy:
-				proposed = int32(float64(r) * (1 - float64(p.Value)/100))
-			}
-			if sel == autoscalingv2.MinChangePolicySelect {
-				next = max(next, proposed)
-			} else {
-				next = min(next, proposed)
-			}
-			period = max(period, p.PeriodSeconds)
-		}
-		if next >= r {
-			next = r - 1
-		}
-		r = max(next, t.MinReplicas)
-		total += time.Duration(period)*time.Second + syncPeriod
-	}
-	return total
+	return components.ScaleDownBound(t.ScaleDown, from, t.MinReplicas)
 }

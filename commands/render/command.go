@@ -166,17 +166,23 @@ func Run(opts Options, program Program) error {
 	if out == "" {
 		out = filepath.Join(opts.Dir, "rendered", opts.Stack)
 	}
-	if err := Write(out, res.Objects); err != nil {
-		return err
-	}
-	if err := WriteDashboards(filepath.Join(out, DashboardsDir), res.Dashboards); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, mockrun.URNsFile), mockrun.FormatURNs(mockrun.URNs(res.Resources)), 0o644); err != nil {
+	if err := WriteResult(out, res); err != nil {
 		return err
 	}
 	Summary(opts.Stdout, out, res)
 	return nil
+}
+
+// WriteResult writes everything a render shows a reviewer into dir: the
+// manifests, the dashboards' JSON and the resources' URNs.
+func WriteResult(dir string, res *Result) error {
+	if err := Write(dir, res.Objects); err != nil {
+		return err
+	}
+	if err := WriteDashboards(filepath.Join(dir, DashboardsDir), res.Dashboards); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, mockrun.URNsFile), mockrun.FormatURNs(mockrun.URNs(res.Resources)), 0o644)
 }
 
 // Write replaces the rendered files in dir with objs. Only *.yaml files in

@@ -36,11 +36,9 @@ func Diff(opts Options, program Program, ref string) (string, error) {
 			return "", err
 		}
 	}
-	if err := Write(filepath.Join(work, "head"), head.Objects); err != nil {
-		return "", err
-	}
-	// As Run writes them, so a dashboard change shows as JSON too.
-	if err := WriteDashboards(filepath.Join(work, "head", DashboardsDir), head.Dashboards); err != nil {
+	// As Run writes them, so a dashboard change shows as JSON too, and a
+	// renamed resource as a URN gone.
+	if err := WriteResult(filepath.Join(work, "head"), head); err != nil {
 		return "", err
 	}
 	// And the URN list, as Run writes it: the base's render writes one.

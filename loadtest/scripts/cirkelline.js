@@ -8,15 +8,16 @@
 //   BASE_URL, TEST_EMAIL, TEST_PASSWORD, HEALTH_PATH, LOGIN_PATH, CHAT_PATH;
 //   REQUEST_INTERVAL_SECONDS: when > 0, each VU sends one request per interval
 //     on average (the capacity model's pacing) and THINK_SECONDS is ignored;
-//   THINK_SECONDS (default 1): sleep after each iteration when not paced;
+//   THINK_SECONDS: sleep after each iteration when not paced (required; the
+//     Go side sets it: loadtest/flows.go);
 //   JOB_COMPLETION_INDEX, RUNNER_SEGMENT: name the runner in the summary line.
 // The flow has no setup() and must not export teardown(): in a distributed
 // run teardown() would run on every runner.
 import http from 'k6/http';
-import exec from 'k6/execution';
 import { check, group } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { newPacer } from './pacing.js';
+import { summaryHandler } from './summary.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://localhost:8000';
 const TEST_EMAIL = __ENV.TEST_EMAIL || '';
@@ -24,18 +25,10 @@ const TEST_PASSWORD = __ENV.TEST_PASSWORD || '';
 const HEALTH_PATH = __ENV.HEALTH_PATH || '/health';
 const LOGIN_PATH = __ENV.LOGIN_PATH || '/api/auth/login';
 const CHAT_PATH = __ENV.CHAT_PATH || '/api/chat';
-const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '1');
 // This VU's pacing: pace() before each request, think() between steps
-// (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
-const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
-
-/**
- * Marks the one stdout line handleSummary() writes: the marker, then compact
- * JSON {flow, runner, segment, summary}. `go run . loadtest report` finds the
- * runners' summaries among k6's banner and logs by this prefix; the Go side
- * uses the same string.
- */
-export const SUMMARY_MARKER = '@@k6-summary@@ ';
+// (pacing.js; a REQUEST_INTERVAL_SECONDS or THINK_SECONDS that is not a
+// number >= 0 fails here).
+const { pace, think } = newPacer(__ENV);
 
 // The seed's custom metrics.
 const healthCheckDuration = new Trend('health_check_duration', true);
@@ -110,34 +103,5 @@ export default function () {
   think();
 }
 
-/**
- * Writes exactly one line to stdout: SUMMARY_MARKER, then compact JSON
- * {"flow","runner","segment","tags","summary"}: tags are the run's tags as
- * k6 consolidated them, the ones on every sample (k6/execution
- * test.options is the VU's lib.Options, whose RunTags marshal as "tags":
- * internal/js/modules/k6/execution/execution.go newTestInfo, optionsAsObject;
- * handleSummary's VU has that state: internal/js/runner.go newVU). A returned {stdout: string}
- * replaces k6's text summary (internal/js/summary-wrapper.js;
- * internal/cmd/run.go, handleSummaryResult). handleSummary() runs in a VU
- * with id 0 where __ITER is not defined (internal/js/runner.go,
- * HandleSummary), so it reads only __ENV.
- * @param {any} data
- */
-export function handleSummary(data) {
-  return { stdout: summaryLine('cirkelline', data) };
-}
-
-/**
- * @param {string} flow
- * @param {any} data
- */
-function summaryLine(flow, data) {
-  const runner = Number(__ENV.JOB_COMPLETION_INDEX || '0');
-  return SUMMARY_MARKER + JSON.stringify({
-    flow,
-    runner: Number.isSafeInteger(runner) && runner >= 0 ? runner : 0,
-    segment: __ENV.RUNNER_SEGMENT || '0:1',
-    tags: exec.test.options.tags || {},
-    summary: data,
-  }) + '\n';
-}
+// The summary line `go run . loadtest report` reads (summary.js).
+export const handleSummary = summaryHandler('cirkelline');

@@ -1,6 +1,7 @@
 // @ts-check
-// The flows' load model, shared by cirkelline.js and partypic.js: paced
-// requests (REQUEST_INTERVAL_SECONDS) or think time (THINK_SECONDS).
+// The flows' load model, shared by every flow: paced requests
+// (REQUEST_INTERVAL_SECONDS) or think time (THINK_SECONDS), and the numbers
+// the Go side's request model reads (setting).
 //
 // The flows import it as './pacing.js'. k6 v1.3.0 resolves a relative
 // specifier against the directory of the module that imports it: the main
@@ -37,6 +38,26 @@ export function intervalMs(value) {
 }
 
 /**
+ * A number the Go side passes to every runner: THINK_SECONDS and a flow's
+ * own settings (loadtest.FlowEnv, from the flow's entry in
+ * loadtest/flows.go, then loadtest.env). The script keeps no default of its
+ * own, so the Go side's request model and the script cannot disagree; a
+ * value that is missing or not a finite number >= 0 fails the init
+ * context. `go run . loadtest export` prints each as a -e flag.
+ * @param {Record<string, string | undefined>} env __ENV
+ * @param {string} name
+ * @returns {number}
+ */
+export function setting(env, name) {
+  const value = env[name];
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0) {
+    throw new Error(`${name} must be a number >= 0, got ${JSON.stringify(value)}: the Go side sets it (go run . loadtest export prints it as -e ${name}=...)`);
+  }
+  return n;
+}
+
+/**
  * @typedef {object} Pacer
  * @property {() => void} pace call before each HTTP request
  * @property {() => void} think call between steps
@@ -57,14 +78,14 @@ export function intervalMs(value) {
  * and Math.random() are ECMAScript; k6 seeds Math.random per VU from
  * crypto/rand (js/common/randsource.go).
  *
- * think(): sleeps thinkSeconds when not paced; pacing replaces think time.
+ * think(): sleeps THINK_SECONDS when not paced; pacing replaces think time.
  *
- * @param {string | undefined} intervalSeconds REQUEST_INTERVAL_SECONDS as the env has it (see intervalMs)
- * @param {number} thinkSeconds the think time when not paced
+ * @param {Record<string, string | undefined>} env __ENV: REQUEST_INTERVAL_SECONDS (see intervalMs) and THINK_SECONDS (see setting)
  * @returns {Pacer}
  */
-export function newPacer(intervalSeconds, thinkSeconds) {
-  const interval = intervalMs(intervalSeconds);
+export function newPacer(env) {
+  const interval = intervalMs(env.REQUEST_INTERVAL_SECONDS);
+  const thinkSeconds = setting(env, 'THINK_SECONDS');
   /**
    * The time (ms since the epoch) at which this VU's next request may
    * start; 0 before its first request.

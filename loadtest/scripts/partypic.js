@@ -5,10 +5,12 @@
 //
 // Env (k6 puts the process environment in __ENV for `k6 run`:
 // internal/cmd/runtime_options.go, include-system-env-vars):
-//   BASE_URL, SESSIONS (default 1), PHOTOS_PER_GUEST (default 3);
+//   BASE_URL, SESSIONS (default 1);
+//   PHOTOS_PER_GUEST (required; the Go side sets it: loadtest/flows.go);
 //   REQUEST_INTERVAL_SECONDS: when > 0, each VU sends one request per interval
 //     on average (the capacity model's pacing) and THINK_SECONDS is ignored;
-//   THINK_SECONDS (default 3): sleep between steps when not paced;
+//   THINK_SECONDS: sleep between steps when not paced (required; the Go
+//     side sets it: loadtest/flows.go);
 //   JOB_COMPLETION_INDEX, RUNNER_SEGMENT: name the runner in emails and in
 //     the summary line.
 // In a distributed run the runners start with --no-setup and a starter runs
@@ -16,27 +18,19 @@
 // its data to the others (PUT /v1/setup): setup() must be self-contained.
 // The flow must not export teardown(): it would run on every runner.
 import http from 'k6/http';
-import exec from 'k6/execution';
 import { check, fail } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
-import { newPacer } from './pacing.js';
+import { newPacer, setting } from './pacing.js';
+import { summaryHandler } from './summary.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://localhost:3000';
 const SESSIONS = Number(__ENV.SESSIONS || '1'); // the peak test uses 5
-const THINK_SECONDS = Number(__ENV.THINK_SECONDS || '3');
-const PHOTOS_PER_GUEST = Number(__ENV.PHOTOS_PER_GUEST || '3');
+const PHOTOS_PER_GUEST = setting(__ENV, 'PHOTOS_PER_GUEST');
 // This VU's pacing: pace() before each request, think() between steps
-// (pacing.js; a REQUEST_INTERVAL_SECONDS that is not a number >= 0 fails here).
-const { pace, think } = newPacer(__ENV.REQUEST_INTERVAL_SECONDS, THINK_SECONDS);
+// (pacing.js; a REQUEST_INTERVAL_SECONDS or THINK_SECONDS that is not a
+// number >= 0 fails here).
+const { pace, think } = newPacer(__ENV);
 const RUNNER = __ENV.JOB_COMPLETION_INDEX || '0';
-
-/**
- * Marks the one stdout line handleSummary() writes: the marker, then compact
- * JSON {flow, runner, segment, summary}. `go run . loadtest report` finds the
- * runners' summaries among k6's banner and logs by this prefix; the Go side
- * uses the same string.
- */
-export const SUMMARY_MARKER = '@@k6-summary@@ ';
 
 const sessionCreateDuration = new Trend('session_create_duration', true);
 const registerDuration = new Trend('register_duration', true);
@@ -150,34 +144,5 @@ export default function (data) {
   }
 }
 
-/**
- * Writes exactly one line to stdout: SUMMARY_MARKER, then compact JSON
- * {"flow","runner","segment","tags","summary"}: tags are the run's tags as
- * k6 consolidated them, the ones on every sample (k6/execution
- * test.options is the VU's lib.Options, whose RunTags marshal as "tags":
- * internal/js/modules/k6/execution/execution.go newTestInfo, optionsAsObject;
- * handleSummary's VU has that state: internal/js/runner.go newVU). A returned {stdout: string}
- * replaces k6's text summary (internal/js/summary-wrapper.js;
- * internal/cmd/run.go, handleSummaryResult). handleSummary() runs in a VU
- * with id 0 where __ITER is not defined (internal/js/runner.go,
- * HandleSummary), so it reads only __ENV.
- * @param {any} data
- */
-export function handleSummary(data) {
-  return { stdout: summaryLine('partypic', data) };
-}
-
-/**
- * @param {string} flow
- * @param {any} data
- */
-function summaryLine(flow, data) {
-  const runner = Number(__ENV.JOB_COMPLETION_INDEX || '0');
-  return SUMMARY_MARKER + JSON.stringify({
-    flow,
-    runner: Number.isSafeInteger(runner) && runner >= 0 ? runner : 0,
-    segment: __ENV.RUNNER_SEGMENT || '0:1',
-    tags: exec.test.options.tags || {},
-    summary: data,
-  }) + '\n';
-}
+// The summary line `go run . loadtest report` reads (summary.js).
+export const handleSummary = summaryHandler('partypic');

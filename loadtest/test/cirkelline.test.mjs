@@ -34,7 +34,7 @@ test('cirkelline without credentials sends health checks only', async () => {
   assert.equal(run.samples('health_check_duration').length, 12);
   assert.deepEqual(run.samples('errors'), Array(12).fill(0));
   assert.equal(run.samples('successful_logins').length, 0);
-  // Not paced: THINK_SECONDS (default 1) after each iteration.
+  // Not paced: THINK_SECONDS (the Go side's 1, which the harness passes as a runner gets it) after each iteration.
   assert.deepEqual(run.sleeps.map((s) => s.seconds), Array(12).fill(1));
 });
 

@@ -6,7 +6,9 @@
 //   (./k6/loader.mjs);
 // - __ENV is defined in every VU (bundle.go setupJSRuntime) and, for
 //   `k6 run`, holds the process environment (internal/cmd/runtime_options.go,
-//   include-system-env-vars): here, the env the test gives;
+//   include-system-env-vars): here, a flow's env as the Go side gives every
+//   runner (FLOWS: the flow's settings, e.g. THINK_SECONDS), then the env
+//   the test gives;
 // - __VU is the VU's id, set at init (setupJSRuntime); setup(), teardown()
 //   and handleSummary() each run in a new VU with id 0 (internal/js/runner.go
 //   runPart, HandleSummary: newVU(ctx, 0, 0, out));
@@ -27,6 +29,25 @@ import { K6Abort, state } from './k6/runtime.mjs';
 /** The scripts under test; K6_SCRIPTS_DIR points elsewhere (e.g. an old revision). */
 export const SCRIPTS_DIR = process.env.K6_SCRIPTS_DIR || path.join(import.meta.dirname, '..', 'scripts');
 
+/**
+ * The Go registry's side of each flow's contract, by flow name: its script,
+ * the metrics it declares, whether it exports setup(), and the env every
+ * runner gets (loadtest.FlowEnv of an unpaced run). Written from
+ * loadtest/flows.go by `go test ./loadtest -update` (TestFlowContractsGolden).
+ * @type {Record<string, {script: string, metrics: Record<string, string>, setup: boolean, env: Record<string, string>}>}
+ */
+export const FLOWS = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'testdata', 'flows.json'), 'utf8'));
+
+/**
+ * Imports a module of SCRIPTS_DIR outside any VU, for the constants it
+ * exports (summary.js's SUMMARY_MARKER); its init code must not read k6's
+ * per-VU globals.
+ * @param {string} name file name under SCRIPTS_DIR
+ */
+export function scriptModule(name) {
+  return import(pathToFileURL(path.join(SCRIPTS_DIR, name)).href);
+}
+
 /** Virtual time at which every run starts. */
 export const EPOCH = Date.UTC(2025, 0, 1);
 
@@ -36,12 +57,13 @@ let runs = 0;
 export class Run {
   /**
    * @param {string} script file name under SCRIPTS_DIR, or an absolute path (the harness's own fixtures)
-   * @param {Record<string, string>} env the runner's environment (__ENV)
+   * @param {Record<string, string | undefined>} env the runner's environment (__ENV) on top of a flow's FLOWS env
    * @param {any} k6Options the consolidated options k6/execution's test.options returns
    */
   constructor(script, env = {}, k6Options = {}) {
     this.script = script;
-    this.env = { ...env };
+    const flow = Object.values(FLOWS).find((f) => f.script === script);
+    this.env = { ...(flow ? flow.env : {}), ...env };
     this.k6Options = k6Options;
     this.id = `run-${++runs}`;
     /** @type {Map<string, {type: string, isTime: boolean, samples: any[]}>} */

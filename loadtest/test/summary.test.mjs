@@ -1,10 +1,13 @@
-// handleSummary(): exactly one stdout line, the marker then compact JSON,
-// which the Go report command parses back.
+// handleSummary() (scripts/summary.js, exported by every flow): exactly one
+// stdout line, the marker then compact JSON, which the Go report command
+// parses back.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Run } from './harness.mjs';
+import { FLOWS, Run, scriptModule } from './harness.mjs';
 
-const MARKER = '@@k6-summary@@ ';
+// The marker as the flows' shared module defines it; the Go side's
+// loadtest.SummaryMarker is tied to it by a Go test (TestSummaryMarkerIsTheScripts).
+const { SUMMARY_MARKER: MARKER } = await scriptModule('summary.js');
 
 // A summary shaped like k6's (internal/js/summary.go summarizeMetricsToObject),
 // with a string holding a newline to prove the line stays one line.
@@ -17,7 +20,7 @@ const data = {
   state: { isStdOutTTY: false, isStdErrTTY: false, testRunDurationMs: 30000 },
 };
 
-for (const [script, flow] of [['cirkelline.js', 'cirkelline'], ['partypic.js', 'partypic']]) {
+for (const [flow, { script }] of Object.entries(FLOWS)) {
   test(`${script}: handleSummary writes one marker line that parses back`, async () => {
     const cases = [
       [{}, 0, '0:1'],

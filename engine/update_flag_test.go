@@ -1,0 +1,7 @@
+//go:build engine
+
+package engine
+
+// No golden file here, but `go test ./... -update` passes the module's one
+// -update flag to every test binary: importing internal/golden defines it.
+import _ "github.com/cirkelline/infra/internal/golden"
