@@ -19,6 +19,7 @@ var layers = map[string]int{
 	"internal/validate":  0,  // the error type every check returns
 	"internal/golden":    -1, // the one -update flag and golden-file comparison (tests)
 	"internal/crdschema": 0,  // offline checks against CRD schemas (tests)
+	"internal/duration":  0,  // the stack file's duration type
 	// Leaf libraries: used by the layers above, using none of them.
 	"loadtest":              1,
 	"monitoring":            1,
@@ -172,10 +173,10 @@ func TestImportsRunOneWay(t *testing.T) {
 // go up or sideways, in a package or in its tests.
 func TestLayerRuleCatchesUpwardImports(t *testing.T) {
 	got := violations(t, []listed{
-		{pkg: module + "/components", imports: []string{module + "/workloads/loadtest"}}, // a component reaching into the composition's folder
-		{pkg: module + "/stacks", imports: []string{module + "/workloads"}},              // the schema doing composition
-		{pkg: module + "/loadtest", imports: []string{module + "/internal/validate"}},    // fine: a leaf on the error type
-		{pkg: module + "/newthing", imports: []string{module + "/stacks"}},               // a package without a layer
+		{pkg: module + "/components", imports: []string{module + "/workloads"}},       // a component reaching into the composition
+		{pkg: module + "/stacks", imports: []string{module + "/workloads"}},           // the schema doing composition
+		{pkg: module + "/loadtest", imports: []string{module + "/internal/validate"}}, // fine: a leaf on the error type
+		{pkg: module + "/newthing", imports: []string{module + "/stacks"}},            // a package without a layer
 		// A component test that renders through the top-layer command
 		// instead of internal/mockrun.
 		{pkg: module + "/components", testImports: []string{module + "/commands/render", module + "/internal/mockrun"}},
@@ -188,7 +189,7 @@ func TestLayerRuleCatchesUpwardImports(t *testing.T) {
 		{pkg: module + "/engine", testImports: []string{module + "/commands/render", module + "/workloads"}},
 	})
 	want := []string{
-		module + "/components (layer 2) imports " + module + "/workloads/loadtest (layer 5): imports must go to a lower layer",
+		module + "/components (layer 2) imports " + module + "/workloads (layer 5): imports must go to a lower layer",
 		module + "/stacks (layer 3) imports " + module + "/workloads (layer 5): imports must go to a lower layer",
 		module + "/newthing has no layer: give it a rank in layers_test.go and a row in the README's layout table",
 		module + "/components (its tests, layer 2) imports " + module + "/commands/render (layer 5): imports must go to a lower layer",

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -41,56 +42,66 @@ type IngressRoute struct {
 	Service string `json:"service"`
 }
 
-// AlbIngressArgs configures an Ingress for the AWS Load Balancer Controller.
-type AlbIngressArgs struct {
-	// Name of the Ingress. Required.
-	Name string
-	// Namespace to create it in. Required.
-	Namespace pulumi.StringInput
-	// PartOf is the application label value. Required.
-	PartOf string
+// IngressSpec is the ALB Ingress as a stack sets it: the stack file's
+// "ingress" block embeds it (the json tags are its keys), and
+// AlbIngressArgs adds what the composition wires. Zero values mean the
+// default (WithDefaults).
+type IngressSpec struct {
+	// Name of the Ingress. Required (a stack defaults it to its namespace).
+	Name string `json:"name,omitempty"`
 	// Scheme of the load balancer. Default "internet-facing".
-	Scheme AlbScheme
+	Scheme AlbScheme `json:"scheme,omitempty"`
 	// CertificateARN of the ACM certificate. When set the ALB listens on 80
 	// and 443 and redirects HTTP to HTTPS; when empty it listens on 80 only.
-	CertificateARN string
+	CertificateARN string `json:"certificateArn,omitempty"`
 	// GroupName is refused (see Validate): a group named by annotation is
 	// open to every namespace. Default: none.
-	GroupName string
+	GroupName string `json:"groupName,omitempty"`
 	// WAFv2ACLARN attaches a WAF web ACL. Default: none.
-	WAFv2ACLARN string
+	WAFv2ACLARN string `json:"wafAclArn,omitempty"`
 	// HealthCheckPath is the target group health check path. Services carry
-	// their own, which wins. Default "/health".
-	HealthCheckPath string
-	// SSLPolicy for the HTTPS listener. Default "ELBSecurityPolicy-TLS13-1-2-2021-06".
-	SSLPolicy string
+	// their own, which wins. Default DefaultHealthPath ("/health").
+	HealthCheckPath string `json:"healthCheckPath,omitempty"`
+	// SSLPolicy for the HTTPS listener. Default DefaultSSLPolicy.
+	SSLPolicy string `json:"sslPolicy,omitempty"`
 	// Hosts the rules match; empty matches any host.
-	Hosts []string
+	Hosts []string `json:"hosts,omitempty"`
 	// Routes, matched longest path first (the ALB evaluates rules in order, so
 	// "/api" must come before "/"). Required.
-	Routes []IngressRoute
-	// Backends maps each route's Service to its Service name and port.
-	Backends map[string]IngressBackend
+	Routes []IngressRoute `json:"routes,omitempty"`
+	// Annotations are added last and win, for controller features not
+	// modelled here.
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// SkipAwait returns from `pulumi up` once the Ingress exists, instead of
 	// waiting for the load balancer controller to give it an address (for
 	// a cluster without the AWS Load Balancer Controller). Given up: a
 	// missing controller or a refused certificate no longer fails the
 	// deploy, and the ingressHost output may be empty. Default false.
-	SkipAwait bool
+	SkipAwait bool `json:"skipAwait,omitempty"`
 	// DeletionProtection keeps AWS from deleting the ALB
 	// (deletion_protection.enabled): a deleted Ingress, or a pulumi destroy,
-	// leaves it in place until the protection is turned off. Default false.
-	DeletionProtection bool
+	// leaves it in place until the protection is turned off. Default false
+	// (a stack defaults it to true in production).
+	DeletionProtection *bool `json:"deletionProtection,omitempty"`
 	// AccessLogs, when set, has the ALB write its access logs to S3
 	// (access_logs.s3.*; the bucket policy must let the region's ELB
 	// account write). Default: none.
-	AccessLogs *AlbAccessLogs
+	AccessLogs *AlbAccessLogs `json:"accessLogs,omitempty"`
 	// SuccessCodes are the HTTP codes the target health check accepts.
-	// Default "200": a redirect from the health path is not healthy.
-	SuccessCodes string
-	// ExtraAnnotations are added last and win, for controller features not
-	// modelled here.
-	ExtraAnnotations map[string]string
+	// Default DefaultSuccessCodes ("200"): a redirect from the health path
+	// is not healthy.
+	SuccessCodes string `json:"successCodes,omitempty"`
+}
+
+// AlbIngressArgs configures an Ingress for the AWS Load Balancer Controller.
+type AlbIngressArgs struct {
+	IngressSpec
+	// Namespace to create it in. Required.
+	Namespace pulumi.StringInput
+	// PartOf is the application label value. Required.
+	PartOf string
+	// Backends maps each route's Service to its Service name and port.
+	Backends map[string]IngressBackend
 }
 
 // AlbAccessLogs is where the ALB writes its access logs.
@@ -139,32 +150,21 @@ var (
 )
 
 // WithDefaults fills every unset field with its documented default.
-// NewAlbIngress applies it before validating.
-func (a AlbIngressArgs) WithDefaults() AlbIngressArgs {
-	if a.Scheme == "" {
-		a.Scheme = AlbInternetFacing
+func (s IngressSpec) WithDefaults() IngressSpec {
+	s.Scheme = cmp.Or(s.Scheme, AlbInternetFacing)
+	s.HealthCheckPath = cmp.Or(s.HealthCheckPath, DefaultHealthPath)
+	s.SSLPolicy = cmp.Or(s.SSLPolicy, DefaultSSLPolicy)
+	s.SuccessCodes = cmp.Or(s.SuccessCodes, DefaultSuccessCodes)
+	s.Routes = slices.Clone(s.Routes)
+	for i := range s.Routes {
+		s.Routes[i].PathType = cmp.Or(s.Routes[i].PathType, PathPrefix)
 	}
-	if a.HealthCheckPath == "" {
-		a.HealthCheckPath = DefaultHealthPath
-	}
-	if a.SSLPolicy == "" {
-		a.SSLPolicy = DefaultSSLPolicy
-	}
-	if a.SuccessCodes == "" {
-		a.SuccessCodes = DefaultSuccessCodes
-	}
-	a.Routes = slices.Clone(a.Routes)
-	for i := range a.Routes {
-		if a.Routes[i].PathType == "" {
-			a.Routes[i].PathType = PathPrefix
-		}
-	}
-	return a
+	return s
 }
 
-// Validate reports every problem with the (defaulted) args, with field paths
-// under path; services are the names routes may point at.
-func (a AlbIngressArgs) Validate(path string, services []string) error {
+// Validate reports every problem with the (defaulted) spec, with field
+// paths under path; services are the names routes may point at.
+func (a IngressSpec) Validate(path string, services []string) error {
 	var errs validate.Errors
 	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, 63)
 	validate.OneOf(&errs, validate.Join(path, "scheme"), a.Scheme, AlbInternetFacing, AlbInternal)
@@ -225,7 +225,14 @@ func (a AlbIngressArgs) Validate(path string, services []string) error {
 		}
 		seen[key] = i
 	}
-	validateAnnotations(&errs, validate.Join(path, "annotations"), a.ExtraAnnotations)
+	validateAnnotations(&errs, validate.Join(path, "annotations"), a.Annotations)
+	if v, ok := a.Annotations[AlbTargetGroupAttributesAnnotation]; ok {
+		// Every web service's Service sets this annotation (its
+		// deregistration delay), and a Service's wins over the Ingress's.
+		errs.Add(validate.Key(validate.Join(path, "annotations"), AlbTargetGroupAttributesAnnotation), v,
+			"would be ignored: each service's Service sets its own target group attributes (the deregistration delay), and the controller prefers the Service's",
+			"remove it; set services[].shutdown.deregistrationDelaySeconds for the deregistration delay")
+	}
 	return errs.Err()
 }
 
@@ -243,7 +250,7 @@ func firstOr(s []string, d string) string {
 // Exclusive: every Ingress of the group must carry the same value.
 func loadBalancerAttributes(a AlbIngressArgs) string {
 	attrs := []string{"idle_timeout.timeout_seconds=60", "routing.http.drop_invalid_header_fields.enabled=true",
-		fmt.Sprintf("deletion_protection.enabled=%t", a.DeletionProtection)}
+		fmt.Sprintf("deletion_protection.enabled=%t", a.DeletionProtection != nil && *a.DeletionProtection)}
 	if l := a.AccessLogs; l != nil {
 		attrs = append(attrs, "access_logs.s3.enabled=true", "access_logs.s3.bucket="+l.Bucket)
 		if l.Prefix != "" {
@@ -284,7 +291,7 @@ func AlbAnnotations(a AlbIngressArgs) map[string]string {
 		// annotation (provider/pkg/await/await.go, SkipAwaitLogic).
 		ann[SkipAwaitAnnotation] = "true"
 	}
-	return merged(ann, a.ExtraAnnotations)
+	return merged(ann, a.Annotations)
 }
 
 // SortedRoutes orders routes longest path first, Exact before Prefix on a
@@ -302,7 +309,7 @@ func SortedRoutes(routes []IngressRoute) []IngressRoute {
 
 // NewAlbIngress registers an AlbIngress component.
 func NewAlbIngress(ctx *pulumi.Context, name string, args AlbIngressArgs, opts ...pulumi.ResourceOption) (*AlbIngress, error) {
-	args = args.WithDefaults()
+	args.IngressSpec = args.WithDefaults()
 	if err := args.Validate("ingress", sortedKeys(args.Backends)); err != nil {
 		return nil, fmt.Errorf("ingress %s: %w", name, err)
 	}

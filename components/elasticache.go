@@ -1,6 +1,7 @@
 package components
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -16,44 +17,64 @@ import (
 // RedisPort is Redis's and ElastiCache's default port.
 const RedisPort = 6379
 
-// ElastiCacheRedisArgs configures a Redis replication group in ElastiCache
-// with its subnet group and security group.
+// ElastiCacheSpec is the replication group as a stack sets it: the stack
+// file's "redis.elasticache" block embeds it (the json tags are its keys),
+// and ElastiCacheRedisArgs adds the AUTH token and the network, which may
+// come from another stack. Zero values mean the default (WithDefaults); a
+// stack defaults the pointers differently in production.
 //
 // Changing AtRestEncryption (or KMSKeyARN) on an existing group replaces it:
 // ElastiCache cannot encrypt or decrypt a running group, so Pulumi creates a
 // new one and the cached data is lost.
-type ElastiCacheRedisArgs struct {
-	// Name of the replication group (its ID) and prefix of the other resources. Required, at most 40 characters.
-	Name string
-	// NodeType, e.g. "cache.t4g.small". Required; must start with "cache.".
-	NodeType string
-	// EngineVersion of Redis. Default "7.1".
-	EngineVersion string
-	// ParameterGroupName. Default "default.redis7".
-	ParameterGroupName string
-	// Port. Default 6379.
-	Port int
+type ElastiCacheSpec struct {
+	// Name of the replication group (its ID) and prefix of the other
+	// resources. Required, at most 40 characters (a stack defaults it to
+	// "<project>-<stack>").
+	Name string `json:"name,omitempty"`
+	// NodeType, "cache.<family>.<size>". Default DefaultRedisNodeType.
+	NodeType string `json:"nodeType,omitempty"`
+	// EngineVersion of Redis. Default DefaultRedisEngineVersion.
+	EngineVersion string `json:"engineVersion,omitempty"`
+	// ParameterGroupName. Default DefaultRedisParameterGroup.
+	ParameterGroupName string `json:"parameterGroupName,omitempty"`
+	// Port. Default RedisPort (6379).
+	Port int `json:"port,omitempty"`
 	// NumCacheClusters is the primary plus replicas. Default 1.
-	NumCacheClusters int
-	// AutomaticFailover promotes a replica when the primary fails; needs at least two clusters.
-	AutomaticFailover bool
+	NumCacheClusters *int `json:"numCacheClusters,omitempty"`
+	// AutomaticFailover promotes a replica when the primary fails; needs
+	// at least two clusters. Default false.
+	AutomaticFailover *bool `json:"automaticFailover,omitempty"`
 	// MultiAZ places replicas in other zones; needs AutomaticFailover.
-	MultiAZ bool
-	// TransitEncryption (TLS). Required when an AuthToken is set.
-	TransitEncryption bool
-	// AtRestEncryption of data and snapshots (see the note on replacement above).
-	AtRestEncryption bool
+	// Default false.
+	MultiAZ *bool `json:"multiAz,omitempty"`
+	// TransitEncryption (TLS, rediss://); required with an AUTH token.
+	// Default true.
+	TransitEncryption *bool `json:"transitEncryption,omitempty"`
+	// AtRestEncryption of data and snapshots (see the note on replacement
+	// above). Default true.
+	AtRestEncryption *bool `json:"atRestEncryption,omitempty"`
 	// KMSKeyARN for at-rest encryption. Default: the AWS-managed key.
-	KMSKeyARN string
+	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
+	// MaintenanceWindow (UTC). Default DefaultMaintenanceWindow.
+	MaintenanceWindow string `json:"maintenanceWindow,omitempty"`
+	// SnapshotWindow (UTC). Default DefaultSnapshotWindow.
+	SnapshotWindow string `json:"snapshotWindow,omitempty"`
+	// SnapshotRetentionDays; 0 disables snapshots. Default 0.
+	SnapshotRetentionDays *int `json:"snapshotRetentionDays,omitempty"`
+	// Protect the replication group (the data) from deletion. Default false.
+	Protect *bool `json:"protect,omitempty"`
+	// Tags on every resource. Default none (a stack adds project, stack
+	// and environment).
+	Tags map[string]string `json:"tags,omitempty"`
+}
+
+// ElastiCacheRedisArgs configures a Redis replication group in ElastiCache
+// with its subnet group and security group.
+type ElastiCacheRedisArgs struct {
+	ElastiCacheSpec
 	// AuthToken is the Redis AUTH password (check it with ValidateAuthToken).
 	// It is always stored as a secret.
 	AuthToken pulumi.StringInput
-	// MaintenanceWindow, e.g. "sun:03:00-sun:04:00" (UTC). Default "sun:03:00-sun:04:00".
-	MaintenanceWindow string
-	// SnapshotWindow, e.g. "01:00-02:00" (UTC). Default "01:00-02:00".
-	SnapshotWindow string
-	// SnapshotRetentionDays; 0 disables snapshots.
-	SnapshotRetentionDays int
 	// SubnetIDs are the private subnets the nodes live in. Required.
 	SubnetIDs pulumi.StringArrayInput
 	// VpcID for the security group this component creates. Required unless SecurityGroupIDs is set.
@@ -63,10 +84,6 @@ type ElastiCacheRedisArgs struct {
 	ClientSecurityGroupIDs []pulumi.StringInput
 	// SecurityGroupIDs, when set, are used as they are and no security group is created.
 	SecurityGroupIDs pulumi.StringArrayInput
-	// Tags on every resource.
-	Tags map[string]string
-	// Protect the replication group (the data) from deletion.
-	Protect bool
 }
 
 // ElastiCacheRedis is a Redis replication group.
@@ -87,9 +104,10 @@ var (
 	replicationGroup = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 )
 
-// ElastiCache defaults: Redis 7.1 with its default parameter group, and
-// maintenance and snapshots in the quiet hours (UTC).
+// ElastiCache defaults: a small node of Redis 7.1 with its default
+// parameter group, and maintenance and snapshots in the quiet hours (UTC).
 const (
+	DefaultRedisNodeType       = "cache.t4g.small"
 	DefaultRedisEngineVersion  = "7.1"
 	DefaultRedisParameterGroup = "default.redis7"
 	DefaultMaintenanceWindow   = "sun:03:00-sun:04:00"
@@ -97,15 +115,21 @@ const (
 )
 
 // WithDefaults fills every unset field with its documented default.
-// NewElastiCacheRedis applies it before validating.
-func (a ElastiCacheRedisArgs) WithDefaults() ElastiCacheRedisArgs {
-	a.EngineVersion = orString(a.EngineVersion, DefaultRedisEngineVersion)
-	a.ParameterGroupName = orString(a.ParameterGroupName, DefaultRedisParameterGroup)
-	a.Port = orInt(a.Port, RedisPort)
-	a.NumCacheClusters = orInt(a.NumCacheClusters, 1)
-	a.MaintenanceWindow = orString(a.MaintenanceWindow, DefaultMaintenanceWindow)
-	a.SnapshotWindow = orString(a.SnapshotWindow, DefaultSnapshotWindow)
-	return a
+func (s ElastiCacheSpec) WithDefaults() ElastiCacheSpec {
+	s.NodeType = cmp.Or(s.NodeType, DefaultRedisNodeType)
+	s.EngineVersion = cmp.Or(s.EngineVersion, DefaultRedisEngineVersion)
+	s.ParameterGroupName = cmp.Or(s.ParameterGroupName, DefaultRedisParameterGroup)
+	s.Port = cmp.Or(s.Port, RedisPort)
+	s.NumCacheClusters = cmp.Or(s.NumCacheClusters, ptr(1))
+	s.AutomaticFailover = cmp.Or(s.AutomaticFailover, ptr(false))
+	s.MultiAZ = cmp.Or(s.MultiAZ, ptr(false))
+	s.TransitEncryption = cmp.Or(s.TransitEncryption, ptr(true))
+	s.AtRestEncryption = cmp.Or(s.AtRestEncryption, ptr(true))
+	s.MaintenanceWindow = cmp.Or(s.MaintenanceWindow, DefaultMaintenanceWindow)
+	s.SnapshotWindow = cmp.Or(s.SnapshotWindow, DefaultSnapshotWindow)
+	s.SnapshotRetentionDays = cmp.Or(s.SnapshotRetentionDays, ptr(0))
+	s.Protect = cmp.Or(s.Protect, ptr(false))
+	return s
 }
 
 // Validate reports every problem with the (defaulted) args, with field paths under path.
@@ -126,6 +150,17 @@ func (a ElastiCacheRedisArgs) Validate(path string) error {
 // from another stack and exist only at deploy time.
 func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
 	var errs validate.Errors
+	errs.Merge(a.ElastiCacheSpec.Validate(path))
+	if a.AuthToken != nil && !*a.TransitEncryption {
+		errs.Add(validate.Join(path, "transitEncryption"), false, "must be on when an AUTH token is set (ElastiCache only accepts AUTH over TLS)", "set transitEncryption: true")
+	}
+	return errs.Err()
+}
+
+// Validate reports every problem with the (defaulted) spec, with field
+// paths under path.
+func (a ElastiCacheSpec) Validate(path string) error {
+	var errs validate.Errors
 	if !replicationGroup.MatchString(a.Name) || strings.HasSuffix(a.Name, "-") || strings.Contains(a.Name, "--") {
 		errs.Add(validate.Join(path, "name"), a.Name, "must be 1–40 lower-case letters, digits or single hyphens, starting with a letter", `use e.g. "cirkelline-production"`)
 	}
@@ -135,23 +170,21 @@ func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
 	if a.Port < 1 || a.Port > 65535 {
 		errs.Add(validate.Join(path, "port"), a.Port, "must be between 1 and 65535", "use 6379")
 	}
-	if a.NumCacheClusters < 1 || a.NumCacheClusters > 6 {
-		errs.Add(validate.Join(path, "numCacheClusters"), a.NumCacheClusters, "must be between 1 and 6 (primary plus up to 5 replicas)", "")
+	clusters, failover, multiAZ := *a.NumCacheClusters, *a.AutomaticFailover, *a.MultiAZ
+	if clusters < 1 || clusters > 6 {
+		errs.Add(validate.Join(path, "numCacheClusters"), clusters, "must be between 1 and 6 (primary plus up to 5 replicas)", "")
 	}
-	if a.AutomaticFailover && a.NumCacheClusters < 2 {
-		errs.Add(validate.Join(path, "automaticFailover"), a.AutomaticFailover, fmt.Sprintf("needs at least two cache clusters (numCacheClusters is %d)", a.NumCacheClusters), "set numCacheClusters to 2 or more, or turn automaticFailover off")
+	if failover && clusters < 2 {
+		errs.Add(validate.Join(path, "automaticFailover"), failover, fmt.Sprintf("needs at least two cache clusters (numCacheClusters is %d)", clusters), "set numCacheClusters to 2 or more, or turn automaticFailover off")
 	}
-	if a.MultiAZ && !a.AutomaticFailover {
-		errs.Add(validate.Join(path, "multiAz"), a.MultiAZ, "requires automaticFailover", "turn automaticFailover on (with numCacheClusters >= 2), or multiAz off")
-	}
-	if a.AuthToken != nil && !a.TransitEncryption {
-		errs.Add(validate.Join(path, "transitEncryption"), a.TransitEncryption, "must be on when an AUTH token is set (ElastiCache only accepts AUTH over TLS)", "set transitEncryption: true")
+	if multiAZ && !failover {
+		errs.Add(validate.Join(path, "multiAz"), multiAZ, "requires automaticFailover", "turn automaticFailover on (with numCacheClusters >= 2), or multiAz off")
 	}
 	if a.KMSKeyARN != "" {
 		if !kmsKeyARN.MatchString(a.KMSKeyARN) {
 			errs.Add(validate.Join(path, "kmsKeyArn"), a.KMSKeyARN, "is not a KMS key ARN", `use "arn:aws:kms:<region>:<account>:key/<id>"`)
 		}
-		if !a.AtRestEncryption {
+		if !*a.AtRestEncryption {
 			errs.Add(validate.Join(path, "kmsKeyArn"), a.KMSKeyARN, "is only used with at-rest encryption", "set atRestEncryption: true or remove kmsKeyArn")
 		}
 	}
@@ -162,8 +195,8 @@ func (a ElastiCacheRedisArgs) ValidateSettings(path string) error {
 		errs.Add(validate.Join(path, "snapshotWindow"), a.SnapshotWindow, "must look like hh:mm-hh:mm (UTC)", `use e.g. "01:00-02:00"`)
 	}
 	validateTags(&errs, validate.Join(path, "tags"), a.Tags)
-	if a.SnapshotRetentionDays < 0 || a.SnapshotRetentionDays > 35 {
-		errs.Add(validate.Join(path, "snapshotRetentionDays"), a.SnapshotRetentionDays, "must be between 0 and 35", "")
+	if days := *a.SnapshotRetentionDays; days < 0 || days > 35 {
+		errs.Add(validate.Join(path, "snapshotRetentionDays"), days, "must be between 0 and 35", "")
 	}
 	return errs.Err()
 }
@@ -206,7 +239,7 @@ func ValidateAuthToken(errs *validate.Errors, path, token string) {
 
 // NewElastiCacheRedis registers an ElastiCacheRedis component.
 func NewElastiCacheRedis(ctx *pulumi.Context, name string, args ElastiCacheRedisArgs, opts ...pulumi.ResourceOption) (*ElastiCacheRedis, error) {
-	args = args.WithDefaults()
+	args.ElastiCacheSpec = args.WithDefaults()
 	if err := args.Validate("redis.elasticache"); err != nil {
 		return nil, fmt.Errorf("elasticache %s: %w", name, err)
 	}
@@ -233,7 +266,7 @@ func NewElastiCacheRedis(ctx *pulumi.Context, name string, args ElastiCacheRedis
 		}
 		securityGroups = pulumi.StringArray{sg.ID().ToStringOutput()}
 	}
-	rg, err := elasticache.NewReplicationGroup(ctx, name, elastiCacheReplicationGroup(args, subnets.Name, securityGroups), parent, pulumi.Protect(args.Protect),
+	rg, err := elasticache.NewReplicationGroup(ctx, name, elastiCacheReplicationGroup(args, subnets.Name, securityGroups), parent, pulumi.Protect(*args.Protect),
 		pulumi.AdditionalSecretOutputs([]string{"authToken"}))
 	if err != nil {
 		return nil, fmt.Errorf("elasticache %s: replication group: %w", name, err)
@@ -310,16 +343,16 @@ func elastiCacheReplicationGroup(a ElastiCacheRedisArgs, subnetGroupName pulumi.
 		NodeType:                 pulumi.String(a.NodeType),
 		Port:                     pulumi.Int(a.Port),
 		ParameterGroupName:       pulumi.String(a.ParameterGroupName),
-		NumCacheClusters:         pulumi.Int(a.NumCacheClusters),
-		AutomaticFailoverEnabled: pulumi.Bool(a.AutomaticFailover),
-		MultiAzEnabled:           pulumi.Bool(a.MultiAZ),
-		TransitEncryptionEnabled: pulumi.Bool(a.TransitEncryption),
-		AtRestEncryptionEnabled:  pulumi.Bool(a.AtRestEncryption),
+		NumCacheClusters:         pulumi.Int(*a.NumCacheClusters),
+		AutomaticFailoverEnabled: pulumi.Bool(*a.AutomaticFailover),
+		MultiAzEnabled:           pulumi.Bool(*a.MultiAZ),
+		TransitEncryptionEnabled: pulumi.Bool(*a.TransitEncryption),
+		AtRestEncryptionEnabled:  pulumi.Bool(*a.AtRestEncryption),
 		SubnetGroupName:          subnetGroupName,
 		SecurityGroupIds:         securityGroupIDs,
 		MaintenanceWindow:        pulumi.String(a.MaintenanceWindow),
 		SnapshotWindow:           pulumi.String(a.SnapshotWindow),
-		SnapshotRetentionLimit:   pulumi.Int(a.SnapshotRetentionDays),
+		SnapshotRetentionLimit:   pulumi.Int(*a.SnapshotRetentionDays),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
 		Tags:                     elastiCacheTags(a),
 	}

@@ -1,10 +1,10 @@
 package components
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
-	"net/url"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -36,6 +36,46 @@ func LoadTestStarter(job string) string { return job + loadTestStarterSuffix }
 // LabelLoadTestRun tells one run's pods from another's.
 const LabelLoadTestRun = "loadtest.cirkelline.io/run"
 
+// LoadTestSpec is the load test as a stack sets it: the stack file's
+// "loadtest" block embeds it (the json tags are its keys, the k6 side's
+// among them), and LoadTestArgs adds what the composition wires. Zero
+// values mean the default (WithDefaults; the runners' VUs and size, from
+// the runner model, in LoadTestArgs.WithDefaults).
+type LoadTestSpec struct {
+	// Config is the k6 side: shape, flow, thresholds, tags, env, VUs per
+	// runner (Default: the runner model's), capacity.
+	loadtest.Config
+	// Image of k6, for the runners and the starter. Default DefaultK6Image.
+	Image string `json:"image,omitempty"`
+	// RunnerResources per runner pod. Default: the runner model's need at
+	// the shape's peak (RunnerResources); an override below it is refused.
+	RunnerResources ResourcesSpec `json:"runnerResources,omitzero"`
+	// StartTimeout is how long the starter waits for every runner to be
+	// scheduled and ready (a new node included) before it fails the run.
+	// Default loadtest.DefaultStartTimeout (10m).
+	StartTimeout loadtest.Duration `json:"startTimeout,omitempty"`
+	// SpreadRunners prefers one runner per node (pod anti-affinity).
+	// Default true.
+	SpreadRunners *bool `json:"spreadRunners,omitempty"`
+	// Await makes `pulumi up` wait for the Jobs to finish and fail when a
+	// threshold fails, with timeouts sized from the scenario; false
+	// returns once the Jobs exist (pulumi.com/skipAwait). Default true.
+	Await *bool `json:"await,omitempty"`
+	// PrometheusRemoteWriteURL, when set, streams metrics with k6's
+	// experimental-prometheus-rw output. Default: none.
+	PrometheusRemoteWriteURL string `json:"prometheusRemoteWriteUrl,omitempty"`
+}
+
+// WithDefaults fills every unset field but the runner model's with its
+// documented default.
+func (s LoadTestSpec) WithDefaults() LoadTestSpec {
+	s.Image = cmp.Or(s.Image, DefaultK6Image)
+	s.StartTimeout = cmp.Or(s.StartTimeout, loadtest.Duration(loadtest.DefaultStartTimeout))
+	s.SpreadRunners = cmp.Or(s.SpreadRunners, ptr(true))
+	s.Await = cmp.Or(s.Await, ptr(true))
+	return s
+}
+
 // LoadTestArgs configures a k6 load test: a ConfigMap with the scripts and
 // the generated options, a Secret with the test credentials, an Indexed Job
 // of paused runner pods (each running its own execution segment) behind a
@@ -43,18 +83,15 @@ const LabelLoadTestRun = "loadtest.cirkelline.io/run"
 // ServiceAccount that may read the runners' pods), and the NetworkPolicies
 // between them and to the target.
 type LoadTestArgs struct {
+	LoadTestSpec
 	// JobName, e.g. "loadtest-1": a new name starts a new run. Required.
 	JobName string
 	// Namespace to run in. Required.
 	Namespace pulumi.StringInput
 	// PartOf is the application label value. Required.
 	PartOf string
-	// Test is the k6 side: shape, flow, thresholds, tags, env, VUs per runner.
-	Test loadtest.Config
 	// Run names the run in every metric's tags (loadtest.Tags).
 	Run loadtest.RunInfo
-	// Image of k6, for the runners and the starter. Default "grafana/k6:1.3.0".
-	Image string
 	// TargetURL is BASE_URL. Required.
 	TargetURL pulumi.StringInput
 	// Target is where TargetURL's traffic goes, for the runners' egress
@@ -63,21 +100,6 @@ type LoadTestArgs struct {
 	Target LoadTestEgress
 	// Credentials become a Secret loaded into the runners' environment.
 	Credentials map[string]pulumi.StringInput
-	// Resources per runner. Default: the runner model's need at the shape's
-	// peak (RunnerResources); an override below it is refused.
-	Resources ResourcesSpec
-	// SpreadRunners prefers one runner per node (pod anti-affinity).
-	SpreadRunners bool
-	// StartTimeout is how long the starter waits for every runner to be
-	// scheduled and ready before it fails the run. Default 10 minutes.
-	StartTimeout time.Duration
-	// SkipAwait returns from `pulumi up` once the Jobs exist; by default
-	// Pulumi waits for them to finish (and fails when a threshold fails),
-	// with timeouts sized from the scenario.
-	SkipAwait bool
-	// PrometheusRemoteWriteURL, when set, streams metrics with k6's
-	// experimental-prometheus-rw output.
-	PrometheusRemoteWriteURL string
 	// Placement is where the runners and the starter may run. Default
 	// anywhere untainted.
 	Placement Placement
@@ -137,27 +159,28 @@ const DefaultK6Image = "grafana/k6:1.3.0"
 
 // WithDefaults fills every unset field with its documented default.
 // NewLoadTest applies it before validating.
+// The runner model's VUs and size follow from the rest of the spec.
 func (a LoadTestArgs) WithDefaults() LoadTestArgs {
-	a.Image = orString(a.Image, DefaultK6Image)
-	if a.Test.VUsPerRunner == 0 {
-		a.Test.VUsPerRunner = a.Test.RunnerVUs()
-	}
-	a.Resources = a.Resources.Or(RunnerResources(a.Test))
-	if a.StartTimeout == 0 {
-		a.StartTimeout = loadtest.DefaultStartTimeout
-	}
+	a.LoadTestSpec = a.LoadTestSpec.WithDefaults()
+	a.VUsPerRunner = cmp.Or(a.VUsPerRunner, a.RunnerVUs())
+	a.RunnerResources = a.RunnerResources.Or(RunnerResources(a.Config))
 	return a
 }
 
 // Validate reports every problem with the (defaulted) args under path.
 func (a LoadTestArgs) Validate(path string) error {
 	var errs validate.Errors
-	validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63)
-	// The starter's Job name is longer; its pods' hostnames must fit too.
-	validate.DNSLabel(&errs, validate.Join(path, "runId"), LoadTestStarter(a.JobName), 63)
+	// The runners' Job is JobName, the starter's LoadTestStarter(JobName);
+	// both, and their pods' hostnames, must be DNS labels.
+	if starter := LoadTestStarter(a.JobName); len(starter) > 63 {
+		errs.Add(validate.Join(path, "runId"), a.JobName, fmt.Sprintf("names the starter's Job %q, %d characters; at most 63 fit", starter, len(starter)),
+			fmt.Sprintf("shorten the run ID by %d characters", len(starter)-63))
+	} else {
+		validate.DNSLabel(&errs, validate.Join(path, "runId"), a.JobName, 63)
+	}
 	ValidateImage(&errs, validate.Join(path, "image"), a.Image, false)
-	errs.Merge(a.Test.Validate(path))
-	if err := a.Resources.Validate(validate.Join(path, "runnerResources")); err != nil {
+	errs.Merge(a.Config.Validate(path))
+	if err := a.RunnerResources.Validate(validate.Join(path, "runnerResources")); err != nil {
 		errs.Merge(err)
 	} else {
 		a.checkRunnerNeed(&errs, validate.Join(path, "runnerResources"))
@@ -165,13 +188,11 @@ func (a LoadTestArgs) Validate(path string) error {
 	for _, k := range sortedKeys(a.Credentials) {
 		validate.EnvName(&errs, validate.Key(validate.Join(path, "secretEnv"), k), k)
 	}
-	if a.StartTimeout < time.Minute {
+	if time.Duration(a.StartTimeout) < time.Minute {
 		errs.Add(validate.Join(path, "startTimeout"), a.StartTimeout.String(), "must be at least 1m", "give the runners time to be scheduled, e.g. 10m")
 	}
 	if a.PrometheusRemoteWriteURL != "" {
-		if u, err := url.Parse(a.PrometheusRemoteWriteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs.Add(validate.Join(path, "prometheusRemoteWriteUrl"), a.PrometheusRemoteWriteURL, "is not an http(s) URL", `use e.g. "http://prometheus.monitoring:9090/api/v1/write"`)
-		}
+		validate.HTTPURL(&errs, validate.Join(path, "prometheusRemoteWriteUrl"), a.PrometheusRemoteWriteURL, "http://prometheus.monitoring:9090/api/v1/write")
 	}
 	if a.TargetURL == nil {
 		errs.Add(validate.Join(path, "target"), nil, "is required", "name a service, the ingress, or a URL")
@@ -196,28 +217,28 @@ func (a LoadTestArgs) Validate(path string) error {
 // OOM-killed (failing the run), one short of CPU measures its own
 // queueing as the backend's latency.
 func (a LoadTestArgs) checkRunnerNeed(errs *validate.Errors, path string) {
-	s := a.Test.Sizing()
+	s := a.Config.Sizing()
 	needCPU := resource.NewMilliQuantity(int64(math.Ceil(s.Need.MilliCPU-1e-9)), resource.DecimalSI)
 	needMemory := resource.NewQuantity(int64(math.Ceil(s.Need.MiB-1e-9))<<20, resource.BinarySI)
-	what := fmt.Sprintf("one runner of the %s shape holds up to %d VUs of the %s flow at %.0f req/s at its peak", a.Test.Shape, s.Need.VUs, a.Test.Flow, s.Need.RPS)
+	what := fmt.Sprintf("one runner of the %s shape holds up to %d VUs of the %s flow at %.0f req/s at its peak", a.Config.Shape, s.Need.VUs, a.Config.Flow, s.Need.RPS)
 	check := func(field, value string, need *resource.Quantity, kind string) {
 		if q, err := resource.ParseQuantity(value); err == nil && q.Cmp(*need) < 0 {
 			errs.Add(validate.Join(path, field), value,
-				fmt.Sprintf("is below the runner model's need: %s, and needs %s %s (%s)", what, need, kind, a.Test.Flow.RunnerModel()),
+				fmt.Sprintf("is below the runner model's need: %s, and needs %s %s (%s)", what, need, kind, a.Config.Flow.RunnerModel()),
 				fmt.Sprintf("raise it to at least %s, remove it to take the model's size, or lower loadtest.vusPerRunner to spread the VUs over more runners", need))
 		}
 	}
-	check("cpuRequest", a.Resources.CPURequest, needCPU, "CPU")
-	check("memoryRequest", a.Resources.MemoryRequest, needMemory, "of memory")
-	check("memoryLimit", a.Resources.MemoryLimit, needMemory, "of memory")
+	check("cpuRequest", a.RunnerResources.CPURequest, needCPU, "CPU")
+	check("memoryRequest", a.RunnerResources.MemoryRequest, needMemory, "of memory")
+	check("memoryLimit", a.RunnerResources.MemoryLimit, needMemory, "of memory")
 }
 
 // Deadline is how long the runners' Job may run: the time the starter may
 // wait for them, the scenario, its graceful ramp-down, and five minutes for
 // image pulls and the summary.
 func (a LoadTestArgs) Deadline() time.Duration {
-	shape, _ := a.Test.Resolved()
-	return a.StartTimeout + shape.TotalDuration() + loadtest.GracefulRampDown + 5*time.Minute
+	shape, _ := a.Config.Resolved()
+	return time.Duration(a.StartTimeout) + shape.TotalDuration() + loadtest.GracefulRampDown + 5*time.Minute
 }
 
 // NewLoadTest registers a LoadTest component.
@@ -264,7 +285,7 @@ func NewLoadTest(ctx *pulumi.Context, name string, args LoadTestArgs, opts ...pu
 	}
 	jobOpts := func(deadline time.Duration) []pulumi.ResourceOption {
 		o := []pulumi.ResourceOption{parent, pulumi.DependsOn(jobDeps)}
-		if !args.SkipAwait {
+		if *args.Await {
 			// Pulumi waits for the Job to complete; give it the whole run.
 			wait := fmt.Sprintf("%dm", int((deadline + 5*time.Minute).Minutes()))
 			o = append(o, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait, Update: wait}))

@@ -31,7 +31,7 @@ func baseLoadTest() components.LoadTestArgs {
 	test := loadtest.DefaultConfig()
 	test.Shape = loadtest.MillionUsers
 	return components.LoadTestArgs{
-		JobName: "loadtest-7", Namespace: pulumi.String("shop"), PartOf: "shop", Test: test,
+		LoadTestSpec: components.LoadTestSpec{Config: test}, JobName: "loadtest-7", Namespace: pulumi.String("shop"), PartOf: "shop",
 		TargetURL:   pulumi.String("http://api.shop.svc.cluster.local:8000"),
 		Target:      components.LoadTestEgress{Pods: components.SelectorLabels("shop", "api"), Port: 8000},
 		Credentials: map[string]pulumi.StringInput{"TEST_PASSWORD": pulumi.String("pw")},
@@ -106,7 +106,7 @@ func TestLoadTest(t *testing.T) {
 			if !reflect.DeepEqual(gotResources, wantResources) {
 				t.Errorf("runner resources\n got %v\nwant %v", gotResources, wantResources)
 			}
-			if pod.Subdomain != "loadtest-7" || pod.RestartPolicy != corev1.RestartPolicyNever || *pod.AutomountServiceAccountToken || pod.Affinity != nil {
+			if pod.Subdomain != "loadtest-7" || pod.RestartPolicy != corev1.RestartPolicyNever || *pod.AutomountServiceAccountToken || pod.Affinity == nil {
 				t.Errorf("pod %+v", pod)
 			}
 			wantSecurity := &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(12345)), RunAsGroup: ptr(int64(12345)), FSGroup: ptr(int64(12345)),
@@ -207,15 +207,15 @@ func TestLoadTest(t *testing.T) {
 				t.Errorf("starter policy types %v", starterPolicy.Spec.PolicyTypes)
 			}
 		}},
-		{"skip await, spread, prometheus, tags", func(a *components.LoadTestArgs) {
-			a.SkipAwait, a.SpreadRunners = true, true
+		{"skip await, no spread, prometheus, tags", func(a *components.LoadTestArgs) {
+			a.Await, a.SpreadRunners = ptr(false), ptr(false)
 			a.PrometheusRemoteWriteURL = "http://prometheus.monitoring:9090/api/v1/write"
-			a.Test.VUsPerRunner = 5000
-			a.Test.Tags = map[string]string{"team": "growth"}
+			a.Config.VUsPerRunner = 5000
+			a.Config.Tags = map[string]string{"team": "growth"}
 			a.Run = loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"}
 		}, func(t *testing.T, j, starter batchv1.Job, c captured) {
 			ctr := j.Spec.Template.Spec.Containers[0]
-			if j.Annotations["pulumi.com/skipAwait"] != "true" || starter.Annotations["pulumi.com/skipAwait"] != "true" || j.Spec.Template.Spec.Affinity == nil || *j.Spec.Parallelism != 2 {
+			if j.Annotations["pulumi.com/skipAwait"] != "true" || starter.Annotations["pulumi.com/skipAwait"] != "true" || j.Spec.Template.Spec.Affinity != nil || *j.Spec.Parallelism != 2 {
 				t.Errorf("job %+v", j)
 			}
 			if !strings.Contains(ctr.Command[2], "'-o' 'experimental-prometheus-rw'") || envMap(ctr)["K6_PROMETHEUS_RW_SERVER_URL"] != "http://prometheus.monitoring:9090/api/v1/write" {
@@ -252,8 +252,8 @@ func TestRunnerCommandContract(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 20} {
 		t.Run(fmt.Sprint(n, " runners"), func(t *testing.T) {
 			args := baseLoadTest()
-			args.Test.VUsPerRunner = (10000 + n - 1) / n
-			args.Test.Tags = map[string]string{"team": "growth"}
+			args.Config.VUsPerRunner = (10000 + n - 1) / n
+			args.Config.Tags = map[string]string{"team": "growth"}
 			args.Run = loadtest.RunInfo{Stack: "staging", RunID: "7", Environment: "staging"}
 			c, job, starter := renderLoadTest(t, args)
 			var cm corev1.ConfigMap
@@ -262,7 +262,7 @@ func TestRunnerCommandContract(t *testing.T) {
 				t.Fatalf("parallelism %d, want %d", got, n)
 			}
 			ctr := job.Spec.Template.Spec.Containers[0]
-			shape, _ := args.Test.Resolved()
+			shape, _ := args.Config.Resolved()
 			shares := make([]int, len(shape.Stages))
 			for i := range n {
 				cmd := exec.Command(ctr.Command[0], ctr.Command[1:]...)
@@ -332,7 +332,7 @@ func TestRunnerCommandContract(t *testing.T) {
 
 func TestLoadTestValidation(t *testing.T) {
 	args := baseLoadTest()
-	args.Test.VUsPerRunner = -1
+	args.Config.VUsPerRunner = -1
 	args.PrometheusRemoteWriteURL = "prometheus:9090"
 	args.TargetURL = nil
 	err := args.Validate("loadtest")
@@ -373,7 +373,7 @@ func TestLoadTestRunnerResourcesOverride(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := baseLoadTest()
-			a.Test.Shape, a.Test.Flow, a.Resources = tt.shape, tt.flow, tt.override
+			a.Config.Shape, a.Config.Flow, a.RunnerResources = tt.shape, tt.flow, tt.override
 			a.Image = components.DefaultK6Image
 			err := a.WithDefaults().Validate("loadtest")
 			if tt.want == nil {
@@ -399,7 +399,7 @@ func ExampleNewLoadTest() {
 	test.Shape = loadtest.MillionUsers // 10,000 VUs: 5 runners of 2,000 (the runner model)
 	resources, _ := mockrun.Capture("example", "staging", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewLoadTest(ctx, "scale", components.LoadTestArgs{
-			JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop", Test: test,
+			LoadTestSpec: components.LoadTestSpec{Config: test}, JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop",
 			Run:       loadtest.RunInfo{Stack: "staging", RunID: "1", Environment: "staging"},
 			TargetURL: pulumi.String("http://api.shop.svc.cluster.local:8000"),
 			Target:    components.LoadTestEgress{Pods: components.SelectorLabels("shop", "api"), Port: 8000},
@@ -445,7 +445,7 @@ var relativeImportRE = regexp.MustCompile(`(?m)^import\s[^;]*?\sfrom\s+'\./([^']
 func TestLoadTestConfigMapCarriesEveryRelativeImport(t *testing.T) {
 	for _, flow := range loadtest.Flows() {
 		args := baseLoadTest()
-		args.Test.Flow, args.Test.Shape = flow, loadtest.Smoke
+		args.Config.Flow, args.Config.Shape = flow, loadtest.Smoke
 		c, _, _ := renderLoadTest(t, args)
 		var cm corev1.ConfigMap
 		c.mustGet("kubernetes:core/v1:ConfigMap", args.JobName, &cm)
@@ -462,7 +462,7 @@ func TestLoadTestConfigMapCarriesEveryRelativeImport(t *testing.T) {
 			t.Errorf("%s: the ConfigMap's scripts import %q, want ./pacing.js and ./summary.js among them", flow, imported)
 		}
 		dir := t.TempDir()
-		if _, err := loadtest.Export(dir, args.Test, args.Run); err != nil {
+		if _, err := loadtest.Export(dir, args.Config, args.Run); err != nil {
 			t.Fatal(err)
 		}
 		exported, _ := filepath.Glob(filepath.Join(dir, "*"))

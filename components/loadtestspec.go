@@ -40,12 +40,12 @@ type loadTestPlan struct {
 }
 
 func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
-	shape, thresholds := a.Test.Resolved()
-	options, err := loadtest.BuildOptions(shape, thresholds, loadtest.Tags(a.Test, a.Run)).JSON()
+	shape, thresholds := a.Config.Resolved()
+	options, err := loadtest.BuildOptions(shape, thresholds, loadtest.Tags(a.Config, a.Run)).JSON()
 	if err != nil {
 		return loadTestPlan{}, fmt.Errorf("options: %w", err)
 	}
-	scripts, err := a.Test.Flow.Files()
+	scripts, err := a.Config.Flow.Files()
 	if err != nil {
 		return loadTestPlan{}, fmt.Errorf("scripts: %w", err)
 	}
@@ -53,7 +53,7 @@ func planLoadTest(a LoadTestArgs) (loadTestPlan, error) {
 	if err != nil {
 		return loadTestPlan{}, fmt.Errorf("starter script: %w", err)
 	}
-	runners := a.Test.Runners()
+	runners := a.Config.Runners()
 	return loadTestPlan{args: a, shape: shape, runners: runners, segments: loadtest.Segments(runners),
 		options: options, scripts: scripts, starter: starter}, nil
 }
@@ -80,7 +80,7 @@ func (p loadTestPlan) meta(name string, annotations pulumi.StringMap) *metav1.Ob
 
 // jobAnnotations skip Pulumi's await when the user asked for it.
 func (p loadTestPlan) jobAnnotations() pulumi.StringMap {
-	if p.args.SkipAwait {
+	if !*p.args.Await {
 		return pulumi.StringMap{SkipAwaitAnnotation: pulumi.String("true")}
 	}
 	return nil
@@ -138,7 +138,7 @@ func envVars(m map[string]string) corev1.EnvVarArray {
 // runnerEnv is BASE_URL, then the segments, the flow's env and k6's own
 // settings, sorted by name.
 func (p loadTestPlan) runnerEnv() corev1.EnvVarArray {
-	plain := loadtest.FlowEnv(p.args.Test)
+	plain := loadtest.FlowEnv(p.args.Config)
 	maps.Copy(plain, loadtest.RunnerEnv(p.segments))
 	plain["K6_NO_USAGE_REPORT"] = "true"
 	if p.args.PrometheusRemoteWriteURL != "" {
@@ -158,7 +158,7 @@ func (p loadTestPlan) runnerCommand() pulumi.StringArray {
 		extra = []string{"-o", "experimental-prometheus-rw"}
 	}
 	return pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(loadtest.RunnerScript(
-		"/scripts/"+p.args.Test.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, loadtest.Tags(p.args.Test, p.args.Run), extra))}
+		"/scripts/"+p.args.Config.Flow.FileName(), "/scripts/"+loadtest.OptionsFile, loadtest.Tags(p.args.Config, p.args.Run), extra))}
 }
 
 // podVolumes mounts the run's ConfigMap at /scripts and a writable /tmp
@@ -209,14 +209,14 @@ func (p loadTestPlan) runnerPod() *corev1.PodSpecArgs {
 			// container's termination message, which the starter reads
 			// from the pod and Pulumi's Job await prints.
 			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
-			Resources:                p.args.Resources.requirements(),
+			Resources:                p.args.RunnerResources.requirements(),
 			SecurityContext:          restrictedContainer(false),
 			VolumeMounts:             mounts,
 		}},
 		Volumes: volumes,
 	}
 	p.args.Placement.applyTo(pod)
-	if p.args.SpreadRunners {
+	if *p.args.SpreadRunners {
 		pod.Affinity = &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
 			PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
 				Weight: pulumi.Int(100),
@@ -261,7 +261,9 @@ func (p loadTestPlan) runnerJob() *batchv1.JobArgs {
 
 // starterDeadline is how long the starter may run: the wait for the
 // runners and five minutes for its own pod and setup().
-func (p loadTestPlan) starterDeadline() time.Duration { return p.args.StartTimeout + 5*time.Minute }
+func (p loadTestPlan) starterDeadline() time.Duration {
+	return time.Duration(p.args.StartTimeout) + 5*time.Minute
+}
 
 // starterName names the starter's Job, ServiceAccount, Role and RoleBinding.
 func (p loadTestPlan) starterName() string { return p.starterJobName() }
@@ -309,7 +311,7 @@ const (
 // Kubernetes API with its own ServiceAccount.
 func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 	mounts, volumes := p.podVolumes()
-	env := loadtest.StarterEnv(p.args.JobName, p.args.JobName, p.runners, p.args.StartTimeout)
+	env := loadtest.StarterEnv(p.args.JobName, p.args.JobName, p.runners, time.Duration(p.args.StartTimeout))
 	env["K6_NO_USAGE_REPORT"] = "true"
 	env[loadtest.EnvKubernetesAPI] = kubernetesAPI
 	env[loadtest.EnvRunnerJob] = p.args.JobName

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"cmp"
 	"fmt"
 
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -24,15 +25,14 @@ type MonitoringArgs struct {
 	Dashboard DashboardConfigMapArgs
 }
 
-// DashboardConfigMapArgs place the dashboard ConfigMap.
+// DashboardConfigMapArgs place the dashboard ConfigMap; the label Grafana's
+// sidecar loads it by, and the namespace a stack sets, are Watch.Grafana's.
 type DashboardConfigMapArgs struct {
 	// Name of the ConfigMap. Required.
 	Name string
-	// Namespace of the ConfigMap. Default: MonitoringArgs.Namespace.
+	// Namespace of the ConfigMap. Default: Watch.Grafana.Namespace, else
+	// MonitoringArgs.Namespace.
 	Namespace pulumi.StringInput
-	// SidecarLabel and SidecarLabelValue mark it for the sidecar. Default
-	// monitoring.DefaultSidecarLabel and monitoring.DefaultSidecarLabelValue.
-	SidecarLabel, SidecarLabelValue string
 }
 
 // Monitoring is a ServiceMonitor per service, a PrometheusRule and the
@@ -48,25 +48,19 @@ type Monitoring struct {
 // NewMonitoring applies it before validating.
 func (a MonitoringArgs) WithDefaults() MonitoringArgs {
 	a.Watch = a.Watch.WithDefaults()
-	if a.Dashboard.Namespace == nil {
-		a.Dashboard.Namespace = a.Namespace
+	if a.Dashboard.Namespace == nil && a.Watch.Grafana.Namespace != "" {
+		a.Dashboard.Namespace = pulumi.String(a.Watch.Grafana.Namespace)
 	}
-	if a.Dashboard.SidecarLabel == "" {
-		a.Dashboard.SidecarLabel = monitoring.DefaultSidecarLabel
-	}
-	if a.Dashboard.SidecarLabelValue == "" {
-		a.Dashboard.SidecarLabelValue = monitoring.DefaultSidecarLabelValue
-	}
+	a.Dashboard.Namespace = cmp.Or(a.Dashboard.Namespace, a.Namespace)
 	return a
 }
 
-// Validate reports every problem with the args, with field paths under
-// path (the monitoring package's own paths for Watch's).
+// Validate reports every problem with the (defaulted) args, with field
+// paths under path (the monitoring package's own, Watch's, under it too).
 func (a MonitoringArgs) Validate(path string) error {
 	var errs validate.Errors
-	errs.Merge(a.Watch.Validate())
+	errs.Merge(validate.Under(path, a.Watch.Validate()))
 	validate.DNSLabel(&errs, validate.Join(path, "dashboard.name"), a.Dashboard.Name, 253)
-	validate.LabelKey(&errs, validate.Join(path, "grafana.sidecarLabel"), a.Dashboard.SidecarLabel)
 	return errs.Err()
 }
 
@@ -133,7 +127,7 @@ func buildMonitoring(a MonitoringArgs) (monitoringObjects, error) {
 	if err != nil {
 		return monitoringObjects{}, fmt.Errorf("dashboard: %w", err)
 	}
-	labels := merged(a.Watch.Labels, map[string]string{a.Dashboard.SidecarLabel: a.Dashboard.SidecarLabelValue})
+	labels := merged(a.Watch.Labels, map[string]string{a.Watch.Grafana.SidecarLabel: a.Watch.Grafana.SidecarLabelValue})
 	return monitoringObjects{monitors: monitors, rule: rule, dashboard: &corev1.ConfigMapArgs{
 		Metadata: objectMeta(a.Dashboard.Name, a.Dashboard.Namespace, stringMap(labels), nil),
 		Data:     pulumi.StringMap{monitoring.DashboardFileName(a.Watch.Stack): pulumi.String(string(dashboard))},

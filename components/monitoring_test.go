@@ -28,9 +28,11 @@ func monitoringArgs() components.MonitoringArgs {
 				{Name: "server", Selector: map[string]string{"app": "server", "tier": "web"}, PodSelector: map[string]string{"app": "server"}, HPA: "server-hpa"},
 				{Name: "client", Selector: map[string]string{"app": "client", "tier": "web"}, PodSelector: map[string]string{"app": "client"}},
 			},
-			Prometheus: monitoring.Prometheus{SelectorLabels: map[string]string{"release": "kps"}},
-			Thresholds: monitoring.Thresholds{LatencyP95: 2 * time.Second},
-			Labels:     map[string]string{"app.kubernetes.io/part-of": "shop"},
+			Settings: monitoring.Settings{
+				Prometheus: monitoring.Prometheus{SelectorLabels: map[string]string{"release": "kps"}},
+				Thresholds: monitoring.Thresholds{LatencyP95: 2 * time.Second},
+			},
+			Labels: map[string]string{"app.kubernetes.io/part-of": "shop"},
 		},
 		Dashboard: components.DashboardConfigMapArgs{Name: "shop-dashboard"},
 	}
@@ -87,7 +89,7 @@ func TestMonitoring(t *testing.T) {
 				o.dashboard.Namespace = "grafana"
 			}},
 			{"the sidecar's label", func(a *components.MonitoringArgs) {
-				a.Dashboard.SidecarLabel, a.Dashboard.SidecarLabelValue = "dashboards", "shop"
+				a.Watch.Grafana.SidecarLabel, a.Watch.Grafana.SidecarLabelValue = "dashboards", "shop"
 			}, func(o *watchObjects) {
 				o.dashboard.Labels = map[string]string{"app.kubernetes.io/part-of": "shop", "dashboards": "shop"}
 			}},
@@ -108,14 +110,14 @@ func TestMonitoringArgsRefused(t *testing.T) {
 	args.Watch.Services[1].Name = "server"
 	args.Watch.Thresholds.LatencyP95 = 0
 	args.Dashboard.Name = "Shop Dashboard"
-	args.Dashboard.SidecarLabel = "bad label"
+	args.Watch.Grafana.SidecarLabel = "bad label"
 	_, err := mockrun.Capture("test", "unit", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewMonitoring(ctx, "shop", args)
 		return err
 	})
 	for _, want := range []string{
-		`services[1].name ("server"): is used twice`,
-		`thresholds.latencyP95 ("0s"): must be positive`,
+		`monitoring.services[1].name ("server"): is used twice`,
+		`monitoring.thresholds.latencyP95 ("0s"): must be positive`,
 		`monitoring.dashboard.name ("Shop Dashboard")`,
 		`monitoring.grafana.sidecarLabel`,
 	} {

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -72,8 +73,22 @@ func (a NamespaceArgs) WithDefaults() NamespaceArgs {
 func (a NamespaceArgs) Validate(path string) error {
 	var errs validate.Errors
 	validate.DNSLabel(&errs, validate.Join(path, "name"), a.Name, 63)
+	if isSystemNamespace(a.Name) {
+		errs.Add(validate.Join(path, "name"), a.Name, "is a namespace of the cluster itself: the stack would enforce restricted Pod Security and a default-deny NetworkPolicy on it, and pulumi destroy would delete it",
+			`use a namespace this stack owns, e.g. "cirkelline"`)
+	}
 	validate.OneOf(&errs, validate.Join(path, "podSecurity"), a.PodSecurity, PodSecurityRestricted, PodSecurityBaseline, PodSecurityPrivileged)
 	return errs.Err()
+}
+
+// isSystemNamespace reports the cluster's own namespaces: Kubernetes starts
+// with default, kube-system, kube-public and kube-node-lease, and reserves
+// the "kube-" prefix for system namespaces (kubernetes.io, Concepts >
+// Namespaces: "Avoid creating namespaces with the prefix kube-"; the names
+// are metav1.NamespaceSystem, metav1.NamespacePublic and
+// corev1.NamespaceNodeLease).
+func isSystemNamespace(ns string) bool {
+	return ns == "default" || strings.HasPrefix(ns, "kube-")
 }
 
 // namespaceLabels are the Pod Security admission labels, the readiness

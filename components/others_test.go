@@ -265,8 +265,8 @@ func TestAppConfigValidation(t *testing.T) {
 
 func baseIngress() components.AlbIngressArgs {
 	return components.AlbIngressArgs{
-		Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop",
-		Routes: []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}},
+		IngressSpec: components.IngressSpec{Name: "shop", Routes: []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}}},
+		Namespace:   pulumi.String("shop"), PartOf: "shop",
 		Backends: map[string]components.IngressBackend{
 			"client": {ServiceName: pulumi.String("client"), Port: 8080},
 			"server": {ServiceName: pulumi.String("server"), Port: 3000},
@@ -320,7 +320,7 @@ func TestAlbIngress(t *testing.T) {
 	}, []objectRow[components.AlbIngressArgs, ingressObjects]{
 		{"defaults", func(*components.AlbIngressArgs) {}, func(*ingressObjects) {}},
 		{"deletion protection, access logs, success codes", func(a *components.AlbIngressArgs) {
-			a.DeletionProtection = true
+			a.DeletionProtection = ptr(true)
 			a.AccessLogs = &components.AlbAccessLogs{Bucket: "shop-alb-logs", Prefix: "prod"}
 			a.SuccessCodes = "200-299"
 		}, func(o *ingressObjects) {
@@ -335,7 +335,7 @@ func TestAlbIngress(t *testing.T) {
 			a.CertificateARN = "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1"
 			a.WAFv2ACLARN = "arn:aws:wafv2:eu-north-1:123456789012:regional/webacl/shop/abc-1"
 			a.Scheme = components.AlbInternal
-			a.ExtraAnnotations = map[string]string{p + "success-codes": "200,204"}
+			a.Annotations = map[string]string{p + "success-codes": "200,204"}
 		}, func(o *ingressObjects) {
 			ann := o.ingress.Annotations
 			ann[p+"listen-ports"] = `[{"HTTP":80},{"HTTPS":443}]`
@@ -519,9 +519,11 @@ func TestNetworkPolicies(t *testing.T) {
 func ExampleNewAlbIngress() {
 	resources, err := mockrun.Capture("example", "dev", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := components.NewAlbIngress(ctx, "shop", components.AlbIngressArgs{
-			Name: "shop", Namespace: pulumi.String("shop"), PartOf: "shop",
-			CertificateARN: "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
-			Routes:         []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}},
+			IngressSpec: components.IngressSpec{
+				Name: "shop", CertificateARN: "arn:aws:acm:eu-north-1:123456789012:certificate/abc-1",
+				Routes: []components.IngressRoute{{Path: "/", Service: "client"}, {Path: "/api", Service: "server"}},
+			},
+			Namespace: pulumi.String("shop"), PartOf: "shop",
 			Backends: map[string]components.IngressBackend{
 				"client": {ServiceName: pulumi.String("client"), Port: 8080},
 				"server": {ServiceName: pulumi.String("server"), Port: 3000},

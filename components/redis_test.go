@@ -19,9 +19,11 @@ import (
 
 func baseElastiCache() components.ElastiCacheRedisArgs {
 	return components.ElastiCacheRedisArgs{
-		Name: "shop-prod", NodeType: "cache.r7g.large", NumCacheClusters: 2, AutomaticFailover: true, MultiAZ: true,
-		TransitEncryption: true, AtRestEncryption: true, AuthToken: pulumi.String("0123456789abcdef0123"),
-		SnapshotRetentionDays: 7, Protect: true,
+		ElastiCacheSpec: components.ElastiCacheSpec{
+			Name: "shop-prod", NodeType: "cache.r7g.large", NumCacheClusters: ptr(2), AutomaticFailover: ptr(true), MultiAZ: ptr(true),
+			SnapshotRetentionDays: ptr(7), Protect: ptr(true),
+		},
+		AuthToken: pulumi.String("0123456789abcdef0123"),
 		SubnetIDs: pulumi.ToStringArray([]string{"subnet-a", "subnet-b"}), VpcID: pulumi.String("vpc-1"),
 		ClientSecurityGroupIDs: []pulumi.StringInput{pulumi.String("sg-nodes"), pulumi.String("sg-pods")},
 	}
@@ -109,7 +111,7 @@ func TestElastiCacheRedis(t *testing.T) {
 			}
 		}},
 		{"single node, unprotected", func(a *components.ElastiCacheRedisArgs) {
-			a.NumCacheClusters, a.AutomaticFailover, a.MultiAZ, a.Protect = 1, false, false, false
+			a.NumCacheClusters, a.AutomaticFailover, a.MultiAZ, a.Protect = ptr(1), ptr(false), ptr(false), ptr(false)
 		}, func(want *cloudObjects) {
 			o := *want
 			rg := o[ecReplicationGroup]
@@ -123,11 +125,12 @@ func TestElastiCacheRedis(t *testing.T) {
 
 func TestElastiCacheRedisValidation(t *testing.T) {
 	args := baseElastiCache()
-	args.NumCacheClusters = 1
-	args.TransitEncryption = false
+	args.NumCacheClusters = ptr(1)
+	args.TransitEncryption = ptr(false)
 	args.MaintenanceWindow = "sunday 3am"
 	args.KMSKeyARN = "arn:aws:kms:eu-north-1:123456789012:key/abc"
-	args.AtRestEncryption = false
+	args.AtRestEncryption = ptr(false)
+	args.ElastiCacheSpec = args.WithDefaults()
 	err := args.Validate("redis.elasticache")
 	for _, want := range []string{
 		`redis.elasticache.automaticFailover (true): needs at least two cache clusters`,

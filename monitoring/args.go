@@ -9,12 +9,18 @@
 package monitoring
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/cirkelline/infra/internal/duration"
 	"github.com/cirkelline/infra/internal/validate"
 )
 
@@ -22,9 +28,29 @@ import (
 // from; the error lists every problem with its field path.
 var ErrInvalidArgs = errors.New("monitoring: invalid arguments")
 
-// Args are a stack's monitoring inputs. Zero values mean the documented
-// default (WithDefaults).
+// Settings are what a stack sets on its monitoring: the stack file's
+// "monitoring" block embeds them (the json tags are its keys). Zero values
+// mean the documented default (WithDefaults).
+type Settings struct {
+	// Prometheus is the stack's Prometheus: how its objects are selected
+	// and where it scrapes from.
+	Prometheus Prometheus `json:"prometheus"`
+	// Grafana is where the dashboard goes.
+	Grafana Grafana `json:"grafana"`
+	// MetricsPath every service serves its metrics on, on its "metrics"
+	// port. Default "/metrics".
+	MetricsPath string `json:"metricsPath,omitempty"`
+	// Requests names the services' own HTTP metrics.
+	Requests RequestMetrics `json:"requests"`
+	// Thresholds of the alerts.
+	Thresholds Thresholds `json:"thresholds"`
+}
+
+// Args are a stack's monitoring inputs: its settings, and what the
+// composition wires. Zero values mean the documented default
+// (WithDefaults).
 type Args struct {
+	Settings
 	// Stack names the stack: the dashboard's title and uid, and the value
 	// of the load test's "stack" label. Required.
 	Stack string
@@ -32,13 +58,6 @@ type Args struct {
 	Namespace string
 	// Services to scrape and watch. At least one.
 	Services []Service
-	// Prometheus is the stack's Prometheus: how its objects are selected
-	// and where it scrapes from.
-	Prometheus Prometheus
-	// Requests names the services' own HTTP metrics.
-	Requests RequestMetrics
-	// Thresholds of the alerts.
-	Thresholds Thresholds
 	// Labels are added to every object built here (the project's
 	// app.kubernetes.io labels, say). Default none.
 	Labels map[string]string
@@ -58,7 +77,7 @@ type Service struct {
 	// Port is the name of the Service port (and container port) that
 	// serves metrics. Default "http".
 	Port string
-	// Path of the metrics endpoint. Default "/metrics".
+	// Path of the metrics endpoint. Default Settings.MetricsPath.
 	Path string
 	// Container is the name of the service's container in its pods, for
 	// the CPU and memory panels. Default "app".
@@ -74,17 +93,29 @@ type Prometheus struct {
 	// that the Prometheus's serviceMonitorSelector and ruleSelector pick
 	// them up (kube-prometheus-stack selects its release:
 	// {"release": "<release name>"}). Default none.
-	SelectorLabels map[string]string
+	SelectorLabels map[string]string `json:"selectorLabels,omitempty"`
 	// Namespace Prometheus runs in, for the NetworkPolicy. Default
 	// "monitoring".
-	Namespace string
+	Namespace string `json:"namespace,omitempty"`
 	// PodLabels of the Prometheus pods, for the NetworkPolicy. Default
 	// {"app.kubernetes.io/name": "prometheus"}, which prometheus-operator
 	// puts on every Prometheus pod (pkg/prometheus/server/operator.go,
 	// makeSelectorLabels, applicationNameLabelValue "prometheus", v0.93.0).
-	PodLabels map[string]string
+	PodLabels map[string]string `json:"podLabels,omitempty"`
 	// Interval between scrapes. Default 30s.
-	Interval time.Duration
+	Interval duration.Duration `json:"interval,omitempty"`
+}
+
+// Grafana places the dashboard's ConfigMap for Grafana's dashboard sidecar.
+type Grafana struct {
+	// SidecarLabel and SidecarLabelValue mark the ConfigMap for the
+	// sidecar. Default grafana_dashboard: "1" (the grafana chart's label,
+	// kube-prometheus-stack's value).
+	SidecarLabel      string `json:"sidecarLabel,omitempty"`
+	SidecarLabelValue string `json:"sidecarLabelValue,omitempty"`
+	// Namespace of the ConfigMap. Default: the stack's namespace (the
+	// sidecar must then search every namespace, or this one).
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // RequestMetrics names the services' HTTP metrics. The defaults are what
@@ -93,33 +124,33 @@ type Prometheus struct {
 // status grouped as "5xx" by default, and the histogram
 // http_request_duration_seconds{handler,method}).
 type RequestMetrics struct {
-	// Requests is the request counter. Default "http_requests_total".
-	Requests string
+	// Counter of requests. Default "http_requests_total".
+	Counter string `json:"counter,omitempty"`
 	// StatusLabel holds the response's status code. Default "status".
-	StatusLabel string
+	StatusLabel string `json:"statusLabel,omitempty"`
 	// ServerErrors matches the status values of server errors (a PromQL
 	// regular expression). Default "5.." (matches "503" and "5xx").
-	ServerErrors string
+	ServerErrors string `json:"serverErrors,omitempty"`
 	// Duration is the request-duration histogram, in seconds, without
 	// "_bucket". Default "http_request_duration_seconds".
-	Duration string
+	Duration string `json:"duration,omitempty"`
 }
 
 // Thresholds of the alerts (and the dashboard's threshold lines).
 type Thresholds struct {
 	// LatencyP95 is the p95 request duration the stack must stay under:
 	// the same number as the load test's http_req_duration p(95)
-	// threshold. Required.
-	LatencyP95 time.Duration
+	// threshold, which a stack passes in (not a key of its own). Required.
+	LatencyP95 time.Duration `json:"-"`
 	// ErrorRatio is the share of server errors (5xx) among requests above
 	// which HighErrorRatio fires. Default 0.05.
-	ErrorRatio float64
+	ErrorRatio float64 `json:"errorRatio,omitempty"`
 	// RateLimitedRatio is the share of a limiter's requests answered 429
 	// above which RateLimitingHigh fires. Default 0.10.
-	RateLimitedRatio float64
+	RateLimitedRatio float64 `json:"rateLimitedRatio,omitempty"`
 	// Restarts is how many restarts of one container within 15 minutes
 	// fire PodRestarting. Default 3.
-	Restarts int
+	Restarts int `json:"restarts,omitempty"`
 }
 
 // Defaults of Args, each applied only to a zero field.
@@ -144,65 +175,120 @@ func DefaultPrometheusPodLabels() map[string]string {
 	return map[string]string{"app.kubernetes.io/name": "prometheus"}
 }
 
-// WithDefaults returns a copy of a with every zero field set to its
-// default. The maps and slices of the copy are its own.
-func (a Args) WithDefaults() Args {
-	a.Services = slices.Clone(a.Services)
-	for i := range a.Services {
-		s := &a.Services[i]
-		if s.Port == "" {
-			s.Port = DefaultPort
-		}
-		if s.Path == "" {
-			s.Path = DefaultPath
-		}
-		if s.Container == "" {
-			s.Container = DefaultContainer
-		}
-	}
-	p := &a.Prometheus
-	if p.Namespace == "" {
-		p.Namespace = DefaultPrometheusNamespace
-	}
+// WithDefaults returns a copy of s with every zero field set to its
+// default. The maps of the copy are its own.
+func (s Settings) WithDefaults() Settings {
+	p := &s.Prometheus
+	p.Namespace = cmp.Or(p.Namespace, DefaultPrometheusNamespace)
 	if len(p.PodLabels) == 0 {
 		p.PodLabels = DefaultPrometheusPodLabels()
 	}
 	p.PodLabels = maps.Clone(p.PodLabels)
 	p.SelectorLabels = maps.Clone(p.SelectorLabels)
-	if p.Interval == 0 {
-		p.Interval = DefaultInterval
-	}
-	r := &a.Requests
-	if r.Requests == "" {
-		r.Requests = DefaultRequests
-	}
-	if r.StatusLabel == "" {
-		r.StatusLabel = DefaultStatusLabel
-	}
-	if r.ServerErrors == "" {
-		r.ServerErrors = DefaultServerErrors
-	}
-	if r.Duration == "" {
-		r.Duration = DefaultDuration
-	}
-	t := &a.Thresholds
-	if t.ErrorRatio == 0 {
-		t.ErrorRatio = DefaultErrorRatio
-	}
-	if t.RateLimitedRatio == 0 {
-		t.RateLimitedRatio = DefaultRateLimitedRatio
-	}
-	if t.Restarts == 0 {
-		t.Restarts = DefaultRestarts
+	p.Interval = cmp.Or(p.Interval, duration.Duration(DefaultInterval))
+	g := &s.Grafana
+	g.SidecarLabel = cmp.Or(g.SidecarLabel, DefaultSidecarLabel)
+	g.SidecarLabelValue = cmp.Or(g.SidecarLabelValue, DefaultSidecarLabelValue)
+	s.MetricsPath = cmp.Or(s.MetricsPath, DefaultPath)
+	r := &s.Requests
+	r.Counter = cmp.Or(r.Counter, DefaultRequests)
+	r.StatusLabel = cmp.Or(r.StatusLabel, DefaultStatusLabel)
+	r.ServerErrors = cmp.Or(r.ServerErrors, DefaultServerErrors)
+	r.Duration = cmp.Or(r.Duration, DefaultDuration)
+	t := &s.Thresholds
+	t.ErrorRatio = cmp.Or(t.ErrorRatio, DefaultErrorRatio)
+	t.RateLimitedRatio = cmp.Or(t.RateLimitedRatio, DefaultRateLimitedRatio)
+	t.Restarts = cmp.Or(t.Restarts, DefaultRestarts)
+	return s
+}
+
+// WithDefaults returns a copy of a with every zero field set to its
+// default. The maps and slices of the copy are its own.
+func (a Args) WithDefaults() Args {
+	a.Settings = a.Settings.WithDefaults()
+	a.Services = slices.Clone(a.Services)
+	for i := range a.Services {
+		s := &a.Services[i]
+		s.Port = cmp.Or(s.Port, DefaultPort)
+		s.Path = cmp.Or(s.Path, a.MetricsPath)
+		s.Container = cmp.Or(s.Container, DefaultContainer)
 	}
 	a.Labels = maps.Clone(a.Labels)
 	return a
+}
+
+var (
+	// promMetricName and promLabelName are Prometheus's data model
+	// (prometheus.io/docs/concepts/data_model: metric names
+	// [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*).
+	promMetricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	promLabelName  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
+
+// Validate reports every problem of s (after WithDefaults), each with its
+// field path (its json keys).
+func (s Settings) Validate() error {
+	var errs validate.Errors
+	labels := func(path string, l map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(l)) {
+			validate.LabelKey(&errs, path, k)
+			if problems := k8svalidation.IsValidLabelValue(l[k]); len(problems) > 0 {
+				errs.Add(validate.Key(path, k), l[k], "is not a label value: "+problems[0], "")
+			}
+		}
+	}
+	labels("prometheus.selectorLabels", s.Prometheus.SelectorLabels)
+	labels("prometheus.podLabels", s.Prometheus.PodLabels)
+	validate.DNSLabel(&errs, "prometheus.namespace", s.Prometheus.Namespace, 63)
+	if d := s.Prometheus.Interval; time.Duration(d) < time.Second {
+		errs.Add("prometheus.interval", d.String(), "must be at least 1s", `e.g. "30s"`)
+	}
+	validate.LabelKey(&errs, "grafana.sidecarLabel", s.Grafana.SidecarLabel)
+	if problems := k8svalidation.IsValidLabelValue(s.Grafana.SidecarLabelValue); len(problems) > 0 {
+		errs.Add("grafana.sidecarLabelValue", s.Grafana.SidecarLabelValue, "is not a label value: "+problems[0], "")
+	}
+	if s.Grafana.Namespace != "" {
+		validate.DNSLabel(&errs, "grafana.namespace", s.Grafana.Namespace, 63)
+	}
+	if !strings.HasPrefix(s.MetricsPath, "/") {
+		errs.Add("metricsPath", s.MetricsPath, "must start with /", `e.g. "/metrics"`)
+	}
+	r := s.Requests
+	for _, f := range []struct {
+		path, value string
+		re          *regexp.Regexp
+	}{
+		{"requests.counter", r.Counter, promMetricName},
+		{"requests.duration", r.Duration, promMetricName},
+		{"requests.statusLabel", r.StatusLabel, promLabelName},
+	} {
+		if !f.re.MatchString(f.value) {
+			errs.Add(f.path, f.value, "is not a Prometheus name", "use letters, digits and underscores, not starting with a digit")
+		}
+	}
+	if _, err := regexp.Compile("^(?:" + r.ServerErrors + ")$"); err != nil {
+		errs.Add("requests.serverErrors", r.ServerErrors, "is not a regular expression of status values", `e.g. "5.."`)
+	}
+	t := s.Thresholds
+	for _, f := range []struct {
+		path  string
+		value float64
+	}{{"thresholds.errorRatio", t.ErrorRatio}, {"thresholds.rateLimitedRatio", t.RateLimitedRatio}} {
+		if f.value <= 0 || f.value >= 1 {
+			errs.Add(f.path, f.value, "must be between 0 and 1 (exclusive)", "a share of requests, e.g. 0.05")
+		}
+	}
+	if t.Restarts < 1 {
+		errs.Add("thresholds.restarts", t.Restarts, "must be at least 1", "")
+	}
+	return errs.Err()
 }
 
 // Validate reports every problem of a (after WithDefaults), each with its
 // field path, as one error matching ErrInvalidArgs and validate.ErrInvalid.
 func (a Args) Validate() error {
 	var errs validate.Errors
+	errs.Merge(a.Settings.Validate())
 	if a.Stack == "" {
 		errs.Add("stack", nil, "is required", "pass the stack's name")
 	}
@@ -224,27 +310,12 @@ func (a Args) Validate() error {
 		if len(s.PodSelector) == 0 {
 			errs.Add(validate.Join(path, "podSelector"), nil, "is empty", "pass the pods' labels (an empty selector would open every pod)")
 		}
-		if s.Path == "" || s.Path[0] != '/' {
+		if s.Path != a.MetricsPath && !strings.HasPrefix(s.Path, "/") {
 			errs.Add(validate.Join(path, "path"), s.Path, "must start with /", "")
 		}
 	}
-	t := a.Thresholds
-	if t.LatencyP95 <= 0 {
-		errs.Add("thresholds.latencyP95", t.LatencyP95.String(), "must be positive", "pass the load test's http_req_duration p(95) threshold")
-	}
-	for _, r := range []struct {
-		path  string
-		value float64
-	}{{"thresholds.errorRatio", t.ErrorRatio}, {"thresholds.rateLimitedRatio", t.RateLimitedRatio}} {
-		if r.value <= 0 || r.value >= 1 {
-			errs.Add(r.path, r.value, "must be between 0 and 1 (exclusive)", "a share of requests, e.g. 0.05")
-		}
-	}
-	if t.Restarts < 1 {
-		errs.Add("thresholds.restarts", t.Restarts, "must be at least 1", "")
-	}
-	if a.Prometheus.Interval < time.Second {
-		errs.Add("prometheus.interval", a.Prometheus.Interval.String(), "must be at least 1s", "")
+	if a.Thresholds.LatencyP95 <= 0 {
+		errs.Add("thresholds.latencyP95", a.Thresholds.LatencyP95.String(), "must be positive", "pass the load test's http_req_duration p(95) threshold")
 	}
 	if err := errs.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidArgs, err)

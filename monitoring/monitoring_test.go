@@ -34,9 +34,11 @@ func baseArgs() monitoring.Args {
 				Selector:    map[string]string{"app.kubernetes.io/name": "client"},
 				PodSelector: map[string]string{"app.kubernetes.io/name": "client"}},
 		},
-		Prometheus: monitoring.Prometheus{SelectorLabels: map[string]string{"release": "kube-prometheus-stack"}},
-		Thresholds: monitoring.Thresholds{LatencyP95: 2 * time.Second},
-		Labels:     map[string]string{"app.kubernetes.io/part-of": "staging"},
+		Settings: monitoring.Settings{
+			Prometheus: monitoring.Prometheus{SelectorLabels: map[string]string{"release": "kube-prometheus-stack"}},
+			Thresholds: monitoring.Thresholds{LatencyP95: 2 * time.Second},
+		},
+		Labels: map[string]string{"app.kubernetes.io/part-of": "staging"},
 	}
 }
 

@@ -229,7 +229,7 @@ func (q queries) requestRate(window string, errorsOnly bool) string {
 	if errorsOnly {
 		match += fmt.Sprintf(", %s=~%q", r.StatusLabel, r.ServerErrors)
 	}
-	return fmt.Sprintf("sum by (namespace, service) (rate(%s{%s}[%s]))", r.Requests, match, window)
+	return fmt.Sprintf("sum by (namespace, service) (rate(%s{%s}[%s]))", r.Counter, match, window)
 }
 
 func (q queries) errorRatio(window string) string {

@@ -125,45 +125,17 @@ type ServiceConfig struct {
 	Redis bool `json:"redis,omitempty"`
 }
 
-// IngressConfig is the ALB Ingress.
+// IngressConfig is the ALB Ingress: the component's spec (its keys and
+// defaults, components.IngressSpec), whether there is one, and what only
+// a stack decides.
 type IngressConfig struct {
 	// Enabled creates the Ingress. Default true.
 	Enabled bool `json:"enabled"`
-	// Name of the Ingress. Default "<namespace>".
-	Name string `json:"name,omitempty"`
-	// Scheme: "internet-facing" or "internal". Default "internet-facing".
-	Scheme components.AlbScheme `json:"scheme"`
-	// CertificateARN of the ACM certificate; required in production.
-	CertificateARN string `json:"certificateArn,omitempty"`
-	// GroupName shares an ALB between Ingresses. Default: none.
-	GroupName string `json:"groupName,omitempty"`
-	// WAFv2ACLARN attaches a WAFv2 web ACL. Default: none.
-	WAFv2ACLARN string `json:"wafAclArn,omitempty"`
-	// HealthCheckPath for the target groups. Default components.DefaultHealthPath.
-	HealthCheckPath string `json:"healthCheckPath"`
-	// SSLPolicy of the HTTPS listener. Default components.DefaultSSLPolicy.
-	SSLPolicy string `json:"sslPolicy"`
-	// Hosts to match; empty matches any host.
-	Hosts []string `json:"hosts,omitempty"`
-	// Routes from paths to services. Default: "/" to cirkelline-backend.
-	Routes []components.IngressRoute `json:"routes"`
-	// Annotations are extra annotations; they win over generated ones.
-	Annotations map[string]string `json:"annotations,omitempty"`
-	// SkipAwait: `pulumi up` does not wait for the ALB's address (a cluster
-	// without the AWS Load Balancer Controller). Default false.
-	SkipAwait bool `json:"skipAwait,omitempty"`
+	components.IngressSpec
 	// AllowPlainHTTP lets an internet-facing ALB without a certificate
 	// serve plain HTTP (logins, tokens and uploads in clear). Default
 	// false: such a stack is refused; never allowed in production.
 	AllowPlainHTTP bool `json:"allowPlainHttp,omitempty"`
-	// DeletionProtection keeps AWS from deleting the ALB (turn it off, up,
-	// then destroy). Default: true in production, false elsewhere.
-	DeletionProtection *bool `json:"deletionProtection,omitempty"`
-	// AccessLogs sends the ALB's access logs to S3. Default: none (a
-	// production stack without them is warned about).
-	AccessLogs *components.AlbAccessLogs `json:"accessLogs,omitempty"`
-	// SuccessCodes the target health check accepts. Default "200".
-	SuccessCodes string `json:"successCodes"`
 }
 
 // NetworkPolicyConfig restricts traffic in the namespace.

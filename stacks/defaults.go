@@ -19,7 +19,7 @@ func Defaults() Config {
 	backend := DefaultService()
 	backend.Name = DefaultServiceName
 	backend.Image = DefaultImage
-	return Config{
+	c := Config{
 		Environment: Development,
 		Namespace:   DefaultNamespace,
 		PodSecurity: components.PodSecurityRestricted,
@@ -29,23 +29,29 @@ func Defaults() Config {
 		},
 		Services: []ServiceConfig{backend},
 		Ingress: IngressConfig{
-			Enabled:         true,
-			Scheme:          components.AlbInternetFacing,
-			HealthCheckPath: components.DefaultHealthPath,
-			SSLPolicy:       components.DefaultSSLPolicy,
-			SuccessCodes:    components.DefaultSuccessCodes,
-			Routes:          []components.IngressRoute{{Path: "/", PathType: components.PathPrefix, Service: DefaultServiceName}},
+			Enabled:     true,
+			IngressSpec: components.IngressSpec{Routes: []components.IngressRoute{{Path: "/", Service: DefaultServiceName}}},
 		},
-		Redis:      defaultRedis(),
-		LoadTest:   defaultLoadTest(),
-		Monitoring: defaultMonitoring(),
-		Cluster:    defaultCluster(),
+		Redis:    defaultRedis(),
+		LoadTest: defaultLoadTest(),
+		Cluster:  defaultCluster(),
 		NetworkPolicy: NetworkPolicyConfig{
 			Enabled:          true,
 			HTTPSEgressCIDRs: []string{components.AnyIPv4},
 			RedisCIDRs:       []string{components.AnyIPv4},
 		},
 	}
+	c.specDefaults()
+	return c
+}
+
+// specDefaults applies each component spec's own defaults (its
+// WithDefaults): to Defaults, so they show in Pulumi.yaml, and again after
+// decoding, to the entries and fields a stack file sets to zero.
+func (c *Config) specDefaults() {
+	c.Ingress.IngressSpec = c.Ingress.WithDefaults()
+	c.LoadTest.LoadTestSpec = c.LoadTest.LoadTestSpec.WithDefaults()
+	c.Monitoring.Settings = c.Monitoring.WithDefaults()
 }
 
 // DefaultService is what every entry of services starts from, before the
@@ -86,11 +92,6 @@ func (c *Config) resolveNames() {
 	}
 	c.resolveRedis()
 	c.resolveLoadTest()
-	for i := range c.Ingress.Routes {
-		if c.Ingress.Routes[i].PathType == "" {
-			c.Ingress.Routes[i].PathType = components.PathPrefix
-		}
-	}
 	for i := range c.Services {
 		c.Services[i].PDB = c.Services[i].PDB.WithDefaults()
 		if c.Services[i].Probe.ReadinessPath == "" {

@@ -80,6 +80,7 @@ func Load(src Source, project, stack string, opts ...LoadOption) (*Config, error
 		return nil, configError(stack, &errs)
 	}
 	cfg.validateUnusedRedis(&errs) // before resolveNames fills in the defaults
+	cfg.specDefaults()
 	cfg.resolveNames()
 	readSecrets(&errs, src, &cfg, o)
 	readRedisToken(&errs, src, &cfg, o)

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cirkelline/infra/components"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/stacks/stacktest"
@@ -15,26 +16,24 @@ import (
 
 const project = "cirkelline"
 
+// TestLoadBase: the production stack's service, loaded, is the stack
+// file's values on the seed's defaults, written out
+// (stacktest.ProductionService): a wrong default fails here.
 func TestLoadBase(t *testing.T) {
 	cfg, err := stacks.Load(stacktest.ProductionSource(), project, "production")
 	if err != nil {
 		t.Fatalf("base config must load: %v", err)
 	}
-	s := cfg.Services[0]
-	if s.HPA.MinReplicas != 3 || s.HPA.MaxReplicas != 50 || s.HPA.CPUUtilization != 70 || s.HPA.MemoryUtilization != 80 {
-		t.Errorf("hpa = %+v, want 3-50 with the default 70/80 targets", s.HPA)
+	want := stacktest.ProductionService()
+	if diff := cmp.Diff(want, cfg.Services[0]); diff != "" {
+		t.Errorf("the loaded service (-want +got):\n%s", diff)
 	}
-	if s.Resources != components.DefaultResources() || s.Port != 8000 || !s.AppConfig {
-		t.Errorf("service defaults not applied: %+v", s)
-	}
-	if *s.PDB.MaxUnavailable != 1 || s.Probe.ReadinessPath != "/health" {
-		t.Errorf("derived defaults not applied: pdb %+v probe %+v", s.PDB, s.Probe)
+	names := []string{cfg.ServiceAccount.Name, cfg.App.ConfigMapName, cfg.App.SecretName, cfg.Ingress.Name, cfg.Redis.ElastiCache.Name}
+	if diff := cmp.Diff([]string{"cirkelline", "cirkelline-config", "cirkelline-secrets", "cirkelline", "cirkelline-production"}, names); diff != "" {
+		t.Errorf("names derived from the namespace and the stack (-want +got):\n%s", diff)
 	}
 	if got := fmt.Sprint(cfg.Secrets["DATABASE_URL"]); got != "[secret]" {
 		t.Errorf("a secret must print as [secret], printed %q", got)
-	}
-	if cfg.ServiceAccount.Name != "cirkelline" || cfg.App.SecretName != "cirkelline-secrets" {
-		t.Errorf("names not derived from the namespace: %+v %+v", cfg.ServiceAccount, cfg.App)
 	}
 }
 
@@ -72,8 +71,10 @@ func TestSecretEnvCanBeRenamedAndDropped(t *testing.T) {
 	}
 }
 
-// TestProjectDefaultsMatchGo keeps Pulumi.yaml's declared defaults and the
-// Go defaults in step: a stack that sets nothing gets stacks.Defaults().
+// TestProjectDefaultsMatchGo: a stack file that sets nothing (but the one
+// key every stack must) loads, through Pulumi.yaml's declared defaults
+// (TestProjectSchema writes them from stacks.Defaults), to the same config
+// as without them.
 func TestProjectDefaultsMatchGo(t *testing.T) {
 	sc, err := stackfile.LoadStackConfig("..", "staging")
 	if err != nil {

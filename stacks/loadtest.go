@@ -3,7 +3,6 @@ package stacks
 import (
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -12,39 +11,24 @@ import (
 	"github.com/cirkelline/infra/loadtest"
 )
 
-// LoadTestConfig is the stack's k6 load test (config key "loadtest"): the
-// k6 side (shape, flow, thresholds, capacity; see loadtest.Config, whose
-// fields sit at this level) and how it runs in the cluster.
+// LoadTestConfig is the stack's k6 load test (config key "loadtest"):
+// the component's spec (its keys and defaults, components.LoadTestSpec,
+// which holds the k6 side, loadtest.Config), and what only a stack
+// decides: whether there is one, the run, its target and credentials.
 type LoadTestConfig struct {
-	loadtest.Config
+	components.LoadTestSpec
 	// Enabled creates the Job. Default false: no load test.
 	Enabled bool `json:"enabled"`
 	// AllowProduction is required to load-test a production stack. Default false.
 	AllowProduction bool `json:"allowProduction,omitempty"`
 	// RunID is part of the Job's name: change it to start a new run. Default "1".
 	RunID string `json:"runId"`
-	// Image of k6. Default "grafana/k6:1.3.0".
-	Image string `json:"image"`
 	// Target of the test: a service of the stack (default: the first), the
 	// ingress, or an explicit URL.
 	Target LoadTestTarget `json:"target"`
 	// SecretEnv maps runner variables to secret config keys. Default for the
 	// cirkelline flow: TEST_EMAIL from loadtestEmail, TEST_PASSWORD from loadtestPassword.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
-	// RunnerResources per runner pod. Default: the runner model's need at
-	// the shape's peak (components.RunnerResources); an override below it
-	// is refused.
-	RunnerResources components.ResourcesSpec `json:"runnerResources"`
-	// StartTimeout is how long the starter waits for every runner to be
-	// scheduled and ready (a new node included) before failing the run.
-	// Default 10m.
-	StartTimeout loadtest.Duration `json:"startTimeout"`
-	// SpreadRunners prefers one runner per node. Default true.
-	SpreadRunners bool `json:"spreadRunners"`
-	// Await makes `pulumi up` wait for the test and fail when it fails. Default true.
-	Await bool `json:"await"`
-	// PrometheusRemoteWriteURL streams metrics to Prometheus. Default: none.
-	PrometheusRemoteWriteURL string `json:"prometheusRemoteWriteUrl,omitempty"`
 }
 
 // LoadTestTarget is what the runners send traffic to; at most one field.
@@ -58,11 +42,7 @@ type LoadTestTarget struct {
 }
 
 func defaultLoadTest() LoadTestConfig {
-	return LoadTestConfig{
-		Config: loadtest.DefaultConfig(), RunID: "1", Image: components.DefaultK6Image,
-		StartTimeout:  loadtest.Duration(loadtest.DefaultStartTimeout),
-		SpreadRunners: true, Await: true,
-	}
+	return LoadTestConfig{LoadTestSpec: components.LoadTestSpec{Config: loadtest.DefaultConfig()}, RunID: "1"}
 }
 
 // secretEnvOrDefault is SecretEnv, or the flow's default credentials
@@ -91,11 +71,24 @@ func (c *Config) LoadTestRun() loadtest.RunInfo {
 // LoadTestJobName is the Job's name: a new run ID is a new Job.
 func (c *Config) LoadTestJobName() string { return "loadtest-" + c.LoadTest.RunID }
 
+// FlowRequestPath is where the shipped flows send their requests: under
+// /api (loadtest/scripts: cirkelline's /api/auth/login and /api/chat,
+// partypic's /api/sessions and /api/auth/register; the health check aside;
+// TestFlowsRequestUnderFlowRequestPath reads the scripts).
+const FlowRequestPath = "/api/"
+
 // LoadTestTargetService is the service whose HPA the test exercises: the
-// target service, or the first one behind the ingress route "/".
+// target service; through the ingress, the service its routes send
+// FlowRequestPath to (with partypic's routes, the server at /api, not the
+// client at /); for an explicit URL, the first service.
 func (c *Config) LoadTestTargetService() (ServiceConfig, int, bool) {
-	name := c.LoadTest.Target.Service
-	if name == "" && len(c.Services) > 0 {
+	t := c.LoadTest.Target
+	name := t.Service
+	switch {
+	case name != "":
+	case t.Ingress && c.Ingress.Enabled:
+		name = routedService(c.Ingress.Routes, FlowRequestPath)
+	case len(c.Services) > 0:
 		name = c.Services[0].Name
 	}
 	i := slices.IndexFunc(c.Services, func(s ServiceConfig) bool { return s.Name == name })
@@ -103,6 +96,23 @@ func (c *Config) LoadTestTargetService() (ServiceConfig, int, bool) {
 		return ServiceConfig{}, -1, false
 	}
 	return c.Services[i], i, true
+}
+
+// routedService is the service of the first route, in the order the ALB
+// evaluates them (components.SortedRoutes: longest path first), that
+// matches path: an Exact route the same path, a Prefix route the path or
+// a path below it, element by element (Kubernetes' Ingress path
+// semantics: "/api" matches "/api/chat", not "/apix"). "" when none does.
+func routedService(routes []components.IngressRoute, path string) string {
+	for _, r := range components.SortedRoutes(routes) {
+		prefix := strings.TrimSuffix(r.Path, "/") + "/"
+		switch {
+		case r.PathType == components.PathExact && r.Path == path,
+			r.PathType != components.PathExact && (path == r.Path || strings.HasPrefix(path, prefix)):
+			return r.Service
+		}
+	}
+	return ""
 }
 
 func (c *Config) validateLoadTest(errs *validate.Errors) {
@@ -113,9 +123,6 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 	if c.Environment == Production && !lt.AllowProduction {
 		errs.Add("loadtest.enabled", true, "would load-test a production stack",
 			"set loadtest.allowProduction: true if that is really meant (and tell the on-call)")
-	}
-	if lt.RunID == "" || len(lt.RunID) > 40 {
-		errs.Add("loadtest.runId", lt.RunID, "must be 1–40 characters", `use e.g. "1", "2025-12-14a"`)
 	}
 	targets := 0
 	for _, set := range []bool{lt.Target.Service != "", lt.Target.Ingress, lt.Target.URL != ""} {
@@ -130,9 +137,7 @@ func (c *Config) validateLoadTest(errs *validate.Errors) {
 		errs.Add("loadtest.target.service", lt.Target.Service, "is not a service of this stack", "use one of: "+strings.Join(c.ServiceNames(), ", "))
 	}
 	if u := lt.Target.URL; u != "" {
-		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			errs.Add("loadtest.target.url", u, "is not an absolute http(s) URL (k6 needs a scheme and a host in BASE_URL)", `write it with its scheme, e.g. "https://api.example.com"`)
-		}
+		validate.HTTPURL(errs, "loadtest.target.url", u, "https://api.example.com")
 	}
 	if c.Environment == Production && components.ImageTag(lt.Image) == "latest" {
 		errs.Add("loadtest.image", lt.Image, `uses the "latest" tag in production, which refuses "latest" images everywhere`, "pin k6's version, e.g. \""+components.DefaultK6Image+"\"")

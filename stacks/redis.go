@@ -1,7 +1,9 @@
 package stacks
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"reflect"
 
 	"github.com/cirkelline/infra/components"
@@ -40,41 +42,17 @@ type RedisConfig struct {
 	InCluster InClusterRedisConfig `json:"inCluster"`
 }
 
-// ElastiCacheConfig is the replication group. Fields marked "production
-// default" default differently when environment is production.
+// ElastiCacheConfig is the replication group: the component's spec (its
+// keys and defaults, components.ElastiCacheSpec; the stack defaults some
+// differently in production) and where its network comes from.
 type ElastiCacheConfig struct {
-	// Name of the replication group. Default "<project>-<stack>".
-	Name string `json:"name,omitempty"`
-	// NodeType. Default "cache.t4g.small" (production default "cache.r7g.large").
-	NodeType string `json:"nodeType,omitempty"`
-	// EngineVersion. Default components.DefaultRedisEngineVersion.
-	EngineVersion string `json:"engineVersion,omitempty"`
-	// ParameterGroupName. Default components.DefaultRedisParameterGroup.
-	ParameterGroupName string `json:"parameterGroupName,omitempty"`
-	// Port. Default components.RedisPort (6379).
-	Port int `json:"port,omitempty"`
-	// NumCacheClusters (primary plus replicas). Default 1 (production default 2).
-	NumCacheClusters *int `json:"numCacheClusters,omitempty"`
-	// AutomaticFailover. Default false (production default true).
-	AutomaticFailover *bool `json:"automaticFailover,omitempty"`
-	// MultiAZ. Default false (production default true).
-	MultiAZ *bool `json:"multiAz,omitempty"`
-	// TransitEncryption (TLS, rediss://). Default true.
-	TransitEncryption bool `json:"transitEncryption"`
-	// AtRestEncryption. Default true. Changing it replaces the group (data is lost).
-	AtRestEncryption bool `json:"atRestEncryption"`
-	// KMSKeyARN for at-rest encryption. Default: AWS-managed key. Changing it replaces the group.
-	KMSKeyARN string `json:"kmsKeyArn,omitempty"`
-	// MaintenanceWindow (UTC). Default components.DefaultMaintenanceWindow.
-	MaintenanceWindow string `json:"maintenanceWindow,omitempty"`
-	// SnapshotWindow (UTC). Default components.DefaultSnapshotWindow.
-	SnapshotWindow string `json:"snapshotWindow,omitempty"`
-	// SnapshotRetentionDays. Default 0 (production default 7).
-	SnapshotRetentionDays *int `json:"snapshotRetentionDays,omitempty"`
-	// Protect the group from `pulumi destroy`. Default false (production default true).
-	Protect *bool `json:"protect,omitempty"`
-	// Tags on every AWS resource.
-	Tags map[string]string `json:"tags,omitempty"`
+	components.ElastiCacheSpec
+	ElastiCacheNetwork
+}
+
+// ElastiCacheNetwork is where the replication group lives and who may
+// connect: IDs from the stack file, or a cluster stack that exports them.
+type ElastiCacheNetwork struct {
 	// VpcID, SubnetIDs and ClusterSecurityGroupIDs place the group; or name a
 	// StackReference that exports them. SecurityGroupIDs, when set, are used
 	// instead of creating a security group.
@@ -110,46 +88,40 @@ type InClusterRedisConfig struct {
 func defaultRedis() RedisConfig {
 	return RedisConfig{
 		Mode: RedisNone, MaxConnections: 50,
-		ElastiCache: ElastiCacheConfig{
-			EngineVersion: components.DefaultRedisEngineVersion, ParameterGroupName: components.DefaultRedisParameterGroup, Port: components.RedisPort,
-			TransitEncryption: true, AtRestEncryption: true,
-			MaintenanceWindow: components.DefaultMaintenanceWindow, SnapshotWindow: components.DefaultSnapshotWindow,
+		ElastiCache: ElastiCacheConfig{ElastiCacheNetwork: ElastiCacheNetwork{
 			StackOutputs: StackOutputNames{VpcID: "vpcId", PrivateSubnetIDs: "privateSubnetIds", ClusterSecurityGroupID: "clusterSecurityGroupId"},
-		},
+		}},
 		InCluster: InClusterRedisConfig{Image: components.DefaultInClusterRedisImage, Resources: components.DefaultRedisResources()},
 	}
 }
 
-// resolveRedis fills the environment-dependent defaults.
+// resolveRedis fills the names and the environment's defaults, before
+// the component's own (specDefaults): production runs a larger node, a
+// replica in another zone with failover, a week of snapshots, and
+// protects the group.
 func (c *Config) resolveRedis() {
 	e := &c.Redis.ElastiCache
-	prod := c.Environment == Production
-	if e.Name == "" {
-		e.Name = c.Project + "-" + c.Stack
-	}
+	e.Name = cmp.Or(e.Name, c.Project+"-"+c.Stack)
 	// One reference, not two: the network comes from the cluster's stack
 	// unless the stack file names the network itself.
 	if e.StackReference == "" && e.VpcID == "" && len(e.SubnetIDs) == 0 && len(e.ClusterSecurityGroupIDs) == 0 {
 		e.StackReference = c.Cluster.StackReference
 	}
-	if e.NodeType == "" {
-		e.NodeType = map[bool]string{true: "cache.r7g.large", false: "cache.t4g.small"}[prod]
+	e.Tags = withTags(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags)
+	if c.Environment == Production {
+		e.NodeType = cmp.Or(e.NodeType, "cache.r7g.large")
+		e.NumCacheClusters = cmp.Or(e.NumCacheClusters, ptr(2))
+		e.AutomaticFailover = cmp.Or(e.AutomaticFailover, ptr(true))
+		e.MultiAZ = cmp.Or(e.MultiAZ, ptr(true))
+		e.SnapshotRetentionDays = cmp.Or(e.SnapshotRetentionDays, ptr(7))
+		e.Protect = cmp.Or(e.Protect, ptr(true))
 	}
-	if e.NumCacheClusters == nil {
-		e.NumCacheClusters = ptr(map[bool]int{true: 2, false: 1}[prod])
-	}
-	if e.AutomaticFailover == nil {
-		e.AutomaticFailover = ptr(prod)
-	}
-	if e.MultiAZ == nil {
-		e.MultiAZ = ptr(prod)
-	}
-	if e.SnapshotRetentionDays == nil {
-		e.SnapshotRetentionDays = ptr(map[bool]int{true: 7, false: 0}[prod])
-	}
-	if e.Protect == nil {
-		e.Protect = ptr(prod)
-	}
+	e.ElastiCacheSpec = e.WithDefaults()
+}
+
+func withTags(base, tags map[string]string) map[string]string {
+	maps.Copy(base, tags)
+	return base
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -197,7 +169,7 @@ func (c *Config) validateRedis(errs *validate.Errors, tokenKnown bool) {
 // run: given, they would be silently ignored. It compares the decoded
 // config with the defaults before the environment's defaults fill it in.
 func (c *Config) validateUnusedRedis(errs *validate.Errors) {
-	d := defaultRedis()
+	d := Defaults().Redis
 	unused := []struct {
 		path   string
 		given  []string
@@ -217,12 +189,21 @@ func (c *Config) validateUnusedRedis(errs *validate.Errors) {
 	}
 }
 
-// changedFields lists the json names of the fields of got that differ from def.
+// changedFields lists the json names of the fields of got that differ from
+// def, those of embedded specs among them.
 func changedFields[T any](def, got T) []string {
-	dv, gv := reflect.ValueOf(def), reflect.ValueOf(got)
+	return changedValues(reflect.ValueOf(def), reflect.ValueOf(got))
+}
+
+func changedValues(dv, gv reflect.Value) []string {
 	var names []string
 	for i := range dv.NumField() {
-		if name := jsonName(dv.Type().Field(i)); name != "" && !reflect.DeepEqual(dv.Field(i).Interface(), gv.Field(i).Interface()) {
+		f := dv.Type().Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			names = append(names, changedValues(dv.Field(i), gv.Field(i))...)
+			continue
+		}
+		if name := jsonName(f); name != "" && !reflect.DeepEqual(dv.Field(i).Interface(), gv.Field(i).Interface()) {
 			names = append(names, name)
 		}
 	}
@@ -232,7 +213,7 @@ func changedFields[T any](def, got T) []string {
 // needsToken: in-cluster Redis always has a password; ElastiCache takes an
 // AUTH token only over TLS, and with TLS this project requires one.
 func (r RedisConfig) needsToken() bool {
-	return r.Mode == RedisInCluster || (r.Mode == RedisElastiCache && r.ElastiCache.TransitEncryption)
+	return r.Mode == RedisInCluster || (r.Mode == RedisElastiCache && *r.ElastiCache.TransitEncryption)
 }
 
 func (c *Config) validateElastiCacheNetwork(errs *validate.Errors) {

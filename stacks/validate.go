@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/cirkelline/infra/components"
 	"github.com/cirkelline/infra/internal/validate"
@@ -20,12 +19,10 @@ func (c *Config) Validate() error { return c.validate(true) }
 func (c *Config) validate(secretsKnown bool) error {
 	var errs validate.Errors
 	validate.OneOf(&errs, "environment", c.Environment, Development, Staging, Production)
-	validate.DNSLabel(&errs, "namespace", c.Namespace, 63)
-	if isSystemNamespace(c.Namespace) {
-		errs.Add("namespace", c.Namespace, "is a namespace of the cluster itself: the stack would enforce restricted Pod Security and a default-deny NetworkPolicy on it, and pulumi destroy would delete it",
-			`set namespace to one this stack owns, e.g. "`+DefaultNamespace+`"`)
-	}
-	validate.OneOf(&errs, "podSecurity", c.PodSecurity, components.PodSecurityRestricted, components.PodSecurityBaseline, components.PodSecurityPrivileged)
+	// The Namespace component owns the namespace's rules; the stack file
+	// checks them first, as everything else is named after it.
+	keys := map[string]string{"name": "namespace", "podSecurity": "podSecurity"}
+	errs.Merge(validate.Map(components.NamespaceArgs{Name: c.Namespace, PodSecurity: c.PodSecurity}.Validate(""), func(p string) string { return keys[p] }))
 	validate.OneOf(&errs, "app.logLevel", c.App.LogLevel, logLevels...)
 	for env := range c.App.Settings {
 		if env == "ENVIRONMENT" || env == "LOG_LEVEL" {
@@ -75,16 +72,6 @@ func (c *Config) validate(secretsKnown bool) error {
 	c.validateMonitoring(&errs)
 	c.validateCluster(&errs, secretsKnown)
 	return errs.Err()
-}
-
-// isSystemNamespace reports the cluster's own namespaces: Kubernetes starts
-// with default, kube-system, kube-public and kube-node-lease, and reserves
-// the "kube-" prefix for system namespaces (kubernetes.io, Concepts >
-// Namespaces: "Avoid creating namespaces with the prefix kube-"; the names
-// are metav1.NamespaceSystem, metav1.NamespacePublic and
-// corev1.NamespaceNodeLease).
-func isSystemNamespace(ns string) bool {
-	return ns == "default" || strings.HasPrefix(ns, "kube-")
 }
 
 func firstHost(hosts []string) string {

@@ -55,10 +55,10 @@ func capacityArgs(c *stacks.Config, p *Plan) capacity.Args {
 	if p.LoadTest != nil {
 		// The runners as rendered: their count and requests from the
 		// runner model, or the stack's overrides.
-		lt := p.LoadTest
+		lt := p.LoadTest.WithDefaults()
 		args.Workloads = append(args.Workloads, capacity.Workload{
-			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: lt.Test.Runners(), PodsPath: "loadtest.vusPerRunner",
-			CPU: quantity(lt.Resources.CPURequest), Memory: quantity(lt.Resources.MemoryRequest),
+			Name: c.LoadTestJobName(), Kind: capacity.KindLoadTest, Pods: lt.Runners(), PodsPath: "loadtest.vusPerRunner",
+			CPU: quantity(lt.RunnerResources.CPURequest), Memory: quantity(lt.RunnerResources.MemoryRequest),
 			CPUPath: "loadtest.runnerResources.cpuRequest", MemoryPath: "loadtest.runnerResources.memoryRequest",
 			NamePath: "loadtest.runId",
 		})

@@ -73,23 +73,16 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 	}
 	// warnings maps a component to the stack keys whose warnings it shows.
 	warnings := map[pulumi.Resource]string{}
-	backends := map[string]components.IngressBackend{}
 	var services []pulumi.Resource
 	for _, s := range plan.Services {
 		args := s.Args
 		args.Namespace = ns.Name
-		// Names known from the plan, not taken from the resources' outputs:
-		// a rollout waits on no other object (see "what pulumi up waits for").
-		args.ServiceAccountName = pulumi.String(plan.Identity.Name)
+		// The checksums of the ConfigMaps and Secrets the pods load.
 		args.PodAnnotations = pulumi.StringMap{}
 		if s.AppConfig {
-			args.ConfigMaps = append(args.ConfigMaps, pulumi.String(plan.App.ConfigMapName))
-			args.Secrets = append(args.Secrets, pulumi.String(plan.App.SecretName))
 			maps.Copy(args.PodAnnotations, app.PodAnnotations)
 		}
 		if s.Redis {
-			args.ConfigMaps = append(args.ConfigMaps, pulumi.String(plan.Redis.Env.ConfigMapName))
-			args.Secrets = append(args.Secrets, pulumi.String(plan.Redis.Env.SecretName))
 			maps.Copy(args.PodAnnotations, redis.env.PodAnnotations)
 		}
 		if len(args.PodAnnotations) == 0 {
@@ -101,13 +94,11 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 		}
 		services = append(services, svc.Deployment)
 		out.ServiceDNSNames[args.Name] = svc.DNSName
-		backends[args.Name] = components.IngressBackend{ServiceName: pulumi.String(args.Name), Port: args.Port}
 	}
 
 	if plan.Ingress != nil {
 		args := *plan.Ingress
 		args.Namespace = ns.Name
-		args.Backends = backends
 		ing, err := components.NewAlbIngress(ctx, args.Name, args, inNamespace)
 		if err != nil {
 			return nil, err
@@ -137,9 +128,6 @@ func Deploy(ctx *pulumi.Context, plan *Plan) (*Outputs, error) {
 	if plan.Monitoring != nil {
 		args := *plan.Monitoring
 		args.Namespace = ns.Name
-		if cfg.Monitoring.Grafana.Namespace != "" {
-			args.Dashboard.Namespace = pulumi.String(cfg.Monitoring.Grafana.Namespace)
-		}
 		m, err := components.NewMonitoring(ctx, cfg.Namespace, args, inNamespace)
 		if err != nil {
 			return nil, err

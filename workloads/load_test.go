@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/cirkelline/infra/internal/golden"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/stacks"
 	"github.com/cirkelline/infra/stacks/stacktest"
@@ -60,7 +62,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"service name too long", set("services", `[{"name":"`+strings.Repeat("a", 60)+`","image":"a:1"}]`), []string{`services[0].name`, `at most 54 fit`}},
 		{"bad IRSA role", set("serviceAccount", `{"iamRoleArn":"role/cirkelline"}`), []string{`serviceAccount.iamRoleArn ("role/cirkelline"): is not an IAM role ARN`}},
 		{"structured value that is not JSON", set("ingress", `{hosts`), []string{`ingress`, `is not valid structured config`}},
-		{"system namespace", set("namespace", "kube-system"), []string{`namespace ("kube-system"): is a namespace of the cluster itself`, `set namespace to one this stack owns`}},
+		{"system namespace", set("namespace", "kube-system"), []string{`namespace ("kube-system"): is a namespace of the cluster itself`, `use a namespace this stack owns`}},
 		{"default namespace", set("namespace", "default"), []string{`namespace ("default"): is a namespace of the cluster itself`}},
 		{"env shadows a secret", service(`"env":{"JWT_SECRET_KEY":"plain-text"}`), []string{`services[0].env.JWT_SECRET_KEY: shadows the secret app.secretEnv.JWT_SECRET_KEY (secret config "jwtSecret")`, `pulumi config set --secret jwtSecret <value> --stack production`}},
 		{"misspelt project prefix", func(s *stacks.MapSource) { s.Values["cirkeline:networkPolicy"] = `{"enabled":false}` }, []string{`cirkeline:networkPolicy: is in the namespace "cirkeline", which is not this project's`, `did you mean "cirkelline:networkPolicy"?`}},
@@ -154,8 +156,8 @@ func TestLoadBadConfig(t *testing.T) {
 		{"target URL without a scheme", loadTest(`{"enabled":true,"allowProduction":true,"target":{"url":"api.cirkelline.com"}}`), []string{`loadtest.target.url ("api.cirkelline.com"): is not an absolute http(s) URL`}},
 		{"latest k6 in production", loadTest(`{"enabled":true,"allowProduction":true,"image":"grafana/k6:latest"}`), []string{`loadtest.image ("grafana/k6:latest"): uses the "latest" tag in production`}},
 		{"reserved k6 env (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"env":{"K6_VUS":"10"}}`), []string{`loadtest.env.K6_VUS ("10"): is set by the program`}},
-		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an http(s) URL`}},
-		{"monitoring: every bad field at its key", set("monitoring", `{"enabled":true,"prometheus":{"namespace":"Monitoring","interval":"500ms","selectorLabels":{"release":"kube prometheus"}},"grafana":{"sidecarLabel":"grafana dashboard"},"metricsPath":"metrics","requests":{"counter":"http-requests","serverErrors":"5(("},"thresholds":{"errorRatio":5,"restarts":0}}`), []string{
+		{"remote-write URL (checked before anything is registered)", loadTest(`{"enabled":true,"allowProduction":true,"prometheusRemoteWriteUrl":"prometheus:9090"}`), []string{`loadtest.prometheusRemoteWriteUrl ("prometheus:9090"): is not an absolute http(s) URL`}},
+		{"monitoring: every bad field at its key", set("monitoring", `{"enabled":true,"prometheus":{"namespace":"Monitoring","interval":"500ms","selectorLabels":{"release":"kube prometheus"}},"grafana":{"sidecarLabel":"grafana dashboard"},"metricsPath":"metrics","requests":{"counter":"http-requests","serverErrors":"5(("},"thresholds":{"errorRatio":5,"restarts":-1}}`), []string{
 			`monitoring.prometheus.namespace ("Monitoring")`,
 			`monitoring.prometheus.interval ("500ms"): must be at least 1s`,
 			`monitoring.prometheus.selectorLabels.release ("kube prometheus"): is not a label value`,
@@ -164,7 +166,7 @@ func TestLoadBadConfig(t *testing.T) {
 			`monitoring.requests.counter ("http-requests"): is not a Prometheus name`,
 			`monitoring.requests.serverErrors ("5(("): is not a regular expression`,
 			`monitoring.thresholds.errorRatio (5): must be between 0 and 1`,
-			`monitoring.thresholds.restarts (0): must be at least 1`,
+			`monitoring.thresholds.restarts (-1): must be at least 1`,
 		}},
 		{"monitoring without the load test's p95 threshold", func(s *stacks.MapSource) {
 			set("monitoring", `{"enabled":true}`)(s)
@@ -225,19 +227,31 @@ func TestLoadBadConfig(t *testing.T) {
 		}, []string{`loadtest.vusPerRunner: gives loadtest-1 10000 pods, a worst case of 10051; a plan packs at most 5000`}},
 		{"more runners than an Indexed Job runs", loadTest(`{"enabled":true,"allowProduction":true,"vusPerRunner":1,"stages":[{"duration":"1m","target":1000000000}]}`),
 			[]string{`loadtest.vusPerRunner (1): splits the shape's 1000000000 VUs over 1000000000 runners; an Indexed Job runs at most 100000`, "raise it to at least 10000"}},
+		{"run ID too long for the starter's name", loadTest(`{"enabled":true,"allowProduction":true,"runId":"` + strings.Repeat("a", 50) + `"}`),
+			[]string{`loadtest.runId ("loadtest-` + strings.Repeat("a", 50) + `"): names the starter's Job "loadtest-` + strings.Repeat("a", 50) + `-starter", 67 characters; at most 63 fit`, "shorten the run ID by 4 characters"}},
 		{"missing test credentials", func(s *stacks.MapSource) {
 			loadTest(`{"enabled":true,"allowProduction":true}`)(s)
 			delete(s.Values, "cirkelline:loadtestPassword")
 		}, []string{`loadtest.secretEnv.TEST_PASSWORD: secret config "cirkelline:loadtestPassword" is not set`, "pulumi config set --secret loadtestPassword"}},
 	}...)
+	var all strings.Builder
+	ran := 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			ran++
 			src := stacktest.ProductionSource()
 			src.Values = maps.Clone(src.Values)
 			tt.mutate(&src)
 			plan, err := workloads.Load(src, project, "production")
 			if err == nil {
 				t.Fatalf("want an error, got a plan of %+v", plan.Config)
+			}
+			fmt.Fprintf(&all, "## %s\n", tt.name)
+			var ce *stacks.ConfigError
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					fmt.Fprintf(&all, "- %s\n", p)
+				}
 			}
 			if !errors.Is(err, stacks.ErrInvalidConfig) {
 				t.Errorf("error must wrap ErrInvalidConfig: %v", err)
@@ -252,6 +266,12 @@ func TestLoadBadConfig(t *testing.T) {
 			}
 		})
 	}
+	// The whole list of every row's problems, against
+	// testdata/problems.txt: an extra or a doubled problem fails here.
+	if ran < len(tests) {
+		return // -run picked some rows
+	}
+	golden.Check(t, filepath.Join("testdata", "problems.txt"), []byte(all.String()))
 }
 
 // TestLoadReportsEveryProblem: several problems come back together, each as
@@ -356,11 +376,11 @@ func TestElastiCacheEnvironmentDefaults(t *testing.T) {
 		}
 		cfg := plan.Config
 		a := *plan.Redis.ElastiCache
-		if a.NumCacheClusters != tt.clusters || a.AutomaticFailover != tt.failover || a.MultiAZ != tt.multiAZ ||
-			a.SnapshotRetentionDays != tt.snapshots || a.Protect != tt.protect || a.NodeType != tt.nodeType {
+		if *a.NumCacheClusters != tt.clusters || *a.AutomaticFailover != tt.failover || *a.MultiAZ != tt.multiAZ ||
+			*a.SnapshotRetentionDays != tt.snapshots || *a.Protect != tt.protect || a.NodeType != tt.nodeType {
 			t.Errorf("%s: %+v", tt.env, a)
 		}
-		if !a.TransitEncryption || !a.AtRestEncryption || a.Name != "cirkelline-"+tt.env || !plan.Redis.TLS {
+		if !*a.TransitEncryption || !*a.AtRestEncryption || a.Name != "cirkelline-"+tt.env || !plan.Redis.TLS {
 			t.Errorf("%s: TLS and at-rest encryption are on by default, name from the stack: %+v", tt.env, a)
 		}
 		if strings.Contains(fmt.Sprintf("%v %+v", cfg.Redis, cfg.Redis), "0123456789abcdef0123") {

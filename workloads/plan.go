@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -62,7 +61,7 @@ type ServicePlan struct {
 type RedisPlan struct {
 	// ElastiCache is set in elasticache mode; its network is Network's.
 	ElastiCache *components.ElastiCacheRedisArgs
-	Network     stacks.ElastiCacheConfig
+	Network     *stacks.ElastiCacheNetwork
 	// InCluster is set in in-cluster mode.
 	InCluster *components.InClusterRedisArgs
 	// Env is the REDIS_* ConfigMap and Secret; Deploy adds REDIS_URL, which
@@ -104,11 +103,10 @@ func Load(src stacks.Source, project, stack string, opts ...stacks.LoadOption) (
 	return plan, nil
 }
 
-// NewPlan maps the config onto the components' arguments and wires them
-// together (names, selector labels, who may read what). The config is
-// complete (stacks.Defaults takes every default from the component that
-// owns it), so the args are not defaulted again here: a value the stack
-// file sets to zero is validated as zero, not replaced.
+// NewPlan copies each component's spec from the config as it is (the
+// stack file's loader applied every spec's defaults) and wires names and
+// references: who loads which ConfigMap and Secret, the ingress backends,
+// the Redis env, who may reach whom. It computes no setting.
 func NewPlan(cfg *stacks.Config) *Plan {
 	// One key for the secret checksums of the app's and the Redis env's
 	// Secrets.
@@ -127,12 +125,25 @@ func NewPlan(cfg *stacks.Config) *Plan {
 		p.Identity.ReadableConfigMaps = append(p.Identity.ReadableConfigMaps, p.Redis.Env.ConfigMapName)
 		p.Identity.ReadableSecrets = append(p.Identity.ReadableSecrets, p.Redis.Env.SecretName)
 	}
+	backends := map[string]components.IngressBackend{}
 	for _, s := range cfg.Services {
-		p.Services = append(p.Services, ServicePlan{Args: webServiceArgs(cfg, s), AppConfig: s.AppConfig, Redis: s.Redis})
+		args := webServiceArgs(cfg, s)
+		// Names known from the plan, not taken from the resources' outputs:
+		// a rollout waits on no other object (see "what pulumi up waits for").
+		args.ServiceAccountName = pulumi.String(p.Identity.Name)
+		if s.AppConfig {
+			args.ConfigMaps = append(args.ConfigMaps, pulumi.String(p.App.ConfigMapName))
+			args.Secrets = append(args.Secrets, pulumi.String(p.App.SecretName))
+		}
+		if s.Redis {
+			args.ConfigMaps = append(args.ConfigMaps, pulumi.String(p.Redis.Env.ConfigMapName))
+			args.Secrets = append(args.Secrets, pulumi.String(p.Redis.Env.SecretName))
+		}
+		p.Services = append(p.Services, ServicePlan{Args: args, AppConfig: s.AppConfig, Redis: s.Redis})
+		backends[s.Name] = components.IngressBackend{ServiceName: pulumi.String(s.Name), Port: s.Port}
 	}
 	if cfg.Ingress.Enabled {
-		args := albIngressArgs(cfg)
-		p.Ingress = &args
+		p.Ingress = &components.AlbIngressArgs{IngressSpec: cfg.Ingress.IngressSpec, PartOf: cfg.Namespace, Backends: backends}
 	}
 	if cfg.Monitoring.Enabled {
 		args := monitoringArgs(cfg)
@@ -208,13 +219,6 @@ func (p *Plan) Validate() error {
 	}
 	if p.Ingress != nil {
 		errs.Merge(p.Ingress.Validate("ingress", p.Config.ServiceNames()))
-		if _, ok := p.Config.Ingress.Annotations[components.AlbTargetGroupAttributesAnnotation]; ok {
-			// Every service's Service sets this annotation (its
-			// deregistration delay), and a Service's wins over the Ingress's.
-			errs.Add(validate.Key("ingress.annotations", components.AlbTargetGroupAttributesAnnotation), p.Config.Ingress.Annotations[components.AlbTargetGroupAttributesAnnotation],
-				"would be ignored: each service's Service sets its own target group attributes (the deregistration delay), and the controller prefers the Service's",
-				"remove it; set services[].shutdown.deregistrationDelaySeconds for the deregistration delay")
-		}
 	}
 	if p.NetworkPolicies != nil {
 		errs.Merge(p.NetworkPolicies.Validate("networkPolicy"))
@@ -232,12 +236,14 @@ func (p *Plan) Validate() error {
 		}
 	}
 	if p.LoadTest != nil {
-		errs.Merge(p.LoadTest.Validate("loadtest"))
+		errs.Merge(p.LoadTest.WithDefaults().Validate("loadtest"))
 	}
 	p.validateCapacity(&errs)
-	if p.Monitoring != nil && p.Config.MonitoringErr() == nil {
-		// Without the library's sentinel: every problem has its path.
-		errs.Merge(validate.Under("", p.Monitoring.WithDefaults().Validate("monitoring")))
+	if p.Monitoring != nil {
+		// The settings only: the rest is wired from keys other checks own
+		// (the services', the namespace), and the latency threshold is the
+		// stack file's own check.
+		errs.Merge(validate.Under("monitoring", p.Monitoring.Watch.Settings.Validate()))
 	}
 	return errs.Err()
 }
@@ -250,17 +256,6 @@ func webServiceArgs(c *stacks.Config, s stacks.ServiceConfig) components.WebServ
 		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe, Shutdown: s.Shutdown,
 		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem, Zones: c.Cluster.Zones,
 		RequirePinnedImage: c.Environment == stacks.Production, Placement: placement(c),
-	}
-}
-
-// albIngressArgs maps the ingress config onto the component's plain args.
-func albIngressArgs(c *stacks.Config) components.AlbIngressArgs {
-	i := c.Ingress
-	return components.AlbIngressArgs{
-		Name: i.Name, PartOf: c.Namespace, Scheme: i.Scheme, CertificateARN: i.CertificateARN,
-		GroupName: i.GroupName, WAFv2ACLARN: i.WAFv2ACLARN, HealthCheckPath: i.HealthCheckPath,
-		SSLPolicy: i.SSLPolicy, Hosts: i.Hosts, Routes: i.Routes, ExtraAnnotations: i.Annotations, SkipAwait: i.SkipAwait,
-		DeletionProtection: *i.DeletionProtection, AccessLogs: i.AccessLogs, SuccessCodes: i.SuccessCodes,
 	}
 }
 
@@ -335,41 +330,23 @@ func networkPoliciesArgs(c *stacks.Config) components.NetworkPoliciesArgs {
 // ClusterIP Service's "metrics" port, the latency alert at the load test's
 // p95 threshold.
 func monitoringArgs(c *stacks.Config) components.MonitoringArgs {
-	m := c.Monitoring
-	latency, _ := c.LatencyP95()
 	watch := monitoring.Args{
-		Stack: c.Stack, Namespace: c.Namespace,
-		Prometheus: monitoring.Prometheus{
-			SelectorLabels: m.Prometheus.SelectorLabels, Namespace: m.Prometheus.Namespace,
-			PodLabels: m.Prometheus.PodLabels, Interval: time.Duration(m.Prometheus.Interval),
-		},
-		Requests: monitoring.RequestMetrics{
-			Requests: m.Requests.Counter, StatusLabel: m.Requests.StatusLabel,
-			ServerErrors: m.Requests.ServerErrors, Duration: m.Requests.Duration,
-		},
-		Thresholds: monitoring.Thresholds{
-			LatencyP95: latency, ErrorRatio: m.Thresholds.ErrorRatio,
-			RateLimitedRatio: m.Thresholds.RateLimitedRatio, Restarts: m.Thresholds.Restarts,
-		},
+		Settings: c.Monitoring.Settings, Stack: c.Stack, Namespace: c.Namespace,
 		Labels: components.Labels(c.Namespace, c.Namespace+monitoringSuffix, "monitoring"),
 	}
+	watch.Thresholds.LatencyP95, _ = c.LatencyP95()
 	for _, s := range c.Services {
 		svc := monitoring.Service{
 			Name: s.Name, Selector: webServiceSelector(c.Namespace, s.Name),
 			PodSelector: components.SelectorLabels(c.Namespace, s.Name),
-			Port:        components.MetricsPortName, Path: m.MetricsPath, Container: components.AppContainerName,
+			Port:        components.MetricsPortName, Container: components.AppContainerName,
 		}
 		if !s.HPA.Disabled {
 			svc.HPA = s.Name + components.HPASuffix
 		}
 		watch.Services = append(watch.Services, svc)
 	}
-	return components.MonitoringArgs{
-		Watch: watch,
-		Dashboard: components.DashboardConfigMapArgs{
-			Name: c.DashboardConfigMapName(), SidecarLabel: m.Grafana.SidecarLabel, SidecarLabelValue: m.Grafana.SidecarLabelValue,
-		},
-	}
+	return components.MonitoringArgs{Watch: watch, Dashboard: components.DashboardConfigMapArgs{Name: c.DashboardConfigMapName()}}
 }
 
 // webServiceSelector selects a web service's ClusterIP Service, not its
@@ -403,10 +380,10 @@ func redisPlan(c *stacks.Config, key pulumi.StringInput) *RedisPlan {
 	if r.Mode != stacks.RedisElastiCache && r.Mode != stacks.RedisInCluster {
 		return nil
 	}
-	tls := r.Mode == stacks.RedisElastiCache && r.ElastiCache.TransitEncryption
+	tls := r.Mode == stacks.RedisElastiCache && *r.ElastiCache.TransitEncryption
 	_, plain := redisenv.Env{DB: r.DB, MaxConnections: r.MaxConnections, TLS: tls}.Vars()
 	p := &RedisPlan{
-		Name: redisName(c), TLS: tls, DB: r.DB, Network: r.ElastiCache, Password: r.AuthToken.Input(),
+		Name: redisName(c), TLS: tls, DB: r.DB, Password: r.AuthToken.Input(),
 		Env: components.AppConfigArgs{
 			ConfigMapName: RedisEnvName(c), SecretName: RedisEnvName(c), PartOf: c.Namespace,
 			Settings: plain, ChecksumName: "redis", ChecksumKey: key,
@@ -414,15 +391,8 @@ func redisPlan(c *stacks.Config, key pulumi.StringInput) *RedisPlan {
 	}
 	switch r.Mode {
 	case stacks.RedisElastiCache:
-		e := r.ElastiCache
-		args := components.ElastiCacheRedisArgs{
-			Name: e.Name, NodeType: e.NodeType, EngineVersion: e.EngineVersion, ParameterGroupName: e.ParameterGroupName,
-			Port: e.Port, NumCacheClusters: *e.NumCacheClusters, AutomaticFailover: *e.AutomaticFailover, MultiAZ: *e.MultiAZ,
-			TransitEncryption: e.TransitEncryption, AtRestEncryption: e.AtRestEncryption, KMSKeyARN: e.KMSKeyARN,
-			MaintenanceWindow: e.MaintenanceWindow, SnapshotWindow: e.SnapshotWindow, SnapshotRetentionDays: *e.SnapshotRetentionDays,
-			Tags:    withTags(map[string]string{"project": c.Project, "stack": c.Stack, "environment": string(c.Environment)}, e.Tags),
-			Protect: *e.Protect,
-		}
+		args := components.ElastiCacheRedisArgs{ElastiCacheSpec: r.ElastiCache.ElastiCacheSpec}
+		p.Network = &r.ElastiCache.ElastiCacheNetwork
 		if !r.AuthToken.IsZero() {
 			args.AuthToken = r.AuthToken.Input()
 		}
@@ -437,13 +407,7 @@ func redisPlan(c *stacks.Config, key pulumi.StringInput) *RedisPlan {
 	return p
 }
 
-func withTags(base, tags map[string]string) map[string]string {
-	maps.Copy(base, tags)
-	return base
-}
-
-// loadTestArgs runs the stack's k6 test against its target, defaulted, so
-// the plan shows the runner model's VUs per runner and resources.
+// loadTestArgs runs the stack's k6 test against its target.
 func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 	lt := c.LoadTest
 	credentials := map[string]pulumi.StringInput{}
@@ -451,14 +415,10 @@ func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 		credentials[env] = secret.Input()
 	}
 	return components.LoadTestArgs{
-		JobName: c.LoadTestJobName(), PartOf: c.Namespace,
-		Test: lt.Config, Run: c.LoadTestRun(),
-		Image: lt.Image, TargetURL: pulumi.String(LoadTestTargetURL(c)), Target: loadTestEgress(c), Credentials: credentials,
-		Resources: lt.RunnerResources, SpreadRunners: lt.SpreadRunners, SkipAwait: !lt.Await,
-		StartTimeout:             time.Duration(lt.StartTimeout),
-		PrometheusRemoteWriteURL: lt.PrometheusRemoteWriteURL,
-		Placement:                placement(c),
-	}.WithDefaults()
+		LoadTestSpec: lt.LoadTestSpec, JobName: c.LoadTestJobName(), PartOf: c.Namespace, Run: c.LoadTestRun(),
+		TargetURL: pulumi.String(LoadTestTargetURL(c)), Target: loadTestEgress(c), Credentials: credentials,
+		Placement: placement(c),
+	}
 }
 
 // loadTestEgress is where the runners' load goes, for their egress

@@ -22,11 +22,11 @@ func TestMillionUsersRunnersFromTheModel(t *testing.T) {
 	// Pulumi.production.yaml's node group.
 	src.Values["cirkelline:cluster"] = `{"capacity":{"nodes":6,"node":{"cpu":"7910m","memory":"29Gi","pods":58},"overhead":{"cpu":"250m","memory":"512Mi","pods":4}}}`
 	p := plan(t, src, "production")
-	lt := p.LoadTest
-	sizing := lt.Test.Sizing()
+	lt := p.LoadTest.WithDefaults()
+	sizing := lt.Sizing()
 	need := resource.MustParse(resource.NewQuantity(int64(math.Ceil(sizing.Need.MiB))<<20, resource.BinarySI).String())
-	if limit := resource.MustParse(lt.Resources.MemoryLimit); limit.Cmp(need) < 0 {
-		t.Errorf("runner memory limit %s below the model's need %s", lt.Resources.MemoryLimit, need.String())
+	if limit := resource.MustParse(lt.RunnerResources.MemoryLimit); limit.Cmp(need) < 0 {
+		t.Errorf("runner memory limit %s below the model's need %s", lt.RunnerResources.MemoryLimit, need.String())
 	}
 	if p.Capacity == nil {
 		t.Fatal("production plans its capacity")
@@ -43,10 +43,10 @@ func TestMillionUsersRunnersFromTheModel(t *testing.T) {
 	if quarter := resource.MustParse("5"); runners.TotalCPU.Cmp(quarter) > 0 {
 		t.Errorf("the runners request %s CPU, more than a quarter of the former 20", runners.TotalCPU.String())
 	}
-	if runners.Pods != sizing.Runners || runners.CPU.String() != lt.Resources.CPURequest || runners.Memory.String() != lt.Resources.MemoryRequest {
-		t.Errorf("the plan's runners %+v are not the rendered ones: %d × %s / %s", runners, sizing.Runners, lt.Resources.CPURequest, lt.Resources.MemoryRequest)
+	if runners.Pods != sizing.Runners || runners.CPU.String() != lt.RunnerResources.CPURequest || runners.Memory.String() != lt.RunnerResources.MemoryRequest {
+		t.Errorf("the plan's runners %+v are not the rendered ones: %d × %s / %s", runners, sizing.Runners, lt.RunnerResources.CPURequest, lt.RunnerResources.MemoryRequest)
 	}
-	if runners.Pods != 5 || lt.Resources.MemoryLimit != "1672Mi" || lt.Resources.CPURequest != "100m" {
-		t.Errorf("want 5 runners of 100m / 1672Mi, got %d × %+v", runners.Pods, lt.Resources)
+	if runners.Pods != 5 || lt.RunnerResources.MemoryLimit != "1672Mi" || lt.RunnerResources.CPURequest != "100m" {
+		t.Errorf("want 5 runners of 100m / 1672Mi, got %d × %+v", runners.Pods, lt.RunnerResources)
 	}
 }

@@ -7,6 +7,7 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -123,6 +124,14 @@ func DNSLabel(errs *Errors, path, name string, max int) {
 		errs.Add(path, name, fmt.Sprintf("is %d characters long; at most %d fit once suffixes are added", len(name), max), fmt.Sprintf("shorten it to %d characters or fewer", max))
 	case !dnsLabel.MatchString(name):
 		errs.Add(path, name, "must be a lower-case RFC 1123 label (a-z, 0-9 and '-', starting and ending with an alphanumeric)", "use a name such as \"cirkelline-backend\"")
+	}
+}
+
+// HTTPURL checks an absolute http or https URL, with a host: k6 needs both
+// in BASE_URL, and a remote-write client to reach Prometheus.
+func HTTPURL(errs *Errors, path, u, example string) {
+	if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+		errs.Add(path, u, "is not an absolute http(s) URL", fmt.Sprintf("write it with its scheme and host, e.g. %q", example))
 	}
 }
 
