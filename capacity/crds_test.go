@@ -51,6 +51,11 @@ func TestObjectsFitTheCRDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	k.SubnetIDs = []string{"subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"}
+	ncIDs, err := capacity.EC2NodeClass(k)
+	if err != nil {
+		t.Fatal(err)
+	}
 	npSchema, npGroup := crdSchema(t, "NodePool")
 	ncSchema, ncGroup := crdSchema(t, "EC2NodeClass")
 	if npGroup+"/v1" != capacity.NodePoolAPIVersion || ncGroup+"/v1" != capacity.EC2NodeClassAPIVersion || ncGroup != capacity.EC2NodeClassGroup {
@@ -63,6 +68,7 @@ func TestObjectsFitTheCRDs(t *testing.T) {
 		"NodePool":                       {np.Object, npSchema},
 		"EC2NodeClass":                   {nc.Object, ncSchema},
 		"EC2NodeClass (instanceProfile)": {ncProfile.Object, ncSchema},
+		"EC2NodeClass (subnet IDs)":      {ncIDs.Object, ncSchema},
 	} {
 		if p := schemaProblems("", asMap(t, c.obj), c.schema); len(p) > 0 {
 			t.Errorf("%s:\n%s", name, strings.Join(p, "\n"))

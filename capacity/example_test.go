@@ -80,7 +80,7 @@ func ExampleEC2NodeClass() {
 	// Output:
 	// karpenter.k8s.aws/v1 EC2NodeClass cirkelline
 	// KarpenterNodeRole-prod-eks [map[alias:al2023@v20250920]]
-	// [map[tags:map[karpenter.sh/discovery:prod-eks]]]
+	// [map[tags:map[karpenter.sh/discovery:prod-eks kubernetes.io/role/internal-elb:1]]]
 }
 
 func ExampleHeadroom() {

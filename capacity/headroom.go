@@ -28,6 +28,12 @@ type ScaleUpStep struct {
 	Pods int
 	// CPU and Memory are one of the service's pods' requests. Required.
 	CPU, Memory resource.Quantity
+	// Spread are the service's topology spread constraints (as its pod
+	// template has them; their label selectors are ignored). The pause
+	// pods holding room for this step get the same constraints, each
+	// counting the pause pods: the room then sits in the zones the
+	// service's spread will ask for (see Headroom). Default none.
+	Spread []corev1.TopologySpreadConstraint
 	// CPUPath and MemoryPath are the stack-file fields of the requests,
 	// e.g. "services[0].resources.cpuRequest", and ServicePath of the
 	// service's name. Default "headroom.steps[i].cpu", ".memory" and
@@ -59,6 +65,12 @@ type HeadroomArgs struct {
 	Priority int32
 	// Image of the pause container. Default DefaultPauseImage.
 	Image string
+	// NodeSelector and Tolerations place the pause pods where the
+	// services' pods go (the stack's own NodePool: its nodeSelector and
+	// the toleration of its taint), so the room they hold is room those
+	// pods can use. Default none.
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
 }
 
 // Defaults of HeadroomArgs.
@@ -85,9 +97,12 @@ func (a HeadroomArgs) WithDefaults() HeadroomArgs {
 		a.Image = DefaultPauseImage
 	}
 	a.Labels = maps.Clone(a.Labels)
+	a.NodeSelector = maps.Clone(a.NodeSelector)
+	a.Tolerations = slices.Clone(a.Tolerations)
 	a.Steps = slices.Clone(a.Steps)
 	for i := range a.Steps {
 		s := &a.Steps[i]
+		s.Spread = slices.Clone(s.Spread)
 		s.CPUPath = cmp.Or(s.CPUPath, validate.Join(validate.Index("headroom.steps", i), "cpu"))
 		s.MemoryPath = cmp.Or(s.MemoryPath, validate.Join(validate.Index("headroom.steps", i), "memory"))
 		s.ServicePath = cmp.Or(s.ServicePath, validate.Join(validate.Index("headroom.steps", i), "service"))
@@ -173,6 +188,23 @@ func Busiest(steps []ScaleUpStep) ScaleUpStep {
 //     seccomp, read-only root), no service-account token, and a zero
 //     termination grace period (the FAQ's example), so that preemption
 //     frees the room at once.
+//   - The pause pods' placement: the busiest step's Spread, each
+//     constraint selecting the pause pods themselves, and NodeSelector
+//     and Tolerations. A service whose zone spread is hard (DoNotSchedule,
+//     maxSkew 1) places each new pod only in a zone holding the fewest of
+//     its pods (kube-scheduler's PodTopologySpread Filter refuses a node
+//     when matchNum + selfMatchNum - minMatchNum > maxSkew,
+//     k8s.io/kubernetes v1.37 pkg/scheduler/framework/plugins/
+//     podtopologyspread/filtering.go); and a pod preempts pause pods only
+//     on a node where, with them removed, every filter passes, the spread
+//     included (defaultpreemption's SelectVictimsOnNode, same release).
+//     Pause pods left to the scheduler's soft defaults can sit in one zone,
+//     and the step's second pod then waits for a new node. Spread like the
+//     service, the pause pods hold room in every zone: when the service
+//     starts balanced over the zones (a replica count divisible by them),
+//     every pod of the step finds a pause pod where its spread allows it
+//     (integration/headroom_test.go runs both on the real scheduler);
+//     when it does not, one zone can be one pause pod short.
 func Headroom(args HeadroomArgs) (*schedulingv1.PriorityClass, *appsv1.Deployment, error) {
 	a := args.WithDefaults()
 	if err := a.Validate(); err != nil {
@@ -200,6 +232,12 @@ func Headroom(args HeadroomArgs) (*schedulingv1.PriorityClass, *appsv1.Deploymen
 	yes, no := true, false
 	uid := pauseUID
 	requests := corev1.ResourceList{corev1.ResourceCPU: step.CPU.DeepCopy(), corev1.ResourceMemory: step.Memory.DeepCopy()}
+	var spread []corev1.TopologySpreadConstraint
+	for _, c := range step.Spread {
+		c = *c.DeepCopy()
+		c.LabelSelector = &metav1.LabelSelector{MatchLabels: maps.Clone(selector)}
+		spread = append(spread, c)
+	}
 	d := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: a.Namespace, Labels: maps.Clone(podLabels)},
@@ -211,6 +249,9 @@ func Headroom(args HeadroomArgs) (*schedulingv1.PriorityClass, *appsv1.Deploymen
 				Spec: corev1.PodSpec{
 					PriorityClassName:             a.Name,
 					TerminationGracePeriodSeconds: &zero,
+					TopologySpreadConstraints:     spread,
+					NodeSelector:                  a.NodeSelector,
+					Tolerations:                   a.Tolerations,
 					AutomountServiceAccountToken:  &no,
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   &yes,

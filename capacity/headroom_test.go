@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
@@ -66,6 +67,32 @@ func TestHeadroom(t *testing.T) {
 			c := &d.Spec.Template.Spec.Containers[0]
 			c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: q("100m"), corev1.ResourceMemory: q("1Gi")}
 			c.Resources.Limits = c.Resources.Requests.DeepCopy()
+		}},
+		{"the busiest service's spread, counting the pause pods", func(a *capacity.HeadroomArgs) {
+			honor := corev1.NodeInclusionPolicyHonor
+			a.Steps[0].Spread = []corev1.TopologySpreadConstraint{{MaxSkew: 3, TopologyKey: "rack", WhenUnsatisfiable: corev1.ScheduleAnyway}}
+			a.Steps[1].Spread = []corev1.TopologySpreadConstraint{
+				{MaxSkew: 1, TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.DoNotSchedule, NodeTaintsPolicy: &honor,
+					LabelSelector:  &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "cirkelline-backend"}},
+					MatchLabelKeys: []string{"pod-template-hash"}},
+				{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.ScheduleAnyway, MatchLabelKeys: []string{"pod-template-hash"}},
+			}
+		}, func(pc *schedulingv1.PriorityClass, d *appsv1.Deployment) {
+			honor := corev1.NodeInclusionPolicyHonor
+			pause := &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "cirkelline-headroom", "app.kubernetes.io/component": "headroom"}}
+			d.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{
+				{MaxSkew: 1, TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.DoNotSchedule, NodeTaintsPolicy: &honor,
+					LabelSelector: pause, MatchLabelKeys: []string{"pod-template-hash"}},
+				{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: corev1.ScheduleAnyway,
+					LabelSelector: pause, MatchLabelKeys: []string{"pod-template-hash"}},
+			}
+		}},
+		{"the stack's node pool", func(a *capacity.HeadroomArgs) {
+			a.NodeSelector = map[string]string{"karpenter.sh/nodepool": "cirkelline"}
+			a.Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "cirkelline", Effect: corev1.TaintEffectNoSchedule}}
+		}, func(pc *schedulingv1.PriorityClass, d *appsv1.Deployment) {
+			d.Spec.Template.Spec.NodeSelector = map[string]string{"karpenter.sh/nodepool": "cirkelline"}
+			d.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "cirkelline", Effect: corev1.TaintEffectNoSchedule}}
 		}},
 		{"priority and image", func(a *capacity.HeadroomArgs) {
 			a.Priority = -5

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -101,10 +102,29 @@ type KarpenterArgs struct {
 	// version: "latest" drifts every node when a new AMI is released,
 	// which the docs advise against in production.
 	AMIAlias string
-	// SubnetTags and SecurityGroupTags select the nodes' subnets and
-	// security groups. Default {"karpenter.sh/discovery": ClusterName},
-	// the getting-started guide's tag.
-	SubnetTags, SecurityGroupTags map[string]string
+	// SubnetTags select the nodes' subnets: every tag must be on a subnet
+	// (one selector term; Karpenter ANDs the tags of a term and ORs the
+	// terms: the EC2NodeClass CRD's subnetSelectorTerms, "The terms are
+	// ORed", and SubnetSelectorTerm, "If multiple fields are used for
+	// selection, the requirements are ANDed"; nodeclasses.md's example
+	// selects "karpenter.sh/discovery AND environment: test"). Default
+	// {"karpenter.sh/discovery": ClusterName,
+	// "kubernetes.io/role/internal-elb": "1"}: the getting-started
+	// guide's discovery tag and the tag the AWS Load Balancer Controller
+	// reads for private subnets (its subnet_discovery.md: private subnets
+	// "kubernetes.io/role/internal-elb: 1", public ones
+	// "kubernetes.io/role/elb"), so a discovery tag on a public subnet
+	// gives no node an address there (inside the ingress CIDRs, next to
+	// the ALB). Refused with SubnetIDs, and with the public-subnet tag.
+	SubnetTags map[string]string
+	// SubnetIDs select the nodes' subnets by ID instead (one term each,
+	// ORed): the private subnets, when their tags cannot be relied on.
+	// Default none.
+	SubnetIDs []string
+	// SecurityGroupTags select the nodes' security groups. Default
+	// {"karpenter.sh/discovery": ClusterName}, the getting-started
+	// guide's tag.
+	SecurityGroupTags map[string]string
 	// Tags are added to the EC2 resources Karpenter creates. Default none.
 	Tags map[string]string
 }
@@ -118,7 +138,50 @@ const (
 	// DiscoveryTag is the tag the Karpenter getting-started guide puts on
 	// the cluster's subnets and security groups (value: the cluster name).
 	DiscoveryTag = "karpenter.sh/discovery"
+	// PrivateSubnetTag and PublicSubnetTag mark a VPC's private and
+	// public subnets for the AWS Load Balancer Controller's subnet
+	// discovery (value "1").
+	PrivateSubnetTag = "kubernetes.io/role/internal-elb"
+	PublicSubnetTag  = "kubernetes.io/role/elb"
+	// NodePoolLabel is the label Karpenter sets on every node of a
+	// NodePool, its value the pool's name; "Pods can use it in a
+	// nodeSelector or node affinity to target a specific NodePool"
+	// (sigs.k8s.io/karpenter v1.14 pkg/apis/v1/labels.go,
+	// NodePoolLabelKey).
+	NodePoolLabel = "karpenter.sh/nodepool"
+	// PoolTaintKey is the taint the stack's NodePool puts on its nodes
+	// (see NodePool), its value the pool's name.
+	PoolTaintKey = "cirkelline.io/nodepool"
 )
+
+// PoolTaint is the taint on every node of the stack's NodePool: NoSchedule,
+// so a pod that does not tolerate it is neither scheduled onto the
+// pool's nodes nor, for Karpenter, a reason to grow the pool ("If
+// Karpenter encounters a taint in the NodePool that is not tolerated by a
+// Pod, Karpenter won't use that NodePool to provision the pod",
+// nodepools.md). Taints of the pool's NodeClaims are copied to their
+// nodes (the CRD's spec.template.spec.taints: "taints will be applied to
+// the NodeClaim's node").
+func (a KarpenterArgs) PoolTaint() corev1.Taint {
+	return corev1.Taint{Key: PoolTaintKey, Value: a.Name, Effect: corev1.TaintEffectNoSchedule}
+}
+
+// PoolToleration tolerates PoolTaint and nothing else: with a key, a value
+// and an effect, it leaves a zone spread's nodeTaintsPolicy Honor
+// counting no node tainted otherwise (an unreachable or cordoned node
+// stays out; components.WebServiceArgs.Zones).
+func (a KarpenterArgs) PoolToleration() corev1.Toleration {
+	t := a.PoolTaint()
+	return corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpEqual, Value: t.Value, Effect: t.Effect}
+}
+
+// PoolNodeSelector keeps a pod on the stack's NodePool's nodes: the
+// pool's limits are planned for the stack's worst case, and a stack's pod
+// that tolerated the taint but could land anywhere might grow (and be
+// counted against) another pool, or share nodes the plan does not know.
+func (a KarpenterArgs) PoolNodeSelector() map[string]string {
+	return map[string]string{NodePoolLabel: a.Name}
+}
 
 // DefaultArch, DefaultCapacityTypes and DefaultInstanceCategories are the
 // NodePool's default requirements.
@@ -144,9 +207,10 @@ func (a KarpenterArgs) WithDefaults() KarpenterArgs {
 	if a.ConsolidateAfter == 0 {
 		a.ConsolidateAfter = DefaultConsolidateAfter
 	}
-	if len(a.SubnetTags) == 0 {
-		a.SubnetTags = map[string]string{DiscoveryTag: a.ClusterName}
+	if len(a.SubnetTags) == 0 && len(a.SubnetIDs) == 0 {
+		a.SubnetTags = map[string]string{DiscoveryTag: a.ClusterName, PrivateSubnetTag: "1"}
 	}
+	a.SubnetIDs = slices.Clone(a.SubnetIDs)
 	if len(a.SecurityGroupTags) == 0 {
 		a.SecurityGroupTags = map[string]string{DiscoveryTag: a.ClusterName}
 	}
@@ -167,6 +231,7 @@ func orDefault(s []string, def func() []string) []string {
 // The CRDs' patterns and enums (see crds/), checked here so that a bad
 // value is an error with its field path before anything is applied.
 var (
+	subnetID    = regexp.MustCompile(`^subnet-[0-9a-z]+$`)                            // subnetSelectorTerms[].id
 	budgetNodes = regexp.MustCompile(`^((100|[0-9]{1,2})%|[0-9]+)$`)                  // spec.disruption.budgets[].nodes
 	labelValue  = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`) // requirements[].values
 	aliasFormat = regexp.MustCompile(`^(al2|al2023|bottlerocket)@.+$`)                // amiSelectorTerms[].alias (Linux families)
@@ -230,6 +295,18 @@ func (a KarpenterArgs) Validate() error {
 			}
 		}
 	}
+	if len(a.SubnetIDs) > 0 && len(a.SubnetTags) > 0 {
+		errs.Add("karpenter.subnetIds", a.SubnetIDs, "cannot be combined with subnetTags (the terms would be ORed: either selects subnets)", "select the private subnets by IDs or by tags, not both")
+	}
+	for i, id := range a.SubnetIDs {
+		if !subnetID.MatchString(id) {
+			errs.Add(validate.Index("karpenter.subnetIds", i), id, "is not a subnet ID", `use e.g. "subnet-0a1b2c3d4e5f60001"`)
+		}
+	}
+	if _, public := a.SubnetTags[PublicSubnetTag]; public {
+		errs.Add(validate.Key("karpenter.subnetTags", PublicSubnetTag), a.SubnetTags[PublicSubnetTag], "selects public subnets: nodes there get addresses inside the ALB's subnets (the ingress CIDRs)",
+			"select the private subnets ("+PrivateSubnetTag+": \"1\"), or list them in subnetIds")
+	}
 	if err := errs.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidArgs, err)
 	}
@@ -260,6 +337,8 @@ func NodeLimits(plan Plan, margin float64) (cpu, memory resource.Quantity) {
 //     each operator In (nodepools.md, "Well-Known Labels");
 //   - spec.template.spec.nodeClassRef: group karpenter.k8s.aws, kind
 //     EC2NodeClass, name Name (all three required by the CRD);
+//   - spec.template.spec.taints: PoolTaint, so only the stack's pods
+//     (PoolToleration) run on, and make Karpenter grow, the pool;
 //   - spec.disruption: consolidationPolicy, consolidateAfter (required by
 //     the CRD once disruption is set), and budgets.
 //
@@ -293,9 +372,11 @@ func NodePool(plan Plan, args KarpenterArgs) (*unstructured.Unstructured, error)
 	if a.PDBMaxUnavailable > 0 {
 		budgets = append(budgets, map[string]any{"nodes": strconv.Itoa(a.PDBMaxUnavailable)})
 	}
+	taint := a.PoolTaint()
 	template := map[string]any{
 		"spec": map[string]any{
 			"nodeClassRef": map[string]any{"group": EC2NodeClassGroup, "kind": EC2NodeClassKind, "name": a.Name},
+			"taints":       []any{map[string]any{"key": taint.Key, "value": taint.Value, "effect": string(taint.Effect)}},
 			"requirements": []any{
 				requirement("kubernetes.io/arch", a.Arch),
 				requirement("karpenter.sh/capacity-type", a.CapacityTypes),
@@ -327,8 +408,9 @@ func NodePool(plan Plan, args KarpenterArgs) (*unstructured.Unstructured, error)
 // references (nodeclasses.md): spec.role or spec.instanceProfile (the CRD
 // requires exactly one), spec.amiSelectorTerms with the one alias (an
 // alias excludes other terms, and makes amiFamily optional), and
-// spec.subnetSelectorTerms and spec.securityGroupSelectorTerms by tags
-// (all three lists required by the CRD); spec.tags when given. Instance
+// spec.subnetSelectorTerms (private subnets only: see SubnetTags) and
+// spec.securityGroupSelectorTerms by tags (all three lists required by
+// the CRD); spec.tags when given. Instance
 // metadata keeps the CRD's default (httpTokens required, hop limit 1, so
 // pods cannot reach the node's credentials).
 func EC2NodeClass(args KarpenterArgs) (*unstructured.Unstructured, error) {
@@ -338,7 +420,7 @@ func EC2NodeClass(args KarpenterArgs) (*unstructured.Unstructured, error) {
 	}
 	spec := map[string]any{
 		"amiSelectorTerms":           []any{map[string]any{"alias": a.AMIAlias}},
-		"subnetSelectorTerms":        []any{map[string]any{"tags": stringMap(a.SubnetTags)}},
+		"subnetSelectorTerms":        subnetTerms(a),
 		"securityGroupSelectorTerms": []any{map[string]any{"tags": stringMap(a.SecurityGroupTags)}},
 	}
 	if a.Role != "" {
@@ -355,6 +437,19 @@ func EC2NodeClass(args KarpenterArgs) (*unstructured.Unstructured, error) {
 		"metadata":   metadata(a.Name, a.Labels),
 		"spec":       spec,
 	}}, nil
+}
+
+// subnetTerms is one term of every SubnetTags (ANDed), or one term per
+// SubnetIDs (ORed).
+func subnetTerms(a KarpenterArgs) []any {
+	if len(a.SubnetIDs) > 0 {
+		terms := make([]any, len(a.SubnetIDs))
+		for i, id := range a.SubnetIDs {
+			terms[i] = map[string]any{"id": id}
+		}
+		return terms
+	}
+	return []any{map[string]any{"tags": stringMap(a.SubnetTags)}}
 }
 
 func requirement(key string, values []string) map[string]any {

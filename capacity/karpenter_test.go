@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
@@ -198,5 +200,96 @@ func TestKarpenterInvalidArgs(t *testing.T) {
 	}
 	if _, err := capacity.NodePool(capacity.Plan{}, baseKarpenter()); err == nil || !strings.Contains(err.Error(), "plan: is empty") {
 		t.Errorf("an empty plan: %v", err)
+	}
+}
+
+// TestPoolPlacement: the stack's pods tolerate the pool's taint exactly
+// (so a zone spread honouring taints still leaves out nodes tainted
+// otherwise), the NodePool renders that taint, and they select the pool
+// by the label Karpenter puts on its nodes.
+func TestPoolPlacement(t *testing.T) {
+	a := baseKarpenter()
+	taint, toleration := a.PoolTaint(), a.PoolToleration()
+	want := corev1.Taint{Key: "cirkelline.io/nodepool", Value: "cirkelline", Effect: corev1.TaintEffectNoSchedule}
+	if !reflect.DeepEqual(taint, want) {
+		t.Errorf("taint %+v, want %+v", taint, want)
+	}
+	if got := a.PoolNodeSelector(); !reflect.DeepEqual(got, map[string]string{"karpenter.sh/nodepool": "cirkelline"}) {
+		t.Errorf("node selector %v", got)
+	}
+	other := baseKarpenter()
+	other.Name = "other-stack"
+	for _, tt := range []struct {
+		taint corev1.Taint
+		want  bool
+	}{
+		{taint, true},
+		{other.PoolTaint(), false}, // another stack's pool
+		{corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule}, false},
+		{corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}, false},
+		{corev1.Taint{Key: taint.Key, Value: taint.Value, Effect: corev1.TaintEffectNoExecute}, false},
+	} {
+		if got := toleration.ToleratesTaint(klog.Background(), &tt.taint, false); got != tt.want {
+			t.Errorf("tolerates %+v: %v, want %v", tt.taint, got, tt.want)
+		}
+	}
+	pool, err := capacity.NodePool(basePlan(t), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dig(pool.Object, "spec", "template", "spec")["taints"]
+	if want := []any{map[string]any{"key": taint.Key, "value": taint.Value, "effect": "NoSchedule"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("NodePool taints %v, want %v", got, want)
+	}
+}
+
+// TestSubnetSelectorTerms pins exactly what Karpenter receives to pick
+// the nodes' subnets: by default one term, the discovery tag AND the
+// private-subnet tag (tags within a term are ANDed, terms ORed); subnet
+// IDs as one term each; a public-subnet tag, or IDs and tags together,
+// refused.
+func TestSubnetSelectorTerms(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(*capacity.KarpenterArgs)
+		want    []any
+		wantErr string
+	}{
+		{"default: discovery tag and private subnets", func(*capacity.KarpenterArgs) {}, []any{
+			map[string]any{"tags": map[string]any{"karpenter.sh/discovery": "prod-eks", "kubernetes.io/role/internal-elb": "1"}},
+		}, ""},
+		{"subnet IDs", func(a *capacity.KarpenterArgs) { a.SubnetIDs = []string{"subnet-0a1", "subnet-0b2"} }, []any{
+			map[string]any{"id": "subnet-0a1"}, map[string]any{"id": "subnet-0b2"},
+		}, ""},
+		{"own tags replace the default", func(a *capacity.KarpenterArgs) { a.SubnetTags = map[string]string{"tier": "private"} }, []any{
+			map[string]any{"tags": map[string]any{"tier": "private"}},
+		}, ""},
+		{"public subnets refused", func(a *capacity.KarpenterArgs) {
+			a.SubnetTags = map[string]string{"karpenter.sh/discovery": "prod-eks", "kubernetes.io/role/elb": "1"}
+		}, nil, `karpenter.subnetTags.kubernetes.io/role/elb ("1"): selects public subnets`},
+		{"IDs and tags together refused", func(a *capacity.KarpenterArgs) {
+			a.SubnetIDs = []string{"subnet-0a1"}
+			a.SubnetTags = map[string]string{"tier": "private"}
+		}, nil, "karpenter.subnetIds"},
+		{"a malformed ID refused", func(a *capacity.KarpenterArgs) { a.SubnetIDs = []string{"sn-1"} }, nil, `karpenter.subnetIds[0] ("sn-1"): is not a subnet ID`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := baseKarpenter()
+			tt.setup(&a)
+			class, err := capacity.EC2NodeClass(a)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dig(class.Object, "spec")["subnetSelectorTerms"]; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("subnetSelectorTerms %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -33,6 +33,8 @@ type InClusterRedisArgs struct {
 	Resources ResourcesSpec
 	// Clients are the service names whose pods may connect. Required.
 	Clients []string
+	// Placement is where the pod may run. Default anywhere untainted.
+	Placement Placement
 }
 
 // InClusterRedis is a Redis Deployment, Service, password Secret and NetworkPolicy.
@@ -163,7 +165,7 @@ func buildInClusterRedis(a InClusterRedisArgs) inClusterRedisObjects {
 	// await already waits for the one pod they would list.
 	svcMeta := meta(a.Name)
 	svcMeta.Annotations = pulumi.StringMap{SkipAwaitAnnotation: pulumi.String("true")}
-	return inClusterRedisObjects{
+	objs := inClusterRedisObjects{
 		secret: &corev1.SecretArgs{
 			Metadata:   meta(secretName),
 			Type:       pulumi.String("Opaque"),
@@ -178,7 +180,7 @@ func buildInClusterRedis(a InClusterRedisArgs) inClusterRedisObjects {
 				Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
 				Template: &corev1.PodTemplateSpecArgs{
 					Metadata: &metav1.ObjectMetaArgs{Labels: labels},
-					Spec: &corev1.PodSpecArgs{
+					Spec: a.Placement.on(&corev1.PodSpecArgs{
 						AutomountServiceAccountToken: pulumi.Bool(false),
 						SecurityContext:              restrictedPod(InClusterRedisUID),
 						Containers: corev1.ContainerArray{corev1.ContainerArgs{
@@ -205,7 +207,7 @@ func buildInClusterRedis(a InClusterRedisArgs) inClusterRedisObjects {
 						}},
 						// /data stays empty (nothing is saved); capped like /tmp.
 						Volumes: corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(TmpSizeLimit)}}},
-					},
+					}),
 				},
 			},
 		},
@@ -235,4 +237,5 @@ func buildInClusterRedis(a InClusterRedisArgs) inClusterRedisObjects {
 			},
 		},
 	}
+	return objs
 }

@@ -148,6 +148,16 @@ func TestInClusterRedis(t *testing.T) {
 		{"several clients", func(a *components.InClusterRedisArgs) { a.Clients = []string{"server", "worker"} }, func(o *redisObjects) {
 			o.policy.Spec.Ingress[0].From[0].PodSelector.MatchExpressions[0].Values = []string{"server", "worker"}
 		}},
+		{"on the stack's node pool", func(a *components.InClusterRedisArgs) {
+			a.Placement = components.Placement{
+				NodeSelector: map[string]string{"karpenter.sh/nodepool": "shop"},
+				Tolerations:  []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
+			}
+		}, func(o *redisObjects) {
+			pod := &o.deployment.Spec.Template.Spec
+			pod.NodeSelector = map[string]string{"karpenter.sh/nodepool": "shop"}
+			pod.Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}}
+		}},
 	})
 }
 

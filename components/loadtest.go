@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net/netip"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -93,8 +94,34 @@ type LoadTestArgs struct {
 	Run loadtest.RunInfo
 	// TargetURL is BASE_URL. Required.
 	TargetURL pulumi.StringInput
+	// Target is where TargetURL's traffic goes, for the runners' egress
+	// policy: the runners may reach DNS, this and (with remote write)
+	// Prometheus, nothing else. Required.
+	Target LoadTestEgress
 	// Credentials become a Secret loaded into the runners' environment.
 	Credentials map[string]pulumi.StringInput
+	// Placement is where the runners and the starter may run. Default
+	// anywhere untainted.
+	Placement Placement
+}
+
+// LoadTestEgress is where the runners send their load: an in-cluster
+// service's pods on their port, or addresses on a port. Exactly one of
+// Pods and CIDRs.
+type LoadTestEgress struct {
+	// Pods selects the target service's pods (in the runners' namespace).
+	// A NetworkPolicy names pods, namespaces or IP blocks, never a
+	// Service, and applies "to a connection with a pod on one or both
+	// ends" (Kubernetes' Network Policies concept page): the rule names
+	// the service's pods and their container port.
+	Pods map[string]string
+	// CIDRs the target's addresses lie in: the ALB's subnets for an
+	// internal ALB, AnyIPv4 where they are not known (an internet-facing
+	// ALB's public addresses, a URL's host).
+	CIDRs []string
+	// Port (TCP): the pods' container port, or the listener's (443, 80
+	// for plain HTTP, a URL's).
+	Port int32
 }
 
 // LoadTest is a k6 test run inside the cluster.
@@ -169,6 +196,18 @@ func (a LoadTestArgs) Validate(path string) error {
 	}
 	if a.TargetURL == nil {
 		errs.Add(validate.Join(path, "target"), nil, "is required", "name a service, the ingress, or a URL")
+	}
+	t := a.Target
+	switch {
+	case (len(t.Pods) == 0) == (len(t.CIDRs) == 0):
+		errs.Add(validate.Join(path, "target"), nil, "needs exactly one of the target's pods and its addresses, for the runners' egress policy", "name a service, the ingress, or a URL")
+	case t.Port < 1 || t.Port > 65535:
+		errs.Add(validate.Join(path, "target"), t.Port, "has no TCP port for the runners' egress policy", "give the target's port")
+	}
+	for i, c := range t.CIDRs {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			errs.Add(validate.Index(validate.Join(path, "target.cidrs"), i), c, "is not a CIDR", `write it as e.g. "10.0.0.0/16"`)
+		}
 	}
 	return errs.Err()
 }

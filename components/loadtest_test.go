@@ -33,6 +33,7 @@ func baseLoadTest() components.LoadTestArgs {
 	return components.LoadTestArgs{
 		LoadTestSpec: components.LoadTestSpec{Config: test}, JobName: "loadtest-7", Namespace: pulumi.String("shop"), PartOf: "shop",
 		TargetURL:   pulumi.String("http://api.shop.svc.cluster.local:8000"),
+		Target:      components.LoadTestEgress{Pods: components.SelectorLabels("shop", "api"), Port: 8000},
 		Credentials: map[string]pulumi.StringInput{"TEST_PASSWORD": pulumi.String("pw")},
 	}
 }
@@ -401,6 +402,7 @@ func ExampleNewLoadTest() {
 			LoadTestSpec: components.LoadTestSpec{Config: test}, JobName: "loadtest-1", Namespace: pulumi.String("shop"), PartOf: "shop",
 			Run:       loadtest.RunInfo{Stack: "staging", RunID: "1", Environment: "staging"},
 			TargetURL: pulumi.String("http://api.shop.svc.cluster.local:8000"),
+			Target:    components.LoadTestEgress{Pods: components.SelectorLabels("shop", "api"), Port: 8000},
 		})
 		return err
 	})
@@ -537,4 +539,84 @@ func k6RunTags(t *testing.T, argv []string, cm corev1.ConfigMap, ctr corev1.Cont
 	}
 	apply(cli)
 	return result
+}
+
+// TestRunnerPolicy: the runners' NetworkPolicy whole, for each kind of
+// target: only the starter may reach their API; they reach DNS, their
+// target's pods on its port (or its addresses on its port) and, with
+// remote write, Prometheus's port; nothing else.
+func TestRunnerPolicy(t *testing.T) {
+	tcp := func(port int32) networkingv1.NetworkPolicyPort {
+		return networkingv1.NetworkPolicyPort{Protocol: ptr(corev1.ProtocolTCP), Port: ptr(intstr.FromInt32(port))}
+	}
+	runners := map[string]string{
+		"app.kubernetes.io/name": "loadtest", "app.kubernetes.io/instance": "shop-loadtest", "app.kubernetes.io/part-of": "shop",
+		"loadtest.cirkelline.io/run": "loadtest-7",
+	}
+	starter := map[string]string{
+		"app.kubernetes.io/name": "loadtest-starter", "app.kubernetes.io/instance": "shop-loadtest-starter", "app.kubernetes.io/part-of": "shop",
+		"loadtest.cirkelline.io/run": "loadtest-7",
+	}
+	dns := networkingv1.NetworkPolicyEgressRule{
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+		}},
+		Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr(corev1.ProtocolUDP), Port: ptr(intstr.FromInt32(53))}, tcp(53)},
+	}
+	base := networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: runners},
+		PolicyTypes: []networkingv1.PolicyType{"Ingress", "Egress"},
+		Ingress: []networkingv1.NetworkPolicyIngressRule{{
+			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: starter}}},
+			Ports: []networkingv1.NetworkPolicyPort{tcp(6565)},
+		}},
+		Egress: []networkingv1.NetworkPolicyEgressRule{dns, {
+			To:    []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: components.SelectorLabels("shop", "api")}}},
+			Ports: []networkingv1.NetworkPolicyPort{tcp(8000)},
+		}},
+	}
+	tests := []struct {
+		name   string
+		mutate func(*components.LoadTestArgs)
+		want   func(*networkingv1.NetworkPolicySpec)
+	}{
+		{"a service: its pods on their port", func(*components.LoadTestArgs) {}, func(*networkingv1.NetworkPolicySpec) {}},
+		{"an internal ALB: its subnets on 443", func(a *components.LoadTestArgs) {
+			a.Target = components.LoadTestEgress{CIDRs: []string{"10.0.0.0/22", "10.0.4.0/22"}, Port: 443}
+		}, func(s *networkingv1.NetworkPolicySpec) {
+			s.Egress[1] = networkingv1.NetworkPolicyEgressRule{
+				To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/22"}}, {IPBlock: &networkingv1.IPBlock{CIDR: "10.0.4.0/22"}}},
+				Ports: []networkingv1.NetworkPolicyPort{tcp(443)},
+			}
+		}},
+		{"remote write: Prometheus's port too", func(a *components.LoadTestArgs) {
+			a.PrometheusRemoteWriteURL = "http://prometheus.monitoring:9090/api/v1/write"
+		}, func(s *networkingv1.NetworkPolicySpec) {
+			s.Egress = append(s.Egress, networkingv1.NetworkPolicyEgressRule{
+				To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}}}, Ports: []networkingv1.NetworkPolicyPort{tcp(9090)},
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := baseLoadTest()
+			tt.mutate(&args)
+			c, _, _ := renderLoadTest(t, args)
+			var got networkingv1.NetworkPolicy
+			c.mustGet("kubernetes:networking.k8s.io/v1:NetworkPolicy", "loadtest-7-runners", &got)
+			want := *base.DeepCopy()
+			tt.want(&want)
+			if !reflect.DeepEqual(got.Spec, want) {
+				g, _ := yaml.Marshal(got.Spec)
+				w, _ := yaml.Marshal(want)
+				t.Errorf("runner policy\n%s\nwant\n%s", g, w)
+			}
+		})
+	}
+	args := baseLoadTest()
+	args.Target = components.LoadTestEgress{}
+	if err := args.WithDefaults().Validate("loadtest"); err == nil || !strings.Contains(err.Error(), "loadtest.target: needs exactly one") {
+		t.Errorf("no target: %v", err)
+	}
 }

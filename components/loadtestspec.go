@@ -215,6 +215,7 @@ func (p loadTestPlan) runnerPod() *corev1.PodSpecArgs {
 		}},
 		Volumes: volumes,
 	}
+	p.args.Placement.applyTo(pod)
 	if *p.args.SpreadRunners {
 		pod.Affinity = &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
 			PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
@@ -323,6 +324,27 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 		Name:      pulumi.String(loadtest.EnvKubernetesNamespace),
 		ValueFrom: &corev1.EnvVarSourceArgs{FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.namespace")}},
 	})
+	pod := &corev1.PodSpecArgs{
+		RestartPolicy:                pulumi.String("Never"),
+		ServiceAccountName:           pulumi.String(p.starterName()),
+		AutomountServiceAccountToken: pulumi.Bool(true),
+		SecurityContext:              restrictedPod(k6UID),
+		Containers: corev1.ContainerArray{corev1.ContainerArgs{
+			Name:            pulumi.String("starter"),
+			Image:           pulumi.String(p.args.Image),
+			Command:         pulumi.StringArray{pulumi.String("k6"), pulumi.String("run"), pulumi.String("--quiet"), pulumi.String("/scripts/" + loadtest.StarterFile)},
+			Env:             envArgs,
+			Resources:       StarterResources().requirements(),
+			SecurityContext: restrictedContainer(false),
+			VolumeMounts:    mounts,
+			// The starter's abort message ("runner 1 (...) exited
+			// 104 (invalid configuration) before the test started: ...")
+			// is the last line of its log: Pulumi prints it.
+			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
+		}},
+		Volumes: volumes,
+	}
+	p.args.Placement.applyTo(pod)
 	return &batchv1.JobArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(p.starterJobName()), Namespace: p.args.Namespace,
@@ -333,43 +355,24 @@ func (p loadTestPlan) starterJob() *batchv1.JobArgs {
 			ActiveDeadlineSeconds: pulumi.Int(int(p.starterDeadline().Seconds())),
 			Template: corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: p.labels(LoadTestStarterName)},
-				Spec: &corev1.PodSpecArgs{
-					RestartPolicy:                pulumi.String("Never"),
-					ServiceAccountName:           pulumi.String(p.starterName()),
-					AutomountServiceAccountToken: pulumi.Bool(true),
-					SecurityContext:              restrictedPod(k6UID),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:            pulumi.String("starter"),
-						Image:           pulumi.String(p.args.Image),
-						Command:         pulumi.StringArray{pulumi.String("k6"), pulumi.String("run"), pulumi.String("--quiet"), pulumi.String("/scripts/" + loadtest.StarterFile)},
-						Env:             envArgs,
-						Resources:       StarterResources().requirements(),
-						SecurityContext: restrictedContainer(false),
-						VolumeMounts:    mounts,
-						// The starter's abort message ("runner 1 (...) exited
-						// 104 (invalid configuration) before the test started: ...")
-						// is the last line of its log: Pulumi prints it.
-						TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
-					}},
-					Volumes: volumes,
-				},
+				Spec:     pod,
 			},
 		},
 	}
 }
 
 // runnerPolicy: only the starter reaches the runners' API; the runners
-// reach DNS, the stack's services, the ingress (80/443) and Prometheus.
+// reach DNS, their target (Target: its pods on their port, or its
+// addresses on its port) and, with remote write, Prometheus: no other
+// pod, port or address.
 func (p loadTestPlan) runnerPolicy() *networkingv1.NetworkPolicyArgs {
-	egress := networkingv1.NetworkPolicyEgressRuleArray{
-		dnsEgress(),
-		networkingv1.NetworkPolicyEgressRuleArgs{ // the stack's services
-			To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{LabelPartOf: pulumi.String(p.args.PartOf), LabelComponent: pulumi.String(WebComponent)}},
-			}},
-		},
-		networkingv1.NetworkPolicyEgressRuleArgs{To: peers([]string{AnyIPv4}), Ports: tcpPorts(80, 443)}, // the ingress host
+	target := networkingv1.NetworkPolicyEgressRuleArgs{To: peers(p.args.Target.CIDRs), Ports: tcpPorts(p.args.Target.Port)}
+	if len(p.args.Target.Pods) > 0 {
+		target.To = networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: stringMap(p.args.Target.Pods)},
+		}}
 	}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{dnsEgress(), target}
 	if p.args.PrometheusRemoteWriteURL != "" {
 		u, _ := url.Parse(p.args.PrometheusRemoteWriteURL) // validated
 		port := map[string]int32{"http": 80, "https": 443}[u.Scheme]

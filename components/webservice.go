@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	k8scorev1 "k8s.io/api/core/v1"
+	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cirkelline/infra/internal/validate"
@@ -116,6 +119,8 @@ type WebServiceArgs struct {
 	Zones int32
 	// RequirePinnedImage refuses the "latest" tag (production sets it).
 	RequirePinnedImage bool
+	// Placement is where the pods may run. Default anywhere untainted.
+	Placement Placement
 }
 
 // WebService is one autoscaled HTTP service.
@@ -412,6 +417,7 @@ func podSpec(a WebServiceArgs, selector pulumi.StringMap) *corev1.PodSpecArgs {
 	if !a.DisableZoneSpread {
 		spec.TopologySpreadConstraints = topologySpread(a, selector)
 	}
+	a.Placement.applyTo(spec)
 	return spec
 }
 
@@ -449,20 +455,47 @@ func (a WebServiceArgs) HardZoneSpread() bool {
 // scheduler. A ScheduleAnyway constraint only prefers the spread: every
 // pod could land in one zone.
 func topologySpread(a WebServiceArgs, selector pulumi.StringMap) corev1.TopologySpreadConstraintArray {
-	spread := func(key, when string) corev1.TopologySpreadConstraintArgs {
-		return corev1.TopologySpreadConstraintArgs{
-			MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String(key),
-			WhenUnsatisfiable: pulumi.String(when),
+	var out corev1.TopologySpreadConstraintArray
+	for _, c := range a.SpreadConstraints(nil) {
+		args := corev1.TopologySpreadConstraintArgs{
+			MaxSkew: pulumi.Int(int(c.MaxSkew)), TopologyKey: pulumi.String(c.TopologyKey),
+			WhenUnsatisfiable: pulumi.String(string(c.WhenUnsatisfiable)),
 			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: selector},
-			MatchLabelKeys:    pulumi.StringArray{pulumi.String(PodTemplateHashLabel)},
+			MatchLabelKeys:    pulumi.ToStringArray(c.MatchLabelKeys),
 		}
+		if c.NodeTaintsPolicy != nil {
+			args.NodeTaintsPolicy = pulumi.String(string(*c.NodeTaintsPolicy))
+		}
+		out = append(out, args)
 	}
-	zone := spread(ZoneTopologyKey, "ScheduleAnyway")
+	return out
+}
+
+// SpreadConstraints are the service's topology spread constraints as
+// plain Kubernetes values (nil with DisableZoneSpread), each selecting
+// pods by selector: the one rule topologySpread renders, which the
+// headroom's pause pods copy for the service they hold room for.
+func (a WebServiceArgs) SpreadConstraints(selector map[string]string) []k8scorev1.TopologySpreadConstraint {
+	if a.DisableZoneSpread {
+		return nil
+	}
+	spread := func(key string, when k8scorev1.UnsatisfiableConstraintAction) k8scorev1.TopologySpreadConstraint {
+		c := k8scorev1.TopologySpreadConstraint{
+			MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: when,
+			MatchLabelKeys: []string{PodTemplateHashLabel},
+		}
+		if selector != nil {
+			c.LabelSelector = &k8smetav1.LabelSelector{MatchLabels: maps.Clone(selector)}
+		}
+		return c
+	}
+	zone := spread(ZoneTopologyKey, k8scorev1.ScheduleAnyway)
 	if a.HardZoneSpread() {
-		zone = spread(ZoneTopologyKey, "DoNotSchedule")
-		zone.NodeTaintsPolicy = pulumi.String("Honor") // core/v1 NodeInclusionPolicyHonor
+		zone = spread(ZoneTopologyKey, k8scorev1.DoNotSchedule)
+		honor := k8scorev1.NodeInclusionPolicyHonor
+		zone.NodeTaintsPolicy = &honor
 	}
-	return corev1.TopologySpreadConstraintArray{zone, spread(HostTopologyKey, "ScheduleAnyway")}
+	return []k8scorev1.TopologySpreadConstraint{zone, spread(HostTopologyKey, k8scorev1.ScheduleAnyway)}
 }
 
 func container(a WebServiceArgs) corev1.ContainerArgs {

@@ -282,6 +282,17 @@ func TestWebService(t *testing.T) {
 			o.deployment.Spec.Replicas = ptr[int32](2)
 			o.hpa = nil
 		}},
+		{"on the stack's node pool, three zones", func(a *components.WebServiceArgs) {
+			a.Zones = 3
+			a.Placement = components.Placement{
+				NodeSelector: map[string]string{"karpenter.sh/nodepool": "shop"},
+				Tolerations:  []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
+			}
+		}, func(o *webObjects) {
+			hardZone(o)
+			pod(o).NodeSelector = map[string]string{"karpenter.sh/nodepool": "shop"}
+			pod(o).Tolerations = []corev1.Toleration{{Key: "cirkelline.io/nodepool", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}}
+		}},
 		{"no spread", func(a *components.WebServiceArgs) { a.Zones = 3; a.DisableZoneSpread = true }, func(o *webObjects) {
 			pod(o).TopologySpreadConstraints = nil
 		}},

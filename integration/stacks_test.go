@@ -116,6 +116,17 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 				}
 				defer cp.Kubectl("cordon", name)
 			}
+			// A stack with its own NodePool runs every pod on it (its
+			// nodeSelector and the toleration of its taint): add a node
+			// per zone as Karpenter would launch for it, cordoned after.
+			pool, hasPool := nodePoolOf(t, objs)
+			if hasPool {
+				for i := 0; i < zones; i++ {
+					name := fmt.Sprintf("kwok-pool-%s-%d", stack, i)
+					applyNode(t, pool.node(name, fmt.Sprintf("zone-%c", 'a'+i), nil))
+					defer cp.Kubectl("cordon", name)
+				}
+			}
 			if out, err := cp.Kubectl("apply", "--server-side", "--validate=strict", "--field-manager=pulumi-render", "-f", dir); err != nil {
 				t.Fatalf("the API server rejected the %s stack:\n%v\n%s", stack, err, out)
 			}
@@ -217,6 +228,23 @@ func TestStacksOnARealControlPlane(t *testing.T) {
 						}
 						return err == nil && len(got) >= zones
 					})
+				}
+			}
+			if hasPool {
+				// Every pod of the stack ran on the pool's nodes.
+				out, err := cp.Kubectl("get", "pods", "-n", objs[0].Metadata.Name, "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}{"\n"}{end}`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pods := strings.Fields(out)
+				for _, line := range pods {
+					pod, node, _ := strings.Cut(line, "=")
+					if !strings.HasPrefix(node, "kwok-pool-"+stack+"-") {
+						t.Errorf("pod %s ran on %q, not on the stack's NodePool", pod, node)
+					}
+				}
+				if len(pods) == 0 {
+					t.Errorf("no pods in %s", objs[0].Metadata.Name)
 				}
 			}
 			// A Deployment managed by an HPA must leave replicas to it.

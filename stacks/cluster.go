@@ -245,6 +245,11 @@ type KarpenterConfig struct {
 	Arch               []string `json:"arch,omitempty"`
 	// Budget of nodes disrupted at once. Default "10%".
 	Budget string `json:"budget"`
+	// SubnetIDs are the nodes' (private) subnets by ID. Default none:
+	// the subnets tagged karpenter.sh/discovery: <clusterName> and
+	// kubernetes.io/role/internal-elb: "1" (capacity.KarpenterArgs
+	// SubnetTags).
+	SubnetIDs []string `json:"subnetIds,omitempty"`
 }
 
 // HeadroomConfig runs low-priority pause pods (cluster.headroom) that hold

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cirkelline/infra/capacity"
@@ -87,6 +88,7 @@ func karpenterArgs(c *stacks.Config) capacity.KarpenterArgs {
 	return capacity.KarpenterArgs{
 		Name: c.Namespace, ClusterName: k.ClusterName, Role: k.Role, InstanceProfile: k.InstanceProfile, AMIAlias: k.AMIAlias,
 		Margin: k.Margin, Arch: k.Arch, CapacityTypes: k.CapacityTypes, InstanceCategories: k.InstanceCategories, Budget: k.Budget,
+		SubnetIDs: k.SubnetIDs,
 		// Every service's PDB lets at most this many pods go at once.
 		PDBMaxUnavailable: minPDBMaxUnavailable(c),
 		Labels:            components.Labels(c.Namespace, c.Namespace, "capacity"),
@@ -115,11 +117,24 @@ func minPDBMaxUnavailable(c *stacks.Config) int {
 	return least
 }
 
+// placement is where every pod of the stack runs: with the stack's own
+// Karpenter NodePool, on its nodes only (its nodeSelector) and tolerating
+// its taint, which keeps every other pod off them; else anywhere.
+func placement(c *stacks.Config) components.Placement {
+	if !c.Cluster.Karpenter.Enabled {
+		return components.Placement{}
+	}
+	k := karpenterArgs(c)
+	return components.Placement{NodeSelector: k.PoolNodeSelector(), Tolerations: []corev1.Toleration{k.PoolToleration()}}
+}
+
 // headroomArgs sizes the pause pods for each HPA's first scale-up step.
 func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
+	where := placement(c)
 	args := capacity.HeadroomArgs{
 		Name: c.Namespace + headroomSuffix, Namespace: c.Namespace,
-		Labels: map[string]string{components.LabelPartOf: c.Namespace, components.LabelManagedBy: "pulumi"},
+		Labels:       map[string]string{components.LabelPartOf: c.Namespace, components.LabelManagedBy: "pulumi"},
+		NodeSelector: where.NodeSelector, Tolerations: where.Tolerations,
 	}
 	for i, s := range c.Services {
 		if s.HPA.Disabled {
@@ -128,7 +143,9 @@ func headroomArgs(c *stacks.Config) capacity.HeadroomArgs {
 		path := validate.Index("services", i)
 		args.Steps = append(args.Steps, capacity.ScaleUpStep{
 			Service: s.Name, Pods: int(s.HPA.FirstScaleUpStep()),
-			CPU: quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
+			// The pause pods spread as the service's pods do.
+			Spread: webServiceArgs(c, s).SpreadConstraints(nil),
+			CPU:    quantity(s.Resources.CPURequest), Memory: quantity(s.Resources.MemoryRequest),
 			CPUPath: validate.Join(path, "resources.cpuRequest"), MemoryPath: validate.Join(path, "resources.memoryRequest"),
 			ServicePath: validate.Join(path, "name"),
 		})

@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"net/netip"
+	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -252,7 +255,7 @@ func webServiceArgs(c *stacks.Config, s stacks.ServiceConfig) components.WebServ
 		Name: s.Name, PartOf: c.Namespace, Image: s.Image, Port: s.Port, MetricsPort: s.MetricsPort, Env: s.Env,
 		Resources: s.Resources, HPA: s.HPA, PDB: s.PDB, Probe: s.Probe, Shutdown: s.Shutdown,
 		RunAsUser: s.RunAsUser, WritableRootFilesystem: s.WritableRootFilesystem, Zones: c.Cluster.Zones,
-		RequirePinnedImage: c.Environment == stacks.Production,
+		RequirePinnedImage: c.Environment == stacks.Production, Placement: placement(c),
 	}
 }
 
@@ -398,7 +401,7 @@ func redisPlan(c *stacks.Config, key pulumi.StringInput) *RedisPlan {
 		p.Host = components.ServiceDNSName(redisName(c), c.Namespace)
 		p.InCluster = &components.InClusterRedisArgs{
 			Name: redisName(c), PartOf: c.Namespace, Image: r.InCluster.Image, Resources: r.InCluster.Resources,
-			Password: r.AuthToken.Input(), Clients: redisClients(c),
+			Password: r.AuthToken.Input(), Clients: redisClients(c), Placement: placement(c),
 		}
 	}
 	return p
@@ -413,8 +416,55 @@ func loadTestArgs(c *stacks.Config) components.LoadTestArgs {
 	}
 	return components.LoadTestArgs{
 		LoadTestSpec: lt.LoadTestSpec, JobName: c.LoadTestJobName(), PartOf: c.Namespace, Run: c.LoadTestRun(),
-		TargetURL: pulumi.String(LoadTestTargetURL(c)), Credentials: credentials,
+		TargetURL: pulumi.String(LoadTestTargetURL(c)), Target: loadTestEgress(c), Credentials: credentials,
+		Placement: placement(c),
 	}
+}
+
+// loadTestEgress is where the runners' load goes, for their egress
+// policy:
+//   - a service (the default): its pods, on their port;
+//   - the ingress: the ALB's listener, 443 (80 without a certificate), on
+//     networkPolicy.ingressCidrs (the ALB's subnets) when the ALB is
+//     internal; an internet-facing ALB's host resolves to public
+//     addresses AWS assigns and changes, which the runners reach through
+//     the NAT gateway and the stack does not know, so any address there;
+//   - a URL: its port, on its address when it is an IP, else any address.
+//
+// Zero when the config names no target (which its checks refuse).
+func loadTestEgress(c *stacks.Config) components.LoadTestEgress {
+	t := c.LoadTest.Target
+	switch {
+	case t.URL != "":
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return components.LoadTestEgress{}
+		}
+		port := map[string]int32{"http": 80, "https": 443}[u.Scheme]
+		if n, err := strconv.Atoi(u.Port()); err == nil {
+			port = int32(n)
+		}
+		cidr := components.AnyIPv4
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+			cidr = netip.PrefixFrom(ip, ip.BitLen()).String()
+		}
+		return components.LoadTestEgress{CIDRs: []string{cidr}, Port: port}
+	case t.Ingress && len(c.Ingress.Hosts) > 0:
+		port := int32(443)
+		if c.Ingress.CertificateARN == "" {
+			port = 80
+		}
+		cidrs := []string{components.AnyIPv4}
+		if c.Ingress.Scheme == components.AlbInternal && len(c.NetworkPolicy.IngressCIDRs) > 0 {
+			cidrs = slices.Clone(c.NetworkPolicy.IngressCIDRs)
+		}
+		return components.LoadTestEgress{CIDRs: cidrs, Port: port}
+	}
+	svc, _, ok := c.LoadTestTargetService()
+	if !ok {
+		return components.LoadTestEgress{}
+	}
+	return components.LoadTestEgress{Pods: components.SelectorLabels(c.Namespace, svc.Name), Port: svc.Port}
 }
 
 // LoadTestTargetURL is BASE_URL: an explicit URL, the first ingress host

@@ -2,6 +2,7 @@ package workloads_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -234,6 +235,7 @@ func TestPlan(t *testing.T) {
 				JobName: "loadtest-7", PartOf: "cirkelline",
 				Run:         loadtest.RunInfo{Stack: "production", RunID: "7", Environment: "production"},
 				TargetURL:   pulumi.String("http://cirkelline-backend.cirkelline.svc.cluster.local:8000"),
+				Target:      components.LoadTestEgress{Pods: components.SelectorLabels("cirkelline", "cirkelline-backend"), Port: 8000},
 				Credentials: map[string]pulumi.StringInput{"TEST_EMAIL": secret, "TEST_PASSWORD": secret},
 			}
 		}},
@@ -319,5 +321,49 @@ func TestIdentityGrantsOnlyWhatATokenCanUse(t *testing.T) {
 	if !reflect.DeepEqual(id.ReadableConfigMaps, []string{"cirkelline-config", "cirkelline-redis-env"}) ||
 		!reflect.DeepEqual(id.ReadableSecrets, []string{"cirkelline-secrets", "cirkelline-redis-env"}) {
 		t.Errorf("with a token the Role grants %v and %v; want the app's and the Redis env's", id.ReadableConfigMaps, id.ReadableSecrets)
+	}
+}
+
+// TestLoadTestEgress: where each kind of target lets the runners' traffic
+// go (the runners' NetworkPolicy): a service's pods on their port; the
+// ingress on its listener port, to the ALB's subnets when the ALB is
+// internal and ingressCidrs names them, else anywhere (an internet-facing
+// ALB's public addresses are not known); a URL on its port, to its address
+// when it is one.
+func TestLoadTestEgress(t *testing.T) {
+	const lt = `{"enabled":true,"allowProduction":true,"runId":"7",%s}`
+	tests := []struct {
+		name   string
+		target string
+		mutate func(*stacks.MapSource)
+		want   components.LoadTestEgress
+	}{
+		{"the first service", `"shape":"smoke"`, nil,
+			components.LoadTestEgress{Pods: components.SelectorLabels("cirkelline", "cirkelline-backend"), Port: 8000}},
+		{"an internet-facing ALB with a certificate", `"target":{"ingress":true}`, nil,
+			components.LoadTestEgress{CIDRs: []string{"0.0.0.0/0"}, Port: 443}},
+		{"an internal ALB: its subnets", `"target":{"ingress":true}`, func(s *stacks.MapSource) {
+			s.Values["cirkelline:ingress"] = `{"scheme":"internal","hosts":["api.internal"],"certificateArn":"arn:aws:acm:eu-north-1:123456789012:certificate/abc-123","accessLogs":{"bucket":"cirkelline-alb-logs","prefix":"p"}}`
+			s.Values["cirkelline:networkPolicy"] = `{"ingressCidrs":["10.0.0.0/22","10.0.4.0/22"]}`
+		}, components.LoadTestEgress{CIDRs: []string{"10.0.0.0/22", "10.0.4.0/22"}, Port: 443}},
+		{"a URL by address", `"target":{"url":"http://10.1.2.3:8080"}`, nil,
+			components.LoadTestEgress{CIDRs: []string{"10.1.2.3/32"}, Port: 8080}},
+		{"a URL by name", `"target":{"url":"https://api.example.com"}`, nil,
+			components.LoadTestEgress{CIDRs: []string{"0.0.0.0/0"}, Port: 443}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := stacktest.ProductionSource()
+			src.Values["cirkelline:loadtest"] = fmt.Sprintf(lt, tt.target)
+			src.Values["cirkelline:loadtestEmail"], src.Values["cirkelline:loadtestPassword"] = "lt@example.com", "password"
+			src.Secrets = append(src.Secrets, "cirkelline:loadtestEmail", "cirkelline:loadtestPassword")
+			if tt.mutate != nil {
+				tt.mutate(&src)
+			}
+			p := plan(t, src, "production")
+			if !reflect.DeepEqual(p.LoadTest.Target, tt.want) {
+				t.Errorf("runners' egress %+v, want %+v", p.LoadTest.Target, tt.want)
+			}
+		})
 	}
 }

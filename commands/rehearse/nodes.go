@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cirkelline/infra/internal/controlplane"
@@ -67,12 +68,14 @@ type NodePool struct {
 	Delay time.Duration
 	// Labels go on every node (e.g. karpenter.sh/nodepool).
 	Labels map[string]string
+	// Taints go on every node (the NodePool's).
+	Taints []corev1.Taint
 }
 
 // Node is the pool's node number i (1-based) in zone.
 func (p NodePool) Node(zone string, i int) controlplane.Node {
 	return controlplane.Node{Name: fmt.Sprintf("node-%s-%d", zone, i), Zone: zone, Region: p.Region,
-		CPU: p.CPU, Memory: p.Memory, Pods: p.Pods, Labels: p.Labels}
+		CPU: p.CPU, Memory: p.Memory, Pods: p.Pods, Labels: p.Labels, Taints: p.Taints}
 }
 
 // InitialNodes are the nodes a rehearsal starts with: Nodes of them

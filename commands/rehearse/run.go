@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -163,6 +164,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	fmt.Fprintf(o.Progress, "starting the control plane with metrics-server (pods Ready %s after they are scheduled)\n", res.Startup)
 	var nodes []controlplane.Node
 	if o.Pool != nil {
+		// The stack's nodes, new ones included, are its NodePool's.
+		o.Pool.Labels, o.Pool.Taints = nodePoolTemplates(docs)
 		nodes = o.Pool.InitialNodes()
 		fmt.Fprintf(o.Progress, "nodes: %s\n", o.Pool)
 	}
@@ -175,6 +178,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// need their CRDs; nothing in the rehearsal acts on them.
 	if err := ApplyStackCRDs(cp); err != nil {
 		return nil, err
+	}
+	if o.Pool == nil {
+		if err := standInForNodePools(cp, docs); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := cp.KubectlIn(strings.Join(docs, "\n---\n"), "apply", "--server-side", "--field-manager=rehearse", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("apply the stack: %w", err)
@@ -286,6 +294,63 @@ const (
 	roleService
 	rolePause
 )
+
+// nodePoolTemplates reads each rendered Karpenter NodePool's node
+// template: the labels and taints Karpenter gives its nodes, with
+// karpenter.sh/nodepool (sigs.k8s.io/karpenter v1.14 pkg/apis/v1/labels.go
+// NodePoolLabelKey). The stack's pods select their pool and tolerate its
+// taint; nodes standing in for the pool's must carry both.
+func nodePoolTemplates(docs []string) (labels map[string]string, taints []corev1.Taint) {
+	for _, doc := range docs {
+		var pool struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Template struct {
+					Metadata struct {
+						Labels map[string]string `json:"labels"`
+					} `json:"metadata"`
+					Spec struct {
+						Taints []corev1.Taint `json:"taints"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &pool); err != nil || pool.Kind != "NodePool" {
+			continue
+		}
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[capacity.NodePoolLabel] = pool.Metadata.Name
+		maps.Copy(labels, pool.Spec.Template.Metadata.Labels)
+		taints = append(taints, pool.Spec.Template.Spec.Taints...)
+	}
+	return labels, taints
+}
+
+// standInForNodePools makes the one fake node (a rehearsal without the
+// stack's nodes) one of the rendered NodePools' nodes.
+func standInForNodePools(cp *controlplane.Cluster, docs []string) error {
+	labels, taints := nodePoolTemplates(docs)
+	if len(labels) > 0 {
+		args := []string{"label", "node", controlplane.FakeNodeName, "--overwrite"}
+		for k, v := range labels {
+			args = append(args, k+"="+v)
+		}
+		if out, err := cp.Kubectl(args...); err != nil {
+			return fmt.Errorf("label the fake node as a NodePool's: %w\n%s", err, out)
+		}
+	}
+	for _, t := range taints {
+		if out, err := cp.Kubectl("taint", "node", controlplane.FakeNodeName, "--overwrite", fmt.Sprintf("%s=%s:%s", t.Key, t.Value, t.Effect)); err != nil {
+			return fmt.Errorf("taint the fake node as a NodePool's: %w\n%s", err, out)
+		}
+	}
+	return nil
+}
 
 type runner struct {
 	o   Options

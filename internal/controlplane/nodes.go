@@ -35,6 +35,8 @@ type Node struct {
 	Pods        int
 	// Labels are added to the well-known ones.
 	Labels map[string]string
+	// Taints it carries from the start (a node pool's).
+	Taints []corev1.Taint
 }
 
 // KwokNodeLabel is a label every fake node carries ("type": "kwok"), so
@@ -86,6 +88,7 @@ func (n Node) Object(metrics bool) *corev1.Node {
 	return &corev1.Node{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Node"},
 		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels, Annotations: annotations},
+		Spec:       corev1.NodeSpec{Taints: n.Taints},
 		Status:     corev1.NodeStatus{Allocatable: room, Capacity: room.DeepCopy()},
 	}
 }
