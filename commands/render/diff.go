@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cirkelline/infra/internal/mockrun"
 )
 
 // Diff renders the stack at a git ref (with that ref's own code, built from
@@ -39,10 +38,6 @@ func Diff(opts Options, program Program, ref string) (string, error) {
 	// As Run writes them, so a dashboard change shows as JSON too, and a
 	// renamed resource as a URN gone.
 	if err := WriteResult(filepath.Join(work, "head"), head); err != nil {
-		return "", err
-	}
-	// And the URN list, as Run writes it: the base's render writes one.
-	if err := os.WriteFile(filepath.Join(work, "head", mockrun.URNsFile), mockrun.FormatURNs(mockrun.URNs(head.Resources)), 0o644); err != nil {
 		return "", err
 	}
 	if err := checkout(opts.Dir, ref, filepath.Join(work, "src")); err != nil {
