@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-
 )
 
 // Diff renders the stack at a git ref (with that ref's own code, built from
