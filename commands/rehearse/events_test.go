@@ -262,3 +262,15 @@ func TestObjectsForMinDomains(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestWriteTimelineWithoutEvents: a rehearsal without events still writes
+// a timeline a reader understands, not an empty file.
+func TestWriteTimelineWithoutEvents(t *testing.T) {
+	var b strings.Builder
+	if err := WriteTimeline(&b, &Result{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(), "no events, node changes or preemptions in this rehearsal\n"; got != want {
+		t.Errorf("timeline %q, want %q", got, want)
+	}
+}

@@ -196,6 +196,11 @@ func WriteTimeline(w io.Writer, res *Result) error {
 		entries = append(entries, TimelineEntry{T: p.T, Text: fmt.Sprintf("scheduler preempted %s %s for %s", what, p.Victim, p.Preemptor)})
 	}
 	slices.SortStableFunc(entries, func(a, b TimelineEntry) int { return cmp.Compare(a.T, b.T) })
+	if len(entries) == 0 {
+		// A reader opening the file learns why it holds nothing else.
+		_, err := fmt.Fprintln(w, "no events, node changes or preemptions in this rehearsal")
+		return err
+	}
 	for _, e := range entries {
 		if _, err := fmt.Fprintf(w, "%8s  %s\n", fmtT(e.T), e.Text); err != nil {
 			return err
