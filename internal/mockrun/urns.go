@@ -47,9 +47,10 @@ func ParseURNs(b []byte) []string {
 // that no resource of now has, nor names as an alias. The engine matches a
 // resource to its state by URN, or by one of its aliases; a URN it cannot
 // match is deleted and its successor created (pulumi/pulumi
-// pkg/resource/deploy/step_generator.go, generateSteps: `old, hasOld =
-// sg.deployment.Olds()[urnOrAlias]` over the URN and generateAliases), so
-// every lost URN is a replace of a live object on every live stack.
+// pkg/resource/deploy/step_generator.go: generateSteps looks the old state
+// up by the URN and by each alias generateAliases gives), so every lost
+// URN is a replace of a live object on every live stack;
+// engine/urns_test.go checks this against the real engine.
 func LostURNs(before []string, now []Resource) []string {
 	known := map[string]bool{}
 	for _, r := range now {
