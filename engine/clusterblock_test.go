@@ -4,7 +4,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -152,14 +151,7 @@ func clusterBlock(t *testing.T, s *auto.Stack, backend, stackName string, objs [
 // resource of the stack uses the one explicit provider ("cluster").
 func oneProvider(t *testing.T, s *auto.Stack) {
 	t.Helper()
-	exported, err := s.Export(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d apitype.DeploymentV3
-	if err := json.Unmarshal(exported.Deployment, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := exportedDeployment(t, s)
 	var providers []string
 	used := map[string]int{}
 	for _, r := range d.Resources {

@@ -20,10 +20,8 @@ import (
 	"github.com/cirkelline/infra/internal/mockrun/renametest"
 )
 
-// stateURNs are the URNs the engine keeps in s's state, but the stack
-// itself and the default providers (the engine's own, never registered by
-// the program, so render does not list them).
-func stateURNs(t *testing.T, s *auto.Stack) []string {
+// exportedDeployment is s's state as `pulumi stack export` gives it.
+func exportedDeployment(t *testing.T, s *auto.Stack) apitype.DeploymentV3 {
 	t.Helper()
 	exported, err := s.Export(context.Background())
 	if err != nil {
@@ -33,8 +31,16 @@ func stateURNs(t *testing.T, s *auto.Stack) []string {
 	if err := json.Unmarshal(exported.Deployment, &d); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// stateURNs are the URNs the engine keeps in s's state, but the stack
+// itself and the default providers (the engine's own, never registered by
+// the program, so render does not list them).
+func stateURNs(t *testing.T, s *auto.Stack) []string {
+	t.Helper()
 	var out []string
-	for _, r := range d.Resources {
+	for _, r := range exportedDeployment(t, s).Resources {
 		if r.Type == resource.RootStackType || (strings.HasPrefix(string(r.Type), "pulumi:providers:") && strings.HasPrefix(r.URN.Name(), "default")) {
 			continue
 		}
