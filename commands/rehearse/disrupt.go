@@ -325,7 +325,8 @@ func (r *runner) rollout(ctx context.Context, rec *eventRecord) error {
 }
 
 // provision joins the launched nodes that are due and, for an autoscaled
-// pool, launches nodes for the pods the scheduler could not place.
+// pool, launches nodes for the pods the scheduler could not place for
+// want of room (newNodeCouldHold).
 // warm launches with no delay (the cluster at rest before the shape).
 func (r *runner) provision(ctx context.Context, unschedulable []corev1.Pod, nodes int, warm bool) error {
 	p := r.o.Pool
@@ -355,6 +356,10 @@ func (r *runner) provision(ctx context.Context, unschedulable []corev1.Pod, node
 		}
 		nodes++
 	}
+	unschedulable = slices.DeleteFunc(slices.Clone(unschedulable), func(pod corev1.Pod) bool {
+		msg, _ := unschedulableMessage(&pod)
+		return !newNodeCouldHold(msg)
+	})
 	if !p.Autoscaled || len(unschedulable) == 0 {
 		return nil
 	}
@@ -453,6 +458,20 @@ func (r *runner) schedulerSaid(pod, msg string) {
 	if msg != "" && !same {
 		r.dis.note("scheduler: %s unschedulable: %s", pod, msg)
 	}
+}
+
+// newNodeCouldHold is whether a new node of the pool could take a pod the
+// scheduler left with msg: some node turned it down for room alone (cpu,
+// memory, pod slots), so a node like it, where the pool may add one, would
+// fit it. The reasons are the NodeResourcesFit filter's ("Insufficient
+// <resource>", "Too many pods": pkg/scheduler/framework/plugins/
+// noderesources/fit.go of k8s.io/kubernetes v1.37.2), as FitError.Error
+// counts them in the message. A pod turned down only for its spread
+// (a lost zone), a taint or an affinity gets no node: the Cluster
+// Autoscaler and Karpenter both launch only when their simulation shows
+// the new node taking the pod.
+func newNodeCouldHold(msg string) bool {
+	return strings.Contains(msg, "Insufficient ") || strings.Contains(msg, "Too many pods")
 }
 
 // unschedulableMessage is the pod's PodScheduled condition message when

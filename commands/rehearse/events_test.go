@@ -274,3 +274,23 @@ func TestWriteTimelineWithoutEvents(t *testing.T) {
 		t.Errorf("timeline %q, want %q", got, want)
 	}
 }
+
+// TestNewNodeCouldHold: the autoscaler launches only for pods some node
+// turned down for room. The messages are the scheduler's FitError form
+// ("0/<n> nodes are available: <count> <reason>, ... preemption: ...",
+// pkg/scheduler/framework/types.go of k8s.io/kubernetes v1.37.2).
+func TestNewNodeCouldHold(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"0/6 nodes are available: 2 Insufficient cpu, 4 node(s) didn't match pod topology spread constraints. preemption: 0/6 nodes are available: 2 No preemption victims found for incoming pod, 4 Preemption is not helpful for scheduling.": true,
+		"0/4 nodes are available: 4 Insufficient memory. preemption: 0/4 nodes are available: 4 No preemption victims found for incoming pod.":                                                                                                  true,
+		"0/3 nodes are available: 3 Too many pods. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.":                                                                                                        true,
+		// A lost zone under minDomains: no node in an up zone helps.
+		"0/4 nodes are available: 4 node(s) didn't match pod topology spread constraints. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.":             false,
+		"0/3 nodes are available: 3 node(s) had untolerated taint {node.kubernetes.io/unreachable: }. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.": false,
+		"": false,
+	} {
+		if got := newNodeCouldHold(msg); got != want {
+			t.Errorf("newNodeCouldHold(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
