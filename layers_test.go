@@ -24,6 +24,7 @@ var layers = map[string]int{
 	"loadtest":              1,
 	"monitoring":            1,
 	"capacity":              1,
+	"scenario":              1, // the bad days a stack rehearses: events, named scenarios
 	"internal/controlplane": 1,
 	"internal/mockrun":      1, // a Pulumi program run against mocks
 	"internal/stackfile":    1, // stack files read as the engine passes them

@@ -24,6 +24,7 @@ import (
 	"github.com/cirkelline/infra/internal/stackfile"
 	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
+	"github.com/cirkelline/infra/scenario"
 	"github.com/cirkelline/infra/stacks"
 )
 
@@ -237,9 +238,9 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		}
 	}
 	for _, ev := range f.events {
-		e, err := rehearse.ParseEvent(ev)
+		e, err := scenario.ParseEvent(ev)
 		if err != nil {
-			errs.Add("--event", ev, err.Error(), "write "+rehearse.EventSyntax)
+			errs.Add("--event", ev, err.Error(), "write "+scenario.EventSyntax)
 			continue
 		}
 		o.Events = append(o.Events, e)
@@ -285,7 +286,7 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		if o.Pool == nil {
 			errs.Add("--event", f.events, "needs the stack's nodes", "declare cluster.capacity.node and .overhead in the stack file")
 		} else {
-			rehearse.ValidateEvents(&errs, "--event", o.Events, o.Pool.Zones, o.Demand.Duration())
+			scenario.ValidateEvents(&errs, "--event", o.Events, o.Pool.Zones, o.Demand.Duration())
 		}
 	}
 	return o, cfg, errs.Err()

@@ -19,6 +19,7 @@ import (
 	"github.com/cirkelline/infra/capacity"
 
 	"github.com/cirkelline/infra/internal/controlplane"
+	"github.com/cirkelline/infra/scenario"
 )
 
 // evictRetry is how long `kubectl drain` waits before it asks again for
@@ -36,7 +37,7 @@ type TimelineEntry struct {
 
 // eventRecord is what the runner saw an event do.
 type eventRecord struct {
-	Event Event
+	Event scenario.Event
 	// PodsLost are the service's pods the event took (a lost zone's, or
 	// evicted), PauseLost the headroom's, NodesLost the nodes.
 	PodsLost, PauseLost, NodesLost int
@@ -117,11 +118,11 @@ func (r *runner) fireEvents(ctx context.Context, at time.Duration, fired []bool)
 		r.dis.records = append(r.dis.records, rec)
 		r.dis.mu.Unlock()
 		switch e.Kind {
-		case EventZoneOutage:
+		case scenario.EventZoneOutage:
 			if err := r.zoneOutage(ctx, rec); err != nil {
 				return fmt.Errorf("%s: %w", e, err)
 			}
-		case EventDrain:
+		case scenario.EventDrain:
 			r.dis.drains.Add(1)
 			go func() {
 				defer r.dis.drains.Done()
@@ -129,7 +130,7 @@ func (r *runner) fireEvents(ctx context.Context, at time.Duration, fired []bool)
 					r.dis.note("%s stopped: %v", e, err)
 				}
 			}()
-		case EventRollout:
+		case scenario.EventRollout:
 			if err := r.rollout(ctx, rec); err != nil {
 				return fmt.Errorf("%s: %w", e, err)
 			}
@@ -191,7 +192,7 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 	}
 	var targets []corev1.Node
 	for _, n := range nodes.Items {
-		if n.DeletionTimestamp == nil && !n.Spec.Unschedulable && (rec.Event.Target == DrainAll || n.Labels[corev1.LabelTopologyZone] == rec.Event.Target) {
+		if n.DeletionTimestamp == nil && !n.Spec.Unschedulable && (rec.Event.Target == scenario.DrainAll || n.Labels[corev1.LabelTopologyZone] == rec.Event.Target) {
 			targets = append(targets, n)
 		}
 	}

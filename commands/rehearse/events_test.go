@@ -13,76 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cirkelline/infra/internal/controlplane"
-	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
+	"github.com/cirkelline/infra/scenario"
 )
-
-func TestParseEvent(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Event
-		wantErr string
-	}{
-		{"zone-outage:eu-north-1a@8m", Event{Kind: EventZoneOutage, Target: "eu-north-1a", At: 8 * time.Minute}, ""},
-		{"drain:all@90s", Event{Kind: EventDrain, Target: DrainAll, At: 90 * time.Second}, ""},
-		{"drain:zone-b@1m30s", Event{Kind: EventDrain, Target: "zone-b", At: 90 * time.Second}, ""},
-		{"rollout@2m", Event{Kind: EventRollout, At: 2 * time.Minute}, ""},
-		{"zone-outage:eu-north-1a", Event{}, "no @<time>"},
-		{"zone-outage@8m", Event{}, "zone-outage needs a target"},
-		{"rollout:x@8m", Event{}, `rollout takes no target ("x")`},
-		{"flood:a@8m", Event{}, `unknown event "flood"`},
-		{"drain:all@soon", Event{}, `time "soon" is not a duration`},
-	}
-	for _, tt := range tests {
-		got, err := ParseEvent(tt.in)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ParseEvent(%q) error %v, want %q", tt.in, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseEvent(%q): %v", tt.in, err)
-			continue
-		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("ParseEvent(%q) (-want +got):\n%s", tt.in, diff)
-		}
-	}
-	e := Event{Kind: EventZoneOutage, Target: "eu-north-1a", At: 8 * time.Minute}
-	if got, want := e.Slug(), "zone-outage-eu-north-1a-8m"; got != want {
-		t.Errorf("slug %q, want %q", got, want)
-	}
-	if got, want := (Event{Kind: EventRollout, At: 90 * time.Second}).Slug(), "rollout-1m30s"; got != want {
-		t.Errorf("slug %q, want %q", got, want)
-	}
-}
-
-func TestValidateEvents(t *testing.T) {
-	zones := []string{"z-a", "z-b"}
-	var errs validate.Errors
-	ValidateEvents(&errs, "--event", []Event{
-		{Kind: EventZoneOutage, Target: "z-c", At: time.Minute},
-		{Kind: EventZoneOutage, Target: "z-a", At: time.Minute},
-		{Kind: EventZoneOutage, Target: "z-b", At: time.Minute},
-		{Kind: EventDrain, Target: DrainAll, At: 20 * time.Minute},
-	}, zones, 10*time.Minute)
-	err := errs.Err()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{`names zone "z-c", which the rehearsal's nodes do not span`, "use one of the stack's zones (cluster.zones): z-a, z-b",
-		"would lose every one of the 2 zones", "is at or after the shape's end (10m0s)"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-	errs = validate.Errors{}
-	ValidateEvents(&errs, "--event", []Event{{Kind: EventZoneOutage, Target: "z-a", At: time.Minute}, {Kind: EventDrain, Target: "z-b", At: 2 * time.Minute}, {Kind: EventRollout, At: 3 * time.Minute}}, zones, 10*time.Minute)
-	if err := errs.Err(); err != nil {
-		t.Errorf("valid events refused: %v", err)
-	}
-}
 
 func testPool() NodePool {
 	return NodePool{Zones: []string{"r-1a", "r-1b", "r-1c"}, Region: "r-1", CPU: resource.MustParse("7660m"), Memory: resource.MustParse("28Gi"), Pods: 54, Nodes: 6, Max: 6, Delay: time.Minute}
@@ -156,7 +89,7 @@ func judgedEvent(change func([]Sample)) EventVerdict {
 	change(samples)
 	res := &Result{Samples: samples, Demand: Demand{Shape: loadtest.Shape{Stages: []loadtest.Stage{{Duration: loadtest.Duration(70 * time.Second), Target: 50}, {Duration: loadtest.Duration(10 * time.Second), Target: 0}}}},
 		Preemptions: []Preemption{{T: 35 * time.Second, Victim: "pause-1", Preemptor: "web-9", Pause: true, ForService: true}}}
-	recs := []*eventRecord{{Event: Event{Kind: EventZoneOutage, Target: "z-a", At: 20 * time.Second}, PodsLost: 1, NodesLost: 2, Done: -1}}
+	recs := []*eventRecord{{Event: scenario.Event{Kind: scenario.EventZoneOutage, Target: "z-a", At: 20 * time.Second}, PodsLost: 1, NodesLost: 2, Done: -1}}
 	return JudgeEvents(res, recs, time.Minute)[0]
 }
 
@@ -204,7 +137,7 @@ func TestJudgeEvents(t *testing.T) {
 func TestJudgeEventsDrain(t *testing.T) {
 	res := &Result{Samples: []Sample{{T: 0, DemandRPS: 10, CapacityRPS: 10, PDBHealthy: 3, PDBDesired: 3}, {T: 10 * time.Second, DemandRPS: 10, CapacityRPS: 10, PDBHealthy: 2, PDBDesired: 3}, {T: 20 * time.Second, DemandRPS: 10, CapacityRPS: 10, PDBHealthy: 3, PDBDesired: 3}},
 		Demand: Demand{Shape: loadtest.Shape{Stages: []loadtest.Stage{{Duration: loadtest.Duration(time.Minute), Target: 5}}}}}
-	recs := []*eventRecord{{Event: Event{Kind: EventDrain, Target: DrainAll}, Evictions: 9, Refusals: 6, LongestBlocked: 2 * time.Minute, BudgetSaid: "Cannot evict pod", Done: 50 * time.Second}}
+	recs := []*eventRecord{{Event: scenario.Event{Kind: scenario.EventDrain, Target: scenario.DrainAll}, Evictions: 9, Refusals: 6, LongestBlocked: 2 * time.Minute, BudgetSaid: "Cannot evict pod", Done: 50 * time.Second}}
 	got := JudgeEvents(res, recs, time.Minute)[0]
 	want := []string{
 		"the PodDisruptionBudget was below its desired healthy pods for 10s during a voluntary disruption",

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cirkelline/infra/scenario"
 )
 
 // EventVerdict is what one event did to the stack's service.
@@ -98,10 +100,10 @@ func JudgeEvents(res *Result, records []*eventRecord, blockBound time.Duration) 
 		if !v.Recovered {
 			v.Problems = append(v.Problems, fmt.Sprintf("the ready pods did not carry the demand again before %s (short by %.0f req/s at worst)", v.Until.Round(time.Second), v.WorstShortfallRPS))
 		}
-		if e.Kind != EventZoneOutage && v.BudgetBelowDesired > 0 {
+		if e.Kind != scenario.EventZoneOutage && v.BudgetBelowDesired > 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("the PodDisruptionBudget was below its desired healthy pods for %s during a voluntary disruption", v.BudgetBelowDesired.Round(time.Second)))
 		}
-		if v.LongestBlocked > blockBound || (v.StillBlocked && e.Kind == EventDrain) {
+		if v.LongestBlocked > blockBound || (v.StillBlocked && e.Kind == scenario.EventDrain) {
 			v.Problems = append(v.Problems, fmt.Sprintf("a budget held the drain for %s (bound %s, still held at the end: %v)", v.LongestBlocked.Round(time.Second), blockBound, v.StillBlocked))
 		}
 		out = append(out, v)

@@ -26,6 +26,7 @@ import (
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/internal/controlplane"
 	"github.com/cirkelline/infra/monitoring"
+	"github.com/cirkelline/infra/scenario"
 )
 
 // kwok's ClusterResourceUsage (kustomize/metrics/usage of kwok v0.8.0)
@@ -81,7 +82,7 @@ type Options struct {
 	Pool *NodePool
 	// Events happen at their times of the shape, in order. They need a
 	// Pool.
-	Events []Event
+	Events []scenario.Event
 	// MinDomains, when set, puts minDomains on the service's zone spread
 	// constraint (a what-if: production's spread before issue 21's fix
 	// had minDomains = cluster.zones).
@@ -121,7 +122,7 @@ type Result struct {
 	Verdict Verdict
 	// Events, Timeline and Preemptions are what the events did, what
 	// happened (with what the scheduler said) and whom it preempted.
-	Events      []Event
+	Events      []scenario.Event
 	Timeline    []TimelineEntry
 	Preemptions []Preemption
 	// Pool is the nodes rehearsed on (nil: the one big kwok node).
