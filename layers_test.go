@@ -24,12 +24,13 @@ var layers = map[string]int{
 	"loadtest":              1,
 	"monitoring":            1,
 	"capacity":              1,
-	"scenario":              1, // the bad days a stack rehearses: events, named scenarios
 	"internal/controlplane": 1,
 	"internal/mockrun":      1, // a Pulumi program run against mocks
 	"internal/stackfile":    1, // stack files read as the engine passes them
-	// Reusable typed components.
+	// Reusable typed components; the bad days a stack rehearses (events,
+	// named scenarios over loadtest's shapes).
 	"components": 2,
+	"scenario":   2,
 	// The stack file's schema, defaults, decoding and validation; it embeds
 	// the components' spec types (HPASpec, ResourcesSpec, ...).
 	"stacks":           3,

@@ -4,10 +4,12 @@
 # plane, asserting on the verdicts:
 #   - a shortened spike on staging, twice in parallel: with staging's HPA and
 #     with maxReplicas 2 (about 5 minutes);
-#   - the bad days, three in parallel: production losing a zone at the peak
+#   - the bad days, three in parallel, from the stack files' own named
+#     scenarios: production losing a zone at the peak (ci-zone-outage-at-peak)
 #     with today's spread (must pass) and with the spread before issue 21's
-#     fix (minDomains 3, must fail), and staging's node drained at the peak
-#     through the eviction API (must pass, paced by its budget) (about 6
+#     fix (minDomains 3, must fail), and staging's node drained through the
+#     eviction API, then a rollout, under load (ci-drain-and-rollout: must
+#     pass, the drain paced by its budget, the rollout finished) (about 6
 #     minutes together on 2 cores).
 # It shares hack/controlplane's cache with .ci/controlplane.sh.
 # SKIP_CONTROLPLANE=1 skips it.

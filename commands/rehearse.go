@@ -33,7 +33,8 @@ var ErrNotCarried = errors.New("the rehearsal's verdict is not OK")
 
 const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stages 10s:100,1m:100,...]
                     [--event zone-outage:ZONE@T | drain:ZONE|all@T | rollout@T ...]
-                    [--node-delay D] [--min-domains N] [--block-bound D] [--scenario NAME]
+                    [--node-delay D] [--min-domains N] [--block-bound D]
+       go run . rehearse --stack NAME --scenario SCENARIO [--node-delay D] ...
                     [--max-replicas N] [--startup D] [--cooldown D] [--memory-share F] [--out DIR]
       Replay a load-test shape through the real HPA controller, scheduler and
       controllers on a local control plane (kube-apiserver, controller manager,
@@ -42,6 +43,9 @@ const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stage
       events on the timeline, and write DIR/rehearsal.csv, .png, .svg,
       verdict.txt, verdict.json and timeline.txt (default DIR
       rendered/rehearsal/NAME-SCENARIO; the scenario is the shape and the events).
+      --scenario rehearses one of the stack file's named bad days
+      (rehearsal.scenarios: its shape, stages, events and node delay) into
+      rendered/rehearsal/NAME-SCENARIO.
       Exits non-zero unless the verdict is OK. Takes the shape's real time;
       Ctrl-C stops it and still writes what was observed.
 `
@@ -84,7 +88,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.StringVar(&f.nodeDelay, "node-delay", "auto", "a new node's time to Ready (auto: 60s with Karpenter, 3m with a node group; see rehearse.DefaultKarpenterNodeDelay)")
 	fs.IntVar(&f.minDomains, "min-domains", 0, "set minDomains on the service's zone spread (a what-if: production's spread before issue 21 had minDomains 3)")
 	fs.StringVar(&f.blockBound, "block-bound", rehearse.DefaultBlockBound.String(), "the longest a budget may hold a drain's eviction before the verdict fails")
-	fs.StringVar(&f.scenario, "scenario", "", "the scenario's name in the output directory (default: the shape, then the events)")
+	fs.StringVar(&f.scenario, "scenario", "", "rehearse the stack file's named scenario (rehearsal.scenarios) instead of --shape, --stages and --event")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,18 +104,18 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 		return err
 	}
 	shape := opts.Demand.Shape
-	name := string(cfg.LoadTest.Shape)
-	if f.stages != "" {
-		name += "-custom"
-	}
-	for _, e := range opts.Events {
-		name += "-" + e.Slug()
+	name := f.scenario
+	if name == "" {
+		name = string(cfg.LoadTest.Shape)
+		if f.stages != "" {
+			name += "-custom"
+		}
+		for _, e := range opts.Events {
+			name += "-" + e.Slug()
+		}
 	}
 	if f.minDomains > 0 {
 		name += fmt.Sprintf("-min-domains-%d", f.minDomains)
-	}
-	if f.scenario != "" {
-		name = f.scenario
 	}
 	out := f.out
 	if out == "" {
@@ -122,6 +126,11 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "rehearsing %s of stack %s on %s: %d VUs at most, %s, %.0f req/s at the peak\n",
 		name, cfg.Stack, opts.Service, shape.MaxVUs(), shape.TotalDuration(), opts.Demand.PeakRPS())
+	about := ""
+	if sc, ok := scenario.Find(cfg.Rehearsal.Scenarios, f.scenario); ok && sc.Description != "" {
+		about = sc.Description + "\n"
+		fmt.Fprint(stdout, about)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts.Progress = stderr
@@ -163,7 +172,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	}
 	files = append(files, timelinePath)
 	table := res.Verdict.Table()
-	if err := os.WriteFile(filepath.Join(out, "verdict.txt"), []byte(title+"\n"+table), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, "verdict.txt"), []byte(title+"\n"+about+table), 0o644); err != nil {
 		return err
 	}
 	verdictJSON, err := json.MarshalIndent(res.Verdict, "", "  ")
@@ -200,6 +209,26 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		return o, nil, err
 	}
 	var errs validate.Errors
+	if f.scenario != "" {
+		sc, ok := scenario.Find(cfg.Rehearsal.Scenarios, f.scenario)
+		switch {
+		case !ok && len(cfg.Rehearsal.Scenarios) == 0:
+			errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack+", which declares none", "declare it under rehearsal.scenarios in Pulumi."+cfg.Stack+".yaml, or rehearse with --shape, --stages and --event")
+		case !ok:
+			errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack, "use one of: "+strings.Join(scenario.Names(cfg.Rehearsal.Scenarios), ", "))
+		case f.shape != "" || f.stages != "" || len(f.events) > 0:
+			errs.Add("--scenario", f.scenario, "declares its own shape, stages and events", "leave out --shape, --stages and --event, or rehearse without --scenario")
+		default:
+			cfg.LoadTest.Config = sc.Load(cfg.LoadTest.Config)
+			f.events = f.events[:0]
+			for _, e := range sc.Events {
+				f.events = append(f.events, e.String())
+			}
+			if f.nodeDelay == "auto" && sc.NodeDelay > 0 {
+				f.nodeDelay = time.Duration(sc.NodeDelay).String()
+			}
+		}
+	}
 	if f.shape != "" {
 		if _, ok := loadtest.Shapes[loadtest.ShapeName(f.shape)]; !ok {
 			names := make([]string, 0, len(loadtest.Shapes))
@@ -316,7 +345,7 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 		return r, nil
 	}
 	var err error
-	p := &rehearse.NodePool{Pods: c.Node.Pods - c.Overhead.Pods, Nodes: c.Nodes, Max: c.Nodes, Region: region(cfg)}
+	p := &rehearse.NodePool{Pods: c.Node.Pods - c.Overhead.Pods, Nodes: c.Nodes, Max: c.Nodes, Region: cfg.Region()}
 	if c.Node.Pods == 0 {
 		p.Pods = capacity.DefaultNodePods - c.Overhead.Pods
 	}
@@ -336,14 +365,8 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 	cpu.Sub(ocpu)
 	mem.Sub(omem)
 	p.CPU, p.Memory = cpu, mem
-	zones := max(int(cfg.Cluster.Zones), 1)
-	for i := 0; i < zones; i++ {
-		if p.Region != "" {
-			p.Zones = append(p.Zones, fmt.Sprintf("%s%c", p.Region, 'a'+i))
-		} else {
-			p.Zones = append(p.Zones, fmt.Sprintf("zone-%c", 'a'+i))
-		}
-	}
+	p.Zones = cfg.RehearsalNodes().Zones
+	zones := len(p.Zones)
 	switch {
 	case cfg.Cluster.Karpenter.Enabled:
 		p.Autoscaled, p.Autoscaler = true, "Karpenter"
@@ -366,16 +389,6 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 		p.Delay = delay
 	}
 	return p, nil
-}
-
-// region is the stack's AWS region as its ACM certificate's ARN names it
-// (an ALB's certificate must be in the ALB's region), "" without one.
-func region(cfg *stacks.Config) string {
-	parts := strings.Split(cfg.Ingress.CertificateARN, ":")
-	if len(parts) > 3 && parts[0] == "arn" {
-		return parts[3]
-	}
-	return ""
 }
 
 // nodePoolCPULimit is the rendered Karpenter NodePool's spec.limits.cpu.

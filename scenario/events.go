@@ -41,13 +41,13 @@ type Event struct {
 	At time.Duration
 }
 
-// String is the event as --event takes it, e.g. "zone-outage:eu-north-1a@8m0s".
+// String is the event as --event takes it, e.g. "zone-outage:eu-north-1a@8m".
 func (e Event) String() string {
 	s := string(e.Kind)
 	if e.Target != "" {
 		s += ":" + e.Target
 	}
-	return s + "@" + e.At.String()
+	return s + "@" + short(e.At)
 }
 
 // Slug is the event for a directory name: "zone-outage-eu-north-1a-8m".
@@ -100,7 +100,7 @@ func ValidateEvents(errs *validate.Errors, path string, events []Event, zones []
 	lost := map[string]bool{}
 	for _, e := range events {
 		if e.At >= shape {
-			errs.Add(path, e.String(), fmt.Sprintf("is at or after the shape's end (%s)", shape), "put the event within the shape, where it meets load")
+			errs.Add(path, e.String(), fmt.Sprintf("is at or after the shape's end (%s)", short(shape)), "put the event within the shape, where it meets load")
 		}
 		switch e.Kind {
 		case EventZoneOutage, EventDrain:

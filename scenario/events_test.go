@@ -65,7 +65,7 @@ func TestValidateEvents(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{`names zone "z-c", which the rehearsal's nodes do not span`, "use one of the stack's zones (cluster.zones): z-a, z-b",
-		"would lose every one of the 2 zones", "is at or after the shape's end (10m0s)"} {
+		"would lose every one of the 2 zones", "is at or after the shape's end (10m)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

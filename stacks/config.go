@@ -46,6 +46,8 @@ type Config struct {
 	Cluster ClusterConfig `json:"cluster"`
 	// Monitoring is how Prometheus and Grafana watch the stack.
 	Monitoring MonitoringConfig `json:"monitoring"`
+	// Rehearsal holds the stack's named bad days for `go run . rehearse`.
+	Rehearsal RehearsalConfig `json:"rehearsal"`
 
 	// Project and Stack name the Pulumi project and stack; not config keys.
 	Project string `json:"-"`

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -268,8 +269,9 @@ func checkKeys(errs *validate.Errors, path string, v any, t reflect.Type) {
 		}
 		return // never echo a secret's value
 	}
-	if t.Kind() != reflect.Struct && reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
-		// A value with its own format (a duration): let it judge, at this path.
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) || t.Kind() != reflect.Struct && reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		// A value with its own format (a duration, an event written as
+		// text): let it judge, at this path.
 		raw, _ := json.Marshal(v)
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
 			errs.Add(path, v, err.Error(), "")

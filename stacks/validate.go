@@ -71,6 +71,7 @@ func (c *Config) validate(secretsKnown bool) error {
 	c.validateLoadTest(&errs)
 	c.validateMonitoring(&errs)
 	c.validateCluster(&errs, secretsKnown)
+	c.validateRehearsal(&errs)
 	return errs.Err()
 }
 

@@ -197,6 +197,21 @@ func TestLoadBadConfig(t *testing.T) {
 		{"capacity: a pod larger than a node", set("cluster", `{"capacity":{"nodes":20,"node":{"cpu":"200m","memory":"14Gi"}}}`), []string{`services[0].resources.cpuRequest ("250m"): one cirkelline-backend pod requests more CPU than a node offers`}},
 		{"capacity: a node count without a node shape", set("cluster", `{"capacity":{"nodes":3}}`), []string{`cluster.capacity.node: is required to plan cluster.capacity`}},
 		{"capacity: malformed node memory", set("cluster", `{"capacity":{"nodes":3,"node":{"cpu":"4","memory":"14 GB"}}}`), []string{`cluster.capacity.node.memory ("14 GB"): is not a Kubernetes quantity`}},
+		{"rehearsal: a bad name, an unknown shape, a name twice", set("rehearsal", `{"scenarios":[{"name":"Zone Outage"},{"name":"a","shape":"lod"},{"name":"a","nodeDelay":"-1m"}]}`), []string{
+			`rehearsal.scenarios[0].name ("Zone Outage"): is not lower-case letters, digits and '-'`, `rename it, e.g. "zone-outage"`,
+			`rehearsal.scenarios[1].shape ("lod"): is not a known shape`, `rehearsal.scenarios[2].name ("a"): is also the name of rehearsal.scenarios[1]`,
+			`rehearsal.scenarios[2].nodeDelay ("-1m"): is negative`}},
+		{"rehearsal: an event written wrong", set("rehearsal", `{"scenarios":[{"name":"a","events":["zone-outage@8m"]}]}`), []string{
+			`rehearsal.scenarios[0].events[0] ("zone-outage@8m"): is not an event (zone-outage needs a target after a colon): write zone-outage:<zone>@<time>`}},
+		{"rehearsal: events on a stack that declares no nodes", set("rehearsal", `{"scenarios":[{"name":"a","events":["rollout@10s"]}]}`), []string{
+			`rehearsal.scenarios[0].events (1): need the stack's nodes, which it does not declare; fix: declare cluster.capacity.node and cluster.capacity.overhead`}},
+		{"rehearsal: events the stack's nodes and shape cannot hold", func(s *stacks.MapSource) {
+			set("cluster", `{"zones":3,"capacity":{"nodes":6,"node":{"cpu":"7910m","memory":"29Gi","pods":58},"overhead":{"cpu":"250m","memory":"512Mi","pods":4}}}`)(s)
+			set("rehearsal", `{"scenarios":[{"name":"a","shape":"load","events":["zone-outage:eu-north-1d@8m","drain:all@16m"]},{"name":"b","shape":"spike","stages":[{"duration":"1m","target":10}],"events":["rollout@1m"]}]}`)(s)
+		}, []string{
+			`rehearsal.scenarios[0].events ("zone-outage:eu-north-1d@8m"): names zone "eu-north-1d", which the rehearsal's nodes do not span`, `use one of the stack's zones (cluster.zones): eu-north-1a, eu-north-1b, eu-north-1c`,
+			`rehearsal.scenarios[0].events ("drain:all@16m"): is at or after the shape's end (16m)`,
+			`rehearsal.scenarios[1].events ("rollout@1m"): is at or after the shape's end (1m)`}},
 		{"karpenter: role and instance profile missing, no node shape", set("cluster", `{"karpenter":{"enabled":true,"clusterName":"prod","amiAlias":"al2023@v20250920"}}`), []string{`cluster.capacity.node: is required with cluster.karpenter`}},
 		{"karpenter: role and instance profile missing", set("cluster", `{"capacity":{"node":{"cpu":"4","memory":"14Gi"}},"karpenter":{"enabled":true,"clusterName":"prod","amiAlias":"al2023@v20250920","budget":"ten"}}`), []string{
 			`cluster.karpenter.role ("")`, `exactly one of role and instanceProfile`, `cluster.karpenter.budget ("ten")`}},

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -49,8 +50,10 @@ type eventRecord struct {
 	Blocked             bool
 	// BudgetSaid is the API server's first refusal.
 	BudgetSaid string
-	// Done is when a drain finished (-1 before).
-	Done time.Duration
+	// Done is when a drain or a rollout finished (-1 before); Replaced
+	// the pods of the new template a rollout ended with.
+	Done     time.Duration
+	Replaced int
 }
 
 // launch is a node the autoscaler (or a drain's replacement) started.
@@ -323,6 +326,33 @@ func (r *runner) rollout(ctx context.Context, rec *eventRecord) error {
 	}
 	r.dis.note("%s: new pod template for %s (strategy %s)", rec.Event, t.Deployment, r.strategy)
 	return nil
+}
+
+// rolledOut is `kubectl rollout status`'s test of a Deployment
+// (pkg/polymorphichelpers/rollout_status.go of k8s.io/kubectl v0.37.2):
+// the controller saw the latest template, every replica is of it, no old
+// one is left, and every updated one is available.
+func rolledOut(dep *appsv1.Deployment) bool {
+	st := dep.Status
+	return dep.Generation <= st.ObservedGeneration &&
+		(dep.Spec.Replicas == nil || st.UpdatedReplicas >= *dep.Spec.Replicas) &&
+		st.Replicas <= st.UpdatedReplicas && st.AvailableReplicas >= st.UpdatedReplicas
+}
+
+// rolloutProgress marks the fired rollouts done once the Deployment, read
+// at at, has rolled out.
+func (r *runner) rolloutProgress(at time.Duration, dep *appsv1.Deployment) {
+	if !rolledOut(dep) {
+		return
+	}
+	r.dis.mu.Lock()
+	defer r.dis.mu.Unlock()
+	for _, rec := range r.dis.records {
+		if rec.Event.Kind == scenario.EventRollout && rec.Done < 0 {
+			rec.Done, rec.Replaced = at, int(dep.Status.UpdatedReplicas)
+			r.dis.add(TimelineEntry{T: at, Text: fmt.Sprintf("%s: %s rolled out, %d pod(s) of the new template available, none of the old left", rec.Event, dep.Name, rec.Replaced)})
+		}
+	}
 }
 
 // provision joins the launched nodes that are due and, for an autoscaled

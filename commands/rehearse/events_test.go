@@ -95,7 +95,7 @@ func judgedEvent(change func([]Sample)) EventVerdict {
 
 func TestJudgeEvents(t *testing.T) {
 	base := EventVerdict{Event: "zone-outage:z-a@20s", At: 20 * time.Second, Until: 70 * time.Second, PodsLost: 1, NodesLost: 2, BlockBound: time.Minute,
-		DrainTook: -1, Recovered: true, PausePreempted: 1}
+		DrainTook: -1, RolloutTook: -1, Recovered: true, PausePreempted: 1}
 	tests := []struct {
 		name    string
 		samples func([]Sample)
@@ -148,6 +148,44 @@ func TestJudgeEventsDrain(t *testing.T) {
 	}
 	if got.DrainTook != 50*time.Second || got.OK() {
 		t.Errorf("drain took %s, OK %v; want 50s, false", got.DrainTook, got.OK())
+	}
+}
+
+// A rollout is judged done as `kubectl rollout status` judges it, and one
+// that never finishes within its window fails.
+func TestJudgeEventsRollout(t *testing.T) {
+	res := &Result{Samples: []Sample{{T: 0, DemandRPS: 10, CapacityRPS: 10}, {T: 30 * time.Second, DemandRPS: 10, CapacityRPS: 10}},
+		Demand: Demand{Shape: loadtest.Shape{Stages: []loadtest.Stage{{Duration: loadtest.Duration(time.Minute), Target: 5}}}}}
+	rollout := scenario.Event{Kind: scenario.EventRollout, At: 0}
+	done := JudgeEvents(res, []*eventRecord{{Event: rollout, Done: 40 * time.Second, Replaced: 4}}, time.Minute)[0]
+	if done.RolloutTook != 40*time.Second || done.PodsReplaced != 4 || done.DrainTook != -1 || !done.OK() {
+		t.Errorf("rollout took %s to %d pods, drain took %s, problems %v; want 40s, 4, -1, none", done.RolloutTook, done.PodsReplaced, done.DrainTook, done.Problems)
+	}
+	stuck := JudgeEvents(res, []*eventRecord{{Event: rollout, Done: -1}}, time.Minute)[0]
+	if want := []string{"the rollout did not finish before 1m0s (new pods not all available, or old ones left)"}; !cmp.Equal(want, stuck.Problems) {
+		t.Errorf("problems %v, want %v", stuck.Problems, want)
+	}
+}
+
+func TestRolledOut(t *testing.T) {
+	three := int32(3)
+	base := appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 2}, Spec: appsv1.DeploymentSpec{Replicas: &three},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3}}
+	for name, tt := range map[string]struct {
+		mutate func(*appsv1.Deployment)
+		want   bool
+	}{
+		"rolled out":                       {func(*appsv1.Deployment) {}, true},
+		"the controller has not seen it":   {func(d *appsv1.Deployment) { d.Generation = 3 }, false},
+		"new replicas still to create":     {func(d *appsv1.Deployment) { d.Status.UpdatedReplicas = 2 }, false},
+		"old replicas pending termination": {func(d *appsv1.Deployment) { d.Status.Replicas = 4 }, false},
+		"updated replicas not available":   {func(d *appsv1.Deployment) { d.Status.AvailableReplicas = 2 }, false},
+	} {
+		d := base
+		tt.mutate(&d)
+		if got := rolledOut(&d); got != tt.want {
+			t.Errorf("%s: rolledOut = %v, want %v", name, got, tt.want)
+		}
 	}
 }
 

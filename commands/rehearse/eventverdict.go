@@ -50,8 +50,13 @@ type EventVerdict struct {
 	BlockBound          time.Duration
 	StillBlocked        bool
 	BudgetSaid          string `json:",omitempty"`
-	// DrainTook is how long a drain took (-1: not finished).
+	// DrainTook is how long a drain took (-1: not finished or no drain).
 	DrainTook time.Duration
+	// RolloutTook is how long a rollout took until `kubectl rollout
+	// status` would call it done (-1: not finished or no rollout), and
+	// PodsReplaced the pods of the new template it ended with.
+	RolloutTook  time.Duration
+	PodsReplaced int
 	// PausePreempted are the headroom's pause pods the scheduler preempted
 	// for the service's pods in the window; HeadroomMissed the time the
 	// service had unschedulable pods while pause pods ran, i.e. the
@@ -84,9 +89,14 @@ func JudgeEvents(res *Result, records []*eventRecord, blockBound time.Duration) 
 		e := rec.Event
 		v := EventVerdict{Event: e.String(), At: e.At, Until: max(loadEnd, e.At), PodsLost: rec.PodsLost, PausePodsLost: rec.PauseLost, NodesLost: rec.NodesLost,
 			Evictions: rec.Evictions, Refusals: rec.Refusals, LongestBlocked: rec.LongestBlocked, BlockBound: blockBound, StillBlocked: rec.Blocked,
-			BudgetSaid: rec.BudgetSaid, DrainTook: -1}
+			BudgetSaid: rec.BudgetSaid, DrainTook: -1, RolloutTook: -1}
 		if rec.Done >= 0 {
-			v.DrainTook = rec.Done - e.At
+			switch e.Kind {
+			case scenario.EventDrain:
+				v.DrainTook = rec.Done - e.At
+			case scenario.EventRollout:
+				v.RolloutTook, v.PodsReplaced = rec.Done-e.At, rec.Replaced
+			}
 		}
 		for _, next := range records[i+1:] {
 			v.Until = min(v.Until, next.Event.At)
@@ -105,6 +115,9 @@ func JudgeEvents(res *Result, records []*eventRecord, blockBound time.Duration) 
 		}
 		if v.LongestBlocked > blockBound || (v.StillBlocked && e.Kind == scenario.EventDrain) {
 			v.Problems = append(v.Problems, fmt.Sprintf("a budget held the drain for %s (bound %s, still held at the end: %v)", v.LongestBlocked.Round(time.Second), blockBound, v.StillBlocked))
+		}
+		if e.Kind == scenario.EventRollout && v.RolloutTook < 0 {
+			v.Problems = append(v.Problems, fmt.Sprintf("the rollout did not finish before %s (new pods not all available, or old ones left)", v.Until.Round(time.Second)))
 		}
 		out = append(out, v)
 	}
@@ -182,6 +195,9 @@ func (e EventVerdict) rows() [][2]string {
 	}
 	if e.DrainTook >= 0 {
 		rows = append(rows, [2]string{"  drain took", secs(e.DrainTook)})
+	}
+	if e.RolloutTook >= 0 {
+		rows = append(rows, [2]string{"  rollout took", fmt.Sprintf("%s, to %d pod(s) of the new template", secs(e.RolloutTook), e.PodsReplaced)})
 	}
 	return rows
 }

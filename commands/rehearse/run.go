@@ -627,6 +627,7 @@ func (r *runner) step(ctx context.Context, at time.Duration) (Sample, error) {
 		return s, fmt.Errorf("read Deployment: %w", err)
 	}
 	s.Current = dep.Status.Replicas
+	r.rolloutProgress(s.T, &dep)
 	if r.pdb != "" {
 		var pdb policyv1.PodDisruptionBudget
 		if err := r.kc.get(ctx, "/apis/policy/v1/namespaces/"+url.PathEscape(ns)+"/poddisruptionbudgets/"+url.PathEscape(r.pdb), nil, &pdb); err != nil {
