@@ -209,26 +209,7 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		return o, nil, err
 	}
 	var errs validate.Errors
-	if f.scenario != "" {
-		sc, ok := scenario.Find(cfg.Rehearsal.Scenarios, f.scenario)
-		switch {
-		case !ok && len(cfg.Rehearsal.Scenarios) == 0:
-			errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack+", which declares none", "declare it under rehearsal.scenarios in Pulumi."+cfg.Stack+".yaml, or rehearse with --shape, --stages and --event")
-		case !ok:
-			errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack, "use one of: "+strings.Join(scenario.Names(cfg.Rehearsal.Scenarios), ", "))
-		case f.shape != "" || f.stages != "" || len(f.events) > 0:
-			errs.Add("--scenario", f.scenario, "declares its own shape, stages and events", "leave out --shape, --stages and --event, or rehearse without --scenario")
-		default:
-			cfg.LoadTest.Config = sc.Load(cfg.LoadTest.Config)
-			f.events = f.events[:0]
-			for _, e := range sc.Events {
-				f.events = append(f.events, e.String())
-			}
-			if f.nodeDelay == "auto" && sc.NodeDelay > 0 {
-				f.nodeDelay = time.Duration(sc.NodeDelay).String()
-			}
-		}
-	}
+	applyScenario(&errs, &f, cfg)
 	if f.shape != "" {
 		if _, ok := loadtest.Shapes[loadtest.ShapeName(f.shape)]; !ok {
 			names := make([]string, 0, len(loadtest.Shapes))
@@ -319,6 +300,34 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		}
 	}
 	return o, cfg, errs.Err()
+}
+
+// applyScenario puts the stack file's scenario named by --scenario in
+// place of the flags it stands for: the shape and stages (into the
+// stack's load-test config), the events, and the node delay unless
+// --node-delay sets one.
+func applyScenario(errs *validate.Errors, f *rehearseFlags, cfg *stacks.Config) {
+	if f.scenario == "" {
+		return
+	}
+	sc, ok := scenario.Find(cfg.Rehearsal.Scenarios, f.scenario)
+	switch {
+	case !ok && len(cfg.Rehearsal.Scenarios) == 0:
+		errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack+", which declares none", "declare it under rehearsal.scenarios in Pulumi."+cfg.Stack+".yaml, or rehearse with --shape, --stages and --event")
+	case !ok:
+		errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack, "use one of: "+strings.Join(scenario.Names(cfg.Rehearsal.Scenarios), ", "))
+	case f.shape != "" || f.stages != "" || len(f.events) > 0:
+		errs.Add("--scenario", f.scenario, "declares its own shape, stages and events", "leave out --shape, --stages and --event, or rehearse without --scenario")
+	default:
+		cfg.LoadTest.Config = sc.Load(cfg.LoadTest.Config)
+		f.events = nil
+		for _, e := range sc.Events {
+			f.events = append(f.events, e.String())
+		}
+		if f.nodeDelay == "auto" && sc.NodeDelay > 0 {
+			f.nodeDelay = time.Duration(sc.NodeDelay).String()
+		}
+	}
 }
 
 // nodePool is the stack's nodes for the rehearsal (nil when the stack

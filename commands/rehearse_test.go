@@ -10,6 +10,7 @@ import (
 
 	"github.com/cirkelline/infra/commands/rehearse"
 	"github.com/cirkelline/infra/internal/stackfile"
+	"github.com/cirkelline/infra/internal/validate"
 	"github.com/cirkelline/infra/loadtest"
 	"github.com/cirkelline/infra/stacks"
 )
@@ -114,3 +115,61 @@ func TestNodePoolOfShippedStacks(t *testing.T) {
 }
 
 var cmpQuantity = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
+
+// --scenario takes the shape, stages, events and node delay from the stack
+// file, and is refused, with the names there are, when the stack has no
+// such scenario or flags would contradict it.
+func TestApplyScenario(t *testing.T) {
+	base := rehearseFlags{stack: "staging", dir: "..", nodeDelay: "auto"}
+	tests := []struct {
+		name    string
+		flags   func(*rehearseFlags)
+		want    func(*rehearseFlags)
+		wantErr string
+	}{
+		{"no scenario: the flags as given", func(*rehearseFlags) {}, func(*rehearseFlags) {}, ""},
+		{"the stack's scenario", func(f *rehearseFlags) { f.scenario = "ci-drain-and-rollout" }, func(f *rehearseFlags) {
+			f.scenario, f.events, f.nodeDelay = "ci-drain-and-rollout", []string{"drain:all@1m", "rollout@3m"}, "30s"
+		}, ""},
+		{"--node-delay wins over the scenario's", func(f *rehearseFlags) { f.scenario, f.nodeDelay = "ci-drain-and-rollout", "3m" }, func(f *rehearseFlags) {
+			f.scenario, f.events, f.nodeDelay = "ci-drain-and-rollout", []string{"drain:all@1m", "rollout@3m"}, "3m"
+		}, ""},
+		{"an unknown scenario", func(f *rehearseFlags) { f.scenario = "zone-outage" }, nil,
+			`--scenario ("zone-outage"): is not a scenario of stack staging; fix: use one of: drain-and-rollout-under-load, ci-drain-and-rollout`},
+		{"a scenario and --event", func(f *rehearseFlags) { f.scenario, f.events = "ci-drain-and-rollout", []string{"rollout@1m"} }, nil,
+			`--scenario ("ci-drain-and-rollout"): declares its own shape, stages and events; fix: leave out --shape, --stages and --event`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadStack(t, "staging")
+			f := base
+			tt.flags(&f)
+			var errs validate.Errors
+			applyScenario(&errs, &f, cfg)
+			if tt.wantErr != "" {
+				if err := errs.Err(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err := errs.Err(); err != nil {
+				t.Fatal(err)
+			}
+			want := base
+			tt.want(&want)
+			if diff := cmp.Diff(want, f, cmp.AllowUnexported(rehearseFlags{})); diff != "" {
+				t.Errorf("flags (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The scenario's shape and stages replace the stack's.
+	cfg := loadStack(t, "staging")
+	f := base
+	f.scenario = "ci-drain-and-rollout"
+	var errs validate.Errors
+	applyScenario(&errs, &f, cfg)
+	shape, _ := cfg.LoadTest.Resolved()
+	if got, want := shape.TotalDuration(), 4*time.Minute+30*time.Second; got != want || cfg.LoadTest.Shape != loadtest.Spike {
+		t.Errorf("shape %s of %s, want spike of %s (the scenario's stages)", cfg.LoadTest.Shape, got, want)
+	}
+}

@@ -71,7 +71,7 @@ func ValidateScenarios(errs *validate.Errors, path string, scenarios []Scenario,
 		at := validate.Index(path, i)
 		switch {
 		case s.Name == "":
-			errs.Add(validate.Join(at, "name"), s.Name, "is required", `name the scenario, e.g. "zone-outage-at-peak"`)
+			errs.Add(validate.Join(at, "name"), nil, "is required", `name the scenario, e.g. "zone-outage-at-peak"`)
 		case !namePattern.MatchString(s.Name):
 			errs.Add(validate.Join(at, "name"), s.Name, "is not lower-case letters, digits and '-' (at most 63, not starting or ending with '-')", "rename it, e.g. \""+slug(s.Name)+"\"")
 		}
