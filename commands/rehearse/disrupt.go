@@ -207,6 +207,12 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 		}
 		zone := n.Labels[corev1.LabelTopologyZone]
 		r.dis.mu.Lock()
+		// The replacement launches now, even at the pool's limit: a node
+		// Karpenter disrupts is marked for deletion, and such a node counts
+		// for nothing against its NodePool's limits (updateNodePoolResources
+		// in pkg/controllers/state/cluster.go of kubernetes-sigs/karpenter).
+		// A bare `kubectl drain` marks nothing, so there the node would
+		// still count: this is Karpenter's drain, the kinder case.
 		if !r.dis.down[zone] {
 			repl := r.nextNode(zone)
 			r.dis.launches = append(r.dis.launches, launch{node: repl, due: r.dis.clock() + r.o.Pool.Delay, why: "replaces drained " + n.Name})
