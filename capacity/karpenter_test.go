@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
@@ -291,5 +293,35 @@ func TestSubnetSelectorTerms(t *testing.T) {
 				t.Errorf("subnetSelectorTerms %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// ReadPoolNodes reads back what NodePool rendered: the nodes' labels
+// (the pool's label and the template's), the pool's taint and limits; a
+// rendered object of another kind is no NodePool.
+func TestReadPoolNodes(t *testing.T) {
+	args := baseKarpenter()
+	args.Labels = map[string]string{"team": "web"}
+	pool, err := capacity.NodePool(basePlan(t), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := yaml.Marshal(pool.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := capacity.ReadPoolNodes(raw)
+	if err != nil || !ok {
+		t.Fatalf("ReadPoolNodes: %v, %v", ok, err)
+	}
+	a := args.WithDefaults()
+	cpu, memory := capacity.NodeLimits(basePlan(t), a.Margin)
+	want := capacity.PoolNodes{Name: a.Name, Labels: map[string]string{capacity.NodePoolLabel: a.Name, "team": "web"},
+		Taints: []corev1.Taint{a.PoolTaint()}, Limits: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: memory}}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y resource.Quantity) bool { return x.Cmp(y) == 0 })); diff != "" {
+		t.Errorf("read back (-want +got):\n%s", diff)
+	}
+	if _, ok, err := capacity.ReadPoolNodes([]byte("kind: Namespace\nmetadata: {name: a}\n")); ok || err != nil {
+		t.Errorf("a Namespace read as a NodePool (%v, %v)", ok, err)
 	}
 }

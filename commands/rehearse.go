@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cirkelline/infra/capacity"
 	"github.com/cirkelline/infra/commands/rehearse"
@@ -380,7 +380,7 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 	case cfg.Cluster.Karpenter.Enabled:
 		p.Autoscaled, p.Autoscaler = true, "Karpenter"
 		p.Delay = rehearse.DefaultKarpenterNodeDelay
-		p.Labels = map[string]string{"karpenter.sh/nodepool": cfg.Namespace}
+		p.Labels = map[string]string{capacity.NodePoolLabel: cfg.Namespace}
 		if limit, ok := nodePoolCPULimit(objects); ok && p.Max == 0 {
 			nodeCPU, _ := q("", c.Node.CPU)
 			p.Max = int(limit.MilliValue() / max(nodeCPU.MilliValue(), 1))
@@ -403,14 +403,8 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 // nodePoolCPULimit is the rendered Karpenter NodePool's spec.limits.cpu.
 func nodePoolCPULimit(objects string) (resource.Quantity, bool) {
 	for _, doc := range strings.Split(objects, "\n---\n") {
-		var np struct {
-			Kind string `json:"kind"`
-			Spec struct {
-				Limits map[string]resource.Quantity `json:"limits"`
-			} `json:"spec"`
-		}
-		if yaml.Unmarshal([]byte(doc), &np) == nil && np.Kind == "NodePool" {
-			l, ok := np.Spec.Limits["cpu"]
+		if pool, ok, err := capacity.ReadPoolNodes([]byte(doc)); err == nil && ok {
+			l, ok := pool.Limits[corev1.ResourceCPU]
 			return l, ok
 		}
 	}

@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -14,54 +15,35 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cirkelline/infra/capacity"
 )
 
 // renderedPool is a stack's rendered Karpenter NodePool: what Karpenter
-// puts on every node it launches for it.
-type renderedPool struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Template struct {
-			Metadata struct {
-				Labels map[string]string `json:"labels"`
-			} `json:"metadata"`
-			Spec struct {
-				Taints []corev1.Taint `json:"taints"`
-			} `json:"spec"`
-		} `json:"template"`
-	} `json:"spec"`
-}
+// puts on every node it launches for it (capacity.ReadPoolNodes).
+type renderedPool struct{ capacity.PoolNodes }
 
 // nodePoolOf is the stack's NodePool, or false without one.
 func nodePoolOf(t *testing.T, objs []object) (renderedPool, bool) {
 	for _, o := range objs {
-		if o.Kind == "NodePool" {
-			var p renderedPool
-			if err := yaml.Unmarshal(o.raw, &p); err != nil {
-				t.Fatal(err)
-			}
-			return p, true
+		pool, ok, err := capacity.ReadPoolNodes(o.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return renderedPool{pool}, true
 		}
 	}
 	return renderedPool{}, false
 }
 
 // node is a kwok node as Karpenter registers one for the pool: the
-// template's labels, karpenter.sh/nodepool (sigs.k8s.io/karpenter v1.14
-// pkg/apis/v1/labels.go NodePoolLabelKey, set on the NodeClaim and
-// copied to the Node) and the template's taints.
+// pool's labels and taints, and extra labels.
 func (p renderedPool) node(name, zone string, extra map[string]string) *corev1.Node {
-	labels := map[string]string{"karpenter.sh/nodepool": p.Metadata.Name}
-	for k, v := range p.Spec.Template.Metadata.Labels {
-		labels[k] = v
-	}
-	for k, v := range extra {
-		labels[k] = v
-	}
+	labels := maps.Clone(p.Labels)
+	maps.Copy(labels, extra)
 	room := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi")}
-	return fakeNode(name, zone, room, labels, p.Spec.Template.Spec.Taints)
+	return fakeNode(name, zone, room, labels, p.Taints)
 }
 
 // TestNodePoolTaint: on nodes of staging's NodePool as Karpenter would
@@ -80,7 +62,7 @@ func (p renderedPool) node(name, zone string, extra map[string]string) *corev1.N
 func TestNodePoolTaint(t *testing.T) {
 	_, staging := renderDir(t, "staging")
 	pool, ok := nodePoolOf(t, staging)
-	if !ok || len(pool.Spec.Template.Spec.Taints) == 0 {
+	if !ok || len(pool.Taints) == 0 {
 		t.Fatalf("staging renders no NodePool with a taint (%+v)", pool)
 	}
 	var placed, backend appsv1.Deployment

@@ -166,7 +166,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var nodes []controlplane.Node
 	if o.Pool != nil {
 		// The stack's nodes, new ones included, are its NodePool's.
-		o.Pool.Labels, o.Pool.Taints = nodePoolTemplates(docs)
+		if o.Pool.Labels, o.Pool.Taints, err = nodePoolTemplates(docs); err != nil {
+			return nil, err
+		}
 		nodes = o.Pool.InitialNodes()
 		fmt.Fprintf(o.Progress, "nodes: %s\n", o.Pool)
 	}
@@ -296,46 +298,35 @@ const (
 	rolePause
 )
 
-// nodePoolTemplates reads each rendered Karpenter NodePool's node
-// template: the labels and taints Karpenter gives its nodes, with
-// karpenter.sh/nodepool (sigs.k8s.io/karpenter v1.14 pkg/apis/v1/labels.go
-// NodePoolLabelKey). The stack's pods select their pool and tolerate its
-// taint; nodes standing in for the pool's must carry both.
-func nodePoolTemplates(docs []string) (labels map[string]string, taints []corev1.Taint) {
+// nodePoolTemplates is what the rendered Karpenter NodePools give their
+// nodes (capacity.ReadPoolNodes): the labels and taints. The stack's pods
+// select their pool and tolerate its taint; nodes standing in for the
+// pool's must carry both.
+func nodePoolTemplates(docs []string) (labels map[string]string, taints []corev1.Taint, err error) {
 	for _, doc := range docs {
-		var pool struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Spec struct {
-				Template struct {
-					Metadata struct {
-						Labels map[string]string `json:"labels"`
-					} `json:"metadata"`
-					Spec struct {
-						Taints []corev1.Taint `json:"taints"`
-					} `json:"spec"`
-				} `json:"template"`
-			} `json:"spec"`
+		pool, ok, err := capacity.ReadPoolNodes([]byte(doc))
+		if err != nil {
+			return nil, nil, err
 		}
-		if err := yaml.Unmarshal([]byte(doc), &pool); err != nil || pool.Kind != "NodePool" {
+		if !ok {
 			continue
 		}
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[capacity.NodePoolLabel] = pool.Metadata.Name
-		maps.Copy(labels, pool.Spec.Template.Metadata.Labels)
-		taints = append(taints, pool.Spec.Template.Spec.Taints...)
+		maps.Copy(labels, pool.Labels)
+		taints = append(taints, pool.Taints...)
 	}
-	return labels, taints
+	return labels, taints, nil
 }
 
 // standInForNodePools makes the one fake node (a rehearsal without the
 // stack's nodes) one of the rendered NodePools' nodes.
 func standInForNodePools(cp *controlplane.Cluster, docs []string) error {
-	labels, taints := nodePoolTemplates(docs)
+	labels, taints, err := nodePoolTemplates(docs)
+	if err != nil {
+		return err
+	}
 	if len(labels) > 0 {
 		args := []string{"label", "node", controlplane.FakeNodeName, "--overwrite"}
 		for k, v := range labels {
