@@ -498,17 +498,25 @@ func (r *runner) schedulerSaid(pod, msg string) {
 }
 
 // newNodeCouldHold is whether a new node of the pool could take a pod the
-// scheduler left with msg: some node turned it down for room alone (cpu,
-// memory, pod slots), so a node like it, where the pool may add one, would
-// fit it. The reasons are the NodeResourcesFit filter's ("Insufficient
-// <resource>", "Too many pods": pkg/scheduler/framework/plugins/
-// noderesources/fit.go of k8s.io/kubernetes v1.37.2), as FitError.Error
-// counts them in the message. A pod turned down only for its spread
-// (a lost zone), a taint or an affinity gets no node: the Cluster
-// Autoscaler and Karpenter both launch only when their simulation shows
-// the new node taking the pod.
+// scheduler left with msg: some node turned it down for something a new
+// node of the pool does not share, so a node like it, where the pool may
+// add one, would fit it: room (the NodeResourcesFit filter's "Insufficient
+// <resource>" and "Too many pods", pkg/scheduler/framework/plugins/
+// noderesources/fit.go), a cordon (NodeUnschedulable's "node(s) were
+// unschedulable"), or a taint a new node does not carry (TaintToleration's
+// "node(s) had untolerated taint(s)": the pool's own taint the stack's
+// pods tolerate), all of k8s.io/kubernetes v1.37.2, as FitError.Error
+// counts them in the message. A pod turned down everywhere only for its
+// spread (a lost zone under minDomains) or an affinity gets no node: the
+// Cluster Autoscaler and Karpenter both launch only when their simulation
+// shows the new node taking the pod.
 func newNodeCouldHold(msg string) bool {
-	return strings.Contains(msg, "Insufficient ") || strings.Contains(msg, "Too many pods")
+	for _, reason := range []string{"Insufficient ", "Too many pods", "node(s) were unschedulable", "node(s) had untolerated taint"} {
+		if strings.Contains(msg, reason) {
+			return true
+		}
+	}
+	return false
 }
 
 // unschedulableMessage is the pod's PodScheduled condition message when

@@ -247,7 +247,7 @@ func TestWriteTimelineWithoutEvents(t *testing.T) {
 }
 
 // TestNewNodeCouldHold: the autoscaler launches only for pods some node
-// turned down for room. The messages are the scheduler's FitError form
+// turned down for what a new node of the pool would not share. The messages are the scheduler's FitError form
 // ("0/<n> nodes are available: <count> <reason>, ... preemption: ...",
 // pkg/scheduler/framework/types.go of k8s.io/kubernetes v1.37.2).
 func TestNewNodeCouldHold(t *testing.T) {
@@ -256,8 +256,11 @@ func TestNewNodeCouldHold(t *testing.T) {
 		"0/4 nodes are available: 4 Insufficient memory. preemption: 0/4 nodes are available: 4 No preemption victims found for incoming pod.":                                                                                                  true,
 		"0/3 nodes are available: 3 Too many pods. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.":                                                                                                        true,
 		// A lost zone under minDomains: no node in an up zone helps.
-		"0/4 nodes are available: 4 node(s) didn't match pod topology spread constraints. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.":             false,
-		"0/3 nodes are available: 3 node(s) had untolerated taint {node.kubernetes.io/unreachable: }. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.": false,
+		"0/4 nodes are available: 4 node(s) didn't match pod topology spread constraints. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.": false,
+		// Its only node cordoned (a drain): a new node takes it.
+		"0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.":                        true,
+		"0/3 nodes are available: 3 node(s) had untolerated taint(s). preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.":                  true,
+		"0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.": false,
 		"": false,
 	} {
 		if got := newNodeCouldHold(msg); got != want {
