@@ -303,21 +303,35 @@ func (r *headroomRun) autoscaleFor(name string, replicas int) int {
 }
 
 func (r *headroomRun) pods(name string) []corev1.Pod {
-	out, err := cp.Kubectl("get", "pods", "-n", r.ns, "-l", "app.kubernetes.io/name="+name, "-o", "json")
+	return podsOf(r.t, r.ns, "app.kubernetes.io/name="+name)
+}
+
+func (r *headroomRun) zoneOf() map[string]string { return nodeZones(r.t, "headroom-run="+r.ns) }
+
+// podsOf lists the pods of namespace ns that match selector ("" for all).
+func podsOf(t *testing.T, ns, selector string) []corev1.Pod {
+	t.Helper()
+	args := []string{"get", "pods", "-n", ns, "-o", "json"}
+	if selector != "" {
+		args = append(args, "-l", selector)
+	}
+	out, err := cp.Kubectl(args...)
 	if err != nil {
-		r.t.Fatalf("get pods: %v", err)
+		t.Fatalf("get pods: %v", err)
 	}
 	var list corev1.PodList
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return list.Items
 }
 
-func (r *headroomRun) zoneOf() map[string]string {
-	out, err := cp.Kubectl("get", "nodes", "-l", "headroom-run="+r.ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`)
+// nodeZones maps the names of the nodes that match selector to their zones.
+func nodeZones(t *testing.T, selector string) map[string]string {
+	t.Helper()
+	out, err := cp.Kubectl("get", "nodes", "-l", selector, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`)
 	if err != nil {
-		r.t.Fatalf("get nodes: %v", err)
+		t.Fatalf("get nodes: %v", err)
 	}
 	zones := map[string]string{}
 	for _, line := range strings.Fields(out) {

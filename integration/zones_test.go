@@ -197,31 +197,9 @@ func (r zoneOutageRun) tearDown() {
 	cp.Kubectl("delete", "pods", "-n", r.ns, "--all", "--force", "--grace-period=0")
 }
 
-func (r zoneOutageRun) pods() []corev1.Pod {
-	out, err := cp.Kubectl("get", "pods", "-n", r.ns, "-o", "json")
-	if err != nil {
-		r.t.Fatalf("get pods: %v", err)
-	}
-	var list corev1.PodList
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
-		r.t.Fatal(err)
-	}
-	return list.Items
-}
+func (r zoneOutageRun) pods() []corev1.Pod { return podsOf(r.t, r.ns, "") }
 
-func (r zoneOutageRun) zoneOf() map[string]string {
-	out, err := cp.Kubectl("get", "nodes", "-l", "zone-outage="+r.ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`)
-	if err != nil {
-		r.t.Fatalf("get nodes: %v", err)
-	}
-	zones := map[string]string{}
-	for _, line := range strings.Fields(out) {
-		if name, zone, ok := strings.Cut(line, "="); ok {
-			zones[name] = zone
-		}
-	}
-	return zones
-}
+func (r zoneOutageRun) zoneOf() map[string]string { return nodeZones(r.t, "zone-outage="+r.ns) }
 
 // waitRunning waits until want pods not being deleted run, and returns
 // how many run in each zone.
