@@ -45,7 +45,8 @@ const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stage
       rendered/rehearsal/NAME-SCENARIO; the scenario is the shape and the events).
       --scenario rehearses one of the stack file's named bad days
       (rehearsal.scenarios: its shape, stages, events and node delay) into
-      rendered/rehearsal/NAME-SCENARIO.
+      rendered/rehearsal/NAME-SCENARIO; beside --shape, --stages or --event
+      it names the command line's own scenario instead.
       Exits non-zero unless the verdict is OK. Takes the shape's real time;
       Ctrl-C stops it and still writes what was observed.
 `
@@ -88,7 +89,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.StringVar(&f.nodeDelay, "node-delay", "auto", "a new node's time to Ready (auto: 60s with Karpenter, 3m with a node group; see rehearse.DefaultKarpenterNodeDelay)")
 	fs.IntVar(&f.minDomains, "min-domains", 0, "set minDomains on the service's zone spread (a what-if: production's spread before issue 21 had minDomains 3)")
 	fs.StringVar(&f.blockBound, "block-bound", rehearse.DefaultBlockBound.String(), "the longest a budget may hold a drain's eviction before the verdict fails")
-	fs.StringVar(&f.scenario, "scenario", "", "rehearse the stack file's named scenario (rehearsal.scenarios) instead of --shape, --stages and --event")
+	fs.StringVar(&f.scenario, "scenario", "", "rehearse the stack file's named scenario (rehearsal.scenarios), or name the one --shape, --stages and --event write")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -305,19 +306,23 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 // applyScenario puts the stack file's scenario named by --scenario in
 // place of the flags it stands for: the shape and stages (into the
 // stack's load-test config), the events, and the node delay unless
-// --node-delay sets one.
+// --node-delay sets one. A name the stack file does not declare names a
+// scenario written on the command line (--shape, --stages, --event).
 func applyScenario(errs *validate.Errors, f *rehearseFlags, cfg *stacks.Config) {
 	if f.scenario == "" {
 		return
 	}
 	sc, ok := scenario.Find(cfg.Rehearsal.Scenarios, f.scenario)
+	onCommandLine := f.shape != "" || f.stages != "" || len(f.events) > 0
 	switch {
+	case !ok && onCommandLine:
+		// The command line's own scenario, named for its report.
 	case !ok && len(cfg.Rehearsal.Scenarios) == 0:
 		errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack+", which declares none", "declare it under rehearsal.scenarios in Pulumi."+cfg.Stack+".yaml, or rehearse with --shape, --stages and --event")
 	case !ok:
 		errs.Add("--scenario", f.scenario, "is not a scenario of stack "+cfg.Stack, "use one of: "+strings.Join(scenario.Names(cfg.Rehearsal.Scenarios), ", "))
-	case f.shape != "" || f.stages != "" || len(f.events) > 0:
-		errs.Add("--scenario", f.scenario, "declares its own shape, stages and events", "leave out --shape, --stages and --event, or rehearse without --scenario")
+	case onCommandLine:
+		errs.Add("--scenario", f.scenario, "is the stack file's, which declares its own shape, stages and events", "leave out --shape, --stages and --event, or give the command line's scenario another name")
 	default:
 		cfg.LoadTest.Config = sc.Load(cfg.LoadTest.Config)
 		f.events = nil

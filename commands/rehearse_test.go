@@ -136,8 +136,11 @@ func TestApplyScenario(t *testing.T) {
 		}, ""},
 		{"an unknown scenario", func(f *rehearseFlags) { f.scenario = "zone-outage" }, nil,
 			`--scenario ("zone-outage"): is not a scenario of stack staging; fix: use one of: drain-and-rollout-under-load, ci-drain-and-rollout`},
-		{"a scenario and --event", func(f *rehearseFlags) { f.scenario, f.events = "ci-drain-and-rollout", []string{"rollout@1m"} }, nil,
-			`--scenario ("ci-drain-and-rollout"): declares its own shape, stages and events; fix: leave out --shape, --stages and --event`},
+		{"the stack's scenario and --event", func(f *rehearseFlags) { f.scenario, f.events = "ci-drain-and-rollout", []string{"rollout@1m"} }, nil,
+			`--scenario ("ci-drain-and-rollout"): is the stack file's, which declares its own shape, stages and events; fix: leave out --shape, --stages and --event`},
+		{"a name for the command line's scenario", func(f *rehearseFlags) { f.scenario, f.shape, f.events = "my-day", "spike", []string{"rollout@1m"} }, func(f *rehearseFlags) {
+			f.scenario, f.shape, f.events = "my-day", "spike", []string{"rollout@1m"}
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
