@@ -33,7 +33,7 @@ var ErrNotCarried = errors.New("the rehearsal's verdict is not OK")
 
 const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stages 10s:100,1m:100,...]
                     [--event zone-outage:ZONE@T | drain:ZONE|all@T | rollout@T ...]
-                    [--node-delay D] [--min-domains N] [--block-bound D]
+                    [--node-delay D] [--nodes-at-rest N] [--min-domains N] [--block-bound D]
        go run . rehearse --stack NAME --scenario SCENARIO [--node-delay D] ...
                     [--max-replicas N] [--startup D] [--cooldown D] [--memory-share F] [--out DIR]
       Replay a load-test shape through the real HPA controller, scheduler and
@@ -60,7 +60,7 @@ type rehearseFlags struct {
 	keepLogs                       bool
 	events                         []string
 	nodeDelay, blockBound          string
-	minDomains                     int
+	minDomains, nodesAtRest        int
 	scenario                       string
 }
 
@@ -87,6 +87,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the control plane's logs")
 	fs.Var((*eventFlags)(&f.events), "event", "an event on the shape's timeline (repeatable): zone-outage:<zone>@<time>, drain:<zone|all>@<time>, rollout@<time>")
 	fs.StringVar(&f.nodeDelay, "node-delay", "auto", "a new node's time to Ready (auto: 60s with Karpenter, 3m with a node group; see rehearse.DefaultKarpenterNodeDelay)")
+	fs.IntVar(&f.nodesAtRest, "nodes-at-rest", 0, "the fewest nodes an autoscaled pool keeps, a node group's minimum size (a what-if; default one per zone)")
 	fs.IntVar(&f.minDomains, "min-domains", 0, "set minDomains on the service's zone spread (a what-if: production's spread before issue 21 had minDomains 3)")
 	fs.StringVar(&f.blockBound, "block-bound", rehearse.DefaultBlockBound.String(), "the longest a budget may hold a drain's eviction before the verdict fails")
 	fs.StringVar(&f.scenario, "scenario", "", "rehearse the stack file's named scenario (rehearsal.scenarios), or name the one --shape, --stages and --event write")
@@ -117,6 +118,9 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	}
 	if f.minDomains > 0 {
 		name += fmt.Sprintf("-min-domains-%d", f.minDomains)
+	}
+	if f.nodesAtRest > 0 {
+		name += fmt.Sprintf("-nodes-at-rest-%d", f.nodesAtRest)
 	}
 	out := f.out
 	if out == "" {
@@ -256,6 +260,9 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 		}
 		o.Events = append(o.Events, e)
 	}
+	if f.nodesAtRest < 0 {
+		errs.Add("--nodes-at-rest", f.nodesAtRest, "must not be negative", "leave it out for one node per zone")
+	}
 	if f.minDomains < 0 || f.minDomains > stacks.MaxZones {
 		errs.Add("--min-domains", f.minDomains, fmt.Sprintf("must be between 0 and %d", stacks.MaxZones), "leave it out to keep the rendered spread")
 	}
@@ -292,6 +299,16 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 	o.Objects = strings.Join(docs, "\n---\n")
 	if o.Pool, err = nodePool(cfg, o.Objects, nodeDelay); err != nil {
 		return o, cfg, err
+	}
+	if f.nodesAtRest > 0 {
+		switch {
+		case o.Pool == nil || !o.Pool.Autoscaled:
+			errs.Add("--nodes-at-rest", f.nodesAtRest, "applies to an autoscaled pool, which the stack does not declare", "leave it out, or declare cluster.karpenter, cluster.capacity.autoscaled or cluster.headroom")
+		case o.Pool.Max > 0 && f.nodesAtRest > o.Pool.Max:
+			errs.Add("--nodes-at-rest", f.nodesAtRest, fmt.Sprintf("is above the pool's maximum (%d nodes)", o.Pool.Max), fmt.Sprintf("use at most %d", o.Pool.Max))
+		default:
+			o.Pool.AtRest = f.nodesAtRest
+		}
 	}
 	if len(o.Events) > 0 {
 		if o.Pool == nil {

@@ -46,7 +46,7 @@ func TestParseStages(t *testing.T) {
 func TestRehearseOptionsRejectBadFlags(t *testing.T) {
 	_, _, err := rehearseOptions(rehearseFlags{stack: "staging", dir: "..", shape: "burst", stages: "10s",
 		maxReplicas: -1, startup: "soon", cooldown: "-1m", memoryShare: 2,
-		events: []string{"flood:a@1m"}, nodeDelay: "fast", blockBound: "0s", minDomains: -1}, nil)
+		events: []string{"flood:a@1m"}, nodeDelay: "fast", blockBound: "0s", minDomains: -1, nodesAtRest: -1}, nil)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -54,7 +54,7 @@ func TestRehearseOptionsRejectBadFlags(t *testing.T) {
 		`--shape`, `"burst"`, "use one of: load, million-users, normal-event, peak-event, smoke, spike, stress",
 		`--stages`, `stage "10s" is not DURATION:TARGET`,
 		`--max-replicas`, `--startup`, `"soon"`, `--cooldown`, `"-1m"`, `--memory-share`,
-		`--event`, `unknown event "flood"`, `--node-delay`, `"fast"`, `--block-bound`, `--min-domains`,
+		`--event`, `unknown event "flood"`, `--node-delay`, `"fast"`, `--block-bound`, `--min-domains`, `--nodes-at-rest`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

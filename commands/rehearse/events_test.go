@@ -36,6 +36,10 @@ func TestNodePoolInitialNodes(t *testing.T) {
 			[]controlplane.Node{node("r-1a", 1), node("r-1b", 1), node("r-1c", 1)}},
 		{"autoscaled below the zones: the maximum", func(p *NodePool) { p.Autoscaled, p.Max = true, 2 },
 			[]controlplane.Node{node("r-1a", 1), node("r-1b", 1)}},
+		{"autoscaled with a minimum above the zones", func(p *NodePool) { p.Autoscaled, p.AtRest = true, 4 },
+			[]controlplane.Node{node("r-1a", 1), node("r-1b", 1), node("r-1c", 1), node("r-1a", 2)}},
+		{"autoscaled with a minimum above the maximum: the maximum", func(p *NodePool) { p.Autoscaled, p.AtRest, p.Max = true, 9, 5 },
+			[]controlplane.Node{node("r-1a", 1), node("r-1b", 1), node("r-1c", 1), node("r-1a", 2), node("r-1b", 2)}},
 	}
 	for _, tt := range tests {
 		p := testPool()

@@ -56,6 +56,10 @@ type NodePool struct {
 	// pod is Pending: a cluster at rest, sized for minReplicas and the
 	// headroom.
 	Nodes int
+	// AtRest is the fewest nodes an autoscaled pool keeps (a node group's
+	// minimum size); the pool starts with at least this many, and at
+	// least one per zone. Default 0: one per zone.
+	AtRest int
 	// Max is the most nodes the pool may have (cluster.capacity.nodes, or
 	// a Karpenter NodePool's limits over one node's CPU). 0: no limit.
 	Max int
@@ -79,11 +83,11 @@ func (p NodePool) Node(zone string, i int) controlplane.Node {
 }
 
 // InitialNodes are the nodes a rehearsal starts with: Nodes of them
-// (one per zone when autoscaled), round-robin over the zones.
+// (one per zone, or AtRest, when autoscaled), round-robin over the zones.
 func (p NodePool) InitialNodes() []controlplane.Node {
 	n := p.Nodes
 	if p.Autoscaled {
-		n = len(p.Zones)
+		n = max(len(p.Zones), p.AtRest)
 		if p.Max > 0 {
 			n = min(n, p.Max)
 		}
