@@ -32,7 +32,7 @@ import (
 var ErrNotCarried = errors.New("the rehearsal's verdict is not OK")
 
 const rehearseUsage = `  go run . rehearse --stack NAME [--shape SHAPE] [--stages 10s:100,1m:100,...]
-                    [--event zone-outage:ZONE@T | drain:ZONE|all@T | rollout@T ...]
+                    [--event zone-outage:ZONE@T | drain:ZONE|all@T | replace:ZONE|all@T | rollout@T ...]
                     [--node-delay D] [--nodes-at-rest N] [--min-domains N] [--block-bound D]
        go run . rehearse --stack NAME --scenario SCENARIO [--node-delay D] ...
                     [--max-replicas N] [--startup D] [--cooldown D] [--memory-share F] [--out DIR]
@@ -85,7 +85,7 @@ func rehearseCommand(args []string, program render.Program, stdout, stderr io.Wr
 	fs.StringVar(&f.dir, "dir", ".", "project directory (holds Pulumi.yaml)")
 	fs.Float64Var(&f.memoryShare, "memory-share", 0, "each pod's constant memory use as a share of its request (default: none, so a memory target stays out of the way)")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the control plane's logs")
-	fs.Var((*eventFlags)(&f.events), "event", "an event on the shape's timeline (repeatable): zone-outage:<zone>@<time>, drain:<zone|all>@<time>, rollout@<time>")
+	fs.Var((*eventFlags)(&f.events), "event", "an event on the shape's timeline (repeatable): zone-outage:<zone>@<time>, drain:<zone|all>@<time>, replace:<zone|all>@<time>, rollout@<time>")
 	fs.StringVar(&f.nodeDelay, "node-delay", "auto", "a new node's time to Ready (auto: 60s with Karpenter, 3m with a node group; see rehearse.DefaultKarpenterNodeDelay)")
 	fs.IntVar(&f.nodesAtRest, "nodes-at-rest", 0, "the fewest nodes an autoscaled pool keeps, a node group's minimum size (a what-if; default one per zone)")
 	fs.IntVar(&f.minDomains, "min-domains", 0, "set minDomains on the service's zone spread (a what-if: production's spread before issue 21 had minDomains 3)")

@@ -23,6 +23,11 @@ const (
 	// so the PodDisruptionBudgets set the pace; each drained node is
 	// replaced after the node delay.
 	EventDrain EventKind = "drain"
+	// EventReplace replaces nodes (of a zone, or all) one at a time in the
+	// order of an EKS managed node group's update or Karpenter's drift:
+	// the replacement is launched and, once it is Ready after the node
+	// delay, the old node is drained as EventDrain drains it.
+	EventReplace EventKind = "replace"
 	// EventRollout rolls the service's Deployment to a new pod template
 	// (its maxSurge and maxUnavailable as rendered) while the load goes on.
 	EventRollout EventKind = "rollout"
@@ -35,7 +40,7 @@ const DrainAll = "all"
 type Event struct {
 	Kind EventKind
 	// Target is the zone of a zone outage, the zone or DrainAll of a
-	// drain, empty for a rollout.
+	// drain or a replace, empty for a rollout.
 	Target string
 	// At is the time since the shape started.
 	At time.Duration
@@ -64,10 +69,10 @@ func (e Event) Slug() string {
 }
 
 // EventSyntax lists the forms --event takes.
-const EventSyntax = "zone-outage:<zone>@<time>, drain:<zone|all>@<time> or rollout@<time>, e.g. zone-outage:eu-north-1a@8m"
+const EventSyntax = "zone-outage:<zone>@<time>, drain:<zone|all>@<time>, replace:<zone|all>@<time> or rollout@<time>, e.g. zone-outage:eu-north-1a@8m"
 
-// ParseEvent reads "zone-outage:<zone>@<time>", "drain:<zone|all>@<time>"
-// or "rollout@<time>".
+// ParseEvent reads "zone-outage:<zone>@<time>", "drain:<zone|all>@<time>",
+// "replace:<zone|all>@<time>" or "rollout@<time>".
 func ParseEvent(s string) (Event, error) {
 	spec, at, ok := strings.Cut(strings.TrimSpace(s), "@")
 	if !ok {
@@ -80,7 +85,7 @@ func ParseEvent(s string) (Event, error) {
 	kind, target, _ := strings.Cut(spec, ":")
 	e := Event{Kind: EventKind(kind), Target: target, At: d}
 	switch e.Kind {
-	case EventZoneOutage, EventDrain:
+	case EventZoneOutage, EventDrain, EventReplace:
 		if target == "" {
 			return e, fmt.Errorf("%s needs a target after a colon", kind)
 		}
@@ -103,8 +108,8 @@ func ValidateEvents(errs *validate.Errors, path string, events []Event, zones []
 			errs.Add(path, e.String(), fmt.Sprintf("is at or after the shape's end (%s)", short(shape)), "put the event within the shape, where it meets load")
 		}
 		switch e.Kind {
-		case EventZoneOutage, EventDrain:
-			if e.Kind == EventDrain && e.Target == DrainAll {
+		case EventZoneOutage, EventDrain, EventReplace:
+			if e.Kind != EventZoneOutage && e.Target == DrainAll {
 				break
 			}
 			if !slices.Contains(zones, e.Target) {

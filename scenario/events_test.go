@@ -20,6 +20,8 @@ func TestParseEvent(t *testing.T) {
 		{"drain:all@90s", Event{Kind: EventDrain, Target: DrainAll, At: 90 * time.Second}, ""},
 		{"drain:zone-b@1m30s", Event{Kind: EventDrain, Target: "zone-b", At: 90 * time.Second}, ""},
 		{"rollout@2m", Event{Kind: EventRollout, At: 2 * time.Minute}, ""},
+		{"replace:all@3m", Event{Kind: EventReplace, Target: DrainAll, At: 3 * time.Minute}, ""},
+		{"replace@3m", Event{}, "replace needs a target"},
 		{"zone-outage:eu-north-1a", Event{}, "no @<time>"},
 		{"zone-outage@8m", Event{}, "zone-outage needs a target"},
 		{"rollout:x@8m", Event{}, `rollout takes no target ("x")`},
@@ -71,7 +73,8 @@ func TestValidateEvents(t *testing.T) {
 		}
 	}
 	errs = validate.Errors{}
-	ValidateEvents(&errs, "--event", []Event{{Kind: EventZoneOutage, Target: "z-a", At: time.Minute}, {Kind: EventDrain, Target: "z-b", At: 2 * time.Minute}, {Kind: EventRollout, At: 3 * time.Minute}}, zones, 10*time.Minute)
+	ValidateEvents(&errs, "--event", []Event{{Kind: EventZoneOutage, Target: "z-a", At: time.Minute}, {Kind: EventDrain, Target: "z-b", At: 2 * time.Minute}, {Kind: EventRollout, At: 3 * time.Minute},
+		{Kind: EventReplace, Target: DrainAll, At: 4 * time.Minute}, {Kind: EventReplace, Target: "z-b", At: 5 * time.Minute}}, zones, 10*time.Minute)
 	if err := errs.Err(); err != nil {
 		t.Errorf("valid events refused: %v", err)
 	}

@@ -125,7 +125,7 @@ func (r *runner) fireEvents(ctx context.Context, at time.Duration, fired []bool)
 			if err := r.zoneOutage(ctx, rec); err != nil {
 				return fmt.Errorf("%s: %w", e, err)
 			}
-		case scenario.EventDrain:
+		case scenario.EventDrain, scenario.EventReplace:
 			r.dis.drains.Add(1)
 			go func() {
 				defer r.dis.drains.Done()
@@ -184,10 +184,10 @@ func (r *runner) classify(pods []string) (service, pause int) {
 // drain drains the target's nodes one at a time, as `kubectl drain` does:
 // cordon, evict every pod of the node through the eviction API (each
 // refused eviction asked again after evictRetry), wait until they are
-// gone, delete the node. Its replacement is launched when the drain of
-// the node starts, Ready after the node delay, in the same zone while it
-// is up (Karpenter starts a replacement before it drains; a managed node
-// group's update launches one too).
+// gone, delete the node. For a drain (kubectl drain's order) the node's
+// replacement is launched as its drain starts and is Ready after the node
+// delay, in the same zone while it is up; for a replace it is launched
+// first, and the node is drained once it is Ready (replacementFirst).
 func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 	var nodes corev1.NodeList
 	if err := r.kc.get(ctx, "/api/v1/nodes", nil, &nodes); err != nil {
@@ -200,12 +200,18 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 		}
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
+	prespin := rec.Event.Kind == scenario.EventReplace
 	r.dis.note("%s: draining %d node(s) one at a time through the eviction API", rec.Event, len(targets))
 	for _, n := range targets {
+		zone := n.Labels[corev1.LabelTopologyZone]
+		if prespin {
+			if err := r.replacementFirst(ctx, rec, n.Name, zone); err != nil {
+				return err
+			}
+		}
 		if err := r.kc.mergePatch(ctx, "/api/v1/nodes/"+url.PathEscape(n.Name), map[string]any{"spec": map[string]any{"unschedulable": true}}, nil); err != nil {
 			return fmt.Errorf("cordon %s: %w", n.Name, err)
 		}
-		zone := n.Labels[corev1.LabelTopologyZone]
 		r.dis.mu.Lock()
 		// The replacement launches now, even at the pool's limit: a node
 		// Karpenter disrupts is marked for deletion, and such a node counts
@@ -213,7 +219,7 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 		// in pkg/controllers/state/cluster.go of kubernetes-sigs/karpenter).
 		// A bare `kubectl drain` marks nothing, so there the node would
 		// still count: this is Karpenter's drain, the kinder case.
-		if !r.dis.down[zone] {
+		if !prespin && !r.dis.down[zone] {
 			repl := r.nextNode(zone)
 			r.dis.launches = append(r.dis.launches, launch{node: repl, due: r.dis.clock() + r.o.Pool.Delay, why: "replaces drained " + n.Name})
 		}
@@ -258,6 +264,35 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 	r.dis.mu.Unlock()
 	r.dis.note("%s: done", rec.Event)
 	return nil
+}
+
+// replacementFirst launches old's replacement in zone and waits until it
+// is Ready, before old is cordoned: the order of an EKS managed node
+// group's update (its scale-up phase launches the new nodes and waits
+// until they are Ready before the upgrade phase drains the old ones:
+// "Understand each phase of node updates", Amazon EKS User Guide) and of
+// Karpenter's drift (replacements pre-spun and Ready before the candidate
+// is drained: concepts/disruption.md, "Control Flow"). A lost zone gets
+// no replacement; old is drained then as `drain` would.
+func (r *runner) replacementFirst(ctx context.Context, rec *eventRecord, old, zone string) error {
+	r.dis.mu.Lock()
+	if r.dis.down[zone] {
+		r.dis.mu.Unlock()
+		return nil
+	}
+	repl := r.nextNode(zone)
+	r.dis.launches = append(r.dis.launches, launch{node: repl, due: r.dis.clock() + r.o.Pool.Delay, why: "replaces " + old + ", before it is drained"})
+	r.dis.mu.Unlock()
+	r.dis.note("%s: launched %s to replace %s; %s is drained once it is Ready (in %s)", rec.Event, repl.Name, old, old, r.o.Pool.Delay)
+	for {
+		var n corev1.Node
+		if err := r.kc.get(ctx, "/api/v1/nodes/"+url.PathEscape(repl.Name), nil, &n); err == nil && nodeReady(&n) {
+			return nil
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
 }
 
 // evict asks for a pod's eviction until it is granted, then waits until

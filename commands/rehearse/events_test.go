@@ -141,17 +141,20 @@ func TestJudgeEvents(t *testing.T) {
 func TestJudgeEventsDrain(t *testing.T) {
 	res := &Result{Samples: []Sample{{T: 0, DemandRPS: 10, CapacityRPS: 10, PDBHealthy: 3, PDBDesired: 3}, {T: 10 * time.Second, DemandRPS: 10, CapacityRPS: 10, PDBHealthy: 2, PDBDesired: 3}, {T: 20 * time.Second, DemandRPS: 10, CapacityRPS: 10, PDBHealthy: 3, PDBDesired: 3}},
 		Demand: Demand{Shape: loadtest.Shape{Stages: []loadtest.Stage{{Duration: loadtest.Duration(time.Minute), Target: 5}}}}}
-	recs := []*eventRecord{{Event: scenario.Event{Kind: scenario.EventDrain, Target: scenario.DrainAll}, Evictions: 9, Refusals: 6, LongestBlocked: 2 * time.Minute, BudgetSaid: "Cannot evict pod", Done: 50 * time.Second}}
-	got := JudgeEvents(res, recs, time.Minute)[0]
-	want := []string{
-		"the PodDisruptionBudget was below its desired healthy pods for 10s during a voluntary disruption",
-		"a budget held the drain for 2m0s (bound 1m0s, still held at the end: false)",
-	}
-	if diff := cmp.Diff(want, got.Problems); diff != "" {
-		t.Errorf("problems (-want +got):\n%s", diff)
-	}
-	if got.DrainTook != 50*time.Second || got.OK() {
-		t.Errorf("drain took %s, OK %v; want 50s, false", got.DrainTook, got.OK())
+	// A replace drains as a drain does, once its replacement is Ready.
+	for _, kind := range []scenario.EventKind{scenario.EventDrain, scenario.EventReplace} {
+		recs := []*eventRecord{{Event: scenario.Event{Kind: kind, Target: scenario.DrainAll}, Evictions: 9, Refusals: 6, LongestBlocked: 2 * time.Minute, BudgetSaid: "Cannot evict pod", Done: 50 * time.Second}}
+		got := JudgeEvents(res, recs, time.Minute)[0]
+		want := []string{
+			"the PodDisruptionBudget was below its desired healthy pods for 10s during a voluntary disruption",
+			"a budget held the drain for 2m0s (bound 1m0s, still held at the end: false)",
+		}
+		if diff := cmp.Diff(want, got.Problems); diff != "" {
+			t.Errorf("%s: problems (-want +got):\n%s", kind, diff)
+		}
+		if got.DrainTook != 50*time.Second || got.OK() {
+			t.Errorf("%s: drain took %s, OK %v; want 50s, false", kind, got.DrainTook, got.OK())
+		}
 	}
 }
 

@@ -92,7 +92,7 @@ func JudgeEvents(res *Result, records []*eventRecord, blockBound time.Duration) 
 			BudgetSaid: rec.BudgetSaid, DrainTook: -1, RolloutTook: -1}
 		if rec.Done >= 0 {
 			switch e.Kind {
-			case scenario.EventDrain:
+			case scenario.EventDrain, scenario.EventReplace:
 				v.DrainTook = rec.Done - e.At
 			case scenario.EventRollout:
 				v.RolloutTook, v.PodsReplaced = rec.Done-e.At, rec.Replaced
@@ -113,7 +113,7 @@ func JudgeEvents(res *Result, records []*eventRecord, blockBound time.Duration) 
 		if e.Kind != scenario.EventZoneOutage && v.BudgetBelowDesired > 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("the PodDisruptionBudget was below its desired healthy pods for %s during a voluntary disruption", v.BudgetBelowDesired.Round(time.Second)))
 		}
-		if v.LongestBlocked > blockBound || (v.StillBlocked && e.Kind == scenario.EventDrain) {
+		if v.LongestBlocked > blockBound || (v.StillBlocked && (e.Kind == scenario.EventDrain || e.Kind == scenario.EventReplace)) {
 			v.Problems = append(v.Problems, fmt.Sprintf("a budget held the drain for %s (bound %s, still held at the end: %v)", v.LongestBlocked.Round(time.Second), blockBound, v.StillBlocked))
 		}
 		if e.Kind == scenario.EventRollout && v.RolloutTook < 0 {
