@@ -270,10 +270,11 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 // is Ready, before old is cordoned: the order of an EKS managed node
 // group's update (its scale-up phase launches the new nodes and waits
 // until they are Ready before the upgrade phase drains the old ones:
-// "Understand each phase of node updates", Amazon EKS User Guide) and of
-// Karpenter's drift (replacements pre-spun and Ready before the candidate
-// is drained: concepts/disruption.md, "Control Flow"). A lost zone gets
-// no replacement; old is drained then as `drain` would.
+// "Understand each phase of node updates", Amazon EKS User Guide) and,
+// nearly, of Karpenter's drift (replacements pre-spun and Ready before the
+// candidate is deleted: karpenter.sh v1.14 concepts/disruption, "Control
+// Flow"; Karpenter taints the candidate first, which this does not). A
+// lost zone gets no replacement; old is drained then as `drain` would.
 func (r *runner) replacementFirst(ctx context.Context, rec *eventRecord, old, zone string) error {
 	r.dis.mu.Lock()
 	if r.dis.down[zone] {
