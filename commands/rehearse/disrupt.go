@@ -239,7 +239,11 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 				pause++
 			}
 		}
-		r.dis.note("%s: cordoned %s (%s), evicting its %d pod(s); its replacement Ready in %s", rec.Event, n.Name, zone, len(pods.Items), r.o.Pool.Delay)
+		replacement := fmt.Sprintf("its replacement Ready in %s", r.o.Pool.Delay)
+		if prespin {
+			replacement = "its replacement is Ready"
+		}
+		r.dis.note("%s: cordoned %s (%s), evicting its %d pod(s); %s", rec.Event, n.Name, zone, len(pods.Items), replacement)
 		var wg sync.WaitGroup
 		for _, p := range pods.Items {
 			wg.Add(1)
