@@ -239,8 +239,14 @@ func (r *runner) drain(ctx context.Context, rec *eventRecord) error {
 				pause++
 			}
 		}
+		r.dis.mu.Lock()
+		lost := r.dis.down[zone]
+		r.dis.mu.Unlock()
 		replacement := fmt.Sprintf("its replacement Ready in %s", r.o.Pool.Delay)
-		if prespin {
+		switch {
+		case lost:
+			replacement = "no replacement (its zone is lost)"
+		case prespin:
 			replacement = "its replacement is Ready"
 		}
 		r.dis.note("%s: cordoned %s (%s), evicting its %d pod(s); %s", rec.Event, n.Name, zone, len(pods.Items), replacement)
