@@ -39,8 +39,12 @@ type Scenario struct {
 	NodeDelay duration.Duration `json:"nodeDelay,omitempty"`
 }
 
-// namePattern keeps a name usable as a folder and a flag value.
-var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// namePattern keeps a name usable as a folder and a flag value;
+// notInName is what slug replaces.
+var (
+	namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	notInName   = regexp.MustCompile(`[^a-z0-9]+`)
+)
 
 // Load is the load-test config the scenario replays: the stack's, with
 // the scenario's shape and stages when it sets them.
@@ -143,7 +147,7 @@ func Zones(region string, n int) []string {
 
 // slug suggests a valid name for s.
 func slug(s string) string {
-	s = strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(s), "-"), "-")
+	s = strings.Trim(notInName.ReplaceAllString(strings.ToLower(s), "-"), "-")
 	if len(s) > 63 {
 		s = strings.TrimRight(s[:63], "-")
 	}
