@@ -326,10 +326,15 @@ func podsOf(t *testing.T, ns, selector string) []corev1.Pod {
 	return list.Items
 }
 
-// nodeZones maps the names of the nodes that match selector to their zones.
+// nodeZones maps the names of the nodes that match selector ("" for all)
+// to their zones.
 func nodeZones(t *testing.T, selector string) map[string]string {
 	t.Helper()
-	out, err := cp.Kubectl("get", "nodes", "-l", selector, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`)
+	args := []string{"get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`}
+	if selector != "" {
+		args = append(args, "-l", selector)
+	}
+	out, err := cp.Kubectl(args...)
 	if err != nil {
 		t.Fatalf("get nodes: %v", err)
 	}

@@ -236,16 +236,7 @@ func runningByZone(t *testing.T, ns, selector string) map[string]int {
 	if err != nil {
 		t.Fatalf("get pods: %v", err)
 	}
-	nodes, err := cp.Kubectl("get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}`)
-	if err != nil {
-		t.Fatalf("get nodes: %v", err)
-	}
-	zoneOf := map[string]string{}
-	for _, line := range strings.Fields(nodes) {
-		if name, zone, ok := strings.Cut(line, "="); ok {
-			zoneOf[name] = zone
-		}
-	}
+	zoneOf := nodeZones(t, "")
 	counts := map[string]int{}
 	for _, n := range strings.Fields(out) {
 		counts[zoneOf[n]]++
