@@ -398,12 +398,19 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 	p.CPU, p.Memory = cpu, mem
 	p.Zones = cfg.RehearsalNodes().Zones
 	zones := len(p.Zones)
+	// The stack's nodes, new ones included, are its NodePool's: its
+	// labels and taints (the stack's pods select the pool and tolerate
+	// its taint).
+	pool, hasPool, err := renderedNodePool(objects)
+	if err != nil {
+		return nil, err
+	}
+	p.Labels, p.Taints = pool.Labels, pool.Taints
 	switch {
 	case cfg.Cluster.Karpenter.Enabled:
 		p.Autoscaled, p.Autoscaler = true, "Karpenter"
 		p.Delay = rehearse.DefaultKarpenterNodeDelay
-		p.Labels = map[string]string{capacity.NodePoolLabel: cfg.Namespace}
-		if limit, ok := nodePoolCPULimit(objects); ok && p.Max == 0 {
+		if limit, ok := pool.Limits[corev1.ResourceCPU]; hasPool && ok && p.Max == 0 {
 			nodeCPU, _ := q("", c.Node.CPU)
 			p.Max = int(limit.MilliValue() / max(nodeCPU.MilliValue(), 1))
 		}
@@ -422,15 +429,15 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 	return p, nil
 }
 
-// nodePoolCPULimit is the rendered Karpenter NodePool's spec.limits.cpu.
-func nodePoolCPULimit(objects string) (resource.Quantity, bool) {
+// renderedNodePool is the rendered Karpenter NodePool's nodes and limits
+// (capacity.ReadPoolNodes), and whether the stack renders one.
+func renderedNodePool(objects string) (capacity.PoolNodes, bool, error) {
 	for _, doc := range strings.Split(objects, "\n---\n") {
-		if pool, ok, err := capacity.ReadPoolNodes([]byte(doc)); err == nil && ok {
-			l, ok := pool.Limits[corev1.ResourceCPU]
-			return l, ok
+		if pool, ok, err := capacity.ReadPoolNodes([]byte(doc)); err != nil || ok {
+			return pool, ok, err
 		}
 	}
-	return resource.Quantity{}, false
+	return capacity.PoolNodes{}, false, nil
 }
 
 // parseStages reads "10s:50,2m:50,10s:0".

@@ -165,10 +165,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	fmt.Fprintf(o.Progress, "starting the control plane with metrics-server (pods Ready %s after they are scheduled)\n", res.Startup)
 	var nodes []controlplane.Node
 	if o.Pool != nil {
-		// The stack's nodes, new ones included, are its NodePool's.
-		if o.Pool.Labels, o.Pool.Taints, err = nodePoolTemplates(docs); err != nil {
-			return nil, err
-		}
 		nodes = o.Pool.InitialNodes()
 		fmt.Fprintf(o.Progress, "nodes: %s\n", o.Pool)
 	}
