@@ -300,16 +300,7 @@ func rehearseOptions(f rehearseFlags, program render.Program) (rehearse.Options,
 	if o.Pool, err = nodePool(cfg, o.Objects, nodeDelay); err != nil {
 		return o, cfg, err
 	}
-	if f.nodesAtRest > 0 {
-		switch {
-		case o.Pool == nil || !o.Pool.Autoscaled:
-			errs.Add("--nodes-at-rest", f.nodesAtRest, "applies to an autoscaled pool, which the stack does not declare", "leave it out, or declare cluster.karpenter, cluster.capacity.autoscaled or cluster.headroom")
-		case o.Pool.Max > 0 && f.nodesAtRest > o.Pool.Max:
-			errs.Add("--nodes-at-rest", f.nodesAtRest, fmt.Sprintf("is above the pool's maximum (%d nodes)", o.Pool.Max), fmt.Sprintf("use at most %d", o.Pool.Max))
-		default:
-			o.Pool.AtRest = f.nodesAtRest
-		}
-	}
+	setNodesAtRest(&errs, o.Pool, f.nodesAtRest)
 	if len(o.Events) > 0 {
 		if o.Pool == nil {
 			errs.Add("--event", f.events, "needs the stack's nodes", "declare cluster.capacity.node and .overhead in the stack file")
@@ -427,6 +418,20 @@ func nodePool(cfg *stacks.Config, objects string, delay time.Duration) (*rehears
 		p.Delay = delay
 	}
 	return p, nil
+}
+
+// setNodesAtRest applies --nodes-at-rest n (0: not set) to the pool,
+// which must be autoscaled and may not hold fewer than n nodes.
+func setNodesAtRest(errs *validate.Errors, pool *rehearse.NodePool, n int) {
+	switch {
+	case n <= 0:
+	case pool == nil || !pool.Autoscaled:
+		errs.Add("--nodes-at-rest", n, "applies to an autoscaled pool, which the stack does not declare", "leave it out, or declare cluster.karpenter, cluster.capacity.autoscaled or cluster.headroom")
+	case pool.Max > 0 && n > pool.Max:
+		errs.Add("--nodes-at-rest", n, fmt.Sprintf("is above the pool's maximum (%d nodes)", pool.Max), fmt.Sprintf("use at most %d", pool.Max))
+	default:
+		pool.AtRest = n
+	}
 }
 
 // renderedNodePool is the rendered Karpenter NodePool's nodes and limits

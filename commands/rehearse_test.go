@@ -176,3 +176,36 @@ func TestApplyScenario(t *testing.T) {
 		t.Errorf("shape %s of %s, want spike of %s (the scenario's stages)", cfg.LoadTest.Shape, got, want)
 	}
 }
+
+// --nodes-at-rest sets an autoscaled pool's minimum, and is refused, with
+// the fix, on a fixed pool, without a pool, or above the pool's maximum.
+func TestSetNodesAtRest(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		pool    *rehearse.NodePool
+		n       int
+		want    int
+		wantErr string
+	}{
+		{"not set", &rehearse.NodePool{Autoscaled: true, Max: 3}, 0, 0, ""},
+		{"an autoscaled pool", &rehearse.NodePool{Autoscaled: true, Max: 3}, 2, 2, ""},
+		{"above the maximum", &rehearse.NodePool{Autoscaled: true, Max: 3}, 4, 0,
+			`--nodes-at-rest (4): is above the pool's maximum (3 nodes); fix: use at most 3`},
+		{"a fixed pool", &rehearse.NodePool{Nodes: 6}, 2, 0,
+			`--nodes-at-rest (2): applies to an autoscaled pool, which the stack does not declare; fix: leave it out, or declare cluster.karpenter, cluster.capacity.autoscaled or cluster.headroom`},
+		{"no pool", nil, 2, 0, `--nodes-at-rest (2): applies to an autoscaled pool`},
+	} {
+		var errs validate.Errors
+		setNodesAtRest(&errs, tt.pool, tt.n)
+		err := errs.Err()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
+		}
+		if tt.pool != nil && tt.pool.AtRest != tt.want {
+			t.Errorf("%s: AtRest %d, want %d", tt.name, tt.pool.AtRest, tt.want)
+		}
+	}
+}
